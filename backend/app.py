@@ -1,0 +1,184 @@
+"""The application factory: config, CORS, blueprints, JSON errors and the built frontend."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+
+import click
+from flask import Flask, jsonify, request, send_from_directory
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException
+
+import auth
+import auth_controller
+import config
+import crypto
+import db
+import llm_proxy_controller
+import settings_controller
+import settings_store
+import stories_controller
+from errors import ApiError
+from llm_base import LLMError
+
+log = logging.getLogger("taleweaver")
+DEFAULT_DIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frontend", "dist")
+
+
+def _is_proxy() -> bool:
+    return request.path.startswith("/proxy/")
+
+
+def _error(status: int, code: str, message: str, hint: str | None = None, retry_after=None):
+    """One error response, in OpenAI's shape under /proxy and ours under /api."""
+    if _is_proxy():
+        error_type = "invalid_request_error" if status < 500 else "server_error"
+        body = llm_proxy_controller.openai_error_body(message, error_type, code)
+        if hint:
+            body["error"]["hint"] = hint
+    else:
+        body = ApiError(status, code, message, hint=hint).to_dict()
+    response = jsonify(body)
+    response.status_code = status
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        response = _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None))
+        if exc.field and not _is_proxy():
+            response.set_data(jsonify(exc.to_dict()).get_data())
+        return response
+
+    @app.errorhandler(LLMError)
+    def llm_error(exc: LLMError):
+        if _is_proxy():
+            return llm_proxy_controller.llm_error_response(exc)
+        return _error(exc.http_status, exc.code, exc.message, exc.hint, exc.retry_after)
+
+    @app.errorhandler(crypto.SecretKeyError)
+    def secret_key_error(exc: crypto.SecretKeyError):
+        log.error("encryption key problem: %s", exc)
+        return _error(500, "encryption_key_error", str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {
+            404: "There is nothing at this address.",
+            405: f"{request.method} is not allowed here.",
+            413: "The request body is too large.",
+        }
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.code, "http_error"
+        )
+        return _error(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, "internal_error", "Something went wrong inside Taleweaver; the server log has details.")
+
+
+def register_frontend(app: Flask) -> None:
+    """Serve the built React app at / (and its client-side routes), when it has been built."""
+    dist = app.config.get("FRONTEND_DIST") or DEFAULT_DIST
+
+    @app.get("/")
+    @app.get("/<path:path>")
+    def frontend(path: str = ""):
+        if path.startswith(("api/", "proxy/")) or path in ("api", "proxy"):
+            return _error(404, "not_found", "There is nothing at this address.")
+        index = os.path.join(dist, "index.html")
+        if not os.path.exists(index):
+            return (
+                "<h1>Taleweaver</h1><p>The API runs, but the frontend is not built. "
+                "Run <code>./run.sh</code> (or <code>npm run build</code> in frontend/).</p>",
+                200,
+            )
+        if path and os.path.isfile(os.path.join(dist, path)):
+            return send_from_directory(dist, path)
+        return send_from_directory(dist, "index.html")
+
+
+def setup_logging(app: Flask) -> None:
+    level = getattr(logging, app.config.get("LOG_LEVEL", "INFO"), logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for handler in root.handlers + app.logger.handlers:
+        if not any(isinstance(f, crypto.RedactingFilter) for f in handler.filters):
+            handler.addFilter(crypto.RedactingFilter())
+    logging.getLogger("taleweaver").setLevel(level)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the Taleweaver app; the database is only opened when a request needs it."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_mapping(config.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_PROXY_BODY"]
+    app.json.sort_keys = False
+    os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["AUTH_MODE"] not in ("single", "multi"):
+        raise ValueError("TALEWEAVER_AUTH_MODE must be 'single' or 'multi'.")
+
+    setup_logging(app)
+    CORS(
+        app,
+        resources={r"/api/*": {}, r"/proxy/*": {}},
+        origins=app.config["CORS_ORIGINS"],
+        expose_headers=["X-Taleweaver-Backend", "X-Taleweaver-Model", "Retry-After"],
+        allow_headers=["Content-Type", "Authorization"],
+        max_age=600,
+    )
+
+    @app.before_request
+    def limit_api_body():
+        if request.path.startswith("/api/"):
+            request.max_content_length = app.config["MAX_API_BODY"]
+
+    db.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(settings_controller.bp)
+    app.register_blueprint(stories_controller.bp)
+    app.register_blueprint(auth_controller.bp)
+    llm_proxy_controller.init_app(app)
+
+    @app.get("/api/health")
+    def health():
+        return jsonify({"status": "ok"})
+
+    register_error_handlers(app)
+    register_frontend(app)
+    app.cli.add_command(rotate_keys_command)
+    return app
+
+
+@click.command("rotate-keys")
+def rotate_keys_command():
+    """Re-encrypt every stored API key with the first key of TALEWEAVER_SECRET_KEYS."""
+    count = settings_store.rotate_all_secrets()
+    click.echo(f"Re-encrypted {count} stored API key(s) with the current key.")
+
+
+def check_bind_address(host: str, app: Flask) -> None:
+    """Refuse to serve single-user mode (no login) beyond this machine unless told to."""
+    if app.config["AUTH_MODE"] == "multi" or app.config["ALLOW_REMOTE_SINGLE_USER"]:
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SystemExit(
+            f"Refusing to listen on {host}: single-user mode has no login, so anyone who can reach "
+            "this address could use your LLM and keys. Use TALEWEAVER_AUTH_MODE=multi, bind to "
+            "127.0.0.1, or set TALEWEAVER_ALLOW_REMOTE_SINGLE_USER=1 if you really mean it."
+        )

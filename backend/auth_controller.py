@@ -1,0 +1,44 @@
+"""/api/auth: which mode the server is in, and logging in and out in multi-user mode."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+import auth
+from db import get_db
+from errors import ApiError, validation_error
+from request_body import json_object
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+
+@bp.get("/mode")
+def mode():
+    return jsonify({"mode": current_app.config.get("AUTH_MODE", "single")})
+
+
+@bp.post("/login")
+def login():
+    if not auth.multi_user():
+        raise ApiError(400, "single_user_mode", "This server runs in single-user mode: no login is needed.")
+    body = json_object()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username.strip():
+        raise validation_error("username", "Enter your username.")
+    if not isinstance(password, str) or not password:
+        raise validation_error("password", "Enter your password.")
+    auth.check_rate(f"{request.remote_addr}|{username.strip().lower()}")
+    token, user = auth.login(username.strip(), password)
+    return jsonify({"token": token, "user": user})
+
+
+@bp.post("/logout")
+def logout():
+    auth.logout()
+    return "", 204
+
+
+@bp.get("/me")
+def me():
+    user_id = auth.current_user_id()
+    row = get_db().execute("SELECT id, username FROM users WHERE id = ?", (user_id,)).fetchone()
+    return jsonify({"id": row["id"], "username": row["username"], "mode": current_app.config.get("AUTH_MODE")})

@@ -1,0 +1,68 @@
+"""The part shared by backends that speak OpenAI's API (LM Studio, OpenAI itself)."""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from llm_base import BackendError, LLMService
+
+
+class OpenAICompatibleService(LLMService):
+    """Models and chat over OpenAI's wire format; streamed chunks are forwarded as sent."""
+
+    models_path = "/v1/models"
+    chat_path = "/v1/chat/completions"
+
+    def get_models(self) -> list[str]:
+        body = self.get_json(self.models_path)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise BackendError(
+                f"{self.label} at {self.base_url} answered the model list without a 'data' list.",
+                hint=f"Is this URL really a {self.label} server?",
+                step="models",
+            )
+        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    def chat_completion(self, payload: dict, stream: bool = False):
+        body = dict(payload)
+        body["model"] = self.resolve_model(payload)
+        body["stream"] = bool(stream)
+        response = self.request("POST", self.chat_path, json_body=body, stream=stream)
+        if not stream:
+            try:
+                return response.json()
+            except ValueError:
+                raise BackendError(
+                    f"{self.label} answered the chat request with something that is not JSON.",
+                    step="generate",
+                ) from None
+        return self._relay(response)
+
+    def _relay(self, response) -> Iterator[bytes]:
+        """The raw JSON of each SSE data event, checked but not re-encoded."""
+        try:
+            for line in self.iter_stream_lines(response):
+                if not line.startswith(b"data:"):
+                    continue  # SSE comments, event names, ids
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    return
+                if not (data.startswith(b"{") and data.endswith(b"}")):
+                    raise self.malformed(data)
+                if data[1:].lstrip().startswith(b'"error"'):
+                    raise self._stream_error(data)
+                yield data
+        finally:
+            response.close()
+
+    def _stream_error(self, data: bytes) -> BackendError:
+        try:
+            error = json.loads(data).get("error")
+        except ValueError:
+            error = None
+        message = error.get("message") if isinstance(error, dict) else error
+        return BackendError(
+            self.redact(f"{self.label} reported an error in the middle of the answer: {message}"),
+            step="generate",
+        )

@@ -1,0 +1,94 @@
+"""OpenAI (ChatGPT) and any OpenAI-compatible service reached with an API key."""
+from __future__ import annotations
+
+from crypto import mask_secret
+from llm_base import BackendAuthError, RateLimited
+from openai_compat import OpenAICompatibleService
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+# Model families in OpenAI's list that cannot chat; hidden from the model picker.
+_NOT_CHAT_PREFIXES = (
+    "text-embedding", "whisper", "tts", "dall-e", "omni-moderation", "text-moderation",
+    "babbage", "davinci", "gpt-image", "sora",
+)
+
+
+class OpenAIService(OpenAICompatibleService):
+    """The OpenAI API with the user's own key."""
+
+    backend_type = "chatgpt"
+    label = "OpenAI"
+    models_path = "/models"
+    chat_path = "/chat/completions"
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = OPENAI_BASE_URL,
+        organization: str | None = None,
+        **options,
+    ):
+        options.setdefault("first_token_timeout", 120.0)
+        super().__init__(base_url or OPENAI_BASE_URL, secrets=(api_key,), **options)
+        self.api_key = api_key
+        self.organization = organization or None
+        if self.base_url != OPENAI_BASE_URL:
+            self.label = "The OpenAI-compatible service"
+
+    def headers(self) -> dict:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        return headers
+
+    def mask_api_key(self) -> str | None:
+        """The key as it may be shown: first three and last character."""
+        return mask_secret(self.api_key)
+
+    def get_models(self) -> list[str]:
+        models = super().get_models()
+        if self.base_url != OPENAI_BASE_URL:
+            return models
+        return [m for m in models if not m.startswith(_NOT_CHAT_PREFIXES)]
+
+    def checks_auth(self) -> bool:
+        return True
+
+    def steps_proven_by_model_list(self) -> list[str]:
+        return ["resolve", "connect", "http", "auth"]
+
+    def raise_for_status(self, response) -> None:
+        code = ""
+        try:
+            body = response.json()
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                code = str(error.get("code") or error.get("type") or "")
+        except ValueError:
+            pass
+        if response.status_code == 429 and code == "insufficient_quota":
+            raise RateLimited(
+                f"{self.label}: the account behind this API key has no quota left.",
+                hint="Add credit or raise the limit in your OpenAI billing settings, then try again.",
+                code="insufficient_quota",
+                retry_after=response.headers.get("Retry-After"),
+            )
+        if response.status_code == 401:
+            raise BackendAuthError(
+                f"{self.label} rejected the API key {self.mask_api_key()} (HTTP 401).",
+                hint=self.auth_hint(),
+            )
+        super().raise_for_status(response)
+
+    def auth_hint(self) -> str:
+        return (
+            "Check the API key in Settings: create a new one in your OpenAI account's API keys "
+            "page and paste it whole (it starts with sk-)."
+        )
+
+    def unreachable_hint(self) -> str:
+        return f"Check this machine's internet connection and the base URL ({self.base_url})."
+
+    def no_models_hint(self) -> str:
+        return "The API key works but the account lists no chat models."

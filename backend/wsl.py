@@ -1,0 +1,77 @@
+"""Finding the Windows host from inside WSL, where localhost may not reach Windows programs."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import struct
+from urllib.parse import urlsplit, urlunsplit
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def is_wsl() -> bool:
+    """True when this process runs under Windows Subsystem for Linux."""
+    if os.environ.get("WSL_DISTRO_NAME"):
+        return True
+    try:
+        with open("/proc/version", encoding="utf-8", errors="replace") as handle:
+            return "microsoft" in handle.read().lower()
+    except OSError:
+        return False
+
+
+def default_gateway() -> str | None:
+    """The IPv4 default gateway from the kernel routing table (the Windows host under WSL 2)."""
+    try:
+        with open("/proc/net/route", encoding="ascii") as handle:
+            next(handle)
+            for line in handle:
+                fields = line.split()
+                if len(fields) > 2 and fields[1] == "00000000":
+                    return socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None
+
+
+def resolv_conf_nameserver() -> str | None:
+    """The first nameserver WSL wrote into resolv.conf (the Windows host by default)."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    try:
+                        address = ipaddress.ip_address(parts[1])
+                    except ValueError:
+                        continue
+                    if not address.is_loopback:
+                        return parts[1]
+    except OSError:
+        return None
+    return None
+
+
+def windows_host_candidates() -> list[str]:
+    """Addresses that may be the Windows host, most likely first, without duplicates."""
+    found = [default_gateway(), resolv_conf_nameserver(), "host.docker.internal"]
+    unique: list[str] = []
+    for host in found:
+        if host and host not in unique:
+            unique.append(host)
+    return unique
+
+
+def is_loopback_url(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in LOOPBACK_NAMES
+
+
+def candidate_base_urls(base_url: str) -> list[str]:
+    """The same URL with its loopback host replaced by each Windows host candidate."""
+    parts = urlsplit(base_url)
+    port = f":{parts.port}" if parts.port else ""
+    return [
+        urlunsplit((parts.scheme, f"{host}{port}", parts.path, parts.query, parts.fragment))
+        for host in windows_host_candidates()
+    ]
