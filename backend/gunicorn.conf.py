@@ -1,0 +1,27 @@
+"""gunicorn settings for ./run.sh: threads, so that every stream is forwarded as it arrives."""
+import os
+
+chdir = os.path.dirname(os.path.abspath(__file__))
+bind = f"{os.environ.get('TALEWEAVER_HOST', '127.0.0.1')}:{os.environ.get('TALEWEAVER_PORT', '5000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("TALEWEAVER_WORKERS", "2"))
+# Each open stream holds one thread for its whole length.
+threads = int(os.environ.get("TALEWEAVER_THREADS", "128"))
+# gthread's heartbeat runs beside the request threads, so long streams are not killed by it.
+timeout = 120
+graceful_timeout = 10
+keepalive = 5
+accesslog = os.environ.get("TALEWEAVER_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("TALEWEAVER_LOG_LEVEL", "info").lower()
+
+
+def on_starting(server):
+    """Refuse a non-loopback bind in single-user mode unless the operator overrides it."""
+    from app import check_bind_address, create_app
+
+    host = server.cfg.bind[0].rsplit(":", 1)[0]
+    check_bind_address(host, create_app())
+
+# Several servers (tests, benchmarks) may run side by side; none needs gunicorn's control socket.
+control_socket_disable = True
