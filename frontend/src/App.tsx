@@ -1,0 +1,49 @@
+import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
+import { ErrorMessage } from './components/ErrorMessage';
+import { AppHeader } from './components/layout/AppHeader';
+import { useLegacySettingsMigration } from './hooks/useLegacySettingsMigration';
+import { LoginPage } from './pages/LoginPage';
+import { SettingsPage } from './pages/SettingsPage';
+import { StoryPage } from './pages/StoryPage';
+import { useAuthMode, useToken } from './services/auth';
+
+/** The app once the user may use it (always in single-user mode, after login in multi-user mode). */
+function SignedInApp({ multiUser }: { multiUser: boolean }) {
+  useLegacySettingsMigration();
+  return (
+    // Hash routes work however the bundle is served: Vite on :3000 or the backend on :5000.
+    <HashRouter>
+      <AppHeader multiUser={multiUser} />
+      <main>
+        <Routes>
+          <Route path="/" element={<StoryPage />} />
+          <Route path="/settings" element={<SettingsPage />} />
+          <Route path="*" element={<Navigate to="/" replace />} />
+        </Routes>
+      </main>
+    </HashRouter>
+  );
+}
+
+export function App() {
+  const authMode = useAuthMode();
+  const token = useToken();
+
+  if (authMode.isPending) {
+    return (
+      <p className="page" role="status">
+        Connecting to Taleweaver…
+      </p>
+    );
+  }
+  if (authMode.isError) {
+    return (
+      <div className="page">
+        <ErrorMessage error={authMode.error} onRetry={() => void authMode.refetch()} />
+      </div>
+    );
+  }
+  const multiUser = authMode.data.mode === 'multi';
+  if (multiUser && !token) return <LoginPage />;
+  return <SignedInApp multiUser={multiUser} />;
+}
