@@ -47,10 +47,7 @@ class OpenAIService(OpenAICompatibleService):
         return mask_secret(self.api_key)
 
     def get_models(self) -> list[str]:
-        models = super().get_models()
-        if self.base_url != OPENAI_BASE_URL:
-            return models
-        return [m for m in models if not m.startswith(_NOT_CHAT_PREFIXES)]
+        return [m for m in super().get_models() if not m.startswith(_NOT_CHAT_PREFIXES)]
 
     def checks_auth(self) -> bool:
         return True

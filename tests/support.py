@@ -1,0 +1,137 @@
+"""Running the real Taleweaver server (gunicorn, as ./run.sh does) for whole-system tests."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def network_is_loopback_only() -> bool:
+    """True inside the loopback-only network namespace run_tests.sh runs these tests in."""
+    interfaces = [name for name in os.listdir("/sys/class/net") if name != "lo"]
+    return not interfaces
+
+
+class TaleweaverServer:
+    """The real server process on a free loopback port with its own database and key file."""
+
+    def __init__(self, env: dict | None = None, workers: int = 2, threads: int = 32):
+        self.tmp = tempfile.TemporaryDirectory(prefix="taleweaver-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database = os.path.join(self.tmp.name, "taleweaver.db")
+        self.log_path = os.path.join(self.tmp.name, "server.log")
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TALEWEAVER_")},
+            "TALEWEAVER_PORT": str(self.port),
+            "TALEWEAVER_HOST": "127.0.0.1",
+            "TALEWEAVER_DATABASE": self.database,
+            "TALEWEAVER_SECRET_KEY_FILE": os.path.join(self.tmp.name, "secret.key"),
+            "TALEWEAVER_WORKERS": str(workers),
+            "TALEWEAVER_THREADS": str(threads),
+            "TALEWEAVER_LOG_LEVEL": "DEBUG",
+            "TALEWEAVER_ACCESS_LOG": "-",
+            "TALEWEAVER_WSL_FALLBACK": "0",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "TaleweaverServer":
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(GUNICORN), "--config", str(ROOT / "backend" / "gunicorn.conf.py"), "app:create_app()"],
+            cwd=str(ROOT / "backend"),
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_text()}")
+            try:
+                if requests.get(self.url + "/api/health", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start within 30 s:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def close(self) -> None:
+        self.stop()
+        self.tmp.cleanup()
+
+    def log_text(self) -> str:
+        with open(self.log_path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+
+    def database_bytes(self) -> bytes:
+        """The database file and its write-ahead log, as they lie on disk."""
+        data = b""
+        for suffix in ("", "-wal", "-shm"):
+            path = self.database + suffix
+            if os.path.exists(path):
+                with open(path, "rb") as handle:
+                    data += handle.read()
+        return data
+
+    # -- API helpers -------------------------------------------------------------------
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.url + path, **kwargs)
+
+    def configure(self, backend_type: str, config: dict, default_model: str | None = None) -> dict:
+        response = self.api(
+            "POST",
+            "/api/settings/llm",
+            json={"backend_type": backend_type, "config": config, "default_model": default_model},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def configure_fake(server: TaleweaverServer, fake, default_model: str | None = None, **extra) -> dict:
+    """Point the server's active backend at a fake LLM server of the matching kind."""
+    backend_type = {"ollama": "ollama", "lmstudio": "lmstudio", "openai": "chatgpt"}[fake.kind]
+    if backend_type == "chatgpt":
+        config = {"base_url": fake.url, "api_key": fake.api_key or "sk-taleweaver-test-key-000"}
+    else:
+        config = {"url": fake.url}
+    config.update(extra)
+    return server.configure(backend_type, config, default_model)
+
+
+def sse_events(response: requests.Response):
+    """The data payloads of a streamed response's SSE events, as they arrive."""
+    for line in response.iter_lines(chunk_size=None):
+        if line.startswith(b"data: "):
+            data = line[6:]
+            yield data.decode() if data == b"[DONE]" else json.loads(data)
