@@ -168,7 +168,7 @@ def status():
                 "model_state": None,
             }
         )
-    key = (database_path(), user_id, row["backend_type"], row["updated_at"])
+    key = (database_path(), user_id, row["backend_type"], settings_store.settings_version(user_id))
     live = _cached(_status_cache, key, current_app.config["STATUS_CACHE_SECONDS"])
     if live is None:
         live = _probe(row)
@@ -229,7 +229,7 @@ def models():
                 "backend_not_configured",
                 "No LLM backend is configured yet: choose one in Settings and save it.",
             )
-    key = (database_path(), user_id, row["backend_type"], row["updated_at"])
+    key = (database_path(), user_id, row["backend_type"], settings_store.settings_version(user_id))
     refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
     cached = None if refresh else _cached(_models_cache, key, current_app.config["MODELS_CACHE_SECONDS"])
     if cached is None:
