@@ -1,0 +1,79 @@
+import { vi } from 'vitest';
+
+/** One request the app sent, as the fake server saw it. */
+export interface SentRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+  headers: Headers;
+}
+
+type Handler = (request: SentRequest) => Response | Promise<Response>;
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
+}
+
+export function apiError(status: number, code: string, message: string, extra: { field?: string; hint?: string } = {}): Response {
+  return json({ error: { code, message, ...extra } }, status);
+}
+
+/**
+ * Replaces fetch with a fake backend answering "METHOD /path" routes; anything else is a 500
+ * naming the request, so a test that sends something unexpected fails visibly.
+ */
+export function fakeServer(routes: Record<string, Handler>) {
+  const requests: SentRequest[] = [];
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init = {}) => {
+    const url = new URL(String(input), 'http://localhost');
+    const request: SentRequest = {
+      method: init.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      headers: new Headers(init.headers),
+    };
+    requests.push(request);
+    const handler = routes[`${request.method} ${request.path}`];
+    if (!handler) return apiError(500, 'unexpected', `Test server has no route for ${request.method} ${request.path}`);
+    return handler(request);
+  });
+  return {
+    requests,
+    sent: (method: string, path: string) => requests.filter((request) => request.method === method && request.path === path),
+  };
+}
+
+/** A response body the test writes to piece by piece, like a server streaming SSE. */
+export function controlledStream() {
+  const encoder = new TextEncoder();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+  });
+  return {
+    stream,
+    push: (text: string) => controller.enqueue(encoder.encode(text)),
+    pushBytes: (bytes: Uint8Array) => controller.enqueue(bytes),
+    close: () => controller.close(),
+  };
+}
+
+export function sseResponse(body: ReadableStream<Uint8Array> | string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream', ...headers } });
+}
+
+/** One `data:` event of a chat completion chunk carrying `content`. */
+export function chunkEvent(content: string): string {
+  const chunk = {
+    id: 'chatcmpl-1',
+    object: 'chat.completion.chunk',
+    created: 0,
+    model: 'test-model',
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  };
+  return `data: ${JSON.stringify(chunk)}\n\n`;
+}
