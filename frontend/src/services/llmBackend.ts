@@ -124,12 +124,14 @@ export async function streamChat(request: ChatCompletionRequest, { signal, onDel
   // Cancelling the reader ends a pending read even where aborting fetch does not reach the body.
   const cancel = () => void reader.cancel().catch(() => undefined);
   signal?.addEventListener('abort', cancel);
+  if (signal?.aborted) cancel();
   try {
     for (;;) {
       let chunk: ReadableStreamReadResult<string>;
       try {
         chunk = await reader.read();
       } catch {
+        // A dropped connection ends the stream early; the checks below tell a stop from a break.
         chunk = { done: true, value: undefined };
       }
       if (signal?.aborted) throw new DOMException('The generation was stopped.', 'AbortError');

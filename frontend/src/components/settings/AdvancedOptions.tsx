@@ -11,7 +11,7 @@ interface AdvancedOptionsProps {
   fieldError: (field: string) => string | undefined;
 }
 
-const ADVANCED_FIELDS = ['config.base_url', 'config.organization', 'config.connect_timeout', 'config.first_token_timeout', 'config.idle_timeout'];
+export const ADVANCED_FIELDS = ['config.base_url', 'config.organization', 'config.connect_timeout', 'config.first_token_timeout', 'config.idle_timeout'];
 
 /** Fields most people never touch; they open by themselves when one of them has an error. */
 export function AdvancedOptions({ backendType, draft, onChange, fieldError }: AdvancedOptionsProps) {

@@ -6,24 +6,14 @@ import { useSaveLLMSettings } from '../../services/settings';
 import type { BackendType, LLMSettings } from '../../types/LLMTypes';
 import { ErrorMessage } from '../ErrorMessage';
 import { TextField } from '../TextField';
-import { AdvancedOptions } from './AdvancedOptions';
+import { ADVANCED_FIELDS, AdvancedOptions } from './AdvancedOptions';
 import { ApiKeyField } from './ApiKeyField';
 import { BackendSelect } from './BackendSelect';
 import { type BackendDraft, draftRequest, savedDraft, savedDrafts } from './backendDrafts';
 import { ConnectionTestResult } from './ConnectionTestResult';
 import { ModelPicker } from './ModelPicker';
 
-const FORM_FIELDS = new Set([
-  'backend_type',
-  'config.url',
-  'config.api_key',
-  'config.base_url',
-  'config.organization',
-  'config.connect_timeout',
-  'config.first_token_timeout',
-  'config.idle_timeout',
-  'default_model',
-]);
+const FORM_FIELDS = new Set(['backend_type', 'config.url', 'config.api_key', 'default_model', ...ADVANCED_FIELDS]);
 
 /** The backend choice and its form. Every backend keeps its own draft, so switching away and back loses nothing. */
 export function LLMSettingsForm({ settings }: { settings: LLMSettings }) {
@@ -39,8 +29,8 @@ export function LLMSettingsForm({ settings }: { settings: LLMSettings }) {
 
   const updateDraft = (patch: Partial<BackendDraft>) =>
     setDrafts((current) => ({ ...current, [backendType]: { ...current[backendType], ...patch } }));
-  const setModelsFromTest = (models: string[] | undefined) =>
-    setTestedModels((current) => ({ ...current, [backendType]: models }));
+  const setTestedModelsFor = (testedBackend: BackendType, models: string[] | undefined) =>
+    setTestedModels((current) => ({ ...current, [testedBackend]: models }));
 
   // Results belong to the backend they were for; another backend's result stays hidden.
   const testShown = test.variables?.backend_type === backendType;
@@ -54,7 +44,7 @@ export function LLMSettingsForm({ settings }: { settings: LLMSettings }) {
     const { backend_type, config } = draftRequest(backendType, draft);
     test.mutate(
       { backend_type, config },
-      { onSuccess: (result) => result.status === 'connected' && setModelsFromTest(result.models) },
+      { onSuccess: (result) => result.status === 'connected' && setTestedModelsFor(result.backend_type, result.models) },
     );
   };
 
@@ -119,7 +109,7 @@ export function LLMSettingsForm({ settings }: { settings: LLMSettings }) {
           backendType={backendType}
           isSaved={isSaved}
           testedModels={testedModels[backendType]}
-          onRefreshed={() => setModelsFromTest(undefined)}
+          onRefreshed={() => setTestedModelsFor(backendType, undefined)}
           value={draft.defaultModel}
           onChange={(defaultModel) => updateDraft({ defaultModel })}
           error={fieldError('default_model')}
