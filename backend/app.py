@@ -9,6 +9,7 @@ import click
 from flask import Flask, jsonify, request, send_from_directory
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 import auth
 import auth_controller
@@ -75,7 +76,11 @@ def register_error_handlers(app: Flask) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.code, "http_error"
         )
-        return _error(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+        response = _error(exc.code or 500, code, messages.get(exc.code, exc.description or exc.name))
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -83,15 +88,20 @@ def register_error_handlers(app: Flask) -> None:
         return _error(500, "internal_error", "Something went wrong inside Taleweaver; the server log has details.")
 
 
+class PagePathConverter(PathConverter):
+    """A path of the single-page app: anything not under /api or /proxy."""
+
+    regex = r"(?!(?:api|proxy)(?:/|$))[^/].*?"
+
+
 def register_frontend(app: Flask) -> None:
     """Serve the built React app at / (and its client-side routes), when it has been built."""
     dist = app.config.get("FRONTEND_DIST") or DEFAULT_DIST
+    app.url_map.converters["page"] = PagePathConverter
 
     @app.get("/")
-    @app.get("/<path:path>")
+    @app.get("/<page:path>")
     def frontend(path: str = ""):
-        if path.startswith(("api/", "proxy/")) or path in ("api", "proxy"):
-            return _error(404, "not_found", "There is nothing at this address.")
         index = os.path.join(dist, "index.html")
         if not os.path.exists(index):
             return (
@@ -154,6 +164,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.get("/api/health")
     def health():
         return jsonify({"status": "ok"})
+
+    @app.get("/api/openapi.json")
+    def openapi_description():
+        return send_from_directory(os.path.dirname(os.path.abspath(__file__)), "openapi.json")
 
     register_error_handlers(app)
     register_frontend(app)

@@ -15,7 +15,7 @@ from db import LOCAL_USERNAME, database_path, get_db
 from errors import ApiError
 
 # Paths that answer without a login in multi-user mode.
-PUBLIC_PATHS = {"/api/auth/mode", "/api/auth/login", "/api/health"}
+PUBLIC_PATHS = {"/api/auth/mode", "/api/auth/login", "/api/health", "/api/openapi.json"}
 
 _local_ids: dict[str, int] = {}
 _attempts: dict[str, deque] = defaultdict(deque)

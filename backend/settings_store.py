@@ -24,6 +24,7 @@ DEFAULT_TIMEOUTS = {
     "ollama": {"connect_timeout": 5, "first_token_timeout": 300, "idle_timeout": 60},
     "chatgpt": {"connect_timeout": 5, "first_token_timeout": 120, "idle_timeout": 60},
 }
+MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600
 # Path endings users paste from API docs that are not part of the server's address.
 _API_SUFFIXES = ("/v1", "/api", "/api/v0")
@@ -120,8 +121,10 @@ def check_host_allowed(url: str, field: str) -> None:
 def _timeout(value, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise validation_error(field, "A timeout is a number of seconds, e.g. 30.")
-    if value <= 0 or value > MAX_TIMEOUT:
-        raise validation_error(field, f"A timeout must be more than 0 and at most {MAX_TIMEOUT} seconds.")
+    if value < MIN_TIMEOUT or value > MAX_TIMEOUT:
+        raise validation_error(
+            field, f"A timeout must be from {MIN_TIMEOUT} to {MAX_TIMEOUT} seconds."
+        )
     return value
 
 

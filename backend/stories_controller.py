@@ -11,6 +11,7 @@ from settings_store import BACKEND_TYPES, now_iso
 
 bp = Blueprint("stories", __name__, url_prefix="/api/stories")
 
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 MAX_TITLE = 200
 MAX_PROMPT = 20_000
 MAX_CONTENT = 500_000
@@ -31,9 +32,11 @@ def _text(body: dict, field: str, limit: int, required: bool = False) -> str:
 
 
 def _story(story_id: int) -> dict:
-    row = get_db().execute(
-        "SELECT * FROM stories WHERE id = ? AND user_id = ?", (story_id, current_user_id())
-    ).fetchone()
+    row = None
+    if story_id <= MAX_ID:
+        row = get_db().execute(
+            "SELECT * FROM stories WHERE id = ? AND user_id = ?", (story_id, current_user_id())
+        ).fetchone()
     if row is None:
         raise ApiError(404, "not_found", "That story does not exist (it may have been deleted).")
     story = dict(row)
