@@ -55,3 +55,19 @@ def _isolated_environment(monkeypatch, tmp_path):
     for suffix in ("-wal", "-shm"):
         for leftover in tmp_path.glob("*" + suffix):
             leftover.unlink()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment_before_the_app_fixture(tmp_path_factory):
+    """pytest-flask's own autouse fixtures create the spec's `app` before any function-scoped
+    autouse fixture runs, so `_isolated_environment` comes too late for it: without this, the spec's
+    `create_app()` generated its key in the developer's backend/instance/ and read TALEWEAVER_*
+    settings (WSL fallback included) from the shell."""
+    patch = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.startswith("TALEWEAVER_"):
+            patch.delenv(name)
+    patch.setenv("TALEWEAVER_SECRET_KEY_FILE", str(tmp_path_factory.mktemp("keys") / "secret.key"))
+    patch.setenv("TALEWEAVER_WSL_FALLBACK", "0")
+    yield
+    patch.undo()
