@@ -57,6 +57,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LLMError)
     def llm_error(exc: LLMError):
+        log.warning("%s %s: %s [%s]", request.method, request.path, exc.message, exc.code)
         if _is_proxy():
             return llm_proxy_controller.llm_error_response(exc)
         return _error(exc.http_status, exc.code, exc.message, exc.hint, exc.retry_after)

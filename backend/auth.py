@@ -78,7 +78,7 @@ def require_login() -> None:
 
 
 def check_rate(key: str) -> None:
-    """Refuse a login when this client has tried too often in the last minute."""
+    """Refuse a login when this client failed too often in the last minute."""
     limit = current_app.config.get("LOGIN_ATTEMPTS_PER_MINUTE", 10)
     now = time.monotonic()
     with _attempts_lock:
@@ -87,10 +87,14 @@ def check_rate(key: str) -> None:
             window.popleft()
         if len(window) >= limit:
             retry = int(60 - (now - window[0])) + 1
-            error = ApiError(429, "rate_limited", f"Too many login attempts; try again in {retry} s.")
+            error = ApiError(429, "rate_limited", f"Too many failed logins; try again in {retry} s.")
             error.retry_after = retry
             raise error
-        window.append(now)
+
+
+def record_failure(key: str) -> None:
+    with _attempts_lock:
+        _attempts[key].append(time.monotonic())
 
 
 def login(username: str, password: str) -> tuple[str, dict]:

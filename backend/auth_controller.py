@@ -26,8 +26,13 @@ def login():
         raise validation_error("username", "Enter your username.")
     if not isinstance(password, str) or not password:
         raise validation_error("password", "Enter your password.")
-    auth.check_rate(f"{request.remote_addr}|{username.strip().lower()}")
-    token, user = auth.login(username.strip(), password)
+    attempt = f"{request.remote_addr}|{username.strip().lower()}"
+    auth.check_rate(attempt)
+    try:
+        token, user = auth.login(username.strip(), password)
+    except ApiError:
+        auth.record_failure(attempt)
+        raise
     return jsonify({"token": token, "user": user})
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 import llm_service
 
 bp = Blueprint("llm_proxy", __name__)
-log = logging.getLogger(__name__)
+log = logging.getLogger("taleweaver.proxy")
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DONE = b"data: [DONE]\n\n"

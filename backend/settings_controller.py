@@ -16,7 +16,7 @@ from errors import ApiError, validation_error
 from request_body import json_object
 
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
-log = logging.getLogger(__name__)
+log = logging.getLogger("taleweaver.settings")
 
 # Live status probes and model lists, cached briefly per (database, user, backend settings).
 _status_cache: dict[tuple, tuple[float, dict]] = {}
