@@ -11,7 +11,10 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def is_wsl() -> bool:
-    """True when this process runs under Windows Subsystem for Linux."""
+    """True when this process runs under Windows Subsystem for Linux (TALEWEAVER_WSL=1/0 overrides)."""
+    forced = os.environ.get("TALEWEAVER_WSL", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
     if os.environ.get("WSL_DISTRO_NAME"):
         return True
     try:
@@ -54,7 +57,13 @@ def resolv_conf_nameserver() -> str | None:
 
 
 def windows_host_candidates() -> list[str]:
-    """Addresses that may be the Windows host, most likely first, without duplicates."""
+    """Addresses that may be the Windows host, most likely first, without duplicates.
+
+    TALEWEAVER_WSL_HOSTS (comma-separated) replaces the detection, for setups it gets wrong.
+    """
+    configured = os.environ.get("TALEWEAVER_WSL_HOSTS", "").strip()
+    if configured:
+        return [host.strip() for host in configured.split(",") if host.strip()]
     found = [default_gateway(), resolv_conf_nameserver(), "host.docker.internal"]
     unique: list[str] = []
     for host in found:

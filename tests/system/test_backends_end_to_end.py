@@ -7,7 +7,7 @@ import openai
 import pytest
 import requests
 
-from tests.support import configure_fake, sse_events
+from tests.support import TaleweaverServer, configure_fake, sse_events
 
 KINDS = ["ollama", "lmstudio", "openai"]
 BACKEND_OF = {"ollama": "ollama", "lmstudio": "lmstudio", "openai": "chatgpt"}
@@ -193,3 +193,27 @@ def test_requests_from_the_vite_dev_origin_are_allowed_by_cors(server):
     assert response.headers.get("Access-Control-Allow-Origin") == "http://localhost:3000"
     other = server.api("GET", "/api/settings/llm", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_wsl_localhost_falls_back_to_the_windows_host(fake_factory):
+    """Under WSL, LM Studio on Windows is not at localhost: the server finds it on the Windows
+    host (127.0.0.2 stands in for it) and says so."""
+    windows = fake_factory("lmstudio", host="127.0.0.2", reply=REPLY)
+    wsl_server = TaleweaverServer(env={
+        "TALEWEAVER_WSL_FALLBACK": "1", "TALEWEAVER_WSL": "1", "TALEWEAVER_WSL_HOSTS": "127.0.0.3,127.0.0.2",
+    }).start()
+    try:
+        wsl_server.configure("lmstudio", {"url": f"http://localhost:{windows.port}"}, windows.models[0])
+        test = wsl_server.api("POST", "/api/settings/llm/test", json={"backend_type": "lmstudio"}).json()
+        assert test["status"] == "connected", test
+        assert test["resolved_url"] == f"http://127.0.0.2:{windows.port}"
+        assert "127.0.0.2" in test["hint"]
+        chat = wsl_server.api("POST", "/proxy/llm/v1/chat/completions",
+                              json={"messages": [{"role": "user", "content": "hi"}]})
+        assert chat.json()["choices"][0]["message"]["content"] == REPLY
+        windows.stop()
+        down = wsl_server.api("POST", "/api/settings/llm/test", json={"backend_type": "lmstudio"}).json()
+        assert down["status"] == "error"
+        assert "Windows host" in down["error"] and "Serve on Local Network" in down["hint"]
+    finally:
+        wsl_server.close()
