@@ -60,7 +60,10 @@ def normalise_url(value, field: str, strip_api_suffix: bool) -> str:
         raise validation_error(field, "That URL is too long.")
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. brackets around something that is not an IPv6 address
+        raise validation_error(field, "That URL has no valid host name; e.g. http://localhost:1234.") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise validation_error(
             field, f"Only http:// and https:// addresses are supported, not {parts.scheme}://."
