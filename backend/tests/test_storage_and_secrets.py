@@ -1,0 +1,525 @@
+"""The database (migrations, constraints, concurrency, locks) and secrets (encryption, rotation, redaction)."""
+import io
+import json
+import logging
+import os
+import sqlite3
+import stat
+import threading
+
+import pytest
+import requests
+from cryptography.fernet import Fernet, InvalidToken
+from werkzeug.security import generate_password_hash
+
+import auth
+import crypto
+import db
+import llm_base
+import llm_service
+from app import create_app
+
+KEY = "sk-proj-StoredSecret0123456789abcdefXYZ"
+MASK = "sk-" + "*" * (len(KEY) - 4) + "Z"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Keys, services and WSL addresses are cached per process; each test starts without them."""
+    crypto.clear_cache()
+    llm_service._active_cache.clear()
+    llm_base._wsl_resolved.clear()
+    yield
+    crypto.clear_cache()
+    llm_service._active_cache.clear()
+
+
+def query(path, sql, params=()):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def stored_token(path):
+    (config_json,) = query(path, "SELECT config_json FROM settings WHERE backend_type = 'chatgpt'")[0]
+    return json.loads(config_json)["api_key_encrypted"]
+
+
+def save_chatgpt(client, key=KEY):
+    response = client.post("/api/settings/llm", json={"backend_type": "chatgpt", "config": {"api_key": key}, "default_model": "gpt-4o"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+# ---- migrations ---------------------------------------------------------------------------------
+
+def latest_version():
+    return db.migrations()[-1][0]
+
+
+def test_empty_database_at_version_0_gets_the_whole_schema(tmp_path):
+    path = str(tmp_path / "empty.db")
+    sqlite3.connect(path).close()
+    assert query(path, "PRAGMA user_version") == [(0,)]
+    app = create_app({"DATABASE": path})
+
+    with app.app_context():
+        version = db.init_db()
+
+    assert version == latest_version()
+    assert query(path, "PRAGMA user_version") == [(version,)]
+    tables = {row[0] for row in query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"users", "tokens", "settings", "stories"} <= tables
+    assert query(path, "SELECT username FROM users") == [(db.LOCAL_USERNAME,)]
+    assert query(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_migrating_an_existing_database_again_keeps_its_rows(tmp_path):
+    path = str(tmp_path / "kept.db")
+    app = create_app({"DATABASE": path})
+    with app.app_context():
+        db.init_db()
+    client = app.test_client()
+    save_chatgpt(client)
+    story = client.post("/api/stories", json={"title": "Kept", "content": "Still here."}).get_json()
+
+    with app.app_context():
+        version = db.init_db()
+
+    assert version == latest_version()
+    assert client.get(f"/api/stories/{story['id']}").get_json()["content"] == "Still here."
+    assert client.get("/api/settings/llm").get_json()["config"]["api_key_masked"] == MASK
+    assert query(path, "SELECT count(*) FROM users") == [(1,)]
+
+
+def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch):
+    path = str(tmp_path / "upgrade.db")
+    app = create_app({"DATABASE": path})
+    with app.app_context():
+        db.init_db()
+    app.test_client().post("/api/stories", json={"title": "Old", "content": "Old story."})
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    for number, source in db.migrations():
+        (migrations / os.path.basename(source)).write_text(open(source, encoding="utf-8").read())
+    next_number = latest_version() + 1
+    (migrations / f"{next_number:03d}_word_count.sql").write_text(
+        "-- Stories remember their length.\nALTER TABLE stories ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0;\n"
+    )
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", str(migrations))
+
+    with app.app_context():
+        version = db.init_db()
+
+    assert version == next_number
+    assert query(path, "SELECT title, word_count FROM stories") == [("Old", 0)]
+
+
+def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
+    path = str(tmp_path / "failing.db")
+    app = create_app({"DATABASE": path})
+    with app.app_context():
+        db.init_db()
+    current = latest_version()
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    for number, source in db.migrations():
+        (migrations / os.path.basename(source)).write_text(open(source, encoding="utf-8").read())
+    (migrations / f"{current + 1:03d}_broken.sql").write_text(
+        "CREATE TABLE half_done (id INTEGER);\nALTER TABLE no_such_table ADD COLUMN x INTEGER;\n"
+    )
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", str(migrations))
+
+    with app.app_context(), pytest.raises(sqlite3.OperationalError):
+        db.init_db()
+
+    assert query(path, "PRAGMA user_version") == [(current,)]
+    assert query(path, "SELECT name FROM sqlite_master WHERE name = 'half_done'") == []
+
+
+# ---- constraints ----------------------------------------------------------------------------------
+
+def test_database_refuses_two_active_backends_for_one_user(app):
+    path = app.config["DATABASE"]
+    conn = sqlite3.connect(path)
+    try:
+        user_id = conn.execute("SELECT id FROM users").fetchone()[0]
+        conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'ollama', 1)", (user_id,))
+        conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'chatgpt', 0)", (user_id,))
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'lmstudio', 1)", (user_id,))
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE settings SET is_active = 1 WHERE backend_type = 'chatgpt'")
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'ollama', 0)", (user_id,))
+        conn.commit()
+    finally:
+        conn.close()
+    assert query(path, "SELECT backend_type FROM settings WHERE is_active = 1") == [("ollama",)]
+
+
+# ---- encryption keys --------------------------------------------------------------------------------
+
+def test_rotating_keys_re_encrypts_so_the_old_key_can_be_dropped(tmp_path):
+    key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    path = str(tmp_path / "rotate.db")
+    app = create_app({"DATABASE": path, "SECRET_KEYS": [key_a]})
+    client = app.test_client()
+    save_chatgpt(client)
+    token_before = stored_token(path)
+
+    app.config["SECRET_KEYS"] = [key_b, key_a]
+    crypto.clear_cache()
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 1 stored API key" in result.output
+
+    app.config["SECRET_KEYS"] = [key_b]
+    crypto.clear_cache()
+    config = client.get("/api/settings/llm").get_json()["config"]
+    token_after = stored_token(path)
+    assert config["api_key_masked"] == MASK
+    assert "key_error" not in config
+    assert token_after != token_before
+    assert Fernet(key_b).decrypt(token_after.encode()).decode() == KEY
+    with pytest.raises(InvalidToken):
+        Fernet(key_a).decrypt(token_after.encode())
+
+
+def test_rotation_without_the_old_key_fails_and_changes_nothing(tmp_path):
+    key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    path = str(tmp_path / "rotate.db")
+    app = create_app({"DATABASE": path, "SECRET_KEYS": [key_a]})
+    save_chatgpt(app.test_client())
+    token_before = stored_token(path)
+
+    app.config["SECRET_KEYS"] = [key_b]
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["rotate-keys"])
+
+    assert result.exit_code != 0
+    assert stored_token(path) == token_before
+
+
+@pytest.fixture
+def saved_with_another_key(tmp_path):
+    """A database whose stored key was encrypted with a key this server no longer has."""
+    path = str(tmp_path / "wrong.db")
+    first = create_app({"DATABASE": path, "SECRET_KEYS": [Fernet.generate_key().decode()]})
+    save_chatgpt(first.test_client())
+    crypto.clear_cache()
+    app = create_app({"DATABASE": path, "SECRET_KEYS": [Fernet.generate_key().decode()]})
+    return app, path
+
+
+def test_wrong_key_still_shows_settings_with_a_key_error(saved_with_another_key):
+    app, path = saved_with_another_key
+    token = stored_token(path)
+
+    response = app.test_client().get("/api/settings/llm")
+
+    assert response.status_code == 200
+    config = response.get_json()["config"]
+    assert config["api_key_masked"] is None
+    assert config["has_api_key"] is True
+    assert "cannot be decrypted" in config["key_error"]
+    assert stored_token(path) == token
+    assert query(path, "SELECT backend_type, is_active FROM settings") == [("chatgpt", 1)]
+
+
+def test_wrong_key_gives_the_proxy_a_clear_encryption_error(saved_with_another_key, requests_mock):
+    app, _ = saved_with_another_key
+    upstream = requests_mock.post("https://api.openai.com/v1/chat/completions", json={"choices": []})
+
+    response = app.test_client().post("/proxy/llm/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+
+    assert response.status_code == 500
+    error = response.get_json()["error"]
+    assert error["code"] == "encryption_key_error"
+    assert "enter the API key again" in error["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert upstream.call_count == 0
+
+
+def test_wrong_key_status_and_models_answer_without_a_stack_trace(saved_with_another_key):
+    client = saved_with_another_key[0].test_client()
+
+    status = client.get("/api/settings/llm/status")
+    models = client.get("/api/settings/llm/models")
+
+    assert status.status_code == 200
+    assert status.get_json()["status"] == "error"
+    assert "cannot be decrypted" in status.get_json()["error"]
+    assert models.status_code == 500
+    assert models.get_json()["error"]["code"] == "encryption_key_error"
+    assert "Traceback" not in models.get_data(as_text=True)
+
+
+def test_wrong_key_is_fixed_by_entering_the_api_key_again(saved_with_another_key):
+    client = saved_with_another_key[0].test_client()
+
+    config = save_chatgpt(client, KEY)["config"]
+
+    assert config["api_key_masked"] == MASK
+    assert "key_error" not in config
+
+
+def test_malformed_configured_key_is_a_clear_error(tmp_path):
+    app = create_app({"DATABASE": str(tmp_path / "bad.db"), "SECRET_KEYS": ["not-a-fernet-key"]})
+
+    response = app.test_client().post("/api/settings/llm", json={"backend_type": "chatgpt", "config": {"api_key": KEY}})
+
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "encryption_key_error"
+    assert "Fernet" in response.get_json()["error"]["message"]
+
+
+def test_generated_key_file_is_private_and_reused(tmp_path):
+    key_file = tmp_path / "keys" / "secret.key"
+    path = str(tmp_path / "generated.db")
+    save_chatgpt(create_app({"DATABASE": path, "SECRET_KEY_FILE": str(key_file)}).test_client())
+
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert KEY.encode() not in key_file.read_bytes()
+    crypto.clear_cache()
+    again = create_app({"DATABASE": path, "SECRET_KEY_FILE": str(key_file)})
+    assert again.test_client().get("/api/settings/llm").get_json()["config"]["api_key_masked"] == MASK
+
+
+def test_the_spec_app_fixture_keeps_its_key_out_of_the_instance_folder(app, client):
+    save_chatgpt(client)
+
+    key_file = app.config["SECRET_KEY_FILE"]
+    assert key_file and os.path.exists(key_file)
+    assert not os.path.abspath(key_file).startswith(os.path.abspath(app.instance_path))
+    assert app.config["WSL_FALLBACK"] is False
+
+
+# ---- masking and redaction ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("secret, masked", [
+    (None, None),
+    ("", None),
+    ("abc", "***"),
+    ("sk-1234", "*******"),
+    ("sk-12345", "sk-****5"),
+    ("sk-1234567890abcdef", "sk-***************f"),
+])
+def test_mask_secret(secret, masked):
+    assert crypto.mask_secret(secret) == masked
+
+
+@pytest.mark.parametrize("text, secrets, redacted", [
+    ("Incorrect API key provided: sk-proj-abcdef123456", (), "Incorrect API key provided: sk-pro****"),
+    ("key=sk-abcdefghijkl; retry", (), "key=sk-abc****; retry"),
+    ("token gsk_Provider0123456789 rejected", ("gsk_Provider0123456789",), "token gsk******************9 rejected"),
+    ("twice: sk-aaaaaaaaaa and sk-bbbbbbbbbb", (), "twice: sk-aaa**** and sk-bbb****"),
+])
+def test_redact_hides_keys(text, secrets, redacted):
+    assert crypto.redact(text, secrets) == redacted
+
+
+def test_redact_leaves_ordinary_text_alone():
+    assert crypto.redact("Ollama did not answer at http://localhost:11434 (sk-1)") == \
+        "Ollama did not answer at http://localhost:11434 (sk-1)"
+    assert crypto.redact("") == ""
+
+
+def test_redacting_filter_masks_keys_in_log_records():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(crypto.RedactingFilter())
+    logger = logging.getLogger("taleweaver.test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("upstream said: %s", f"bad key {KEY}")
+        logger.warning(f"formatted already {KEY}")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+    written = stream.getvalue()
+    assert KEY not in written
+    assert written.count("sk-pro****") == 2
+
+
+@pytest.mark.parametrize("key", [KEY, "gsk_KeyOfAnotherShape0123456789"])
+def test_logs_never_contain_the_key_when_a_connection_test_fails(client, requests_mock, caplog, monkeypatch, key):
+    """The second key is not shaped like an OpenAI key, so only the services' own redaction hides it
+    (the RedactingFilter on the log handlers only knows the sk- shape)."""
+    caplog.set_level(logging.DEBUG)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    handler.addFilter(crypto.RedactingFilter())
+    logging.getLogger().addHandler(handler)
+    echo = {"error": {"message": f"Incorrect API key provided: {key}.", "code": "invalid_api_key"}}
+    try:
+        save_chatgpt(client, key)
+        for status in (401, 400, 500):
+            requests_mock.get("https://api.openai.com/v1/models", status_code=status, json=echo)
+            result = client.post("/api/settings/llm/test", json={"backend_type": "chatgpt"}).get_json()
+            assert result["status"] == "error"
+        requests_mock.post("https://api.openai.com/v1/chat/completions",
+                           text='data: {"error": {"message": "Incorrect API key provided: ' + key + '"}}\n\n')
+        streamed = client.post("/proxy/llm/v1/chat/completions",
+                               json={"stream": True, "messages": [{"role": "user", "content": "hi"}]})
+        assert b'"error"' in streamed.data and streamed.data.endswith(b"data: [DONE]\n\n")
+        assert key.encode() not in streamed.data
+        def crash(service):
+            raise RuntimeError(f"socket closed while sending {key}")
+
+        monkeypatch.setattr(llm_service.OpenAIService, "get_models", crash)
+        crashed = client.post("/api/settings/llm/test", json={"backend_type": "chatgpt"}).get_json()
+        assert crashed["status"] == "error"
+        assert key not in crashed["error"]
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("stream from the LLM backend failed" in m for m in messages)
+    assert any("failed unexpectedly" in m for m in messages)
+    for message in messages:
+        assert key not in message
+        assert key[8:-3] not in message
+    assert key not in stream.getvalue()
+    assert "failed unexpectedly" in stream.getvalue()
+    assert key not in caplog.text
+
+
+# ---- concurrency and locks -----------------------------------------------------------------------
+
+def run_threads(target, count):
+    errors = []
+
+    def guarded(index):
+        try:
+            target(index)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+
+def nth_save(thread, i):
+    backend_type = "lmstudio" if i % 2 == 0 else "ollama"
+    return backend_type, f"http://localhost:{20000 + thread * 100 + i}"
+
+
+def test_concurrent_saves_of_one_user_leave_one_active_row(app):
+    def saver(thread):
+        client = app.test_client()
+        for i in range(25):
+            backend_type, url = nth_save(thread, i)
+            response = client.post("/api/settings/llm", json={"backend_type": backend_type, "config": {"url": url}})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            assert response.get_json()["backend_type"] in ("lmstudio", "ollama")
+
+    run_threads(saver, 8)
+
+    path = app.config["DATABASE"]
+    assert query(path, "SELECT count(*) FROM settings WHERE is_active = 1") == [(1,)]
+    assert query(path, "SELECT count(*) FROM settings") == [(2,)]
+    final = app.test_client().get("/api/settings/llm").get_json()
+    assert (final["backend_type"], final["config"]["url"]) in {nth_save(t, 24) for t in range(8)}
+    assert final["backends"]["ollama"]["config"]["url"] in {nth_save(t, 23)[1] for t in range(8)}
+
+
+def test_concurrent_saves_of_many_users_each_keep_their_last_save(tmp_path, monkeypatch):
+    monkeypatch.setattr(auth, "generate_password_hash",
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    app = create_app({"DATABASE": str(tmp_path / "many.db"), "AUTH_MODE": "multi"})
+    with app.app_context():
+        for thread in range(8):
+            auth.create_user(f"writer{thread}", "a-password")
+    tokens = {}
+    for thread in range(8):
+        login = app.test_client().post("/api/auth/login", json={"username": f"writer{thread}", "password": "a-password"})
+        tokens[thread] = {"Authorization": f"Bearer {login.get_json()['token']}"}
+
+    def saver(thread):
+        client = app.test_client()
+        for i in range(25):
+            backend_type, url = nth_save(thread, i)
+            response = client.post("/api/settings/llm", headers=tokens[thread],
+                                   json={"backend_type": backend_type, "config": {"url": url}, "default_model": f"m{i}"})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            assert response.get_json()["config"]["url"] == url
+
+    run_threads(saver, 8)
+
+    client = app.test_client()
+    for thread in range(8):
+        mine = client.get("/api/settings/llm", headers=tokens[thread]).get_json()
+        assert (mine["backend_type"], mine["config"]["url"]) == nth_save(thread, 24)
+        assert mine["default_model"] == "m24"
+        assert mine["backends"]["ollama"]["config"]["url"] == nth_save(thread, 23)[1]
+    path = app.config["DATABASE"]
+    assert query(path, "SELECT user_id, count(*) FROM settings WHERE is_active = 1 GROUP BY user_id HAVING count(*) != 1") == []
+    assert query(path, "SELECT count(DISTINCT user_id) FROM settings WHERE is_active = 1") == [(8,)]
+
+
+def test_a_briefly_locked_database_delays_a_save_instead_of_failing_it(app, client):
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        conn = sqlite3.connect(app.config["DATABASE"], isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            release.wait(timeout=0.5)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert locked.wait(timeout=10)
+    try:
+        read = client.get("/api/settings/llm")
+        timer = threading.Timer(0.3, release.set)
+        timer.start()
+        saved = client.post("/api/settings/llm", json={"backend_type": "ollama", "config": {"url": "localhost:11434"}})
+    finally:
+        release.set()
+        holder.join(timeout=10)
+
+    assert read.status_code == 200
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    assert client.get("/api/settings/llm").get_json()["backend_type"] == "ollama"
+
+
+def test_a_briefly_locked_database_delays_a_story_save_instead_of_failing_it(app, client):
+    conn = sqlite3.connect(app.config["DATABASE"], isolation_level=None, check_same_thread=False)
+    conn.execute("BEGIN EXCLUSIVE")
+    timer = threading.Timer(0.3, lambda: conn.execute("COMMIT"))
+    timer.start()
+    try:
+        response = client.post("/api/stories", json={"content": "Written while the database was busy."})
+    finally:
+        timer.join()
+        conn.close()
+
+    assert response.status_code == 201
+    assert len(client.get("/api/stories").get_json()["stories"]) == 1
+
+
+def test_upstream_failure_does_not_leave_a_settings_transaction_open(client, requests_mock):
+    requests_mock.get("http://localhost:11434/api/tags", exc=requests.exceptions.ConnectionError)
+    client.post("/api/settings/llm", json={"backend_type": "ollama", "config": {}})
+    client.post("/api/settings/llm/test", json={"backend_type": "ollama"})
+
+    response = client.post("/api/settings/llm", json={"backend_type": "lmstudio", "config": {}})
+
+    assert response.status_code == 200
+    assert response.get_json()["backends"]["ollama"]["last_test"]["status"] == "error"
