@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterator
 
 from llm_base import BackendError, LLMService
+
+
+# A chunk that closes the answer: finish_reason set to a string ("stop", "length", ...).
+_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
 
 
 class OpenAICompatibleService(LLMService):
@@ -41,6 +46,7 @@ class OpenAICompatibleService(LLMService):
 
     def _relay(self, response) -> Iterator[bytes]:
         """The raw JSON of each SSE data event, checked but not re-encoded."""
+        finished = False
         try:
             for line in self.iter_stream_lines(response):
                 if not line.startswith(b"data:"):
@@ -52,7 +58,15 @@ class OpenAICompatibleService(LLMService):
                     raise self.malformed(data)
                 if data[1:].lstrip().startswith(b'"error"'):
                     raise self._stream_error(data)
+                if not finished and _FINISHED.search(data):
+                    finished = True
                 yield data
+            if not finished:
+                raise BackendError(
+                    f"{self.label} ended the answer without finishing it.",
+                    hint="The backend may have stopped or crashed; check it and try again.",
+                    step="generate",
+                )
         finally:
             response.close()
 

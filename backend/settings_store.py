@@ -68,10 +68,13 @@ def normalise_url(value, field: str, strip_api_suffix: bool) -> str:
         raise validation_error(
             field, f"Only http:// and https:// addresses are supported, not {parts.scheme}://."
         )
+    host = parts.hostname
     try:
-        host, port = parts.hostname, parts.port
+        port = parts.port
     except ValueError:
-        raise validation_error(field, "The port in that URL is not a number from 1 to 65535.") from None
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise validation_error(field, "The port in that URL is not a number from 1 to 65535.")
     if not host or any(c.isspace() for c in text):
         raise validation_error(field, "That URL has no valid host name; e.g. http://localhost:1234.")
     if parts.username or parts.password:

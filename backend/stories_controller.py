@@ -60,7 +60,7 @@ def create_story():
     if not content.strip():
         raise validation_error("content", "There is no story to save yet.")
     prompt = _text(body, "prompt", MAX_PROMPT)
-    title = _text(body, "title", MAX_TITLE).strip() or (content.strip().splitlines()[0][:80])
+    title = _text(body, "title", MAX_TITLE).strip() or content.strip().splitlines()[0][:80].strip()
     backend_type = body.get("backend_type")
     if backend_type is not None and backend_type not in BACKEND_TYPES:
         raise validation_error("backend_type", "backend_type must be lmstudio, ollama, chatgpt or null.")

@@ -527,3 +527,29 @@ def test_wsl_candidate_urls_keep_port_and_path(monkeypatch):
     assert wsl.candidate_base_urls("http://localhost:1234/lmstudio") == [
         "http://172.20.0.1:1234/lmstudio", "http://host.docker.internal:1234/lmstudio",
     ]
+
+
+def test_openai_compatible_stream_cut_off_before_finishing_is_an_error(requests_mock):
+    body = (
+        b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Once"},"finish_reason":null}]}\n\n'
+    )
+    requests_mock.post("http://localhost:1234/v1/chat/completions", content=body,
+                       headers={"Content-Type": "text/event-stream"})
+    service = LMStudioService("http://localhost:1234", default_model="m")
+    chunks = service.chat_completion({"messages": [{"role": "user", "content": "hi"}]}, stream=True)
+    received = []
+    with pytest.raises(BackendError, match="without finishing"):
+        for chunk in chunks:
+            received.append(chunk)
+    assert len(received) == 1
+
+
+def test_openai_compatible_stream_with_a_finish_chunk_but_no_done_is_complete(requests_mock):
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"Once"},"finish_reason":null}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    )
+    requests_mock.post("http://localhost:1234/v1/chat/completions", content=body)
+    service = LMStudioService("http://localhost:1234", default_model="m")
+    chunks = list(service.chat_completion({"messages": [{"role": "user", "content": "hi"}]}, stream=True))
+    assert len(chunks) == 2

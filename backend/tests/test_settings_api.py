@@ -609,3 +609,11 @@ def test_models_follow_a_new_url_saved_right_after_listing(client, requests_mock
     save(client, "ollama", {"url": "http://gpu-box:11434"})
 
     assert client.get("/api/settings/llm/models").get_json()["models"] == ["mixtral:8x7b"]
+
+
+@pytest.mark.parametrize("url", ["http://localhost:0", "http://localhost:70000", "http://localhost:port"])
+def test_a_port_outside_1_to_65535_is_refused(client, url):
+    response = client.post("/api/settings/llm", json={"backend_type": "ollama", "config": {"url": url}})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "config.url"
+    assert "port" in response.get_json()["error"]["message"]
