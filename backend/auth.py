@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 
 import click
 from flask import current_app, g, request
@@ -18,8 +16,6 @@ from errors import ApiError
 PUBLIC_PATHS = {"/api/auth/mode", "/api/auth/login", "/api/health", "/api/openapi.json"}
 
 _local_ids: dict[str, int] = {}
-_attempts: dict[str, deque] = defaultdict(deque)
-_attempts_lock = threading.Lock()
 
 
 def hash_token(token: str) -> str:
@@ -78,23 +74,25 @@ def require_login() -> None:
 
 
 def check_rate(key: str) -> None:
-    """Refuse a login when this client failed too often in the last minute."""
+    """Refuse a login when this client failed too often in the last minute (any worker)."""
     limit = current_app.config.get("LOGIN_ATTEMPTS_PER_MINUTE", 10)
-    now = time.monotonic()
-    with _attempts_lock:
-        window = _attempts[key]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= limit:
-            retry = int(60 - (now - window[0])) + 1
-            error = ApiError(429, "rate_limited", f"Too many failed logins; try again in {retry} s.")
-            error.retry_after = retry
-            raise error
+    now = time.time()
+    count, oldest = get_db().execute(
+        "SELECT count(*), min(failed_at) FROM login_failures WHERE attempt_key = ? AND failed_at > ?",
+        (key, now - 60),
+    ).fetchone()
+    if count >= limit:
+        retry = int(60 - (now - oldest)) + 1
+        error = ApiError(429, "rate_limited", f"Too many failed logins; try again in {retry} s.")
+        error.retry_after = retry
+        raise error
 
 
 def record_failure(key: str) -> None:
-    with _attempts_lock:
-        _attempts[key].append(time.monotonic())
+    db = get_db()
+    now = time.time()
+    db.execute("DELETE FROM login_failures WHERE failed_at < ?", (now - 3600,))
+    db.execute("INSERT INTO login_failures (attempt_key, failed_at) VALUES (?, ?)", (key, now))
 
 
 def login(username: str, password: str) -> tuple[str, dict]:

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
@@ -134,6 +135,64 @@ def pooled_session(base_url: str) -> requests.Session:
                 session.mount("https://", adapter)
                 _sessions[key] = session
     return session
+
+
+class PoolResponse:
+    """The parts of requests.Response the services use, over a urllib3 response."""
+
+    __slots__ = ("raw", "status_code", "headers", "reason", "_content")
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse):
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers = raw.headers
+        self.reason = raw.reason
+        self._content: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = self.raw.data
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def close(self) -> None:
+        self.raw.close()
+        self.raw.release_conn()
+
+
+# requests' own transport; a test double (requests-mock) replaces it, and then every call
+# must go through requests so that the double sees it.
+_REQUESTS_SEND = requests.Session.send
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "Taleweaver"}
+_PLAIN_HEADERS = {"Accept": "application/json", "User-Agent": "Taleweaver"}
+
+
+def _pool_request(adapter: HTTPAdapter, method: str, url: str, json_body: Any, headers: dict,
+                  stream: bool, timeout: tuple[float, float]) -> PoolResponse:
+    """One request straight through the adapter's urllib3 pool: requests' per-call preparation
+    (cookies, hooks, environment merging) costs more than the rest of a proxied call."""
+    body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+    pool = adapter.poolmanager.connection_from_url(url)
+    raw = pool.urlopen(
+        method,
+        url,
+        body=body,
+        headers={**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **headers},
+        retries=False,
+        redirect=False,
+        assert_same_host=False,
+        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+        preload_content=not stream,
+        decode_content=True,
+    )
+    return PoolResponse(raw)
 
 
 def set_read_timeout(response: requests.Response, seconds: float) -> None:
@@ -300,32 +359,22 @@ class LLMService(ABC):
             connect_timeout if connect_timeout is not None else self.connect_timeout,
             read_timeout if read_timeout is not None else self.first_token_timeout,
         )
+        session = pooled_session(base_url)
+        adapter = session.get_adapter(url)
         try:
-            response = pooled_session(base_url).request(
-                method,
-                url,
-                json=json_body,
-                headers=self.headers(),
-                stream=stream,
-                timeout=timeout,
-                params=params,
-                allow_redirects=False,
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise BackendTimeout(
-                f"{self.label} at {self.base_url} did not accept a connection within {timeout[0]:g} s.",
-                hint=self.unreachable_hint(),
-                step="connect",
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise BackendTimeout(
-                f"{self.label} at {self.base_url} accepted the connection but sent no answer "
-                f"within {timeout[1]:g} s.",
-                hint="The model may still be loading or the machine is busy. Try again, or raise "
-                "the first-token timeout in Settings.",
-                step="http",
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
+            if type(adapter) is HTTPAdapter and requests.Session.send is _REQUESTS_SEND and not params:
+                response = _pool_request(adapter, method, url, json_body, self.headers(), stream, timeout)
+            else:  # another transport is mounted (requests-mock in tests): go through requests
+                response = session.request(
+                    method, url, json=json_body, headers=self.headers(), stream=stream,
+                    timeout=timeout, params=params, allow_redirects=False,
+                )
+        except (urllib3.exceptions.NewConnectionError, requests.exceptions.ConnectionError,
+                urllib3.exceptions.ProtocolError) as exc:
+            if isinstance(exc, requests.exceptions.ConnectTimeout):
+                raise self._connect_timeout(timeout[0]) from None
+            if isinstance(exc, requests.exceptions.ReadTimeout):
+                raise self._read_timeout(timeout[1]) from None
             if _is_name_resolution_error(exc):
                 host = urlsplit(url).hostname
                 raise BackendUnreachable(
@@ -333,12 +382,22 @@ class LLMService(ABC):
                     hint="Check the spelling of the server URL in Settings.",
                     step="resolve",
                 ) from None
+            if isinstance(exc, urllib3.exceptions.ProtocolError) or "RemoteDisconnected" in str(exc):
+                raise BackendError(
+                    f"{self.label} at {self.base_url} closed the connection without answering.",
+                    hint="Is this URL really a " + self.label + " server? Check its log window.",
+                    step="http",
+                ) from None
             raise BackendUnreachable(
                 f"{self.label} did not answer at {self.base_url}: the connection was refused.",
                 hint=self.unreachable_hint(),
                 step="connect",
             ) from None
-        except requests.exceptions.RequestException as exc:
+        except urllib3.exceptions.ConnectTimeoutError:
+            raise self._connect_timeout(timeout[0]) from None
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+            raise self._read_timeout(timeout[1]) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise BackendError(
                 self.redact(f"Request to {self.label} failed: {exc}"), step="http"
             ) from None
@@ -348,6 +407,22 @@ class LLMService(ABC):
             finally:
                 response.close()
         return response
+
+    def _connect_timeout(self, seconds: float) -> BackendTimeout:
+        return BackendTimeout(
+            f"{self.label} at {self.base_url} did not accept a connection within {seconds:g} s.",
+            hint=self.unreachable_hint(),
+            step="connect",
+        )
+
+    def _read_timeout(self, seconds: float) -> BackendTimeout:
+        return BackendTimeout(
+            f"{self.label} at {self.base_url} accepted the connection but sent no answer "
+            f"within {seconds:g} s.",
+            hint="The model may still be loading or the machine is busy. Try again, or raise "
+            "the first-token timeout in Settings.",
+            step="http",
+        )
 
     def get_json(self, path: str, *, read_timeout: float | None = None, connect_timeout=None) -> Any:
         response = self.request(

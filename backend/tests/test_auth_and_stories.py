@@ -11,13 +11,6 @@ ANN_KEY = "sk-proj-AnnsOwnKey0123456789abcdefXYZ"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_login_attempts():
-    auth._attempts.clear()
-    yield
-    auth._attempts.clear()
-
-
-@pytest.fixture(autouse=True)
 def _quick_password_hashing(monkeypatch):
     """scrypt takes 0.1 s a hash on purpose; these tests are about who may do what, not hashing."""
     monkeypatch.setattr(auth, "generate_password_hash",
