@@ -13,6 +13,7 @@ LOCAL_USERNAME = "local"
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
+_thread = threading.local()
 
 
 def database_path(app=None) -> str:
@@ -77,23 +78,33 @@ def _statements(script: str) -> list[str]:
 
 
 def get_db() -> sqlite3.Connection:
-    """The request's connection, opened on first use and migrated once per process."""
+    """The request's connection: each thread keeps one open per database file and reuses it,
+    because opening and configuring a connection costs more than most queries it runs."""
     if "db" not in g:
         path = database_path()
-        conn = connect(path)
-        if path not in _migrated:
-            with _migrate_lock:
-                if path not in _migrated:
+        try:
+            identity = (path, os.stat(path).st_ino)
+        except FileNotFoundError:
+            identity = None
+        conn = getattr(_thread, "conn", None)
+        if conn is None or identity is None or _thread.identity != identity:
+            if conn is not None:
+                conn.close()
+            conn = connect(path)
+            if path not in _migrated or identity is None:
+                with _migrate_lock:
                     migrate(conn)
                     _migrated.add(path)
+            _thread.conn, _thread.identity = conn, (path, os.stat(path).st_ino)
         g.db = conn
     return g.db
 
 
 def close_db(e=None) -> None:
+    """End of request: the connection stays open for the thread's next request, never mid-transaction."""
     conn = g.pop("db", None)
-    if conn is not None:
-        conn.close()
+    if conn is not None and conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def init_db() -> int:
