@@ -180,9 +180,10 @@ def _pool_request(adapter: HTTPAdapter, method: str, url: str, json_body: Any, h
     (cookies, hooks, environment merging) costs more than the rest of a proxied call."""
     body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
     pool = adapter.poolmanager.connection_from_url(url)
+    parts = urlsplit(url)
     raw = pool.urlopen(
         method,
-        url,
+        (parts.path or "/") + ("?" + parts.query if parts.query else ""),
         body=body,
         headers={**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **headers},
         retries=False,

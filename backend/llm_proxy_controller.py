@@ -10,6 +10,7 @@ import weakref
 from flask import Blueprint, Response, current_app, jsonify, request
 
 import llm_service
+from openai_compat import RawCompletion
 
 bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
@@ -162,6 +163,8 @@ def chat_completions():
         headers["X-Taleweaver-Model"] = payload["model"]
     result = service.chat_completion(payload, stream=stream)
     if not stream:
+        if isinstance(result, RawCompletion):
+            return Response(result.body, mimetype="application/json", headers=headers)
         response = jsonify(result)
         response.headers.update(headers)
         return response

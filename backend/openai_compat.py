@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Iterator
 
 from llm_base import BackendError, LLMService
@@ -10,6 +11,32 @@ from llm_base import BackendError, LLMService
 
 # A chunk that closes the answer: finish_reason set to a string ("stop", "length", ...).
 _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
+
+
+class RawCompletion(Mapping):
+    """A chat completion exactly as an OpenAI-compatible backend sent it: the proxy forwards
+    the bytes; anything else reading it sees the parsed dict, parsed on first use."""
+
+    def __init__(self, body: bytes):
+        self.body = body
+        self._parsed: dict | None = None
+
+    def _data(self) -> dict:
+        if self._parsed is None:
+            try:
+                self._parsed = json.loads(self.body)
+            except ValueError:
+                raise BackendError("The backend's chat answer is not valid JSON.", step="generate") from None
+        return self._parsed
+
+    def __getitem__(self, key):
+        return self._data()[key]
+
+    def __iter__(self):
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
 
 
 class OpenAICompatibleService(LLMService):
@@ -35,13 +62,13 @@ class OpenAICompatibleService(LLMService):
         body["stream"] = bool(stream)
         response = self.request("POST", self.chat_path, json_body=body, stream=stream)
         if not stream:
-            try:
-                return response.json()
-            except ValueError:
+            body = response.content.strip()
+            if not (body.startswith(b"{") and body.endswith(b"}")):
                 raise BackendError(
                     f"{self.label} answered the chat request with something that is not JSON.",
                     step="generate",
-                ) from None
+                )
+            return RawCompletion(body)
         return self._relay(response)
 
     def _relay(self, response) -> Iterator[bytes]:
