@@ -1,6 +1,7 @@
 """The LLMService base class every backend extends, and the errors services raise."""
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -174,22 +175,35 @@ _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json
 _PLAIN_HEADERS = {"Accept": "application/json", "User-Agent": "Taleweaver"}
 
 
+@functools.lru_cache(maxsize=256)
+def _split_target(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, origin-form request target) of a URL; backends reuse a few URLs."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port, (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float, read: float) -> urllib3.Timeout:
+    return urllib3.Timeout(connect=connect, read=read)
+
+
 def _pool_request(adapter: HTTPAdapter, method: str, url: str, json_body: Any, headers: dict,
                   stream: bool, timeout: tuple[float, float]) -> PoolResponse:
     """One request straight through the adapter's urllib3 pool: requests' per-call preparation
     (cookies, hooks, environment merging) costs more than the rest of a proxied call."""
     body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
-    pool = adapter.poolmanager.connection_from_url(url)
-    parts = urlsplit(url)
+    scheme, host, port, target = _split_target(url)
+    pool = adapter.poolmanager.connection_from_host(host, port, scheme)
     raw = pool.urlopen(
         method,
-        (parts.path or "/") + ("?" + parts.query if parts.query else ""),
+        target,
         body=body,
         headers={**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **headers},
         retries=False,
         redirect=False,
         assert_same_host=False,
-        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+        timeout=_timeout(*timeout),
         preload_content=not stream,
         decode_content=True,
     )
