@@ -202,6 +202,18 @@ describe('SettingsPage connection test', () => {
     expect(optionTexts(screen.getByTestId('model-select'))).toEqual(['— Choose a model —', 'mistral-7b', 'qwen2.5-14b']);
   });
 
+  it('refreshes the status dashboard right after a connection test, not at the next poll', async () => {
+    const server = settingsServer({ 'POST /api/settings/llm/test': () => json(CONNECTED_TEST) });
+    const { user } = await renderSettings();
+    await screen.findByTestId('status-connection');
+    const before = server.sent('GET', '/api/settings/llm/status').length;
+
+    await user.click(screen.getByTestId('test-connection-button'));
+
+    await screen.findByTestId('test-status');
+    await waitFor(() => expect(server.sent('GET', '/api/settings/llm/status').length).toBe(before + 1));
+  });
+
   it('shows a malformed-request error from the test endpoint', async () => {
     settingsServer({
       'POST /api/settings/llm/test': () =>

@@ -32,8 +32,13 @@ export function getLLMStatus(): Promise<LLMStatus> {
   return apiJson<LLMStatus>('/api/settings/llm/status');
 }
 
+/** A test of the saved backend updates its "last test" at once, not at the next status poll. */
 export function useTestConnection() {
-  return useMutation({ mutationFn: testConnection });
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: testConnection,
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: llmKeys.status }),
+  });
 }
 
 /** The saved backend's models; off for a backend that was never saved (the server has nothing to ask). */
