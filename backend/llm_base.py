@@ -583,11 +583,12 @@ class LLMService(ABC):
             except LLMError as exc:
                 self._record_failure(steps, exc, _ms(step_start))
                 raise
+            # One request proves these steps; its round trip is shown once, on the HTTP step.
             elapsed = _ms(step_start)
             for name in self.steps_proven_by_model_list():
-                steps.append(_step(name, "ok", elapsed, f"{self.base_url}"))
+                steps.append(_step(name, "ok", elapsed if name == "http" else None, self._step_detail(name)))
             result["models"] = models
-            steps.append(_step("models", "ok", elapsed, f"{len(models)} model(s)"))
+            steps.append(_step("models", "ok", None, f"{len(models)} model(s)"))
             info = self.server_info()
             if info:
                 result["server_info"] = info
@@ -607,6 +608,15 @@ class LLMService(ABC):
         result["latency_ms"] = _ms(started)
         result["steps"] = steps
         return result
+
+    def _step_detail(self, name: str) -> str | None:
+        parts = urlsplit(self.resolved_url or self.base_url)
+        return {
+            "resolve": parts.hostname,
+            "connect": parts.netloc,
+            "http": self.resolved_url or self.base_url,
+            "auth": "credentials accepted",
+        }.get(name)
 
     def steps_proven_by_model_list(self) -> list[str]:
         return ["resolve", "connect", "http"]
@@ -639,7 +649,7 @@ class LLMService(ABC):
                 continue
             position, failed_position = order.index(name), order.index(failed_at)
             if position < failed_position:
-                steps.append(_step(name, "ok", elapsed, None))
+                steps.append(_step(name, "ok", None, self._step_detail(name)))
             elif position == failed_position:
                 steps.append(_step(name, "failed", elapsed, self.redact(exc.message)))
             else:
