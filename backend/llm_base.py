@@ -307,24 +307,13 @@ class LLMService(ABC):
             )
         return model
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        stream: bool = False,
-        read_timeout: float | None = None,
-        connect_timeout: float | None = None,
-        params: dict | None = None,
-    ) -> requests.Response:
-        """Send one HTTP request to the backend and turn every failure into an LLMError.
+    def request(self, method: str, path: str, **options) -> requests.Response:
+        """Send one HTTP request to the backend (options as for _send) and turn every failure
+        into an LLMError.
 
         A local server configured as localhost that refuses the connection is looked for on
         the Windows host when this runs under WSL.
         """
-        options = dict(json_body=json_body, stream=stream, read_timeout=read_timeout,
-                       connect_timeout=connect_timeout, params=params)
         remembered = _wsl_resolved.get(self.base_url)
         if remembered:
             try:
@@ -367,7 +356,6 @@ class LLMService(ABC):
         stream: bool = False,
         read_timeout: float | None = None,
         connect_timeout: float | None = None,
-        params: dict | None = None,
     ) -> requests.Response:
         url = base_url + path
         timeout = (
@@ -377,12 +365,12 @@ class LLMService(ABC):
         session = pooled_session(base_url)
         adapter = session.get_adapter(url)
         try:
-            if type(adapter) is HTTPAdapter and requests.Session.send is _REQUESTS_SEND and not params:
+            if type(adapter) is HTTPAdapter and requests.Session.send is _REQUESTS_SEND:
                 response = _pool_request(adapter, method, url, json_body, self.headers(), stream, timeout)
             else:  # another transport is mounted (requests-mock in tests): go through requests
                 response = session.request(
                     method, url, json=json_body, headers=self.headers(), stream=stream,
-                    timeout=timeout, params=params, allow_redirects=False,
+                    timeout=timeout, allow_redirects=False,
                 )
         except (urllib3.exceptions.NewConnectionError, requests.exceptions.ConnectionError,
                 urllib3.exceptions.ProtocolError) as exc:
