@@ -87,6 +87,16 @@ def _same_connection(backend_type: str, candidate: dict, stored: dict) -> bool:
         return False
 
 
+def _secrets_of(backend_type: str, config: dict) -> tuple[str, ...]:
+    """The plaintext secrets of a config, to mask wherever they might appear."""
+    if backend_type != "chatgpt" or not config.get("api_key_encrypted"):
+        return ()
+    try:
+        return (crypto.decrypt(config["api_key_encrypted"]),)
+    except crypto.SecretKeyError:
+        return ()
+
+
 @bp.post("/llm/test")
 def test_connection():
     body = json_object()
@@ -105,13 +115,17 @@ def test_connection():
     service = llm_service.create_service(backend_type, config, default_model)
     started = time.perf_counter()
     try:
-        outcome = service.test_connection(generate=generate, model=model or None)
+        if generate:
+            outcome = service.test_connection(generate=True, model=model or None)
+        else:
+            outcome = service.test_connection()
     except Exception as exc:  # noqa: BLE001 - a test reports any failure instead of failing itself
-        log.warning("connection test of %s failed unexpectedly: %s", backend_type, service.redact(str(exc)))
+        message = crypto.redact(str(exc), _secrets_of(backend_type, config))
+        log.warning("connection test of %s failed unexpectedly: %s", backend_type, message)
         outcome = {
             "status": "error",
             "models": [],
-            "error": service.redact(str(exc)) or type(exc).__name__,
+            "error": message or type(exc).__name__,
             "error_code": getattr(exc, "code", "backend_error"),
             "hint": getattr(exc, "hint", None),
         }
