@@ -26,6 +26,10 @@ def connect(path: str) -> sqlite3.Connection:
     """A connection with the settings every use needs."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
+    if not os.path.exists(path):
+        # Settings hold encrypted keys and token hashes: only the owner reads the file
+        # (SQLite gives its -wal and -shm files the same permissions).
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")

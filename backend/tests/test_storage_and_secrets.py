@@ -523,3 +523,13 @@ def test_upstream_failure_does_not_leave_a_settings_transaction_open(client, req
 
     assert response.status_code == 200
     assert response.get_json()["backends"]["ollama"]["last_test"]["status"] == "error"
+
+
+def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    import db as db_module
+
+    path = tmp_path / "fresh.db"
+    db_module.connect(str(path)).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
