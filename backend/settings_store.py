@@ -69,6 +69,12 @@ def normalise_url(value, field: str, strip_api_suffix: bool) -> str:
             field, f"Only http:// and https:// addresses are supported, not {parts.scheme}://."
         )
     host = parts.hostname
+    if "[" in parts.netloc:
+        # Brackets hold an IPv6 address only (Python < 3.11 does not check this itself).
+        try:
+            ipaddress.IPv6Address(host or "")
+        except ValueError:
+            raise validation_error(field, "That URL has no valid host name; e.g. http://localhost:1234.") from None
     try:
         port = parts.port
     except ValueError:
