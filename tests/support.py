@@ -107,6 +107,15 @@ class TaleweaverServer:
         kwargs.setdefault("timeout", 30)
         return requests.request(method, self.url + path, **kwargs)
 
+    def chat(self, content: str = "Tell me a story", stream: bool = False, **extra) -> requests.Response:
+        """A chat completion through the proxy with one user message."""
+        return self.api(
+            "POST",
+            "/proxy/llm/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": content}], "stream": stream, **extra},
+            stream=stream,
+        )
+
     def configure(self, backend_type: str, config: dict, default_model: str | None = None) -> dict:
         response = self.api(
             "POST",

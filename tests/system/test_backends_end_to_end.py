@@ -98,12 +98,7 @@ def test_streamed_chat_arrives_as_openai_chunks_ending_in_done(server, backend):
 def test_stream_is_forwarded_while_the_backend_is_still_writing(server, fake_factory):
     fake = fake_factory("ollama", reply="one two three four five six seven eight", chunk_delay=0.3)
     configure_fake(server, fake, default_model=fake.models[0])
-    response = server.api(
-        "POST",
-        "/proxy/llm/v1/chat/completions",
-        json={"messages": [{"role": "user", "content": "go"}], "stream": True},
-        stream=True,
-    )
+    response = server.chat("go", stream=True)
     events = sse_events(response)
     next(events)  # the role chunk
     first_text = next(events)
@@ -116,12 +111,7 @@ def test_stream_is_forwarded_while_the_backend_is_still_writing(server, fake_fac
 def test_client_going_away_closes_the_upstream_request(server, fake_factory):
     fake = fake_factory("lmstudio", reply=" ".join(["word"] * 200), chunk_delay=0.05)
     configure_fake(server, fake, default_model=fake.models[0])
-    response = server.api(
-        "POST",
-        "/proxy/llm/v1/chat/completions",
-        json={"messages": [{"role": "user", "content": "go"}], "stream": True},
-        stream=True,
-    )
+    response = server.chat("go", stream=True)
     events = sse_events(response)
     next(events), next(events)
     response.close()

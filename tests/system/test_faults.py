@@ -11,13 +11,8 @@ import pytest
 
 from tests.support import configure_fake, free_port, network_is_loopback_only, sse_events
 
-CHAT = {"messages": [{"role": "user", "content": "Tell me a story"}]}
-
-
 def chat(server, stream=False, **extra):
-    return server.api(
-        "POST", "/proxy/llm/v1/chat/completions", json={**CHAT, "stream": stream, **extra}, stream=stream
-    )
+    return server.chat(stream=stream, **extra)
 
 
 def assert_still_serving(server, fake):
