@@ -195,14 +195,19 @@ class ServerProbe:
         return total
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        for process in self.processes():
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return cpu_seconds(self.processes())
+
+
+def cpu_seconds(processes) -> float:
+    """User plus system CPU time of the processes that still exist."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 class OtherLoad:
@@ -222,14 +227,7 @@ class OtherLoad:
         return busy, getattr(times, "steal", 0.0)
 
     def _own(self) -> float:
-        total = 0.0
-        for process in (self.me, *self.me.children(recursive=True)):
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return cpu_seconds([self.me, *self.me.children(recursive=True)])
 
     def report(self) -> dict:
         """Call while the server still runs: its CPU time counts as the benchmark's own."""

@@ -15,6 +15,14 @@ def chat(server, stream=False, **extra):
     return server.chat(stream=stream, **extra)
 
 
+def active_fake(server, fake_factory, kind, **options):
+    """A fake backend of that kind, saved as the server's active backend with its first model."""
+    config = {k: options.pop(k) for k in ("first_token_timeout", "idle_timeout") if k in options}
+    fake = fake_factory(kind, **options)
+    configure_fake(server, fake, default_model=fake.models[0], **config)
+    return fake
+
+
 def assert_still_serving(server, fake):
     """After a fault the server answers a normal request through the same backend."""
     fake.clear_faults()
@@ -43,8 +51,7 @@ def stream_error(response):
 
 @pytest.fixture
 def ollama(server, fake_factory):
-    fake = fake_factory("ollama", reply="alpha beta gamma delta epsilon zeta eta theta")
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, "ollama", reply="alpha beta gamma delta epsilon zeta eta theta")
     return fake
 
 
@@ -103,8 +110,7 @@ def test_connect_timeout_is_504_backend_timeout(server):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_first_token_timeout_is_504(server, fake_factory, stream):
-    fake = fake_factory("lmstudio")
-    configure_fake(server, fake, default_model=fake.models[0], first_token_timeout=1)
+    fake = active_fake(server, fake_factory, "lmstudio", first_token_timeout=1)
     fake.set_fault("delay_headers", seconds=4, times=1)
     response = chat(server, stream=stream)
     assert response.status_code == 504
@@ -114,8 +120,8 @@ def test_first_token_timeout_is_504(server, fake_factory, stream):
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
 def test_idle_timeout_mid_stream_ends_the_stream_with_a_timeout_error(server, fake_factory, kind):
-    fake = fake_factory(kind, reply="one two three four five six seven eight nine ten")
-    configure_fake(server, fake, default_model=fake.models[0], idle_timeout=1)
+    fake = active_fake(server, fake_factory, kind, reply="one two three four five six seven eight nine ten",
+                       idle_timeout=1)
     fake.set_fault("stall_after_chunks", chunks=3, seconds=4, times=1)
     text, error = stream_error(chat(server, stream=True))
     assert text.split()[:2] == ["one", "two"]
@@ -138,8 +144,7 @@ def test_wrong_api_key_is_502_backend_auth_failed_and_never_our_401(server, fake
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
 def test_unknown_model_is_404_model_not_found(server, fake_factory, kind):
-    fake = fake_factory(kind)
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, kind)
     response = chat(server, model="no-such-model")
     assert response.status_code == 404
     assert error_of(response)["code"] == "model_not_found"
@@ -147,8 +152,7 @@ def test_unknown_model_is_404_model_not_found(server, fake_factory, kind):
 
 
 def test_rate_limit_is_429_with_retry_after_passed_on(server, fake_factory):
-    fake = fake_factory("openai", api_key="sk-rate-limited-000000")
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, "openai", api_key="sk-rate-limited-000000")
     fake.set_fault("status", code=429, retry_after=7, times=1)
     response = chat(server)
     assert response.status_code == 429
@@ -159,8 +163,7 @@ def test_rate_limit_is_429_with_retry_after_passed_on(server, fake_factory):
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
 def test_backend_500_is_502_backend_error(server, fake_factory, kind):
-    fake = fake_factory(kind)
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, kind)
     fake.set_fault("status", code=500, times=1)
     response = chat(server)
     assert response.status_code == 502
@@ -170,8 +173,7 @@ def test_backend_500_is_502_backend_error(server, fake_factory, kind):
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
 def test_backend_dying_mid_stream_keeps_the_text_so_far_and_ends_cleanly(server, fake_factory, kind):
-    fake = fake_factory(kind, reply="one two three four five six seven eight nine ten")
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, kind, reply="one two three four five six seven eight nine ten")
     fake.set_fault("die_after_chunks", chunks=4, times=1)
     text, error = stream_error(chat(server, stream=True))
     assert text.startswith("one two")
@@ -182,8 +184,7 @@ def test_backend_dying_mid_stream_keeps_the_text_so_far_and_ends_cleanly(server,
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
 def test_malformed_line_in_a_stream_is_reported_not_forwarded(server, fake_factory, kind):
-    fake = fake_factory(kind, reply="one two three four five six")
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, kind, reply="one two three four five six")
     fake.set_fault("malformed_after_chunks", chunks=2, times=1)
     text, error = stream_error(chat(server, stream=True))
     assert error["code"] == "backend_error"
@@ -194,8 +195,7 @@ def test_malformed_line_in_a_stream_is_reported_not_forwarded(server, fake_facto
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_ten_megabyte_answer_arrives_whole(server, fake_factory, stream):
     size = 10 * 1024 * 1024
-    fake = fake_factory("ollama")
-    configure_fake(server, fake, default_model=fake.models[0])
+    fake = active_fake(server, fake_factory, "ollama")
     fake.set_fault("large_reply", bytes=size, times=1)
     response = chat(server, stream=stream)
     assert response.status_code == 200
@@ -215,8 +215,8 @@ def _worker_resources(server) -> tuple[int, int]:
 
 
 def test_faults_leave_no_threads_or_open_files_behind(server, fake_factory):
-    fake = fake_factory("lmstudio", reply="one two three four five six seven eight", chunk_delay=0.01)
-    configure_fake(server, fake, default_model=fake.models[0], idle_timeout=1, first_token_timeout=1)
+    fake = active_fake(server, fake_factory, "lmstudio", reply="one two three four five six seven eight",
+                       chunk_delay=0.01, idle_timeout=1, first_token_timeout=1)
     faults = [
         ("die_after_chunks", {"chunks": 2}),
         ("malformed_after_chunks", {"chunks": 2}),
