@@ -3,24 +3,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-import weakref
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+import llm_cache
 import llm_service
-from openai_compat import RawCompletion
+from errors import error_response, openai_error_body
+from openai_wire import RawCompletion
 
 bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
-
-# Model lists per service object: a new service (settings changed) starts a new entry.
-_model_lists: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_model_lists_lock = threading.Lock()
 
 
 class ProxyError(Exception):
@@ -31,27 +26,10 @@ class ProxyError(Exception):
         self.status, self.message, self.code, self.param = status, message, code, param
 
 
-def openai_error_body(message: str, error_type: str, code: str | None, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": error_type, "code": code, "param": param}}
-
-
-def llm_error_response(exc: llm_service.LLMError) -> Response:
-    """An LLMError as the OpenAI-shaped error response a client of the proxy expects."""
-    body = openai_error_body(exc.message, exc.openai_type, exc.code)
-    if exc.hint:
-        body["error"]["hint"] = exc.hint
-    response = jsonify(body)
-    response.status_code = exc.http_status
-    if exc.retry_after:
-        response.headers["Retry-After"] = exc.retry_after
-    return response
-
-
 @bp.errorhandler(ProxyError)
 def _proxy_error(exc: ProxyError):
-    response = jsonify(openai_error_body(exc.message, "invalid_request_error", exc.code, exc.param))
-    response.status_code = exc.status
-    return response
+    return error_response(exc.status, exc.code, exc.message, proxy=True, field=exc.param,
+                          error_type="invalid_request_error")
 
 
 def _text(value) -> str | None:
@@ -59,20 +37,14 @@ def _text(value) -> str | None:
 
 
 def _models_of(service) -> list[str]:
+    """The model ids of the service, from the list cache the settings API shares (a service
+    without a cache key, such as a test's stand-in, is asked directly)."""
+    key = getattr(service, "cache_key", None)
+    if not isinstance(key, tuple):
+        return list(service.get_models())
+    refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
     ttl = current_app.config.get("MODELS_CACHE_SECONDS", 10)
-    try:
-        cached = _model_lists.get(service)
-    except TypeError:
-        cached = None
-    if cached and time.monotonic() - cached[0] < ttl:
-        return cached[1]
-    models = list(service.get_models())
-    try:
-        with _model_lists_lock:
-            _model_lists[service] = (time.monotonic(), models)
-    except TypeError:
-        pass  # a service that cannot be weakly referenced is simply not cached
-    return models
+    return [d["id"] for d in llm_cache.model_details(key, lambda: service, ttl, refresh)]
 
 
 @bp.get("/models")
@@ -122,10 +94,7 @@ def _sse_event(chunk) -> bytes:
 
 
 def _error_event(message: str, error_type: str, code: str, hint: str | None = None) -> bytes:
-    body = openai_error_body(message, error_type, code)
-    if hint:
-        body["error"]["hint"] = hint
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+    return b"data: " + json.dumps(openai_error_body(message, error_type, code, hint=hint)).encode() + b"\n\n"
 
 
 def _relay(chunks):

@@ -71,3 +71,15 @@ def _isolated_environment_before_the_app_fixture(tmp_path_factory):
     patch.setenv("TALEWEAVER_WSL_FALLBACK", "0")
     yield
     patch.undo()
+
+
+@pytest.fixture
+def requests_mock(requests_mock):
+    """requests-mock fakes `requests`; the services send through the pooled urllib3 transport
+    unless they are handed another, so every test that mocks requests (the spec's §6 tests
+    among them) hands them the requests transport for its duration. Tests without this fixture
+    run the production transport (against the fakes in tests/fakes)."""
+    import transport
+
+    with transport.using(transport.RequestsTransport()):
+        yield requests_mock
