@@ -20,7 +20,6 @@ from llm_errors import (  # noqa: F401  (re-exported: the one place callers impo
 )
 from lmstudio_service import LMStudioService  # noqa: F401  (the spec imports them from here)
 from ollama_service import OllamaService  # noqa: F401
-from openai_compatible_service import OpenAICompatibleService  # noqa: F401
 from openai_service import OpenAIService  # noqa: F401
 
 BACKENDS: dict[str, type[LLMService]] = {t: d.service for t, d in backends.REGISTRY.items()}

@@ -204,14 +204,14 @@ class PoolTransport:
                 preload_content=not stream,
                 decode_content=True,
             )
+        except urllib3.exceptions.NewConnectionError as exc:  # before its base ConnectTimeoutError
+            if _is_name_resolution_error(exc):
+                raise NameNotResolved(host) from None
+            raise ConnectionRefused(str(exc)) from None
         except urllib3.exceptions.ConnectTimeoutError:
             raise ConnectTimedOut() from None
         except urllib3.exceptions.ReadTimeoutError:
             raise ReadTimedOut() from None
-        except urllib3.exceptions.NewConnectionError as exc:
-            if _is_name_resolution_error(exc):
-                raise NameNotResolved(host) from None
-            raise ConnectionRefused(str(exc)) from None
         except urllib3.exceptions.ProtocolError:
             raise ConnectionDropped("closed without answering") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -83,3 +83,38 @@ def requests_mock(requests_mock):
 
     with transport.using(transport.RequestsTransport()):
         yield requests_mock
+
+
+def _load_fakes():
+    """tests/fakes of the repository root (a package named `tests` here is backend/tests)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    if "taleweaver_fakes" in sys.modules:
+        return sys.modules["taleweaver_fakes"]
+    root = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fakes"
+    spec = importlib.util.spec_from_file_location(
+        "taleweaver_fakes", root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["taleweaver_fakes"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fake_llm():
+    """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
+    all are stopped after the test. The services talk to them through the production transport."""
+    fakes = _load_fakes()
+    started = []
+
+    def start(kind: str, **options):
+        fake = fakes.FakeLLMServer(kind, **options).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()

@@ -48,15 +48,21 @@ __all__ = [
     "mask_api_key",
 ]
 
-KINDS = ("ollama", "lmstudio", "openai")
+KINDS = ("ollama", "lmstudio", "chatgpt", "openai_compatible")
 
 DEFAULT_MODELS: Dict[str, List[str]] = {
     "ollama": ["llama3.2:3b", "mistral:7b"],
     "lmstudio": ["qwen2.5-7b-instruct", "llama-3.2-3b-instruct"],
-    "openai": ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"],
+    "chatgpt": ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"],
+    # llama-server serves the one model it was started with, named after its file (or --alias).
+    "openai_compatible": ["qwen2.5-7b-instruct-q4_k_m.gguf"],
 }
 
-DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "openai": 8089}
+DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "chatgpt": 8089, "openai_compatible": 8080}
+
+DEFAULT_CONTEXT = {"openai_compatible": 4096}  # llama-server's default --ctx-size
+
+LLAMA_BUILD = "b6500-fake"
 
 DEFAULT_REPLY = (
     "Once upon a time, in a valley where the rivers sang at night, a young weaver "
@@ -328,6 +334,9 @@ class FakeLLMServer:
         reply: str = DEFAULT_REPLY,
         chunk_delay: float = 0.0,
         verbose: bool = False,
+        reasoning: Optional[str] = None,
+        reasoning_inline: bool = False,
+        context_length: Optional[int] = None,
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -341,6 +350,15 @@ class FakeLLMServer:
         self.reply = reply
         self.chunk_delay = float(chunk_delay)
         self.verbose = verbose
+        # What a reasoning model thinks before it answers: sent apart (LM Studio and llama.cpp
+        # `reasoning_content`, Ollama `message.thinking` when asked with `think`), or inline as
+        # <think>...</think> at the start of the content (llama-server --reasoning-format none,
+        # Ollama without `think`).
+        self.reasoning = reasoning
+        self.reasoning_inline = bool(reasoning_inline)
+        # The loaded context in tokens (prompt words + 4 per message); a longer prompt gets the
+        # backend's own context-overflow error. Ollama truncates silently, as the real one does.
+        self.context_length = context_length if context_length is not None else DEFAULT_CONTEXT.get(kind)
 
         self._lock = threading.Lock()
         self._faults: Dict[str, Dict[str, Any]] = {}
@@ -419,8 +437,9 @@ class FakeLLMServer:
 
     @property
     def url(self) -> str:
-        """The URL a user types in the settings: ollama/lmstudio root, openai .../v1."""
-        return self.base_url + ("/v1" if self.kind == "openai" else "")
+        """The URL a user types in the settings: ollama/lmstudio root, chatgpt and
+        openai_compatible .../v1."""
+        return self.base_url + ("/v1" if self.kind in ("chatgpt", "openai_compatible") else "")
 
     # ----- faults --------------------------------------------------------------------
 
@@ -503,11 +522,11 @@ class FakeLLMServer:
         elif name == "large_reply":
             out["bytes"] = num("bytes", integer=True)
         elif name == "no_model_loaded":
-            if self.kind == "openai":
-                raise ValueError("no_model_loaded applies to ollama and lmstudio only")
+            if self.kind == "chatgpt":
+                raise ValueError("no_model_loaded applies to ollama, lmstudio and openai_compatible only")
         elif name == "model_loading":
-            if self.kind == "openai":
-                raise ValueError("model_loading applies to ollama and lmstudio only")
+            if self.kind == "chatgpt":
+                raise ValueError("model_loading applies to ollama, lmstudio and openai_compatible only")
             out["seconds"] = float(num("seconds", default=2.0, required=False))
         if p:
             raise ValueError(f"fault {name}: unknown parameter(s) {sorted(p)}")
@@ -689,7 +708,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send_json(self, code: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
         ctype = "application/json; charset=utf-8"
         hdrs = dict(headers or {})
-        if self.fake.kind == "openai":
+        if self.fake.kind == "chatgpt":
             hdrs.setdefault("x-request-id", "req_" + uuid.uuid4().hex)
         self._send_bytes(code, json.dumps(obj).encode("utf-8"), ctype, hdrs)
 
@@ -767,7 +786,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if status:
                     self._send_status_fault(status)
                     return
-                if fake.kind == "openai" and not self._check_openai_auth():
+                if fake.kind == "chatgpt" and not self._check_openai_auth():
+                    return
+                if fake.kind == "openai_compatible" and not self._check_llama_auth():
                     return
             handler()
         except _ClientGone:
@@ -845,7 +866,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return (self._oai_chat, True)
         return None
 
-    def _routes_openai(self, method: str, path: str):
+    def _routes_chatgpt(self, method: str, path: str):
         if method == "GET":
             if path == "/v1/models":
                 return (self._openai_models, True)
@@ -856,6 +877,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return (self._oai_chat, True)
         return None
 
+    def _routes_openai_compatible(self, method: str, path: str):
+        """llama.cpp's llama-server: /health and /props beside the OpenAI API (with and
+        without /v1)."""
+        if method == "GET":
+            if path == "/health":
+                return (self._llama_health, False)
+            if path == "/props":
+                return (self._llama_props, True)
+            if path in ("/v1/models", "/models"):
+                return (self._llama_models, True)
+        if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            return (self._llama_chat, True)
+        return None
+
     # ----- native errors -------------------------------------------------------------
 
     def _not_found(self, path: str) -> None:
@@ -864,6 +899,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_bytes(404, b"404 page not found", "text/plain")
         elif kind == "lmstudio":
             self._send_json(404, {"error": f"Unexpected endpoint or method. ({self.command} {path})"})
+        elif kind == "openai_compatible":
+            self._llama_error(404, "File Not Found", "not_found_error")
         else:
             self._oai_error(404, f"Invalid URL ({self.command} {path})",
                             "invalid_request_error", None, None)
@@ -884,11 +921,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind == "ollama":
             self._send_json(404, {"error": f"model {json.dumps(model)} not found, try pulling it first"})
         elif kind == "lmstudio":
-            listing = "\n".join(self.fake.models)
+            # LM Studio 0.3.x: HTTP 400, not 404, naming a few downloaded models.
+            examples = ", ".join(self.fake.models[:3])
             self._oai_error(
-                404,
-                f"Model {json.dumps(model)} not found. Please specify a valid model.\n\n"
-                f"Your models:\n\n{listing}",
+                400,
+                f"Invalid model identifier {json.dumps(model)}. Please specify a valid downloaded "
+                f"model (e.g., {examples}).",
                 "invalid_request_error", "model", "model_not_found")
         else:
             self._oai_error(404, f"The model `{model}` does not exist or you do not have access to it.",
@@ -921,7 +959,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(code, {"error": msg or default}, headers)
             return
 
-        if kind == "openai":
+        if kind == "openai_compatible":
+            etype = {401: "authentication_error", 404: "not_found_error", 501: "not_supported_error",
+                     503: "unavailable_error"}.get(code, "invalid_request_error" if code < 500 else "server_error")
+            self._llama_error(code, msg or ("Loading model" if code == 503 else phrase), etype, headers)
+            return
+
+        if kind == "chatgpt":
             if code == 401:
                 key = self._bearer_token() or "sk-fake-0000000000000000000000000000"
                 self._oai_error(401, msg or (
@@ -1209,15 +1253,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "eval_duration": max(now - t_first, 1_000_000),
             }
 
+        # Asked to `think`, Ollama sends the thinking apart (message.thinking); otherwise a
+        # thinking model writes it inline at the start of the content.
+        thinks_apart = bool(body.get("think"))
+        thoughts = _split_words(fake.reasoning or "")
         if not stream:
             if fake.chunk_delay > 0 and reply.count:
                 self._pause(fake.chunk_delay * reply.count)
-            self._send_json(200, final(reply.full_text(), t_loaded))
+            answer = final(reply.full_text(), t_loaded)
+            if fake.reasoning and thinks_apart:
+                answer["message"]["thinking"] = fake.reasoning
+            elif fake.reasoning:
+                answer["message"]["content"] = f"<think>{fake.reasoning}</think>" + answer["message"]["content"]
+            self._send_json(200, answer)
             return
 
         def events() -> Iterator[bytes]:
             t_first = time.monotonic_ns()
             seq = 0
+            if thoughts:
+                for piece in thoughts if thinks_apart else ["<think>", *thoughts, "</think>"]:
+                    message = {"role": "assistant", "content": ""}
+                    message["thinking" if thinks_apart else "content"] = piece
+                    obj = {"model": requested, "created_at": _now_rfc3339(), "message": message,
+                           "done": False, "x_fake_seq": seq}
+                    yield json.dumps(obj).encode("utf-8") + b"\n"
+                    seq += 1
             for piece in reply.pieces():
                 if seq == 0:
                     t_first = time.monotonic_ns()
@@ -1269,7 +1330,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if model is None:
             self._model_not_found(requested)
             return
-        if kind == "openai" and model.startswith(("text-embedding", "whisper", "tts", "dall-e")):
+        if kind == "chatgpt" and model.startswith(("text-embedding", "whisper", "tts", "dall-e")):
             self._oai_error(404, "This is not a chat model and thus not supported in the "
                                  "v1/chat/completions endpoint. Did you mean to use v1/completions?",
                             "invalid_request_error", "model", None)
@@ -1277,6 +1338,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind == "lmstudio":
             self._wait_for_model_load(model)
             fake._mark_loaded(model)
+        prompt_words = _count_prompt_tokens(messages)
+        if fake.context_length and prompt_words > fake.context_length:
+            if kind == "lmstudio":
+                self._send_json(400, {"error": (
+                    f"Trying to keep the first {prompt_words} tokens when context the overflows. "
+                    f"However, the model is loaded with context length of only {fake.context_length} "
+                    "tokens, which is not enough. Try to load the model with a larger context length, "
+                    "or provide a shorter input")})
+            else:
+                self._oai_error(400, (
+                    f"This model's maximum context length is {fake.context_length} tokens. However, "
+                    f"your messages resulted in {prompt_words} tokens. Please reduce the length of the "
+                    "messages."), "invalid_request_error", "messages", "context_length_exceeded")
+            return
 
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
@@ -1295,8 +1370,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fake.chunk_delay > 0 and reply.count:
                 self._pause(fake.chunk_delay * reply.count)
             message: Dict[str, Any] = {"role": "assistant", "content": reply.full_text()}
-            if kind == "openai":
+            if kind == "chatgpt":
                 message["refusal"] = None
+            elif fake.reasoning and fake.reasoning_inline:
+                message["content"] = f"<think>{fake.reasoning}</think>" + message["content"]
+            elif fake.reasoning:
+                message["reasoning_content"] = fake.reasoning
             resp: Dict[str, Any] = {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{"index": 0, "message": message, "logprobs": None,
@@ -1338,10 +1417,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         def events() -> Iterator[bytes]:
             seq = 0
             first: Dict[str, Any] = {"role": "assistant", "content": ""}
-            if kind == "openai":
+            if kind == "chatgpt":
                 first["refusal"] = None
             yield chunk(seq, first, None)
             seq += 1
+            if fake.reasoning and kind == "lmstudio":
+                thoughts = _split_words(fake.reasoning)
+                if fake.reasoning_inline:
+                    thoughts = ["<think>", *thoughts, "</think>"]
+                for piece in thoughts:
+                    yield chunk(seq, {"content": piece} if fake.reasoning_inline
+                                else {"reasoning_content": piece}, None)
+                    seq += 1
             for piece in reply.pieces():
                 yield chunk(seq, {"content": piece}, None)
                 seq += 1
@@ -1356,6 +1443,142 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         malformed = (b'data: {"id": "' + cid.encode() +
                      b'", "object": "chat.completion.chunk", "choices": [{"delta": {"content": \n\n')
-        extra = {"x-request-id": "req_" + uuid.uuid4().hex} if kind == "openai" else None
-        ctype = "text/event-stream; charset=utf-8" if kind == "openai" else "text/event-stream"
+        extra = {"x-request-id": "req_" + uuid.uuid4().hex} if kind == "chatgpt" else None
+        ctype = "text/event-stream; charset=utf-8" if kind == "chatgpt" else "text/event-stream"
         self._run_stream(ctype, events(), malformed, extra)
+
+    # ----- llama.cpp's llama-server (kind openai_compatible) ---------------------------
+
+    def _llama_error(self, code: int, message: str, etype: str,
+                     headers: Optional[Dict[str, str]] = None, **extra: Any) -> None:
+        """llama-server's error body: {"error": {"code", "message", "type", ...}}."""
+        self._send_json(code, {"error": {"code": code, "message": message, "type": etype, **extra}}, headers)
+
+    def _check_llama_auth(self) -> bool:
+        want = self.fake.api_key
+        if not want or self._bearer_token() == want:
+            return True
+        self._llama_error(401, "Invalid API Key", "authentication_error")
+        return False
+
+    def _llama_loading(self) -> bool:
+        """While its model loads, llama-server answers every API route with 503."""
+        if self.fake._peek_fault("no_model_loaded"):
+            self._llama_error(503, "Loading model", "unavailable_error")
+            return True
+        return False
+
+    def _llama_health(self) -> None:
+        if not self._llama_loading():
+            self._send_json(200, {"status": "ok"})
+
+    def _llama_props(self) -> None:
+        if self._llama_loading():
+            return
+        fake = self.fake
+        self._send_json(200, {
+            "default_generation_settings": {"n_ctx": fake.context_length, "params": {"n_predict": -1,
+                                                                                     "temperature": 0.8}},
+            "total_slots": 1,
+            "model_alias": fake.models[0],
+            "model_path": "/models/" + fake.models[0],
+            "modalities": {"vision": False, "audio": False},
+            "build_info": LLAMA_BUILD,
+        })
+
+    def _llama_models(self) -> None:
+        if self._llama_loading():
+            return
+        fake = self.fake
+        data = [{"id": m, "object": "model", "created": _FIXED_CREATED, "owned_by": "llamacpp",
+                 "meta": {"n_ctx_train": 32768, "n_params": 7615616512, "size": 4683073952}}
+                for m in fake.models]
+        self._send_json(200, {"models": [{"name": m, "model": m} for m in fake.models],
+                              "object": "list", "data": data})
+
+    def _llama_chat(self) -> None:
+        fake = self.fake
+        if self.req_json_error or not isinstance(self.req_json, dict):
+            self._llama_error(400, "Failed to parse the request body as JSON", "invalid_request_error")
+            return
+        if self._llama_loading():
+            return
+        body = self.req_json
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            self._llama_error(400, "'messages' is required", "invalid_request_error")
+            return
+        self._wait_for_model_load(fake.models[0])
+        prompt_tokens = _count_prompt_tokens(messages)
+        if fake.context_length and prompt_tokens > fake.context_length:
+            self._llama_error(
+                400,
+                f"request ({prompt_tokens} tokens) exceeds the available context size "
+                f"({fake.context_length} tokens), try increasing it",
+                "exceed_context_size_error", n_prompt_tokens=prompt_tokens, n_ctx=fake.context_length)
+            return
+        # llama-server serves the one model it loaded, whatever the request names.
+        model = fake.models[0]
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+        reply = self._make_reply(limit)
+        thoughts = _split_words(fake.reasoning or "")
+        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        t_start = time.monotonic()
+        predicted = reply.count + len(thoughts)
+        usage = {"completion_tokens": predicted, "prompt_tokens": prompt_tokens,
+                 "total_tokens": prompt_tokens + predicted}
+
+        def timings() -> Dict[str, Any]:
+            elapsed_ms = max((time.monotonic() - t_start) * 1000, 1.0)
+            return {"prompt_n": prompt_tokens, "prompt_ms": 12.5,
+                    "prompt_per_second": prompt_tokens / 0.0125,
+                    "predicted_n": predicted, "predicted_ms": elapsed_ms,
+                    "predicted_per_second": predicted / (elapsed_ms / 1000)}
+
+        inline = fake.reasoning_inline and fake.reasoning
+        if not body.get("stream"):
+            if fake.chunk_delay > 0 and predicted:
+                self._pause(fake.chunk_delay * predicted)
+            message: Dict[str, Any] = {"role": "assistant", "content": reply.full_text()}
+            if fake.reasoning and inline:
+                message["content"] = f"<think>{fake.reasoning}</think>" + message["content"]
+            elif fake.reasoning:
+                message["reasoning_content"] = fake.reasoning
+            self._send_json(200, {
+                "choices": [{"finish_reason": reply.finish, "index": 0, "message": message}],
+                "created": created, "model": model, "system_fingerprint": LLAMA_BUILD,
+                "object": "chat.completion", "usage": usage, "id": cid, "timings": timings(),
+            })
+            return
+
+        so = body.get("stream_options")
+        include_usage = isinstance(so, dict) and bool(so.get("include_usage"))
+
+        def chunk(delta: Dict[str, Any], finish: Optional[str], **extra: Any) -> bytes:
+            obj = {"choices": [{"finish_reason": finish, "index": 0, "delta": delta}],
+                   "created": created, "id": cid, "model": model, "system_fingerprint": LLAMA_BUILD,
+                   "object": "chat.completion.chunk", **extra}
+            return b"data: " + json.dumps(obj).encode("utf-8") + b"\n\n"
+
+        def events() -> Iterator[bytes]:
+            yield chunk({"role": "assistant", "content": None}, None)
+            if inline:
+                yield chunk({"content": "<think>"}, None)
+            for piece in thoughts:
+                yield chunk({"content": piece} if inline else {"reasoning_content": piece}, None)
+            if inline:
+                yield chunk({"content": "</think>"}, None)
+            for piece in reply.pieces():
+                yield chunk({"content": piece}, None)
+            yield chunk({}, reply.finish, timings=timings())
+            if include_usage:
+                obj = {"choices": [], "created": created, "id": cid, "model": model,
+                       "system_fingerprint": LLAMA_BUILD, "object": "chat.completion.chunk",
+                       "usage": usage, "timings": timings()}
+                yield b"data: " + json.dumps(obj).encode("utf-8") + b"\n\n"
+            yield b"data: [DONE]\n\n"
+
+        malformed = b'data: {"choices": [{"delta": {"content": \n\n'
+        self._run_stream("text/event-stream", events(), malformed)
