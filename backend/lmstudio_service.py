@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
-from llm_base import BackendRejected, ModelNotFound
+from llm_errors import BackendRejected, ModelNotFound
 from openai_wire import OpenAIWireService
 
 DESCRIPTOR = BackendDescriptor(

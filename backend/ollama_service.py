@@ -8,7 +8,8 @@ from typing import Iterator
 
 import reasoning
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
-from llm_base import BackendError, LLMService, openai_chunk
+from llm_base import LLMService, openai_chunk
+from llm_errors import BackendError
 
 DESCRIPTOR = BackendDescriptor(
     type="ollama",

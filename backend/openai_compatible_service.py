@@ -3,7 +3,7 @@ LocalAI, text-generation-webui, LiteLLM, ... An API key is optional and models a
 from __future__ import annotations
 
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
-from llm_base import BackendRejected, LLMError
+from llm_errors import BackendRejected, LLMError
 from openai_wire import OpenAIWireService
 
 DEFAULT_BASE_URL = "http://localhost:8080/v1"

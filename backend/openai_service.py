@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
 from crypto import mask_secret
-from llm_base import BackendAuthError, RateLimited
+from llm_errors import BackendAuthError, RateLimited
 from openai_wire import OpenAIWireService
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"

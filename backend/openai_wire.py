@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Iterator
 
 import reasoning
-from llm_base import BackendError, LLMService
+from llm_base import LLMService
+from llm_errors import BackendError
 
 # A chunk that closes the answer: finish_reason set to a string ("stop", "length", ...).
 _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
