@@ -21,7 +21,8 @@ DESCRIPTOR = BackendDescriptor(
                     help="Leave the default for OpenAI; a saved key is only ever sent to the address it was saved with.",
                     advanced=True),
         ConfigField("organization", "Organization", "text", placeholder="org-...",
-                    help="Only for keys that belong to several OpenAI organizations.", advanced=True),
+                    help="Only for keys that belong to several OpenAI organizations.", advanced=True,
+                    binds_secrets=True),
         *timeout_fields(first_token=120),
     ),
 )

@@ -14,7 +14,7 @@ import crypto
 import wsl
 from backend_descriptor import BackendDescriptor, ConfigField
 from db import get_db
-from errors import validation_error
+from errors import ApiError, validation_error
 
 BACKEND_TYPES = backends.BACKEND_TYPES
 BACKEND_LABELS = {backend_type: d.label for backend_type, d in backends.REGISTRY.items()}
@@ -143,6 +143,13 @@ def _optional_text(value, field: str, limit: int = 256) -> str | None:
     return value or None
 
 
+class KeyNotReusable(ApiError):
+    """A blank secret with a new address: the stored one must not be sent to a server it was not saved for."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(400, "api_key_required", message, field=field)
+
+
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -170,9 +177,20 @@ def same_connection(descriptor: BackendDescriptor, candidate: dict, stored: dict
     )
 
 
+def _connection_in_words(descriptor: BackendDescriptor, stored: dict) -> str:
+    """The stored connection fields, e.g. "https://api.openai.com/v1, organization org-x"."""
+    parts = []
+    for field in descriptor.connection_fields:
+        value = stored.get(field.name, field.default if field.kind == "url" else None)
+        if value:
+            parts.append(value if field.kind == "url" else f"{field.label.lower()} {value}")
+    return ", ".join(parts)
+
+
 def validate_config(backend_type: str, config, stored: dict | None) -> dict:
     """The config to store for a request's config. A blank secret keeps the stored one, but only
-    for the same connection: a key saved for one address is never sent to another."""
+    for the same connection: a key saved for one address (and organization) is never sent to
+    another (a required one must then be entered again, an optional one is dropped)."""
     descriptor = backends.descriptor(backend_type)
     if config is None:
         config = {}
@@ -216,14 +234,14 @@ def validate_config(backend_type: str, config, stored: dict | None) -> dict:
             raise validation_error(f"config.{field.name}", f"The {field.label.lower()} must be text.")
         elif stored_token and keeps_stored_secrets:
             result[f"{field.name}_encrypted"] = stored_token
+        elif field.required and stored_token:
+            raise KeyNotReusable(
+                f"config.{field.name}",
+                f"Enter the {field.label} again: a saved {field.label} is only sent to the address it "
+                f"was saved for ({_connection_in_words(descriptor, stored)}), and this one differs.",
+            )
         elif field.required:
-            message = field.missing_message or f"Enter the {field.label.lower()}."
-            if stored_token:
-                message = (
-                    f"The saved {field.label.lower()} belongs to another address; enter the "
-                    f"{field.label.lower()} for this one. {message}"
-                )
-            raise validation_error(f"config.{field.name}", message)
+            raise validation_error(f"config.{field.name}", field.missing_message or f"Enter the {field.label}.")
     return result
 
 

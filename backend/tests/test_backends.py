@@ -117,8 +117,8 @@ def test_a_required_key_saved_for_one_address_must_be_entered_again_for_another(
     moved = save(client, "chatgpt", {"api_key": "", "base_url": "http://127.0.0.1:9/v1"})
     assert moved.status_code == 400
     error = moved.get_json()["error"]
-    assert error["field"] == "config.api_key"
-    assert "another address" in error["message"]
+    assert error["field"] == "config.api_key" and error["code"] == "api_key_required"
+    assert "only sent to the address it was saved for (https://api.openai.com/v1)" in error["message"]
 
 
 def test_unknown_setting_names_the_backend_label_and_its_fields(client):
