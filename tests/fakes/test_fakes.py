@@ -411,7 +411,7 @@ def test_stall_after_chunks(make, kind):
     assert wait_for(lambda: srv.stats["client_disconnects"] == 1)
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt", "openai_compatible"])
 def test_die_after_chunks(make, kind):
     srv = make(kind)
     srv.set_fault("die_after_chunks", chunks=3)
@@ -573,3 +573,113 @@ def test_cli_refuses_non_loopback():
     p = subprocess.run([sys.executable, "-m", "tests.fakes", "chatgpt", "--host", "0.0.0.0", "--port", "0"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "loopback" in p.stderr
+
+
+# ------------------------------------------------------------------ llama.cpp's llama-server
+
+
+def test_llama_server_health_props_and_models(make):
+    srv = make("openai_compatible", context_length=8192)
+    assert srv.url == srv.base_url + "/v1"
+    assert requests.get(srv.base_url + "/health", timeout=T).json() == {"status": "ok"}
+    props = requests.get(srv.base_url + "/props", timeout=T).json()
+    assert props["default_generation_settings"]["n_ctx"] == 8192
+    assert props["model_alias"] == srv.models[0] and props["build_info"]
+    for path in ("/v1/models", "/models"):
+        listed = requests.get(srv.base_url + path, timeout=T).json()
+        assert [m["id"] for m in listed["data"]] == DEFAULT_MODELS["openai_compatible"]
+        assert listed["data"][0]["owned_by"] == "llamacpp"
+    r = requests.get(srv.base_url + "/nothing", timeout=T)
+    assert r.status_code == 404
+    assert r.json() == {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+
+
+def test_llama_server_answers_with_its_one_model_whatever_is_asked(make):
+    srv = make("openai_compatible")
+    body = requests.post(srv.url + "/chat/completions", json=chat_body(srv, False, model="gpt-4"), timeout=T).json()
+    assert body["model"] == srv.models[0]
+    assert body["choices"][0]["message"]["content"] == DEFAULT_REPLY
+    assert body["timings"]["predicted_n"] == body["usage"]["completion_tokens"]
+
+
+def test_llama_server_stream_has_timings_and_usage_when_asked(make):
+    srv = make("openai_compatible", reasoning="Think first.")
+    r = requests.post(srv.url + "/chat/completions", stream=True, timeout=T,
+                      json=chat_body(srv, True, stream_options={"include_usage": True}))
+    events = stream_events(r)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == "Think first."
+    assert "".join(d.get("content") or "" for d in deltas) == DEFAULT_REPLY
+    final = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]][0]
+    assert final["timings"]["predicted_per_second"] > 0
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
+
+
+def test_llama_server_inline_reasoning_format(make):
+    srv = make("openai_compatible", reasoning="Think first.", reasoning_inline=True)
+    body = requests.post(srv.url + "/chat/completions", json=chat_body(srv, False), timeout=T).json()
+    assert body["choices"][0]["message"]["content"] == "<think>Think first.</think>" + DEFAULT_REPLY
+
+
+def test_llama_server_context_overflow_error(make):
+    srv = make("openai_compatible", context_length=16)
+    r = requests.post(srv.url + "/chat/completions", timeout=T,
+                      json={"messages": [{"role": "user", "content": "word " * 20}]})
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 24, "n_ctx": 16,
+        "message": "request (24 tokens) exceeds the available context size (16 tokens), try increasing it"}
+
+
+def test_llama_server_loading_and_api_key(make):
+    srv = make("openai_compatible", api_key="sk-llama-key-123")
+    r = requests.get(srv.url + "/models", timeout=T)
+    assert r.status_code == 401
+    assert r.json()["error"] == {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
+    assert requests.get(srv.base_url + "/health", timeout=T).status_code == 200  # public
+    assert requests.get(srv.url + "/models", headers=headers_for(srv), timeout=T).status_code == 200
+    srv.set_fault("no_model_loaded")
+    for path in ("/health", "/v1/models"):
+        r = requests.get(srv.base_url + path, headers=headers_for(srv), timeout=T)
+        assert r.status_code == 503
+        assert r.json()["error"] == {"code": 503, "message": "Loading model", "type": "unavailable_error"}
+
+
+# ------------------------------------------------------------------ reasoning and context options
+
+
+def test_lmstudio_reasoning_content_deltas_and_context_overflow(make):
+    srv = make("lmstudio", reasoning="Think first.", context_length=16)
+    r = requests.post(chat_url(srv), json=chat_body(srv, True), stream=True, timeout=T)
+    deltas = [json.loads(e)["choices"][0]["delta"] for e in stream_events(r)[:-1]]
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == "Think first."
+    assert "".join(d.get("content") or "" for d in deltas) == DEFAULT_REPLY
+    r = requests.post(chat_url(srv), timeout=T,
+                      json={"model": srv.models[0], "messages": [{"role": "user", "content": "word " * 20}]})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("Trying to keep the first 24 tokens when context the overflows. "
+                                        "However, the model is loaded with context length of only 16 tokens")
+
+
+def test_ollama_thinking_apart_when_asked_inline_otherwise(make):
+    srv = make("ollama", reasoning="Think first.")
+    asked = requests.post(chat_url(srv), json=chat_body(srv, False, think=True), timeout=T).json()
+    assert asked["message"]["thinking"] == "Think first." and asked["message"]["content"] == DEFAULT_REPLY
+    plain = requests.post(chat_url(srv), json=chat_body(srv, False), timeout=T).json()
+    assert plain["message"]["content"] == "<think>Think first.</think>" + DEFAULT_REPLY
+    r = requests.post(chat_url(srv), json=chat_body(srv, True, think=True), stream=True, timeout=T)
+    lines = [json.loads(e) for e in stream_events(r)]
+    assert "".join(line["message"].get("thinking", "") for line in lines) == "Think first."
+    assert "".join(line["message"]["content"] for line in lines) == DEFAULT_REPLY
+
+
+def test_chatgpt_context_length_exceeded(make):
+    srv = make("chatgpt", context_length=16)
+    r = requests.post(chat_url(srv), timeout=T,
+                      json={"model": srv.models[0], "messages": [{"role": "user", "content": "word " * 20}]})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
+    assert "maximum context length is 16 tokens" in error["message"]
