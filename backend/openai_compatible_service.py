@@ -2,6 +2,8 @@
 LocalAI, text-generation-webui, LiteLLM, ... An API key is optional and models are not filtered."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
 from llm_errors import BackendRejected, LLMError
 from openai_wire import OpenAIWireService
@@ -75,6 +77,15 @@ class OpenAICompatibleService(OpenAIWireService):
         context = props["default_generation_settings"].get("n_ctx") if props else None
         # llama-server serves one model: its context is the model's.
         return [{"id": model_id, "context_length": context if len(ids) == 1 else None} for model_id in ids]
+
+    def test_connection(self, generate: bool = False, model: str | None = None) -> dict:
+        result = super().test_connection(generate=generate, model=model)
+        if result["status"] == "connected" and not result.get("hint") and urlsplit(self.base_url).port == 1234:
+            result["hint"] = (
+                "Port 1234 is LM Studio's: if this is LM Studio, choose the LM Studio backend, which "
+                "also shows which models are loaded."
+            )
+        return result
 
     def raise_for_status(self, response) -> None:
         message = self.upstream_error_message(response)

@@ -367,3 +367,12 @@ def test_refreshed_model_list_is_what_the_proxy_answers_too(client, fake_llm):
     refreshed = client.get("/api/settings/llm/models?refresh=1").get_json()["models"]
     assert "qwen3:8b" in refreshed
     assert [m["id"] for m in client.get("/proxy/llm/v1/models").get_json()["data"]] == refreshed
+
+
+def test_openai_compatible_pointed_at_lm_studios_port_suggests_the_lm_studio_type(client, requests_mock):
+    requests_mock.get("http://localhost:1234/v1/models", json={"object": "list", "data": [{"id": "qwen"}]})
+    requests_mock.get("http://localhost:1234/props", status_code=404, json={"error": "Unexpected endpoint"})
+    result = client.post("/api/settings/llm/test", json={
+        "backend_type": "openai_compatible", "config": {"base_url": "http://localhost:1234/v1"}}).get_json()
+    assert result["status"] == "connected"
+    assert "choose the LM Studio backend" in result["hint"]

@@ -194,3 +194,25 @@ def test_migration_003_keeps_rows_and_accepts_new_backend_types(tmp_path):
     schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'settings'").fetchone()[0]
     assert "chatgpt" not in schema
     conn.close()
+
+
+# ---- a local server in multi-user mode (SSRF allowlist) -------------------------------------
+
+def test_multi_user_openai_compatible_may_use_loopback_but_not_other_hosts(tmp_path):
+    import auth
+    from app import create_app
+
+    app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})
+    with app.app_context():
+        auth.create_user("ann", "ann-password-1")
+    client = app.test_client()
+    token = client.post("/api/auth/login", json={"username": "ann", "password": "ann-password-1"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    local = client.post("/api/settings/llm", headers=headers, json={
+        "backend_type": "openai_compatible", "config": {"base_url": "http://127.0.0.1:8080/v1"}})
+    assert local.status_code == 200, local.get_json()
+    inside = client.post("/api/settings/llm", headers=headers, json={
+        "backend_type": "openai_compatible", "config": {"base_url": "http://10.0.0.5:8000/v1"}})
+    assert inside.status_code == 400
+    assert inside.get_json()["error"]["field"] == "config.base_url"
+    assert "TALEWEAVER_ALLOWED_BACKEND_HOSTS" in inside.get_json()["error"]["message"]
