@@ -1,22 +1,23 @@
 """The registry of backend types, in the order the Settings dropdown shows them.
 
-Adding a backend = its module (descriptor + service) and one line here."""
+Adding a backend = its module (which declares DESCRIPTOR beside its service class) and one line
+in BACKEND_MODULES."""
 from __future__ import annotations
 
-import lmstudio_service
-import ollama_service
-import openai_compatible_service
-import openai_service
+import importlib
+
 from backend_descriptor import BackendDescriptor
+
+BACKEND_MODULES = (
+    "lmstudio_service",
+    "ollama_service",
+    "openai_service",
+    "openai_compatible_service",
+)
 
 REGISTRY: dict[str, BackendDescriptor] = {
     descriptor.type: descriptor
-    for descriptor in (
-        lmstudio_service.DESCRIPTOR,
-        ollama_service.DESCRIPTOR,
-        openai_service.DESCRIPTOR,
-        openai_compatible_service.DESCRIPTOR,
-    )
+    for descriptor in (importlib.import_module(name).DESCRIPTOR for name in BACKEND_MODULES)
 }
 BACKEND_TYPES = tuple(REGISTRY)
 

@@ -6,7 +6,6 @@ diagnosis and the WSL fallback in wsl; their names stay importable from here."""
 from __future__ import annotations
 
 import json
-import re
 from abc import ABC, abstractmethod
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -27,39 +26,12 @@ from llm_errors import (  # noqa: F401  (re-exported: callers import the errors 
     LLMError,
     ModelNotFound,
     RateLimited,
+    context_overflow_lengths,
 )
 from transport import Response
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_IDLE_TIMEOUT = 60.0
-
-# Numbers in the context-overflow messages of the servers (see context_overflow()).
-_PROMPT_TOKENS = re.compile(
-    r"(?:request \((\d+) tokens\)|keep the first (\d+) tokens|n_keep[:\s(]*(\d+)|you requested (\d+) tokens"
-    r"|resulted in (\d+) tokens)"
-)
-_CONTEXT_TOKENS = re.compile(
-    r"(?:context size \((\d+) tokens\)|context length of only (\d+) tokens|n_ctx[:\s(]*(\d+)"
-    r"|maximum context length is (\d+) tokens)"
-)
-_OVERFLOW_WORDS = (
-    "context_length_exceeded",          # OpenAI's code (and vLLM's wording below)
-    "exceed_context_size_error",        # llama.cpp's type
-    "exceeds the available context size",
-    "maximum context length",           # OpenAI, vLLM
-    "when context the overflows",       # LM Studio (sic)
-    "greater than the context length",  # LM Studio
-    "cannot truncate prompt with n_keep",
-    "input length exceeds the context length",  # Ollama (with truncate: false)
-)
-
-
-def _first_number(pattern: re.Pattern, text: str) -> int | None:
-    match = pattern.search(text)
-    if not match:
-        return None
-    return int(next(group for group in match.groups() if group))
-
 
 class LLMService(ABC):
     """What every LLM backend offers: its models, a connection test and chat completions."""
@@ -304,11 +276,10 @@ class LLMService(ABC):
         of only M tokens" and "(n_keep: N >= n_ctx: M)", Ollama's "input length exceeds the
         context length".
         """
-        lowered = text.lower()
-        if not any(word in lowered for word in _OVERFLOW_WORDS):
+        lengths = context_overflow_lengths(text)
+        if lengths is None:
             return None
-        prompt = _first_number(_PROMPT_TOKENS, lowered)
-        context = _first_number(_CONTEXT_TOKENS, lowered)
+        prompt, context = lengths
         if context and prompt:
             size = f"The prompt is {prompt:,} tokens long but the model's context holds {context:,} tokens."
         elif context:

@@ -2,6 +2,8 @@
 the HTTP status, the error code and the OpenAI error type it is answered with."""
 from __future__ import annotations
 
+import re
+
 
 class LLMError(Exception):
     """A failure talking to an LLM backend, with what the user should do next."""
@@ -92,6 +94,43 @@ class ContextLengthExceeded(BackendRejected):
     step = "generate"
 
 
+# Numbers in the context-overflow messages of the servers.
+_PROMPT_TOKENS = re.compile(
+    r"(?:request \((\d+) tokens\)|keep the first (\d+) tokens|n_keep[:\s(]*(\d+)|you requested (\d+) tokens"
+    r"|resulted in (\d+) tokens)"
+)
+_CONTEXT_TOKENS = re.compile(
+    r"(?:context size \((\d+) tokens\)|context length of only (\d+) tokens|n_ctx[:\s(]*(\d+)"
+    r"|maximum context length is (\d+) tokens)"
+)
+_OVERFLOW_WORDS = (
+    "context_length_exceeded",          # OpenAI's code (and vLLM's wording below)
+    "exceed_context_size_error",        # llama.cpp's type
+    "exceeds the available context size",
+    "maximum context length",           # OpenAI, vLLM
+    "when context the overflows",       # LM Studio (sic)
+    "greater than the context length",  # LM Studio
+    "cannot truncate prompt with n_keep",
+    "input length exceeds the context length",  # Ollama (with truncate: false)
+)
+
+
+def _first_number(pattern: re.Pattern, text: str) -> int | None:
+    match = pattern.search(text)
+    if not match:
+        return None
+    return int(next(group for group in match.groups() if group))
+
+
+def context_overflow_lengths(text: str) -> tuple[int | None, int | None] | None:
+    """(prompt tokens, context tokens) when a backend's error text says the prompt does not fit
+    the context (either number None when the text does not give it), else None."""
+    lowered = text.lower()
+    if not any(word in lowered for word in _OVERFLOW_WORDS):
+        return None
+    return _first_number(_PROMPT_TOKENS, lowered), _first_number(_CONTEXT_TOKENS, lowered)
+
+
 __all__ = [
     "LLMError",
     "BackendNotConfigured",
@@ -103,4 +142,5 @@ __all__ = [
     "RateLimited",
     "BackendRejected",
     "ContextLengthExceeded",
+    "context_overflow_lengths",
 ]
