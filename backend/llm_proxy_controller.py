@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 import llm_cache
 import llm_service
-from errors import error_response, openai_error_body
+from errors import ApiError, openai_error_body
 from openai_wire import RawCompletion
 
 bp = Blueprint("llm_proxy", __name__)
@@ -16,20 +16,6 @@ log = logging.getLogger("taleweaver.proxy")
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
-
-
-class ProxyError(Exception):
-    """A request the proxy refuses before it reaches the backend, in OpenAI's error shape."""
-
-    def __init__(self, status: int, message: str, code: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.code, self.param = status, message, code, param
-
-
-@bp.errorhandler(ProxyError)
-def _proxy_error(exc: ProxyError):
-    return error_response(exc.status, exc.code, exc.message, proxy=True, field=exc.param,
-                          error_type="invalid_request_error")
 
 
 def _text(value) -> str | None:
@@ -65,23 +51,23 @@ def list_models():
 def _chat_request() -> dict:
     payload = request.get_json(silent=True)
     if payload is None:
-        raise ProxyError(400, "The request body is not valid JSON.", "invalid_json")
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.")
     if not isinstance(payload, dict):
-        raise ProxyError(400, "The request body must be a JSON object.", "invalid_json")
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise ProxyError(400, "'messages' must be a non-empty list of chat messages.", "invalid_request", "messages")
+        raise ApiError(400, "invalid_request", "'messages' must be a non-empty list of chat messages.", field="messages")
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise ProxyError(
-                400, f"messages[{index}] must be an object with a 'role' and 'content'.",
-                "invalid_request", f"messages[{index}]",
+            raise ApiError(
+                400, "invalid_request", f"messages[{index}] must be an object with a 'role' and 'content'.",
+                field=f"messages[{index}]",
             )
     if "stream" in payload and not isinstance(payload["stream"], bool):
-        raise ProxyError(400, "'stream' must be true or false.", "invalid_request", "stream")
+        raise ApiError(400, "invalid_request", "'stream' must be true or false.", field="stream")
     model = payload.get("model")
     if model is not None and not isinstance(model, str):
-        raise ProxyError(400, "'model' must be a model name.", "invalid_request", "model")
+        raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
     return payload
 
 
