@@ -5,7 +5,8 @@ sends `message.thinking`; other servers write it inline as `<think>...</think>` 
 the content. The proxy moves inline thinking to `reasoning_content`, where OpenAI clients that
 know it (DeepSeek's convention) show it apart and the others ignore it, so the story text never
 contains it. The opening tag is one token of the model's vocabulary, so it arrives whole in one
-chunk; a closing tag split over two chunks is held back until it is complete."""
+chunk; a closing tag split over two chunks is held back until it is complete (thinking that
+never closes ends the reasoning, and the answer text is never held back)."""
 from __future__ import annotations
 
 import re
@@ -46,7 +47,8 @@ class ThinkSplitter:
             at = text.find(tag)
             target = reasoning if self.inside else content
             if at < 0:
-                keep = _partial_tag_suffix(text, tag)
+                # Only a closing tag is waited for; answer text is never held back.
+                keep = _partial_tag_suffix(text, tag) if self.inside else 0
                 target.append(text[: len(text) - keep])
                 self._pending = text[len(text) - keep:]
                 break

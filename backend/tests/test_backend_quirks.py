@@ -376,3 +376,11 @@ def test_openai_compatible_pointed_at_lm_studios_port_suggests_the_lm_studio_typ
         "backend_type": "openai_compatible", "config": {"base_url": "http://localhost:1234/v1"}}).get_json()
     assert result["status"] == "connected"
     assert "choose the LM Studio backend" in result["hint"]
+
+
+def test_answer_text_ending_like_a_tag_start_is_never_held_back():
+    from reasoning import ThinkSplitter
+
+    splitter = ThinkSplitter()
+    assert splitter.split("<think>hm</think>The end <") == ("The end <", "hm")
+    assert splitter.split("3") == ("3", "")
