@@ -57,11 +57,6 @@ class ThinkSplitter:
             self.inside = not self.inside
         return "".join(content), "".join(reasoning)
 
-    def flush(self) -> tuple[str, str]:
-        """What is still held back when the stream ends."""
-        held, self._pending = self._pending, ""
-        return ("", held) if self.inside else (held, "")
-
     def split_delta(self, delta: dict) -> dict:
         """The delta with inline thinking moved from `content` to `reasoning_content`."""
         text = delta.get("content")
