@@ -73,16 +73,16 @@ def _isolated_environment_before_the_app_fixture(tmp_path_factory):
     patch.undo()
 
 
-@pytest.fixture
-def requests_mock(requests_mock):
-    """requests-mock fakes `requests`; the services send through the pooled urllib3 transport
-    unless they are handed another, so every test that mocks requests (the spec's §6 tests
-    among them) hands them the requests transport for its duration. Tests without this fixture
-    run the production transport (against the fakes in tests/fakes)."""
+@pytest.fixture(autouse=True)
+def _requests_transport():
+    """The backend tests mock HTTP with requests-mock (the spec's §6 tests as written), which
+    only sees what goes through `requests`; the services send through the pooled urllib3
+    transport unless handed another, so here every test hands them the requests transport by
+    default. Tests that run the production transport say so: the `fake_llm` fixture."""
     import transport
 
     with transport.using(transport.RequestsTransport()):
-        yield requests_mock
+        yield
 
 
 def _load_fakes():
@@ -104,11 +104,15 @@ def _load_fakes():
 
 
 @pytest.fixture
-def fake_llm():
+def fake_llm(_requests_transport):
     """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
-    all are stopped after the test. The services talk to them through the production transport."""
+    all are stopped after the test. The services talk to them through the production transport
+    (pooled urllib3)."""
+    import transport
+
     fakes = _load_fakes()
     started = []
+    previous = transport.set_default(transport.PoolTransport())
 
     def start(kind: str, **options):
         fake = fakes.FakeLLMServer(kind, **options).start()
@@ -116,5 +120,6 @@ def fake_llm():
         return fake
 
     yield start
+    transport.set_default(previous)
     for fake in started:
         fake.stop()

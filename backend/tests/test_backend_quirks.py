@@ -7,6 +7,7 @@ message.thinking and eval counters, OpenAI's context_length_exceeded (see tests/
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -92,11 +93,21 @@ def test_pool_transport_refused_port_fails_at_connect(fake_llm):
 
 
 def test_the_default_transport_of_the_app_is_the_pool():
-    assert isinstance(transport.default(), transport.PoolTransport)
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-c", "import transport; print(type(transport.default()).__name__)"],
+                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert found == "PoolTransport"
 
 
 def test_requests_mock_tests_get_the_requests_transport(requests_mock):
     assert isinstance(transport.default(), transport.RequestsTransport)
+
+
+def test_fake_llm_tests_get_the_pool_transport(fake_llm):
+    assert isinstance(transport.default(), transport.PoolTransport)
 
 
 # ---- openai_compatible: llama.cpp's llama-server ----------------------------------------

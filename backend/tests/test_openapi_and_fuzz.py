@@ -16,7 +16,6 @@ import schemathesis
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 from hypothesis import HealthCheck, settings
 
-import transport
 from app import create_app
 
 _tmp = tempfile.mkdtemp(prefix="taleweaver-fuzz-")
@@ -35,7 +34,7 @@ counted = {"requests": 0}
 @pytest.fixture(scope="module", autouse=True)
 def upstreams_refuse():
     """Every backend the fuzzer configures refuses the connection, without leaving the process."""
-    with requests_mock.Mocker() as mocker, transport.using(transport.RequestsTransport()):
+    with requests_mock.Mocker() as mocker:
         mocker.register_uri(requests_mock.ANY, requests_mock.ANY, exc=requests.exceptions.ConnectionError)
         yield
     print(f"\nfuzzed requests: {counted['requests']}")
