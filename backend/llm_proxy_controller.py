@@ -83,7 +83,7 @@ def _error_event(message: str, error_type: str, code: str, hint: str | None = No
     return b"data: " + json.dumps(openai_error_body(message, error_type, code, hint=hint)).encode() + b"\n\n"
 
 
-def _relay(chunks):
+def _sse_stream(chunks):
     """SSE events for the service's chunks, forwarded one by one as they arrive."""
     try:
         for chunk in chunks:
@@ -123,7 +123,7 @@ def chat_completions():
         response = jsonify(result)
         response.headers.update(headers)
         return response
-    return Response(_relay(result), mimetype="text/event-stream", headers={**_SSE_HEADERS, **headers})
+    return Response(_sse_stream(result), mimetype="text/event-stream", headers={**_SSE_HEADERS, **headers})
 
 
 def init_app(app) -> None:

@@ -100,9 +100,9 @@ class OpenAIWireService(LLMService):
             if reasoning.OPEN_TAG_BYTES in answer:
                 return _without_inline_thinking(dict(RawCompletion(answer)))
             return RawCompletion(answer)
-        return self._relay(response)
+        return self._chunks_of(response)
 
-    def _relay(self, response) -> Iterator[bytes | dict]:
+    def _chunks_of(self, response) -> Iterator[bytes | dict]:
         """The raw JSON of each SSE data event, checked but not re-encoded; a chunk is parsed
         only to move inline thinking out of its content or to add speed figures to usage."""
         finished = False
