@@ -2,8 +2,9 @@
 them (/api/settings/llm/models, /proxy/llm/v1/models, /api/settings/llm/status), so all of them
 answer the same list: a refresh in one is seen by the others.
 
-Entries are keyed by (database, user, backend type, settings version): a save in any worker
-process changes the version, so no entry outlives the settings it was read with."""
+Entries are keyed by (database, user, backend type, settings version[, model-list version]): a
+save in any worker process changes the settings version and a refresh the model-list version
+(both in the database), so no worker keeps answering a list older than the last refresh."""
 from __future__ import annotations
 
 import threading

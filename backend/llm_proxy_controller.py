@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 import llm_cache
 import llm_service
+import settings_store
 from errors import ApiError, openai_error_body
 from openai_wire import RawCompletion
 
@@ -29,6 +30,8 @@ def _models_of(service) -> list[str]:
     if not isinstance(key, tuple):
         return list(service.get_models())
     refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
+    if refresh:
+        key = key[:-1] + (settings_store.note_models_refreshed(key[1]),)
     ttl = current_app.config.get("MODELS_CACHE_SECONDS", 10)
     return [d["id"] for d in llm_cache.model_details(key, lambda: service, ttl, refresh)]
 

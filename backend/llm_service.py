@@ -37,18 +37,21 @@ def create_service(backend_type: str, stored_config: dict, default_model: str | 
 def get_active_llm_service(user_id: int | None = None) -> LLMService:
     """The service of the user's active backend; cached until the user's settings change.
 
-    Its `cache_key` (database, user, backend, settings version) names the model list and
-    status entries that belong to it (see llm_cache)."""
+    Its `cache_key` (database, user, backend, settings version, model-list version) names the
+    model list that belongs to it (see llm_cache)."""
     from auth import current_user_id
     from db import database_path
 
     if user_id is None:
         user_id = current_user_id()
     key = (database_path(), user_id)
-    version = settings_store.settings_version(user_id)
+    version, models_version = settings_store.versions(user_id)
     cached = _active_cache.get(key)
     if cached is not None and cached[0] == version:
-        return cached[1]
+        service = cached[1]
+        if service.cache_key[-1] != models_version:
+            service.cache_key = service.cache_key[:-1] + (models_version,)
+        return service
     row = settings_store.active_row(user_id)
     if row is None:
         labels = list(settings_store.BACKEND_LABELS.values())
@@ -57,7 +60,7 @@ def get_active_llm_service(user_id: int | None = None) -> LLMService:
             + ", ".join(labels[:-1]) + " or " + labels[-1] + ", and save."
         )
     service = create_service(row["backend_type"], row["config"], row["default_model"])
-    service.cache_key = (key[0], user_id, row["backend_type"], version)
+    service.cache_key = (key[0], user_id, row["backend_type"], version, models_version)
     with _active_lock:
         _active_cache[key] = (version, service)
     return service

@@ -240,8 +240,11 @@ def models():
                 "backend_not_configured",
                 "No LLM backend is configured yet: choose one in Settings and save it.",
             )
-    key = (database_path(), user_id, row["backend_type"], settings_store.settings_version(user_id))
     refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
+    version, models_version = settings_store.versions(user_id)
+    if refresh:
+        models_version = settings_store.note_models_refreshed(user_id)
+    key = (database_path(), user_id, row["backend_type"], version, models_version)
     details = llm_cache.model_details(
         key,
         lambda: llm_service.create_service(row["backend_type"], row["config"], row["default_model"]),

@@ -335,7 +335,24 @@ def active_row(user_id: int) -> dict | None:
 
 def settings_version(user_id: int) -> int:
     """A number that changes whenever the user's settings change (any process)."""
-    row = get_db().execute("SELECT settings_version FROM users WHERE id = ?", (user_id,)).fetchone()
+    return versions(user_id)[0]
+
+
+def versions(user_id: int) -> tuple[int, int]:
+    """(settings version, model-list version) of the user, read at once: the cache keys of
+    everything derived from the settings (see llm_cache)."""
+    row = get_db().execute(
+        "SELECT settings_version, models_version FROM users WHERE id = ?", (user_id,)
+    ).fetchone()
+    return (row[0], row[1]) if row else (-1, -1)
+
+
+def note_models_refreshed(user_id: int) -> int:
+    """Record that the user asked for a fresh model list; returns the new model-list version,
+    which every worker process's next request sees (its cached list no longer matches)."""
+    db = get_db()
+    db.execute("UPDATE users SET models_version = models_version + 1 WHERE id = ?", (user_id,))
+    row = db.execute("SELECT models_version FROM users WHERE id = ?", (user_id,)).fetchone()
     return row[0] if row else -1
 
 

@@ -193,6 +193,7 @@ def test_migration_003_keeps_rows_and_accepts_new_backend_types(tmp_path):
         conn.execute("INSERT INTO settings (user_id, backend_type) VALUES (1, 'lmstudio')")
     schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'settings'").fetchone()[0]
     assert "chatgpt" not in schema
+    assert conn.execute("SELECT models_version FROM users").fetchone()[0] == 0
     conn.close()
 
 

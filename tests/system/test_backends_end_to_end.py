@@ -206,3 +206,18 @@ def test_wsl_localhost_falls_back_to_the_windows_host(fake_factory):
         assert "Windows host" in down["error"] and "Serve on Local Network" in down["hint"]
     finally:
         wsl_server.close()
+
+
+def test_a_refreshed_model_list_is_what_every_worker_answers(server, fake_factory):
+    """Each gunicorn worker caches model lists; a refresh in one must reach the others, so the
+    proxy answers the pulled model at once whichever worker serves it."""
+    fake = fake_factory("ollama")
+    configure_fake(server, fake, default_model=fake.models[0])
+    for _ in range(12):  # new connections: both workers cache the list
+        assert [m["id"] for m in requests.get(server.url + "/proxy/llm/v1/models", timeout=10).json()["data"]] == fake.models
+    fake.models.append("qwen3:8b")  # `ollama pull qwen3:8b`
+    refreshed = server.api("GET", "/api/settings/llm/models?refresh=1").json()["models"]
+    assert "qwen3:8b" in refreshed
+    for _ in range(12):
+        listed = requests.get(server.url + "/proxy/llm/v1/models", timeout=10).json()["data"]
+        assert [m["id"] for m in listed] == refreshed

@@ -22,3 +22,6 @@ ALTER TABLE settings_new RENAME TO settings;
 
 -- At most one active backend per user.
 CREATE UNIQUE INDEX settings_one_active_per_user ON settings (user_id) WHERE is_active = 1;
+
+-- Bumped by a model-list refresh, so every worker process drops its cached list at once.
+ALTER TABLE users ADD COLUMN models_version INTEGER NOT NULL DEFAULT 0;
