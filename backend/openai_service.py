@@ -40,6 +40,8 @@ class OpenAIService(OpenAIWireService):
 
     models_path = "/models"
     chat_path = "/chat/completions"
+    # Ollama's `think` switch: OpenAI answers an unknown request field with a 400.
+    unsupported_fields = ("think",)
 
     def __init__(
         self,

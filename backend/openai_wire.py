@@ -70,6 +70,8 @@ class OpenAIWireService(LLMService):
 
     models_path = "/v1/models"
     chat_path = "/v1/chat/completions"
+    # Request fields this server refuses instead of ignoring (dropped before sending).
+    unsupported_fields: tuple[str, ...] = ()
 
     def get_models(self) -> list[str]:
         body = self.get_json(self.models_path)
@@ -83,7 +85,7 @@ class OpenAIWireService(LLMService):
         return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def chat_completion(self, payload: dict, stream: bool = False):
-        body = dict(payload)
+        body = {name: value for name, value in payload.items() if name not in self.unsupported_fields}
         body["model"] = self.resolve_model(payload)
         body["stream"] = bool(stream)
         response = self.request("POST", self.chat_path, json_body=body, stream=stream)

@@ -395,3 +395,14 @@ def test_answer_text_ending_like_a_tag_start_is_never_held_back():
     splitter = ThinkSplitter()
     assert splitter.split("<think>hm</think>The end <") == ("The end <", "hm")
     assert splitter.split("3") == ("3", "")
+
+
+def test_think_goes_to_servers_that_take_it_but_not_to_openai(client, fake_llm):
+    chatgpt = fake_llm("chatgpt", api_key="sk-think-test-key-000")
+    configure(client, chatgpt)
+    assert chat(client, think=True).status_code == 200
+    assert "think" not in chatgpt.requests[-1]["json"]
+    llama = fake_llm("openai_compatible")
+    configure(client, llama)
+    assert chat(client, think=True).status_code == 200
+    assert llama.requests[-1]["json"]["think"] is True
