@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
 from llm_errors import BackendRejected, LLMError
 from openai_wire import OpenAIWireService
+from transport import TransportError
 
 DEFAULT_BASE_URL = "http://localhost:8080/v1"
 
@@ -54,9 +55,7 @@ class OpenAICompatibleService(OpenAIWireService):
         try:
             response = self._send(root, "GET", "/props", read_timeout=self.connect_timeout)
             body = response.json()
-        except (LLMError, ValueError, OSError):
-            return None
-        except Exception:  # noqa: BLE001 - missing detail never fails the caller
+        except (LLMError, ValueError, TransportError):  # another server, or none: no detail
             return None
         return body if isinstance(body, dict) and isinstance(body.get("default_generation_settings"), dict) else None
 
