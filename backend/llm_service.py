@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+from cachetools import LRUCache
+
 import backends
 import settings_store
 from llm_base import LLMService
@@ -24,8 +26,9 @@ from openai_service import OpenAIService  # noqa: F401
 
 BACKENDS: dict[str, type[LLMService]] = {t: d.service for t, d in backends.REGISTRY.items()}
 
-_active_cache: dict[tuple, tuple[int, LLMService]] = {}
-_active_lock = threading.Lock()
+# (database, user) -> (settings version, service); bounded, as users come and go.
+_active_cache: LRUCache = LRUCache(maxsize=1024)
+_active_lock = threading.Lock()  # LRUCache reorders on every read
 
 
 def create_service(backend_type: str, stored_config: dict, default_model: str | None = None) -> LLMService:
@@ -46,7 +49,8 @@ def get_active_llm_service(user_id: int | None = None) -> LLMService:
         user_id = current_user_id()
     key = (database_path(), user_id)
     version, models_version = settings_store.versions(user_id)
-    cached = _active_cache.get(key)
+    with _active_lock:
+        cached = _active_cache.get(key)
     if cached is not None and cached[0] == version:
         service = cached[1]
         if service.cache_key[-1] != models_version:
