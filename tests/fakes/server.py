@@ -1,4 +1,4 @@
-"""Fake LLM servers that speak the real wire formats of Ollama, LM Studio and OpenAI.
+"""Fake LLM servers that speak the real wire formats of Ollama, LM Studio, OpenAI and llama.cpp.
 
 Stdlib only. One ``FakeLLMServer`` is one real HTTP/1.1 server on a loopback
 address, run in a background thread. See ``tests/fakes/README.md``.
@@ -13,10 +13,18 @@ Wire formats (what a real server sends, which is what the fakes send):
   404 ``404 page not found`` (text/plain, gin's default).
 * LM Studio: OpenAI-compatible ``/v1/models`` and ``/v1/chat/completions`` plus its
   REST API ``/api/v0/models[/{id}]`` and ``/api/v0/chat/completions``. Errors are
-  ``{"error": {"message", "type", "param", "code"}}`` (sometimes a bare string).
-* OpenAI: ``/v1/models[/{id}]`` and ``/v1/chat/completions``; streaming is SSE
-  (``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``); errors are
+  ``{"error": {"message", "type", "param", "code"}}`` (sometimes a bare string); an unknown
+  model is 400 ``Invalid model identifier "x". Please specify a valid downloaded model (e.g., ...)``.
+* OpenAI (kind ``chatgpt``): ``/v1/models[/{id}]`` and ``/v1/chat/completions``; streaming is
+  SSE (``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``); errors are
   ``{"error": {"message", "type", "param", "code"}}``.
+* llama.cpp's llama-server (kind ``openai_compatible``): ``/health``, ``/props``
+  (``default_generation_settings.n_ctx``), ``/v1/models`` and ``/v1/chat/completions`` (also
+  without ``/v1``) serving its one model whatever the request names; the last streamed chunk
+  carries ``timings``; errors are ``{"error": {"code", "message", "type"}}``
+  (``exceed_context_size_error`` with ``n_prompt_tokens``/``n_ctx``, 503 ``Loading model``).
+
+Each kind is a handler class (``HANDLERS``) with its routes, error bodies and key check.
 """
 
 from __future__ import annotations
@@ -375,7 +383,7 @@ class FakeLLMServer:
     def start(self) -> "FakeLLMServer":
         if self._httpd is not None:
             return self
-        handler = type("FakeLLMHandler", (_Handler,), {"fake": self})
+        handler = type("FakeLLMHandler", (HANDLERS[self.kind],), {"fake": self})
         cls = _HTTPServer6 if ":" in self._bind_host else _HTTPServer
         self._stopping.clear()
         self._httpd = cls((self._bind_host, self._requested_port), handler)
@@ -707,9 +715,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
         ctype = "application/json; charset=utf-8"
-        hdrs = dict(headers or {})
-        if self.fake.kind == "chatgpt":
-            hdrs.setdefault("x-request-id", "req_" + uuid.uuid4().hex)
+        hdrs = {**self.json_headers(), **(headers or {})}
         self._send_bytes(code, json.dumps(obj).encode("utf-8"), ctype, hdrs)
 
     def _pause(self, seconds: float) -> None:
@@ -772,7 +778,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "time": time.monotonic(),
         })
 
-        route = getattr(self, f"_routes_{fake.kind}")(self.command, path)
+        route = self.routes(self.command, path)
         try:
             if route is None:
                 self._not_found(path)
@@ -786,9 +792,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if status:
                     self._send_status_fault(status)
                     return
-                if fake.kind == "chatgpt" and not self._check_openai_auth():
-                    return
-                if fake.kind == "openai_compatible" and not self._check_llama_auth():
+                if not self.check_auth():
                     return
             handler()
         except _ClientGone:
@@ -834,76 +838,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": f"no such control endpoint: {m} {path}"})
 
-    # ----- routing tables ------------------------------------------------------------
-    # Each returns (callable, is_api) or None. is_api routes get the header-delay and
-    # status faults (and OpenAI's key check).
-
-    def _routes_ollama(self, method: str, path: str):
-        if path == "/" and method in ("GET", "HEAD"):
-            return (lambda: self._send_bytes(200, b"Ollama is running",
-                                             "text/plain; charset=utf-8"), False)
-        if method in ("GET", "HEAD"):
-            if path == "/api/version":
-                return (lambda: self._send_json(200, {"version": OLLAMA_VERSION}), True)
-            if path == "/api/tags":
-                return (self._ollama_tags, True)
-            if path == "/api/ps":
-                return (self._ollama_ps, True)
-        if method == "POST" and path == "/api/chat":
-            return (self._ollama_chat, True)
-        return None
-
-    def _routes_lmstudio(self, method: str, path: str):
-        if method == "GET":
-            if path == "/v1/models":
-                return (self._lms_v1_models, True)
-            if path == "/api/v0/models":
-                return (self._lms_v0_models, True)
-            if path.startswith("/api/v0/models/"):
-                mid = unquote(path[len("/api/v0/models/"):])
-                return (lambda: self._lms_v0_model(mid), True)
-        if method == "POST" and path in ("/v1/chat/completions", "/api/v0/chat/completions"):
-            return (self._oai_chat, True)
-        return None
-
-    def _routes_chatgpt(self, method: str, path: str):
-        if method == "GET":
-            if path == "/v1/models":
-                return (self._openai_models, True)
-            if path.startswith("/v1/models/"):
-                mid = unquote(path[len("/v1/models/"):])
-                return (lambda: self._openai_model(mid), True)
-        if method == "POST" and path == "/v1/chat/completions":
-            return (self._oai_chat, True)
-        return None
-
-    def _routes_openai_compatible(self, method: str, path: str):
-        """llama.cpp's llama-server: /health and /props beside the OpenAI API (with and
-        without /v1)."""
-        if method == "GET":
-            if path == "/health":
-                return (self._llama_health, False)
-            if path == "/props":
-                return (self._llama_props, True)
-            if path in ("/v1/models", "/models"):
-                return (self._llama_models, True)
-        if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
-            return (self._llama_chat, True)
-        return None
-
     # ----- native errors -------------------------------------------------------------
-
-    def _not_found(self, path: str) -> None:
-        kind = self.fake.kind
-        if kind == "ollama":
-            self._send_bytes(404, b"404 page not found", "text/plain")
-        elif kind == "lmstudio":
-            self._send_json(404, {"error": f"Unexpected endpoint or method. ({self.command} {path})"})
-        elif kind == "openai_compatible":
-            self._llama_error(404, "File Not Found", "not_found_error")
-        else:
-            self._oai_error(404, f"Invalid URL ({self.command} {path})",
-                            "invalid_request_error", None, None)
 
     def _oai_error(self, code: int, message: str, etype: Optional[str],
                    param: Optional[str], ecode: Optional[str],
@@ -915,22 +850,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(self.req_json, dict) and isinstance(self.req_json.get("model"), str):
             return self.req_json["model"]
         return self.fake.models[0]
-
-    def _model_not_found(self, model: str) -> None:
-        kind = self.fake.kind
-        if kind == "ollama":
-            self._send_json(404, {"error": f"model {json.dumps(model)} not found, try pulling it first"})
-        elif kind == "lmstudio":
-            # LM Studio 0.3.x: HTTP 400, not 404, naming a few downloaded models.
-            examples = ", ".join(self.fake.models[:3])
-            self._oai_error(
-                400,
-                f"Invalid model identifier {json.dumps(model)}. Please specify a valid downloaded "
-                f"model (e.g., {examples}).",
-                "invalid_request_error", "model", "model_not_found")
-        else:
-            self._oai_error(404, f"The model `{model}` does not exist or you do not have access to it.",
-                            "invalid_request_error", None, "model_not_found")
 
     def _lms_no_model_loaded(self) -> None:
         self._send_json(400, {"error": {"message": "No models loaded. Please load a model in the "
@@ -944,79 +863,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}" if isinstance(retry_after, float) else str(retry_after)
         model = self._requested_model()
-        kind = self.fake.kind
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        self._status_fault(code, msg, headers, f, model, phrase, retry_after)
 
-        if kind == "ollama":
-            default = {
-                401: "unauthorized",
-                403: "forbidden",
-                404: f"model {json.dumps(model)} not found, try pulling it first",
-                429: "too many requests, please try again later",
-                500: "llama runner process has terminated: exit status 2",
-                503: "server busy, please try again.  maximum pending requests exceeded",
-            }.get(code, phrase.lower())
-            self._send_json(code, {"error": msg or default}, headers)
-            return
+    # ----- what differs by kind (each kind's handler below overrides these) -----------------
 
-        if kind == "openai_compatible":
-            etype = {401: "authentication_error", 404: "not_found_error", 501: "not_supported_error",
-                     503: "unavailable_error"}.get(code, "invalid_request_error" if code < 500 else "server_error")
-            self._llama_error(code, msg or ("Loading model" if code == 503 else phrase), etype, headers)
-            return
+    def routes(self, method: str, path: str):
+        """(callable, is_api) for a request, or None. is_api routes get the header-delay and
+        status faults and the key check."""
+        raise NotImplementedError
 
-        if kind == "chatgpt":
-            if code == 401:
-                key = self._bearer_token() or "sk-fake-0000000000000000000000000000"
-                self._oai_error(401, msg or (
-                    f"Incorrect API key provided: {mask_api_key(key)}. You can find your API key "
-                    "at https://platform.openai.com/account/api-keys."),
-                    "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
-            elif code == 404:
-                self._oai_error(404, msg or f"The model `{model}` does not exist or you do not have access to it.",
-                                "invalid_request_error", None, f.get("error_code") or "model_not_found", headers)
-            elif code == 429 and f.get("error_code") == "insufficient_quota":
-                self._oai_error(429, msg or (
-                    "You exceeded your current quota, please check your plan and billing details. "
-                    "For more information on this error, read the docs: "
-                    "https://platform.openai.com/docs/guides/error-codes/api-errors."),
-                    "insufficient_quota", None, "insufficient_quota", headers)
-            elif code == 429:
-                wait = retry_after if retry_after is not None else 20
-                self._oai_error(429, msg or (
-                    f"Rate limit reached for {model} in organization org-fake on requests per min "
-                    f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {wait:g}s. Visit "
-                    "https://platform.openai.com/account/rate-limits to learn more."),
-                    "requests", None, f.get("error_code") or "rate_limit_exceeded", headers)
-            elif code == 500:
-                self._oai_error(500, msg or "The server had an error while processing your request. Sorry about that!",
-                                "server_error", None, f.get("error_code"), headers)
-            elif code in (502, 503):
-                self._oai_error(code, msg or "The server is overloaded or not ready yet.",
-                                "server_error", None, f.get("error_code"), headers)
-            else:
-                etype = "invalid_request_error" if code < 500 else "server_error"
-                self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
-            return
+    def check_auth(self) -> bool:
+        """True when the request may go on (else the kind's 401 has been sent)."""
+        return True
 
-        # lmstudio
-        if code == 404:
-            listing = "\n".join(self.fake.models)
-            self._oai_error(404, msg or (
-                f"Model {json.dumps(model)} not found. Please specify a valid model.\n\n"
-                f"Your models:\n\n{listing}"),
-                "invalid_request_error", "model", f.get("error_code") or "model_not_found", headers)
-        elif code == 500:
-            # LM Studio reports a crashed model engine with a bare string.
-            self._send_json(500, {"error": msg or "The model has crashed without additional "
-                                                  "information. (Exit code: 11)"}, headers)
-        elif code == 401:
-            self._oai_error(401, msg or "Invalid or missing API token. Please provide a valid "
-                                        "token in the Authorization header.",
-                            "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
-        else:
-            etype = "invalid_request_error" if code < 500 else "server_error"
-            self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
+    def json_headers(self) -> Dict[str, str]:
+        return {}
+
+    def _not_found(self, path: str) -> None:
+        raise NotImplementedError
+
+    def _model_not_found(self, model: str) -> None:
+        raise NotImplementedError
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        raise NotImplementedError
 
     # ----- OpenAI auth ---------------------------------------------------------------
 
@@ -1447,19 +1319,195 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         ctype = "text/event-stream; charset=utf-8" if kind == "chatgpt" else "text/event-stream"
         self._run_stream(ctype, events(), malformed, extra)
 
-    # ----- llama.cpp's llama-server (kind openai_compatible) ---------------------------
 
-    def _llama_error(self, code: int, message: str, etype: str,
-                     headers: Optional[Dict[str, str]] = None, **extra: Any) -> None:
-        """llama-server's error body: {"error": {"code", "message", "type", ...}}."""
-        self._send_json(code, {"error": {"code": code, "message": message, "type": etype, **extra}}, headers)
+class _OllamaHandler(_Handler):
+    """Ollama: native /api/* routes, errors as {"error": "<text>"}."""
 
-    def _check_llama_auth(self) -> bool:
+    def routes(self, method: str, path: str):
+        if path == "/" and method in ("GET", "HEAD"):
+            return (lambda: self._send_bytes(200, b"Ollama is running",
+                                             "text/plain; charset=utf-8"), False)
+        if method in ("GET", "HEAD"):
+            if path == "/api/version":
+                return (lambda: self._send_json(200, {"version": OLLAMA_VERSION}), True)
+            if path == "/api/tags":
+                return (self._ollama_tags, True)
+            if path == "/api/ps":
+                return (self._ollama_ps, True)
+        if method == "POST" and path == "/api/chat":
+            return (self._ollama_chat, True)
+        return None
+
+    def _not_found(self, path: str) -> None:
+        self._send_bytes(404, b"404 page not found", "text/plain")
+
+    def _model_not_found(self, model: str) -> None:
+        self._send_json(404, {"error": f"model {json.dumps(model)} not found, try pulling it first"})
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        default = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: f"model {json.dumps(model)} not found, try pulling it first",
+            429: "too many requests, please try again later",
+            500: "llama runner process has terminated: exit status 2",
+            503: "server busy, please try again.  maximum pending requests exceeded",
+        }.get(code, phrase.lower())
+        self._send_json(code, {"error": msg or default}, headers)
+
+
+class _LMStudioHandler(_Handler):
+    """LM Studio: OpenAI-compatible /v1 plus its REST API /api/v0."""
+
+    def routes(self, method: str, path: str):
+        if method == "GET":
+            if path == "/v1/models":
+                return (self._lms_v1_models, True)
+            if path == "/api/v0/models":
+                return (self._lms_v0_models, True)
+            if path.startswith("/api/v0/models/"):
+                mid = unquote(path[len("/api/v0/models/"):])
+                return (lambda: self._lms_v0_model(mid), True)
+        if method == "POST" and path in ("/v1/chat/completions", "/api/v0/chat/completions"):
+            return (self._oai_chat, True)
+        return None
+
+    def _not_found(self, path: str) -> None:
+        self._send_json(404, {"error": f"Unexpected endpoint or method. ({self.command} {path})"})
+
+    def _model_not_found(self, model: str) -> None:
+        # LM Studio 0.3.x: HTTP 400, not 404, naming a few downloaded models.
+        examples = ", ".join(self.fake.models[:3])
+        self._oai_error(
+            400,
+            f"Invalid model identifier {json.dumps(model)}. Please specify a valid downloaded "
+            f"model (e.g., {examples}).",
+            "invalid_request_error", "model", "model_not_found")
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        if code == 404:
+            listing = "\n".join(self.fake.models)
+            self._oai_error(404, msg or (
+                f"Model {json.dumps(model)} not found. Please specify a valid model.\n\n"
+                f"Your models:\n\n{listing}"),
+                "invalid_request_error", "model", f.get("error_code") or "model_not_found", headers)
+        elif code == 500:
+            # LM Studio reports a crashed model engine with a bare string.
+            self._send_json(500, {"error": msg or "The model has crashed without additional "
+                                                  "information. (Exit code: 11)"}, headers)
+        elif code == 401:
+            self._oai_error(401, msg or "Invalid or missing API token. Please provide a valid "
+                                        "token in the Authorization header.",
+                            "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
+        else:
+            etype = "invalid_request_error" if code < 500 else "server_error"
+            self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
+
+
+class _ChatGPTHandler(_Handler):
+    """OpenAI's API (the chatgpt backend): /v1/models[/id], /v1/chat/completions, a key check."""
+
+    def routes(self, method: str, path: str):
+        if method == "GET":
+            if path == "/v1/models":
+                return (self._openai_models, True)
+            if path.startswith("/v1/models/"):
+                mid = unquote(path[len("/v1/models/"):])
+                return (lambda: self._openai_model(mid), True)
+        if method == "POST" and path == "/v1/chat/completions":
+            return (self._oai_chat, True)
+        return None
+
+    def check_auth(self) -> bool:
+        return self._check_openai_auth()
+
+    def json_headers(self) -> Dict[str, str]:
+        return {"x-request-id": "req_" + uuid.uuid4().hex}
+
+    def _not_found(self, path: str) -> None:
+        self._oai_error(404, f"Invalid URL ({self.command} {path})",
+                        "invalid_request_error", None, None)
+
+    def _model_not_found(self, model: str) -> None:
+        self._oai_error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                        "invalid_request_error", None, "model_not_found")
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        if code == 401:
+            key = self._bearer_token() or "sk-fake-0000000000000000000000000000"
+            self._oai_error(401, msg or (
+                f"Incorrect API key provided: {mask_api_key(key)}. You can find your API key "
+                "at https://platform.openai.com/account/api-keys."),
+                "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
+        elif code == 404:
+            self._oai_error(404, msg or f"The model `{model}` does not exist or you do not have access to it.",
+                            "invalid_request_error", None, f.get("error_code") or "model_not_found", headers)
+        elif code == 429 and f.get("error_code") == "insufficient_quota":
+            self._oai_error(429, msg or (
+                "You exceeded your current quota, please check your plan and billing details. "
+                "For more information on this error, read the docs: "
+                "https://platform.openai.com/docs/guides/error-codes/api-errors."),
+                "insufficient_quota", None, "insufficient_quota", headers)
+        elif code == 429:
+            wait = retry_after if retry_after is not None else 20
+            self._oai_error(429, msg or (
+                f"Rate limit reached for {model} in organization org-fake on requests per min "
+                f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {wait:g}s. Visit "
+                "https://platform.openai.com/account/rate-limits to learn more."),
+                "requests", None, f.get("error_code") or "rate_limit_exceeded", headers)
+        elif code == 500:
+            self._oai_error(500, msg or "The server had an error while processing your request. Sorry about that!",
+                            "server_error", None, f.get("error_code"), headers)
+        elif code in (502, 503):
+            self._oai_error(code, msg or "The server is overloaded or not ready yet.",
+                            "server_error", None, f.get("error_code"), headers)
+        else:
+            etype = "invalid_request_error" if code < 500 else "server_error"
+            self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
+
+
+class _LlamaServerHandler(_Handler):
+    """llama.cpp's llama-server (the openai_compatible backend)."""
+
+    def routes(self, method: str, path: str):
+        """llama.cpp's llama-server: /health and /props beside the OpenAI API (with and
+        without /v1)."""
+        if method == "GET":
+            if path == "/health":
+                return (self._llama_health, False)
+            if path == "/props":
+                return (self._llama_props, True)
+            if path in ("/v1/models", "/models"):
+                return (self._llama_models, True)
+        if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            return (self._llama_chat, True)
+        return None
+
+    def check_auth(self) -> bool:
         want = self.fake.api_key
         if not want or self._bearer_token() == want:
             return True
         self._llama_error(401, "Invalid API Key", "authentication_error")
         return False
+
+    def _not_found(self, path: str) -> None:
+        self._llama_error(404, "File Not Found", "not_found_error")
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        etype = {401: "authentication_error", 404: "not_found_error", 501: "not_supported_error",
+                 503: "unavailable_error"}.get(code, "invalid_request_error" if code < 500 else "server_error")
+        self._llama_error(code, msg or ("Loading model" if code == 503 else phrase), etype, headers)
+
+    # ----- llama-server's own routes -----------------------------------------------------
+
+    def _llama_error(self, code: int, message: str, etype: str,
+                     headers: Optional[Dict[str, str]] = None, **extra: Any) -> None:
+        """llama-server's error body: {"error": {"code", "message", "type", ...}}."""
+        self._send_json(code, {"error": {"code": code, "message": message, "type": etype, **extra}}, headers)
 
     def _llama_loading(self) -> bool:
         """While its model loads, llama-server answers every API route with 503."""
@@ -1582,3 +1630,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         malformed = b'data: {"choices": [{"delta": {"content": \n\n'
         self._run_stream("text/event-stream", events(), malformed)
+
+
+# One handler class per kind: the kind is the backend type the fake stands in for.
+HANDLERS = {
+    "ollama": _OllamaHandler,
+    "lmstudio": _LMStudioHandler,
+    "chatgpt": _ChatGPTHandler,
+    "openai_compatible": _LlamaServerHandler,
+}
