@@ -3,6 +3,8 @@ and slow fake backends on loopback — reload, a client gone, Stop, SIGKILL, two
 a re-attach on the other worker."""
 from __future__ import annotations
 
+import http.client
+import json
 import sqlite3
 import time
 
@@ -151,20 +153,24 @@ def test_stop_closes_the_upstream_request_and_keeps_the_text(server, slow_ollama
     assert story(server, tale["id"])["content"] == kept  # nothing is appended after Stop
 
 
-def test_stop_closes_the_upstream_even_while_the_backend_is_silent(server, slow_ollama):
+def test_stop_sent_to_the_other_worker_closes_the_upstream_while_the_backend_is_silent(server, slow_ollama):
     slow_ollama.set_fault("stall_after_chunks", chunks=5, seconds=60)
     tale = new_story(server)
     response = start(server, tale["id"])
     generation_id = int(response.headers["X-Taleweaver-Generation"])
     response.close()
     wait_for(lambda: generation(server, generation_id)["text_length"] == len(" ".join(WORDS[:5])))
+    other_worker = connection_avoiding(server, job_worker(server, generation_id))
 
-    stopped = server.api("POST", f"/proxy/llm/v1/generations/{generation_id}/stop")
+    other_worker.request("POST", f"/proxy/llm/v1/generations/{generation_id}/stop")
+    stopped = json.loads(other_worker.getresponse().read())
 
-    assert stopped.json()["status"] == "stopped"
-    # The fake would stay silent for a minute: the disconnect it sees is the stop.
+    assert stopped["status"] == "stopped"
+    # The fake would stay silent for a minute: the disconnect it sees is the stop, which reached
+    # the job's worker through the database.
     wait_for(lambda: slow_ollama.stats["client_disconnects"] >= 1, timeout=10)
     assert story(server, tale["id"])["content"] == " ".join(WORDS[:5])
+    other_worker.close()
 
 
 def test_a_second_generation_of_the_same_story_is_409_while_one_runs(server, slow_ollama):
@@ -204,6 +210,23 @@ def worker_serving(server: TaleweaverServer, response: requests.Response) -> int
             if connection.raddr and connection.raddr.port == client_port:
                 return worker.pid
     return None
+
+
+def connection_avoiding(server: TaleweaverServer, pid: int) -> http.client.HTTPConnection:
+    """A keep-alive connection that a worker other than `pid` has accepted (so it serves every
+    request sent on it)."""
+    for _ in range(40):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", "/api/health")
+        connection.getresponse().read()
+        client_port = connection.sock.getsockname()[1]
+        for worker in psutil.Process(server.process.pid).children():
+            if worker.pid != pid and any(
+                c.raddr and c.raddr.port == client_port for c in worker.net_connections(kind="tcp")
+            ):
+                return connection
+        connection.close()
+    raise AssertionError("no connection reached the other worker")
 
 
 def job_worker(server: TaleweaverServer, generation_id: int) -> int:
