@@ -142,7 +142,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def limit_api_body():
-        if request.path.startswith("/api/"):
+        # A library backup may be larger than any other /api body: it has the proxy's limit.
+        if request.path.startswith("/api/") and request.path != "/api/stories/import":
             request.max_content_length = app.config["MAX_API_BODY"]
 
     db.init_app(app)

@@ -75,6 +75,9 @@ class BackendDescriptor:
     fields: tuple[ConfigField, ...]
     # Strip an API suffix users paste (/v1, /api) from the URL: the service adds its own paths.
     strip_api_suffix: bool = False
+    # The context length (tokens) assumed when the backend does not say: the page's budget and
+    # the trimming of old story text use it (see LLMService.context_length).
+    default_context_length: int = 4096
     service: type = field(default=None, compare=False)  # set by implemented_by
 
     def implemented_by(self, cls: type) -> type:

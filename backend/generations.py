@@ -19,6 +19,7 @@ from typing import Iterator
 
 import db
 import llm_service
+import prompting
 import stories_store
 
 log = logging.getLogger("taleweaver.generations")
@@ -71,14 +72,37 @@ def parse_json(value):
         return None
 
 
+def stats(row: sqlite3.Row) -> dict:
+    """Tokens, speed, time to first token and elapsed time of a generation: the backend's usage
+    where it reported it (and its own measured speed), else the streamed pieces counted."""
+    usage = parse_json(row["usage_json"])
+    usage = usage if isinstance(usage, dict) else {}
+    started, first, finished = row["started_at"], row["first_token_at"], row["finished_at"]
+    reported = usage.get("completion_tokens")
+    from_backend = isinstance(reported, int) and not isinstance(reported, bool)
+    tokens = reported if from_backend else row["counted_tokens"]
+    speed = usage.get("tokens_per_second") if from_backend else None
+    if not isinstance(speed, (int, float)) or isinstance(speed, bool):
+        speed = None
+        end = finished if finished is not None else (time.time() if row["status"] == "running" else None)
+        if tokens and first is not None and end is not None and end > first:
+            speed = round(tokens / (end - first), 2)
+    end = finished if finished is not None else time.time()
+    return {
+        "completion_tokens": tokens,
+        "prompt_tokens": usage.get("prompt_tokens") if isinstance(usage.get("prompt_tokens"), int) else None,
+        "tokens_source": "backend" if from_backend else "counted",
+        "tokens_per_second": speed,
+        "time_to_first_token_ms": round((first - started) * 1000) if first is not None else None,
+        "elapsed_ms": round((end - started) * 1000),
+    }
+
+
 def view(row: sqlite3.Row) -> dict:
     """A generation as the API shows it."""
     usage = parse_json(row["usage_json"])
     first, finished = row["first_token_at"], row["finished_at"]
-    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
-    speed = None
-    if isinstance(tokens, (int, float)) and first is not None and finished is not None and finished > first:
-        speed = round(tokens / (finished - first), 2)
+    figures = stats(row)
     return {
         "id": row["id"],
         "story_id": row["story_id"],
@@ -93,13 +117,17 @@ def view(row: sqlite3.Row) -> dict:
         "usage": usage,
         "error": public_error(parse_json(row["error_json"])),
         "time_to_first_token_ms": round((first - row["started_at"]) * 1000) if first is not None else None,
-        "tokens_per_second": speed,
+        "tokens_per_second": figures["tokens_per_second"],
+        "action": row["action"],
+        "context": parse_json(row["context_json"]),
+        "stats": figures,
     }
 
 
 _VIEW_COLUMNS = (
     "id, story_id, user_id, status, backend_type, model, params_json, started_at, first_token_at, "
-    "finished_at, length(text) AS text_length, finish_reason, usage_json, error_json, owner, heartbeat_at"
+    "finished_at, length(text) AS text_length, finish_reason, usage_json, error_json, owner, heartbeat_at, "
+    "action, counted_tokens, context_json"
 )
 
 
@@ -191,14 +219,15 @@ def recover_once(conn: sqlite3.Connection, path: str) -> None:
 
 def _end(conn, generation_id: int, status: str, *, text: str | None = None, reasoning: str | None = None,
          content: str | None = None, finish_reason=None, usage=None, error=None,
-         expect_owner: str | None = None) -> bool:
+         expect_owner: str | None = None, counted_tokens: int | None = None) -> bool:
     """In one transaction: the generation's final state, its story's text and a new revision.
     False when it had already ended (or, with expect_owner, belongs to another process)."""
     now = time.time()
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute(
-            "SELECT story_id, owner, heartbeat_at, length(text) AS n FROM generations WHERE id = ? AND status = 'running'",
+            """SELECT story_id, owner, heartbeat_at, length(text) AS n, action, prefix_length
+               FROM generations WHERE id = ? AND status = 'running'""",
             (generation_id,),
         ).fetchone()
         if row is None or (expect_owner is not None and row["owner"] != expect_owner):
@@ -212,12 +241,18 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
         if text is not None:
             sets += ["text = ?", "reasoning = ?"]
             args += [text, reasoning or ""]
+        if counted_tokens is not None:
+            sets.append("counted_tokens = ?")
+            args.append(counted_tokens)
         conn.execute(f"UPDATE generations SET {', '.join(sets)} WHERE id = ?", (*args, generation_id))
         story_id = row["story_id"]
         if content is not None:
             stories_store.set_content(conn, story_id, content)
-        if (text if text is not None else row["n"]):
+        written = text if text is not None else full_text(conn, generation_id)[0]
+        changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], written)
+        if written or changed:
             stories_store.bump_revision(conn, story_id, "generation")
+            stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
         _prune(conn, story_id)
         conn.execute("COMMIT")
     except BaseException:
@@ -251,8 +286,12 @@ class AlreadyRunning(Exception):
         self.generation_id = generation_id
 
 
-def start(app, conn, *, story_id: int, user_id: int, service, payload: dict) -> int:
-    """Record a new running generation of the story and start its job; returns its id."""
+def start(app, conn, *, story_id: int, user_id: int, service, payload: dict, action: str | None = None,
+          prefix_length: int | None = None, context: dict | None = None) -> int:
+    """Record a new running generation of the story and start its job; returns its id. The job
+    appends to the story's text, or with `prefix_length` to the text's first that many characters
+    (a regeneration replaces the passage after them); a `continue` or `regenerate` action never
+    repeats the end of the text it continues."""
     running = running_for_story(conn, story_id)
     if running is not None and running["status"] == "running":
         raise AlreadyRunning(running["id"])
@@ -263,11 +302,15 @@ def start(app, conn, *, story_id: int, user_id: int, service, payload: dict) -> 
         conn.execute("BEGIN IMMEDIATE")
         try:
             prefix = conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
+            if prefix_length is not None:
+                prefix = prefix[:prefix_length]
             cursor = conn.execute(
                 """INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
-                       started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       started_at, heartbeat_at, action, prefix_length, context_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (story_id, user_id, getattr(service, "backend_type", None) or None, payload.get("model"),
-                 json.dumps(params), owner_id(), now, now),
+                 json.dumps(params), owner_id(), now, now, action, len(prefix),
+                 json.dumps(context) if context else None),
             )
             conn.execute("COMMIT")
         except sqlite3.IntegrityError:
@@ -280,7 +323,8 @@ def start(app, conn, *, story_id: int, user_id: int, service, payload: dict) -> 
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        job = Job(app, cursor.lastrowid, story_id, prefix, service, payload)
+        job = Job(app, cursor.lastrowid, story_id, prefix, service, payload,
+                  avoid_repeat=action in prompting.ACTIONS)
         _live[job.generation_id] = job
     job.start()
     return job.generation_id
@@ -394,12 +438,20 @@ def _sockets_in(generator) -> list:
 class Job(threading.Thread):
     """One generation: reads the backend's chunks and persists text, heartbeat and outcome."""
 
-    def __init__(self, app, generation_id: int, story_id: int, prefix: str, service, payload: dict):
+    def __init__(self, app, generation_id: int, story_id: int, prefix: str, service, payload: dict,
+                 avoid_repeat: bool = False):
         super().__init__(name=f"taleweaver-generation-{generation_id}", daemon=True)
         self.app, self.generation_id, self.story_id, self.prefix = app, generation_id, story_id, prefix
-        self.upstream = _Upstream(service, payload)
+        # The backend is asked for its usage (tokens, speed) at the end of the stream.
+        self.upstream = _Upstream(service, {**payload, "stream_options": {
+            **(payload.get("stream_options") or {}), "include_usage": True}})
         self.owner = owner_id()
         self.text, self.reasoning = [], []
+        self.counted_tokens = 0
+        # The first characters of a continuation are held back until a repeat of the text's last
+        # sentence can be seen (and removed): followers never see text that is taken back.
+        self.held: list[str] | None = [] if avoid_repeat and prefix.strip() else None
+        self.hold_chars = prompting.overlap_hold(prefix) if self.held is not None else 0
         self.finish_reason = None
         self.usage = None
         self.first_token_at: float | None = None
@@ -452,12 +504,22 @@ class Job(threading.Thread):
         status, error = outcome
         if status != "finished":
             self.upstream.stop()
+        self._release_held()
         text, reasoning = "".join(self.text), "".join(self.reasoning)
         _end(
             conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
             finish_reason=self.finish_reason if status == "finished" else None,
-            usage=self.usage, error=error, expect_owner=self.owner,
+            usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
         )
+
+    def _release_held(self) -> None:
+        """The held start of a continuation, without a repeat of the text it continues, joins the text."""
+        if self.held is None:
+            return
+        start = prompting.join_continuation(self.prefix, "".join(self.held))
+        self.held = None
+        if start:
+            self.text.append(start)
 
     def _take(self, chunk) -> None:
         data = _as_dict(chunk)
@@ -473,7 +535,13 @@ class Job(threading.Thread):
         content = delta.get("content")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(content, str) and content:
-            self.text.append(content)
+            self.counted_tokens += 1
+            if self.held is not None:
+                self.held.append(content)
+                if sum(map(len, self.held)) >= self.hold_chars:
+                    self._release_held()
+            else:
+                self.text.append(content)
         if isinstance(reasoning, str) and reasoning:
             self.reasoning.append(reasoning)
         if self.first_token_at is None and (content or reasoning):
@@ -494,8 +562,10 @@ class Job(threading.Thread):
             if write_text:
                 text = "".join(self.text)
                 conn.execute(
-                    "UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ? WHERE id = ?",
-                    (text, "".join(self.reasoning), time.time(), self.first_token_at, self.generation_id),
+                    """UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ?,
+                           counted_tokens = ? WHERE id = ?""",
+                    (text, "".join(self.reasoning), time.time(), self.first_token_at, self.counted_tokens,
+                     self.generation_id),
                 )
                 stories_store.set_content(conn, self.story_id, self.prefix + text)
             else:
@@ -527,6 +597,7 @@ def _interrupt_live_jobs() -> None:
         try:
             conn = db.connect(db.database_path(job.app))
             try:
+                job._release_held()
                 text = "".join(job.text)
                 _end(conn, job.generation_id, "interrupted", text=text, reasoning="".join(job.reasoning),
                      content=job.prefix + text, error=INTERRUPTED_ERROR, expect_owner=job.owner)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 import generations
+import prompting
 import stories_store
+import studio
 from auth import current_user_id
 from db import database_path, get_db
 from errors import ApiError
@@ -30,21 +32,32 @@ def _positive_id(value, what: str, param: str) -> int:
     return value
 
 
-def named_story(payload: dict) -> int | None:
-    """The story a chat completion names (body field `taleweaver.story_id` or the header), if any;
+def named_story(payload: dict) -> tuple[int | None, str | None]:
+    """The story a chat completion names (body field `taleweaver.story_id` or the header), if any,
+    and the studio action it asks for (`taleweaver.action`: the server then writes the messages);
     the extension field is removed from the payload, which goes to the backend as it is."""
     extension = payload.pop("taleweaver", None)
     from_body = None
+    action = None
     if extension is not None:
         if not isinstance(extension, dict):
             raise _bad("'taleweaver' must be an object such as {\"story_id\": 12}.", "taleweaver")
         if extension.get("story_id") is not None:
             from_body = _positive_id(extension["story_id"], "taleweaver.story_id", "taleweaver.story_id")
+        action = extension.get("action")
+        if action is not None and action not in prompting.ACTIONS:
+            raise _bad(f"taleweaver.action must be one of {', '.join(prompting.ACTIONS)}.", "taleweaver.action")
     header = request.headers.get(STORY_HEADER)
     from_header = _positive_id(header, f"The {STORY_HEADER} header", STORY_HEADER) if header else None
     if from_body is not None and from_header is not None and from_body != from_header:
         raise _bad(f"taleweaver.story_id and the {STORY_HEADER} header name different stories.", "taleweaver.story_id")
-    return from_body if from_body is not None else from_header
+    story_id = from_body if from_body is not None else from_header
+    if action is not None and story_id is None:
+        raise _bad("taleweaver.action needs taleweaver.story_id: the story to write.", "taleweaver.story_id")
+    if action is not None and payload.get("messages"):
+        raise _bad("Send either messages or taleweaver.action (the server writes the messages of an action).",
+                   "messages")
+    return story_id, action
 
 
 def _completion(generation_id: int) -> Response:
@@ -73,24 +86,34 @@ def _completion(generation_id: int) -> Response:
     return jsonify(body)
 
 
-def start_story_generation(story_id: int, payload: dict, service) -> Response:
-    """Run the chat completion as a job writing into the story; stream its events or await its end."""
+def start_story_generation(story_id: int, payload: dict, service, action: str | None = None) -> Response:
+    """Run the chat completion as a job writing into the story; stream its events or await its end.
+    With an action the server writes the messages: the story's next passage (continue) or another
+    version of its last generated one (regenerate), within the model's context."""
     conn = get_db()
     user_id = current_user_id()
-    if stories_store.story_row(conn, story_id, user_id) is None:
+    row = stories_store.story_row(conn, story_id, user_id)
+    if row is None:
         raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
+    prefix_length, context = None, None
+    if action is not None:
+        running = generations.running_for_story(conn, story_id)
+        if running is not None and running["status"] == "running":
+            raise _already_running(running["id"])
+        prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
+        payload["messages"] = prompt.messages
+        context = prompt.budget
+        text, alternatives = studio.passage_prefix(row, action)
+        prefix_length = len(text)
+        if alternatives is not None:
+            stories_store.keep_alternatives(conn, story_id, alternatives)
     try:
         generation_id = generations.start(
             current_app._get_current_object(), conn, story_id=story_id, user_id=user_id,
-            service=service, payload=payload,
+            service=service, payload=payload, action=action, prefix_length=prefix_length, context=context,
         )
     except generations.AlreadyRunning as running:
-        error = ApiError(
-            409, "generation_running",
-            f"This story is being written already (generation {running.generation_id}); follow it at "
-            f"/proxy/llm/v1/generations/{running.generation_id}/events or stop it first.",
-        )
-        raise error from None
+        raise _already_running(running.generation_id) from None
     headers = {GENERATION_HEADER: str(generation_id)}
     if payload.get("stream") is True:
         return _event_stream(generation_id, 0, 0, headers)
@@ -98,6 +121,14 @@ def start_story_generation(story_id: int, payload: dict, service) -> Response:
     response = _completion(generation_id)
     response.headers.update(headers)
     return response
+
+
+def _already_running(generation_id: int) -> ApiError:
+    return ApiError(
+        409, "generation_running",
+        f"This story is being written already (generation {generation_id}); follow it at "
+        f"/proxy/llm/v1/generations/{generation_id}/events or stop it first.",
+    )
 
 
 def _event_stream(generation_id: int, after: int, reasoning_after: int, headers: dict | None = None) -> Response:

@@ -93,6 +93,12 @@ class LLMService(ABC):
         """Whether a model is loaded, loading or not loaded, when the backend tells."""
         return None
 
+    def context_length(self, model: str | None) -> tuple[int, str]:
+        """(tokens of context the model runs with, where that figure comes from): from the
+        backend where it says, else the descriptor's documented default."""
+        descriptor = getattr(self, "descriptor", None)
+        return (descriptor.default_context_length if descriptor else 4096), "default"
+
     def test_connection(self, generate: bool = False, model: str | None = None) -> dict:
         """Diagnose the connection step by step and report what answered, or what to do."""
         return diagnosis.diagnose(self, generate=generate, model=model)

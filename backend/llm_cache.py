@@ -27,7 +27,8 @@ def _cache(kind: str, ttl: float) -> TTLCache:
     return cache
 
 
-def _cached(kind: str, key: tuple, ttl: float, compute: Callable[[], object], refresh: bool = False):
+def cached(kind: str, key: tuple, ttl: float, compute: Callable[[], object], refresh: bool = False):
+    """The value of `compute()` kept for `ttl` seconds under (kind, key)."""
     cache = _cache(kind, ttl)
     if not refresh:
         with _lock:
@@ -48,12 +49,12 @@ def model_details(key: tuple, get_service: Callable, ttl: float, refresh: bool =
     def read() -> list[dict]:
         return [{name: d.get(name) for name in DETAIL_KEYS} for d in get_service().model_details()]
 
-    return _cached("models", key, ttl, read, refresh)
+    return cached("models", key, ttl, read, refresh)
 
 
 def status(key: tuple, ttl: float, probe: Callable[[], dict]) -> dict:
     """The live status of the backend, probed at most once per `ttl` seconds."""
-    return _cached("status", key, ttl, probe)
+    return cached("status", key, ttl, probe)
 
 
 def forget_status(database: str, user_id: int) -> None:

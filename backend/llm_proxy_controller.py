@@ -59,6 +59,19 @@ def _chat_request() -> dict:
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     messages = payload.get("messages")
+    extension = payload.get("taleweaver")
+    # A studio action (taleweaver.action) has the server write the messages.
+    if not (isinstance(extension, dict) and extension.get("action") is not None and messages is None):
+        _check_messages(messages)
+    if "stream" in payload and not isinstance(payload["stream"], bool):
+        raise ApiError(400, "invalid_request", "'stream' must be true or false.", field="stream")
+    model = payload.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
+    return payload
+
+
+def _check_messages(messages) -> None:
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "invalid_request", "'messages' must be a non-empty list of chat messages.", field="messages")
     for index, message in enumerate(messages):
@@ -67,12 +80,6 @@ def _chat_request() -> dict:
                 400, "invalid_request", f"messages[{index}] must be an object with a 'role' and 'content'.",
                 field=f"messages[{index}]",
             )
-    if "stream" in payload and not isinstance(payload["stream"], bool):
-        raise ApiError(400, "invalid_request", "'stream' must be true or false.", field="stream")
-    model = payload.get("model")
-    if model is not None and not isinstance(model, str):
-        raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
-    return payload
 
 
 def _sse_event(chunk) -> bytes:
@@ -108,14 +115,14 @@ def _sse_stream(chunks):
 @bp.post("/chat/completions")
 def chat_completions():
     payload = _chat_request()
-    story_id = generations_controller.named_story(payload)
+    story_id, action = generations_controller.named_story(payload)
     service = llm_service.get_active_llm_service()
     if not payload.get("model"):
         default = _text(getattr(service, "default_model", None))
         if default:
             payload["model"] = default
     if story_id is not None:
-        return generations_controller.start_story_generation(story_id, payload, service)
+        return generations_controller.start_story_generation(story_id, payload, service, action)
     stream = payload.get("stream") is True
     headers = {}
     backend = _text(getattr(service, "backend_type", None))

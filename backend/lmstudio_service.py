@@ -52,6 +52,16 @@ class LMStudioService(OpenAIWireService):
             if isinstance(m, dict) and m.get("type", "llm") != "embeddings"
         ]
 
+    def context_length(self, model: str | None) -> tuple[int, str]:
+        """The context the model is loaded with (`/api/v0/models` `loaded_context_length`), else
+        the most it can be loaded with (`max_context_length`)."""
+        for m in self._v0_models() or []:
+            if isinstance(m, dict) and m.get("id") == model:
+                for key in ("loaded_context_length", "max_context_length"):
+                    if isinstance(m.get(key), int) and m[key] > 0:
+                        return m[key], f"lmstudio {key}"
+        return super().context_length(model)
+
     def model_state(self, model: str | None) -> str | None:
         rich = self._v0_models()
         if not rich or not model:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Iterator
@@ -9,7 +10,8 @@ from typing import Iterator
 import reasoning
 from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
 from llm_base import LLMService, openai_chunk
-from llm_errors import BackendError
+from llm_errors import BackendError, LLMError
+from transport import TransportError
 
 DESCRIPTOR = BackendDescriptor(
     type="ollama",
@@ -23,6 +25,8 @@ DESCRIPTOR = BackendDescriptor(
                     help="Where `ollama serve` listens (OLLAMA_HOST)."),
         *timeout_fields(first_token=300),
     ),
+    # Ollama's own default num_ctx (OLLAMA_CONTEXT_LENGTH unset), whatever the model allows.
+    default_context_length=4096,
 )
 
 # OpenAI request fields that Ollama takes as model options, under Ollama's name.
@@ -147,6 +151,29 @@ class OllamaService(LLMService):
         if running is None or not model:
             return None
         return "loaded" if model in running else "not-loaded"
+
+    def context_length(self, model: str | None) -> tuple[int, str]:
+        """Ollama runs a model with its `num_ctx` parameter when the model sets one, else with
+        Ollama's default (4096 tokens), never more than the model's own `context_length`
+        (`/api/show` → `model_info["<arch>.context_length"]`)."""
+        default = super().context_length(model)
+        if not model:
+            return default
+        try:
+            body = self.request("POST", "/api/show", json_body={"model": model},
+                                read_timeout=self.connect_timeout).json()
+        except (LLMError, ValueError, TransportError):
+            return default
+        if not isinstance(body, dict):
+            return default
+        match = re.search(r"^\s*num_ctx\s+(\d+)", body.get("parameters") or "", re.MULTILINE)
+        if match:
+            return int(match.group(1)), "ollama num_ctx"
+        info = body.get("model_info") if isinstance(body.get("model_info"), dict) else {}
+        trained = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int) and v > 0]
+        if trained and trained[0] < default[0]:
+            return trained[0], "ollama model_info"
+        return default[0], "ollama default num_ctx"
 
     def server_info(self) -> dict | None:
         body = self.optional_json("/api/version")

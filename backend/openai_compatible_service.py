@@ -70,6 +70,20 @@ class OpenAICompatibleService(OpenAIWireService):
             "context_length": props["default_generation_settings"].get("n_ctx"),
         }
 
+    def context_length(self, model: str | None) -> tuple[int, str]:
+        """llama.cpp's `/props` `n_ctx`, else vLLM's `max_model_len` in its model list, else the
+        documented default."""
+        props = self._llama_props()
+        if props:
+            n_ctx = props["default_generation_settings"].get("n_ctx") or props.get("n_ctx")
+            if isinstance(n_ctx, int) and n_ctx > 0:
+                return n_ctx, "llama.cpp n_ctx"
+        body = self.optional_json(self.models_path)
+        for m in (body.get("data") if isinstance(body, dict) else None) or []:
+            if isinstance(m, dict) and m.get("id") == model and isinstance(m.get("max_model_len"), int):
+                return m["max_model_len"], "vllm max_model_len"
+        return super().context_length(model)
+
     def model_details(self) -> list[dict]:
         ids = self.get_models()
         props = self._llama_props()

@@ -25,6 +25,15 @@ DESCRIPTOR = BackendDescriptor(
                     binds_secrets=True),
         *timeout_fields(first_token=120),
     ),
+    default_context_length=8192,
+)
+
+# OpenAI's published context windows (tokens), by model-name prefix, longest prefix first; the
+# API does not report them. Other models get the descriptor's default.
+KNOWN_CONTEXT_LENGTHS = (
+    ("gpt-4.1", 1_047_576), ("gpt-4o", 128_000), ("gpt-4-turbo", 128_000), ("gpt-4-32k", 32_768),
+    ("gpt-4", 8_192), ("gpt-3.5-turbo", 16_385), ("gpt-5", 400_000), ("o1", 200_000), ("o3", 200_000),
+    ("o4", 200_000),
 )
 
 # Model families in OpenAI's list that cannot chat; hidden from the model picker.
@@ -67,6 +76,12 @@ class OpenAIService(OpenAIWireService):
 
     def get_models(self) -> list[str]:
         return [m for m in super().get_models() if not m.startswith(_NOT_CHAT_PREFIXES)]
+
+    def context_length(self, model: str | None) -> tuple[int, str]:
+        for prefix, tokens in KNOWN_CONTEXT_LENGTHS:
+            if (model or "").startswith(prefix):
+                return tokens, "openai published context window"
+        return super().context_length(model)
 
     def checks_auth(self) -> bool:
         return True

@@ -3,6 +3,7 @@ the generation jobs (which call these with their own connection)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import datetime, timezone
 
@@ -91,3 +92,170 @@ def settings_of(row) -> dict:
     except ValueError:
         value = {}
     return value if isinstance(value, dict) else {}
+
+
+# -- titles ------------------------------------------------------------------------------------
+
+SHORT_TITLE_CHARS = 60
+
+
+def short_title(premise: str, content: str) -> str:
+    """A short title for a story that has none: the first sentence of its premise (else of its
+    text), cut at a word to SHORT_TITLE_CHARS."""
+    title = title_from(premise, content).rstrip("…")
+    sentence = re.split(r"(?<=[.!?])\s", title, maxsplit=1)[0].rstrip(".")
+    if len(sentence) > SHORT_TITLE_CHARS:
+        sentence = sentence[:SHORT_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+    return sentence or "Untitled story"
+
+
+def unique_title(conn: sqlite3.Connection, user_id: int, title: str, exclude_id: int | None = None) -> str:
+    """The title, or with " (2)", " (3)", ... after it when the user has a story of that title."""
+    taken = {
+        row[0] for row in conn.execute(
+            "SELECT title FROM stories WHERE user_id = ? AND id IS NOT ? AND (title = ? OR title LIKE ? ESCAPE '\\')",
+            (user_id, exclude_id, title, like_escape(title) + " (%)"),
+        )
+    }
+    if title not in taken:
+        return title
+    number = 2
+    while f"{title} ({number})" in taken:
+        number += 1
+    return f"{title} ({number})"
+
+
+def like_escape(text: str) -> str:
+    """The text as a literal inside a LIKE pattern (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- the last generated passage and its alternatives --------------------------------------------
+
+MAX_VERSIONS = 20  # alternatives kept of the last generated passage
+
+
+def alternatives_of(row) -> dict | None:
+    """{"start", "versions", "chosen"} of the story's last generated passage, or None."""
+    try:
+        value = json.loads(row["alternatives_json"]) if row["alternatives_json"] else None
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("versions"), list) or not value["versions"]:
+        return None
+    return value
+
+
+def alternatives_view(alternatives: dict | None) -> dict | None:
+    """The alternatives as the story document shows them (the texts stay on the server)."""
+    if alternatives is None:
+        return None
+    return {"start": alternatives["start"], "chosen": alternatives["chosen"], "count": len(alternatives["versions"])}
+
+
+def with_current_tail(alternatives: dict, content: str) -> dict:
+    """The alternatives with the passage as it is in the text now (the user may have edited it)
+    kept as a version of its own and chosen, so that flipping never loses an edit."""
+    tail = content[alternatives["start"]:]
+    versions = list(alternatives["versions"])
+    if tail in versions:
+        return {**alternatives, "chosen": versions.index(tail)}
+    versions.append(tail)
+    return {"start": alternatives["start"], "versions": versions[-MAX_VERSIONS:], "chosen": min(len(versions), MAX_VERSIONS) - 1}
+
+
+def after_edit(alternatives: dict | None, old: str, new: str) -> dict | None:
+    """The alternatives after the text changed from `old` to `new` by an edit: kept while the text
+    before the passage is unchanged (or the passage still ends the text), else dropped."""
+    if alternatives is None:
+        return None
+    start = alternatives["start"]
+    if new[:start] == old[:start] and len(new) >= start:
+        return alternatives
+    chosen = alternatives["versions"][alternatives["chosen"]]
+    if chosen and new.endswith(chosen):
+        return {**alternatives, "start": len(new) - len(chosen)}
+    return None
+
+
+def keep_alternatives(conn, story_id: int, alternatives: dict | None) -> None:
+    """Store the alternatives of the story's last generated passage (None drops them)."""
+    conn.execute(
+        "UPDATE stories SET alternatives_json = ? WHERE id = ?",
+        (json.dumps(alternatives) if alternatives else None, story_id),
+    )
+
+
+def passage_ended(conn, story_id: int, action: str | None, prefix_length: int | None, text: str) -> bool:
+    """After a generation of the story ended (in its transaction): the new passage becomes the
+    last generated one (a regeneration adds a version of it); a regeneration that wrote nothing
+    puts the chosen version back. True when the story's text or alternatives changed."""
+    row = conn.execute("SELECT content, alternatives_json FROM stories WHERE id = ?", (story_id,)).fetchone()
+    content, alternatives = row["content"], alternatives_of(row)
+    start = prefix_length if prefix_length is not None else len(content) - len(text)
+    if action == "regenerate" and alternatives is not None and alternatives["start"] == start:
+        if not text:
+            set_content(conn, story_id, content[:start] + alternatives["versions"][alternatives["chosen"]])
+            return True
+        versions = (alternatives["versions"] + [content[start:]])[-MAX_VERSIONS:]
+        keep_alternatives(conn, story_id, {"start": start, "versions": versions, "chosen": len(versions) - 1})
+        return True
+    if not text:
+        return False
+    keep_alternatives(conn, story_id, {"start": start, "versions": [content[start:]], "chosen": 0})
+    return True
+
+
+# -- undo history -------------------------------------------------------------------------------
+
+HISTORY_STEPS = 100  # undo steps kept per story
+
+
+def record_history(conn, story_id: int, label: str) -> None:
+    """The story's text and alternatives as they are now become the next undo step; the redo
+    steps after the current one are dropped (in the caller's transaction)."""
+    row = conn.execute(
+        "SELECT content, alternatives_json, history_position FROM stories WHERE id = ?", (story_id,)
+    ).fetchone()
+    current = conn.execute(
+        "SELECT content, alternatives_json FROM story_history WHERE story_id = ? AND position = ?",
+        (story_id, row["history_position"]),
+    ).fetchone()
+    if current is not None and (current["content"], current["alternatives_json"]) == (row["content"], row["alternatives_json"]):
+        return
+    position = row["history_position"] + 1 if current is not None else 1
+    conn.execute("DELETE FROM story_history WHERE story_id = ? AND position >= ?", (story_id, position))
+    conn.execute(
+        """INSERT INTO story_history (story_id, position, content, alternatives_json, label, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (story_id, position, row["content"], row["alternatives_json"], label, now_stamp()),
+    )
+    conn.execute("UPDATE stories SET history_position = ? WHERE id = ?", (position, story_id))
+    conn.execute(
+        "DELETE FROM story_history WHERE story_id = ? AND position <= ?", (story_id, position - HISTORY_STEPS)
+    )
+
+
+def history_view(conn, story_id: int, position: int) -> dict:
+    """Where the story stands in its undo history, and what an undo or a redo would do."""
+    rows = conn.execute(
+        "SELECT position, label FROM story_history WHERE story_id = ? ORDER BY position", (story_id,)
+    ).fetchall()
+    labels = {r["position"]: r["label"] for r in rows}
+    first = rows[0]["position"] if rows else position
+    last = rows[-1]["position"] if rows else position
+    return {
+        "position": position,
+        "can_undo": position > first and position in labels,
+        "can_redo": position < last,
+        "undo_label": labels.get(position) if position > first else None,
+        "redo_label": labels.get(position + 1),
+        "steps": len(rows),
+    }
+
+
+def history_step(conn, story_id: int, position: int):
+    return conn.execute(
+        "SELECT content, alternatives_json, label FROM story_history WHERE story_id = ? AND position = ?",
+        (story_id, position),
+    ).fetchone()

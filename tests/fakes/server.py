@@ -69,6 +69,7 @@ DEFAULT_MODELS: Dict[str, List[str]] = {
 DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "chatgpt": 8089, "openai_compatible": 8080}
 
 DEFAULT_CONTEXT = {"openai_compatible": 4096}  # llama-server's default --ctx-size
+LMSTUDIO_LOADED_CONTEXT = 4096  # LM Studio's default context when a model is loaded
 
 LLAMA_BUILD = "b6500-fake"
 
@@ -937,6 +938,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             out.append(d)
         self._send_json(200, {"models": out})
 
+    def _ollama_show(self) -> None:
+        """POST /api/show: the model's Modelfile parameters (num_ctx when the fake has a
+        context length) and model_info with the architecture's trained context_length."""
+        body = self.req_json if isinstance(self.req_json, dict) else {}
+        requested = body.get("model") or body.get("name") or ""
+        model = self.fake._find_model(requested)
+        if model is None:
+            self._model_not_found(requested)
+            return
+        details = _ollama_details(model)["details"]
+        family = details["family"]
+        parameters = 'stop                           "<|eot_id|>"'
+        if self.fake.context_length is not None:
+            parameters = f"num_ctx                        {self.fake.context_length}\n" + parameters
+        self._send_json(200, {
+            "modelfile": f"FROM {model}\n",
+            "parameters": parameters,
+            "template": "{{ .Prompt }}",
+            "details": details,
+            "model_info": {"general.architecture": family, f"{family}.context_length": 131072,
+                           "general.parameter_count": 8030261248},
+            "capabilities": ["completion"],
+            "modified_at": _MODIFIED_AT,
+        })
+
     def _lms_state(self, model: str) -> str:
         return "loaded" if model in self.fake._loaded_models() else "not-loaded"
 
@@ -945,16 +971,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             {"id": m, "object": "model", "owned_by": "organization_owner"}
             for m in self.fake.models]})
 
+    def _lms_info(self, model: str) -> Dict[str, Any]:
+        """LM Studio's model entry; a loaded model also says the context it was loaded with."""
+        info = _lmstudio_info(model, self._lms_state(model))
+        if info["state"] == "loaded":
+            info["loaded_context_length"] = self.fake.context_length or LMSTUDIO_LOADED_CONTEXT
+        return info
+
     def _lms_v0_models(self) -> None:
-        self._send_json(200, {"object": "list", "data": [
-            _lmstudio_info(m, self._lms_state(m)) for m in self.fake.models]})
+        self._send_json(200, {"object": "list", "data": [self._lms_info(m) for m in self.fake.models]})
 
     def _lms_v0_model(self, mid: str) -> None:
         if mid not in self.fake.models:
             self._oai_error(404, f"Model {json.dumps(mid)} not found", "invalid_request_error",
                             "model", "model_not_found")
             return
-        self._send_json(200, _lmstudio_info(mid, self._lms_state(mid)))
+        self._send_json(200, self._lms_info(mid))
 
     def _openai_model_obj(self, m: str) -> Dict[str, Any]:
         idx = self.fake.models.index(m)
@@ -1336,6 +1368,8 @@ class _OllamaHandler(_Handler):
                 return (self._ollama_ps, True)
         if method == "POST" and path == "/api/chat":
             return (self._ollama_chat, True)
+        if method == "POST" and path == "/api/show":
+            return (self._ollama_show, True)
         return None
 
     def _not_found(self, path: str) -> None:
