@@ -219,7 +219,8 @@ def recover_once(conn: sqlite3.Connection, path: str) -> None:
 
 def _end(conn, generation_id: int, status: str, *, text: str | None = None, reasoning: str | None = None,
          content: str | None = None, finish_reason=None, usage=None, error=None,
-         expect_owner: str | None = None, counted_tokens: int | None = None) -> bool:
+         expect_owner: str | None = None, counted_tokens: int | None = None,
+         first_token_at: float | None = None) -> bool:
     """In one transaction: the generation's final state, its story's text and a new revision.
     False when it had already ended (or, with expect_owner, belongs to another process)."""
     now = time.time()
@@ -242,8 +243,8 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
             sets += ["text = ?", "reasoning = ?"]
             args += [text, reasoning or ""]
         if counted_tokens is not None:
-            sets.append("counted_tokens = ?")
-            args.append(counted_tokens)
+            sets += ["counted_tokens = ?", "first_token_at = coalesce(first_token_at, ?)"]
+            args += [counted_tokens, first_token_at]
         conn.execute(f"UPDATE generations SET {', '.join(sets)} WHERE id = ?", (*args, generation_id))
         story_id = row["story_id"]
         if content is not None:
@@ -510,6 +511,7 @@ class Job(threading.Thread):
             conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
             finish_reason=self.finish_reason if status == "finished" else None,
             usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
+            first_token_at=self.first_token_at,
         )
 
     def _release_held(self) -> None:
