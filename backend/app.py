@@ -42,8 +42,7 @@ def _error(status: int, code: str, message: str, hint: str | None = None, retry_
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None), exc.field,
-                      extra=exc.extra)
+        return _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None), exc.field, extra=exc.extra)
 
     @app.errorhandler(LLMError)
     def llm_error(exc: LLMError):
