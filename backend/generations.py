@@ -251,6 +251,12 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
             stories_store.set_content(conn, story_id, content)
         written = text if text is not None else full_text(conn, generation_id)[0]
         changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], written)
+        if written:
+            conn.execute(
+                """UPDATE stories SET (backend_type, model) =
+                       (SELECT backend_type, model FROM generations WHERE id = ?) WHERE id = ?""",
+                (generation_id, story_id),
+            )  # the story remembers what wrote it last
         if written or changed:
             stories_store.bump_revision(conn, story_id, "generation")
             stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
