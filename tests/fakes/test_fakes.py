@@ -138,6 +138,18 @@ def test_ollama_models_version_ps(make):
     assert {"expires_at", "size_vram", "details"} <= set(ps[0])
 
 
+def test_ollama_show_gives_num_ctx_only_when_set_and_the_trained_context(make):
+    plain = make("ollama")
+    shown = requests.post(plain.url + "/api/show", json={"model": "llama3.2:3b"}, timeout=T).json()
+    assert "num_ctx" not in shown["parameters"]
+    assert shown["model_info"]["llama.context_length"] == 131072
+    sized = make("ollama", context_length=8192)
+    shown = requests.post(sized.url + "/api/show", json={"model": "llama3.2:3b"}, timeout=T).json()
+    assert shown["parameters"].startswith("num_ctx") and "8192" in shown["parameters"]
+    missing = requests.post(sized.url + "/api/show", json={"model": "nope"}, timeout=T)
+    assert missing.status_code == 404 and "not found" in missing.json()["error"]
+
+
 def test_ollama_chat_stream_default_and_nonstream(make):
     srv = make("ollama")
     body = chat_body(srv, True)
@@ -195,9 +207,11 @@ def test_lmstudio_models(make):
     assert v0["object"] == "list"
     assert [d["state"] for d in v0["data"]] == ["loaded", "not-loaded"]
     for d in v0["data"]:
+        loaded = {"loaded_context_length"} if d["state"] == "loaded" else set()
         assert set(d) == {"id", "object", "type", "publisher", "arch", "compatibility_type",
-                          "quantization", "state", "max_context_length"}
+                          "quantization", "state", "max_context_length"} | loaded
         assert d["type"] == "llm" and d["compatibility_type"] == "gguf"
+    assert v0["data"][0]["loaded_context_length"] == 4096  # LM Studio's default when loading
     one = requests.get(srv.url + "/api/v0/models/llama-3.2-3b-instruct", timeout=T).json()
     assert one["id"] == "llama-3.2-3b-instruct" and one["arch"] == "llama"
     assert requests.get(srv.url + "/api/v0/models/nope", timeout=T).status_code == 404
