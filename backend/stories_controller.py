@@ -72,6 +72,15 @@ def _settings(body: dict) -> str | None:
     return encoded
 
 
+def _auto_title(body: dict) -> bool:
+    """`auto_title`: the title is the one derived from the premise (or the one sent as such), kept
+    unique among the user's stories, and follows the premise until a title is given."""
+    value = body.get("auto_title")
+    if value is not None and not isinstance(value, bool):
+        raise validation_error("auto_title", "auto_title must be true or false.")
+    return bool(value)
+
+
 def _story_id(story_id: int) -> int:
     if story_id > MAX_ID:
         raise ApiError(404, "not_found", _NOT_FOUND)
@@ -118,6 +127,7 @@ def story_document(story_id: int) -> dict:
         "model": row["model"],
         "active_generation": generations.view(active_row) if active_row else None,
         "last_generation": generations.view(last_row) if last_row else None,
+        "auto_title": bool(row["auto_title"]),
         "memory": row["memory"],
         "authors_note": row["authors_note"],
         "alternatives": stories_store.alternatives_view(stories_store.alternatives_of(row)),
@@ -169,8 +179,11 @@ def create_story():
     if not premise.strip() and not content.strip():
         raise validation_error("premise", "Write a premise or some text first: an empty story is not saved.")
     conn = get_db()
-    title = (_text(body, "title", MAX_TITLE) or "").strip() or stories_store.unique_title(
-        conn, current_user_id(), stories_store.short_title(premise, content))
+    given = (_text(body, "title", MAX_TITLE) or "").strip()
+    auto_title = _auto_title(body) or not given
+    title = given or stories_store.short_title(premise, content)
+    if auto_title:
+        title = stories_store.unique_title(conn, current_user_id(), title)
     memory = _text(body, "memory", MAX_MEMORY) or ""
     authors_note = _text(body, "authors_note", MAX_MEMORY) or ""
     genre = _text(body, "genre", MAX_LABEL) or ""
@@ -185,10 +198,11 @@ def create_story():
     try:
         cursor = conn.execute(
             """INSERT INTO stories (user_id, title, premise, genre, length, settings_json, content, word_count,
-                   backend_type, model, revision, created_at, updated_at, memory, authors_note)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+                   backend_type, model, revision, created_at, updated_at, memory, authors_note, auto_title)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)""",
             (current_user_id(), title, premise, genre, length, settings, content,
-             stories_store.word_count(content), backend_type, model, stamp, stamp, memory, authors_note),
+             stories_store.word_count(content), backend_type, model, stamp, stamp, memory, authors_note,
+             int(auto_title)),
         )
         stories_store.add_revision(conn, cursor.lastrowid, "edit")
         stories_store.record_history(conn, cursor.lastrowid, "created")
@@ -262,9 +276,10 @@ def update_story(story_id: int):
         value = _text(body, field, limit)
         if value is not None:
             changes[field] = value
+    auto_title = _auto_title(body)
     if "title" in changes:
         changes["title"] = changes["title"].strip()
-        if not changes["title"]:
+        if not changes["title"] and not auto_title:
             raise validation_error("title", "A title cannot be empty.")
     premise = _premise(body)
     if premise is not None:
@@ -279,6 +294,14 @@ def update_story(story_id: int):
     try:
         row = _row(story_id)
         _check_base(conn, row, base_revision)
+        premise_changed = changes.get("premise", row["premise"]) != row["premise"]
+        if auto_title or (row["auto_title"] and premise_changed and "title" not in changes):
+            wanted = changes.get("title") or stories_store.short_title(
+                changes.get("premise", row["premise"]), changes.get("content", row["content"]))
+            changes["title"] = stories_store.unique_title(conn, current_user_id(), wanted, exclude_id=story_id)
+            changes["auto_title"] = 1
+        elif "title" in changes:
+            changes["auto_title"] = 0
         changes = {k: v for k, v in changes.items() if row[k] != v}
         running = _running_generation(conn, story_id) if "content" in changes else None
         if running is not None:

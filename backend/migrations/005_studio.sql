@@ -6,6 +6,8 @@ ALTER TABLE stories ADD COLUMN authors_note TEXT NOT NULL DEFAULT '';
 -- {"start": offset of the last generated passage in content, "versions": [text, ...], "chosen": i}
 ALTER TABLE stories ADD COLUMN alternatives_json TEXT;
 ALTER TABLE stories ADD COLUMN history_position INTEGER NOT NULL DEFAULT 1;
+-- 1 while the title is the one derived from the premise (it follows the premise, kept unique).
+ALTER TABLE stories ADD COLUMN auto_title INTEGER NOT NULL DEFAULT 0 CHECK (auto_title IN (0, 1));
 
 -- The story's undo history: one state (text and alternatives) per step; history_position in
 -- stories names the current one, the ones after it are redo steps.

@@ -333,3 +333,22 @@ def test_a_regenerate_without_a_generated_passage_says_what_to_do(server, llama)
     assert response.json()["error"]["code"] == "nothing_to_regenerate"
     assert "Continue" in response.json()["error"]["message"]
     assert json.loads(json.dumps(story(server, tale["id"])))["content"] == "Only my words."
+
+
+def test_a_title_derived_from_the_premise_follows_it_and_stays_unique(server):
+    first = new_story(server, premise="Two sisters share one dream. Nobody else knows.")
+    second = new_story(server, premise="Three brothers share one boat.", title="Two sisters share one dream",
+                       auto_title=True)
+    assert second["title"] == "Two sisters share one dream (2)" and second["auto_title"] is True
+    renamed = server.api("PATCH", f"/api/stories/{second['id']}",
+                         json={"base_revision": second["revision"], "premise": "Three brothers share one boat."}).json()
+    assert renamed["title"] == "Two sisters share one dream (2)"  # the premise did not change
+    moved = server.api("PATCH", f"/api/stories/{first['id']}",
+                       json={"base_revision": first["revision"], "premise": "A cat keeps the lighthouse."}).json()
+    assert moved["title"] == "A cat keeps the lighthouse" and moved["auto_title"] is True
+    named = server.api("PATCH", f"/api/stories/{first['id']}",
+                       json={"base_revision": moved["revision"], "title": "My own title"}).json()
+    assert named["title"] == "My own title" and named["auto_title"] is False
+    kept = server.api("PATCH", f"/api/stories/{first['id']}",
+                      json={"base_revision": named["revision"], "premise": "Changed again."}).json()
+    assert kept["title"] == "My own title"
