@@ -1,12 +1,12 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiJson } from '../../../lib/api-client';
-import type { StoriesResponse } from '../../../types/api';
+import type { StoryList } from './types';
 
-export function getStories(): Promise<StoriesResponse> {
-  return apiJson<StoriesResponse>('/api/stories');
+export function getStories(): Promise<StoryList> {
+  return apiJson<StoryList>('/api/stories');
 }
 
-/** The user's library, newest first. */
+/** The user's library, most recently edited first. */
 export function storiesQueryOptions() {
   return queryOptions({ queryKey: ['stories'], queryFn: getStories });
 }
