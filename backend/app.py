@@ -31,11 +31,11 @@ def _is_proxy() -> bool:
     return request.path.startswith("/proxy/")
 
 
-def _error(status: int, code: str, message: str, hint: str | None = None, retry_after=None):
+def _error(status: int, code: str, message: str, hint: str | None = None, retry_after=None, param=None):
     """One error response, in OpenAI's shape under /proxy and ours under /api."""
     if _is_proxy():
         error_type = "invalid_request_error" if status < 500 else "server_error"
-        body = llm_proxy_controller.openai_error_body(message, error_type, code)
+        body = llm_proxy_controller.openai_error_body(message, error_type, code, param)
         if hint:
             body["error"]["hint"] = hint
     else:
@@ -50,8 +50,8 @@ def _error(status: int, code: str, message: str, hint: str | None = None, retry_
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        response = _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None))
-        if exc.field and not _is_proxy():
+        response = _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None), exc.field)
+        if (exc.field or exc.extra) and not _is_proxy():
             response.set_data(jsonify(exc.to_dict()).get_data())
         return response
 
@@ -145,8 +145,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app,
         resources={r"/api/*": {}, r"/proxy/*": {}},
         origins=app.config["CORS_ORIGINS"],
-        expose_headers=["X-Taleweaver-Backend", "X-Taleweaver-Model", "Retry-After"],
-        allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["X-Taleweaver-Backend", "X-Taleweaver-Model", "X-Taleweaver-Generation", "Retry-After"],
+        allow_headers=["Content-Type", "Authorization", "X-Taleweaver-Story", "Last-Event-ID"],
         max_age=600,
     )
 

@@ -12,6 +12,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.hint = hint
+        self.extra: dict = {}  # more facts for the client, e.g. current_revision of a conflict
 
     def to_dict(self) -> dict:
         error = {"code": self.code, "message": self.message}
@@ -19,6 +20,7 @@ class ApiError(Exception):
             error["field"] = self.field
         if self.hint:
             error["hint"] = self.hint
+        error.update(self.extra)
         return {"error": error}
 
 
