@@ -21,7 +21,8 @@ function fakeApi(story: StoryDocument = STORY) {
       if (changes.base_revision !== current.revision) {
         throw new ApiError(409, 'revision_conflict', 'The story was saved elsewhere.');
       }
-      const { base_revision: _base, ...fields } = changes;
+      const fields: Partial<UpdateStoryRequest> = { ...changes };
+      delete fields.base_revision;
       current = { ...current, ...fields, revision: current.revision + 1 };
       return current;
     }),
