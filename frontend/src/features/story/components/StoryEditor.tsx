@@ -49,7 +49,9 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   const queryClient = useQueryClient();
   const [sync] = useState(() => new DocumentSync(DOCUMENT_API, initial, onCreated));
   const doc = useSyncExternalStore(sync.subscribe, sync.getSnapshot);
-  const generation = useStoryGeneration(sync, initial);
+  // The story as opened: a later copy of it (a refetch) must not re-attach a second time.
+  const [opened] = useState(initial);
+  const generation = useStoryGeneration(sync, opened);
   const [autoTitle, setAutoTitle] = useState(() => !initial || initial.title === titleFromPremise(initial.premise ?? ''));
   const [setAside, setSetAside] = useState<StoryFields | null>(null);
   const { fields, storyId, revision, save } = doc;
@@ -88,9 +90,11 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   useEffect(() => () => void (document.title = 'Taleweaver'), []);
 
   const editPremise = (premise: string) => sync.edit(autoTitle ? { premise, title: titleFromPremise(premise) } : { premise });
+  // A story always has a title: cleared, it is named after the premise again.
   const editTitle = (title: string) => {
-    setAutoTitle(false);
-    sync.edit({ title });
+    const cleared = title.trim() === '';
+    setAutoTitle(cleared);
+    sync.edit({ title: cleared ? titleFromPremise(fields.premise) : title });
   };
 
   const generate = async () => {
@@ -227,7 +231,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
           {writing ? `Writing with ${authorLine(generation.origin, settings)}…` : `${words} words`}
           {!writing && generation.origin && ` · written by ${authorLine(generation.origin, settings)}`}
         </p>
-        <GenerationNotice generation={generation} lastOnServer={generation.end || generation.error ? null : (initial?.last_generation ?? null)} />
+        <GenerationNotice generation={generation} lastOnServer={generation.end || generation.error ? null : (opened?.last_generation ?? null)} />
         {generation.reasoning && (
           <details className="story-thinking" data-testid="story-thinking">
             <summary>Thinking...</summary>
