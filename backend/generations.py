@@ -4,6 +4,7 @@ FLUSH_SECONDS; followers on any worker tail the database. A job whose process di
 `interrupted` by whoever notices first (start-up, a reader, a new generation of the story)."""
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -256,26 +257,29 @@ def start(app, conn, *, story_id: int, user_id: int, service, payload: dict) -> 
         raise AlreadyRunning(running["id"])
     params = {k: v for k, v in payload.items() if k not in ("messages", "stream", "model")}
     now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        prefix = conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
-        cursor = conn.execute(
-            """INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
-                   started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (story_id, user_id, getattr(service, "backend_type", None) or None, payload.get("model"),
-             json.dumps(params), owner_id(), now, now),
-        )
-        conn.execute("COMMIT")
-    except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK")
-        row = conn.execute("SELECT id FROM generations WHERE story_id = ? AND status = 'running'", (story_id,)).fetchone()
-        raise AlreadyRunning(row["id"] if row else 0) from None
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    job = Job(app, cursor.lastrowid, story_id, prefix, service, payload)
+    # Registered as live before any reader of this process can see the row (is_alive takes the lock).
     with _live_lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            prefix = conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
+            cursor = conn.execute(
+                """INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
+                       started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (story_id, user_id, getattr(service, "backend_type", None) or None, payload.get("model"),
+                 json.dumps(params), owner_id(), now, now),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK")
+            row = conn.execute(
+                "SELECT id FROM generations WHERE story_id = ? AND status = 'running'", (story_id,)
+            ).fetchone()
+            raise AlreadyRunning(row["id"] if row else 0) from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        job = Job(app, cursor.lastrowid, story_id, prefix, service, payload)
         _live[job.generation_id] = job
     job.start()
     return job.generation_id
@@ -511,6 +515,27 @@ class Job(threading.Thread):
         if row is None or row["status"] != "running" or row["owner"] != self.owner:
             return "gone"
         return "stop" if row["stop_requested"] else "running"
+
+
+def _interrupt_live_jobs() -> None:
+    """At a worker's orderly exit: its running jobs end as `interrupted` with all their text."""
+    with _live_lock:
+        jobs = list(_live.values())
+    for job in jobs:
+        job.upstream.stop()
+        try:
+            conn = db.connect(db.database_path(job.app))
+            try:
+                text = "".join(job.text)
+                _end(conn, job.generation_id, "interrupted", text=text, reasoning="".join(job.reasoning),
+                     content=job.prefix + text, error=INTERRUPTED_ERROR, expect_owner=job.owner)
+            finally:
+                conn.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; the next start-up marks it
+            log.exception("could not mark generation %s interrupted at exit", job.generation_id)
+
+
+atexit.register(_interrupt_live_jobs)
 
 
 # -- stopping ----------------------------------------------------------------------------------

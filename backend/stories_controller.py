@@ -117,15 +117,18 @@ def list_stories():
         f"SELECT {stories_store.SUMMARY_COLUMNS} FROM stories WHERE user_id = ? ORDER BY updated_at DESC, id DESC",
         (current_user_id(),),
     ).fetchall()
-    statuses = {
-        r["story_id"]: r["status"]
-        for r in conn.execute(
-            """SELECT g.story_id, g.status FROM generations g
-               JOIN (SELECT story_id, max(id) AS id FROM generations WHERE user_id = ? GROUP BY story_id) last
-               ON g.id = last.id""",
-            (current_user_id(),),
-        )
-    }
+    statuses = {}
+    for last in conn.execute(
+        """SELECT g.id, g.story_id, g.status FROM generations g
+           JOIN (SELECT story_id, max(id) AS id FROM generations WHERE user_id = ? GROUP BY story_id) newest
+           ON g.id = newest.id""",
+        (current_user_id(),),
+    ).fetchall():
+        status = last["status"]
+        if status == "running":  # unless its job died: then it is interrupted now
+            checked = generations.get_row(conn, last["id"])
+            status = checked["status"] if checked else None
+        statuses[last["story_id"]] = status
     return jsonify({"stories": [_summary(row, statuses.get(row["id"])) for row in rows]})
 
 

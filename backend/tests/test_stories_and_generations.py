@@ -285,9 +285,6 @@ def test_a_story_of_another_user_cannot_be_saved_or_its_revisions_read(tmp_path)
     assert client.get(f"/api/stories/{story['id']}/revisions/1", headers=bob).status_code == 404
     assert client.post(f"/api/stories/{story['id']}/revisions/1/restore", headers=bob,
                        json={"base_revision": 1}).status_code == 404
-    response = client.post("/proxy/llm/v1/chat/completions", headers=bob, json={
-        "messages": [{"role": "user", "content": "x"}], "taleweaver": {"story_id": story["id"]}})
-    assert response.status_code in (400, 404)  # bob has no backend (400) and no such story
     assert client.get(f"/api/stories/{story['id']}", headers=ann).get_json()["content"] == ""
 
 
@@ -631,3 +628,35 @@ def test_title_from_cuts_a_long_first_line_at_a_word():
     title = stories_store.title_from("word " * 40, "")
 
     assert len(title) <= 81 and title.endswith("…") and not title.startswith(" ")
+
+
+def test_users_never_see_follow_or_stop_each_others_generations(tmp_path, service):
+    import auth
+
+    app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})
+    with app.app_context():
+        init_db()
+        auth.create_user("ann", "ann-password")
+        auth.create_user("bob", "bob-password")
+    client = app.test_client()
+
+    def token(name):
+        return {"Authorization": "Bearer " + client.post(
+            "/api/auth/login", json={"username": name, "password": f"{name}-password"}).get_json()["token"]}
+
+    ann, bob = token("ann"), token("bob")
+    story = client.post("/api/stories", headers=ann, json={"premise": "Ann's"}).get_json()
+    started = client.post("/proxy/llm/v1/chat/completions", headers=ann, json={
+        "messages": [{"role": "user", "content": "x"}], "taleweaver": {"story_id": story["id"]}})
+    generation_id = started.get_json()["taleweaver"]["generation_id"]
+
+    for method, path in (("GET", f"/proxy/llm/v1/generations/{generation_id}"),
+                         ("GET", f"/proxy/llm/v1/generations/{generation_id}/events"),
+                         ("POST", f"/proxy/llm/v1/generations/{generation_id}/stop")):
+        assert client.open(path, method=method, headers=bob).status_code == 404
+        assert client.open(path, method=method).status_code == 401
+    bobs_try = client.post("/proxy/llm/v1/chat/completions", headers=bob, json={
+        "messages": [{"role": "user", "content": "x"}], "taleweaver": {"story_id": story["id"]}})
+    assert bobs_try.status_code == 404 and bobs_try.get_json()["error"]["code"] == "story_not_found"
+    assert client.get("/api/stories", headers=bob).get_json()["stories"] == []
+    assert client.get(f"/proxy/llm/v1/generations/{generation_id}", headers=ann).get_json()["status"] == "finished"

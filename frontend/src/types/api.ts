@@ -4,6 +4,7 @@ import type { components, paths } from './api.gen';
 
 type Schemas = components['schemas'];
 type JsonBody<Operation> = Operation extends { requestBody?: { content: { 'application/json': infer Body } } } ? Body : never;
+type JsonAnswer<Operation> = Operation extends { responses: { 200: { content: { 'application/json': infer Body } } } } ? Body : never;
 
 /** `/api/*` error body. */
 export type ApiErrorBody = Schemas['ApiError'];
@@ -46,3 +47,10 @@ export type StorySummary = Schemas['StorySummary'];
 export type Story = Schemas['Story'];
 export type StoriesResponse = Schemas['StoryList'];
 export type CreateStoryRequest = JsonBody<paths['/api/stories']['post']>;
+export type UpdateStoryRequest = JsonBody<paths['/api/stories/{story_id}']['patch']>;
+export type RevisionList = JsonAnswer<paths['/api/stories/{story_id}/revisions']['get']>;
+export type RevisionSummary = RevisionList['revisions'][number];
+export type Revision = JsonAnswer<paths['/api/stories/{story_id}/revisions/{revision}']['get']>;
+/** A server-side generation job of a story; `text_length` counts Unicode code points. */
+export type Generation = Schemas['Generation'];
+export type GenerationStatus = Generation['status'];

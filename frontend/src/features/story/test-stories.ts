@@ -1,7 +1,7 @@
 // Stories and generation events as the server sends them, for the Story page's tests.
-import type { Generation, StoryDocument } from './api/types';
+import type { Generation, Story } from '../../types/api';
 
-export const STORY: StoryDocument = {
+export const STORY: Story = {
   id: 7,
   title: 'The Clockmaker',
   premise: 'A clock that runs backwards',

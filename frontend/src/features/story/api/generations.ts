@@ -1,7 +1,8 @@
 import { createParser } from 'eventsource-parser';
 import { ApiError, apiErrorFromBody, apiFetch, apiJson } from '../../../lib/api-client';
 import type { ChatCompletionChunk } from '../../../types/api';
-import type { Generation, GenerationErrorBody, GenerationStatus, StoryGenerationRequest } from './types';
+import type { Generation, GenerationStatus } from '../../../types/api';
+import type { StoryGenerationRequest } from './types';
 
 /** How a generation ended, from the last chunk of its event stream. */
 export interface GenerationEnd {
@@ -24,6 +25,9 @@ export class StreamDropped extends Error {
     this.name = 'StreamDropped';
   }
 }
+
+/** An error as a generation records it. */
+type GenerationErrorBody = NonNullable<Generation['error']>;
 
 interface StreamExtension {
   taleweaver?: { status?: GenerationStatus; error?: GenerationErrorBody | null };

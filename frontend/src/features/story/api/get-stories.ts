@@ -1,9 +1,9 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiJson } from '../../../lib/api-client';
-import type { StoryList } from './types';
+import type { StoriesResponse } from '../../../types/api';
 
-export function getStories(): Promise<StoryList> {
-  return apiJson<StoryList>('/api/stories');
+export function getStories(): Promise<StoriesResponse> {
+  return apiJson<StoriesResponse>('/api/stories');
 }
 
 /** The user's library, most recently edited first. */

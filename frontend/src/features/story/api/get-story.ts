@@ -1,9 +1,9 @@
 import { queryOptions } from '@tanstack/react-query';
 import { apiJson } from '../../../lib/api-client';
-import type { StoryDocument } from './types';
+import type { Story } from '../../../types/api';
 
-export function getStory(id: number): Promise<StoryDocument> {
-  return apiJson<StoryDocument>(`/api/stories/${id}`);
+export function getStory(id: number): Promise<Story> {
+  return apiJson<Story>(`/api/stories/${id}`);
 }
 
 /** One story as the server has it now: never served from a cache, since the page edits from it. */

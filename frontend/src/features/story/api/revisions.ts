@@ -1,6 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiJson } from '../../../lib/api-client';
-import type { Revision, RevisionList, StoryDocument } from './types';
+import type { Revision, RevisionList, Story } from '../../../types/api';
 
 export function getRevisions(storyId: number): Promise<RevisionList> {
   return apiJson<RevisionList>(`/api/stories/${storyId}/revisions`);
@@ -29,8 +29,8 @@ export function useRevision(storyId: number, revision: number) {
 }
 
 /** Makes an old revision the story's text again; the text it replaces stays a revision too. */
-export function restoreRevision(storyId: number, revision: number, baseRevision: number): Promise<StoryDocument> {
-  return apiJson<StoryDocument>(`/api/stories/${storyId}/revisions/${revision}/restore`, {
+export function restoreRevision(storyId: number, revision: number, baseRevision: number): Promise<Story> {
+  return apiJson<Story>(`/api/stories/${storyId}/revisions/${revision}/restore`, {
     method: 'POST',
     body: { base_revision: baseRevision },
   });

@@ -1,10 +1,11 @@
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import { ErrorMessage } from '../../../components/ErrorMessage';
-import type { StoryDocument, StoryFields } from '../api/types';
+import type { Story } from '../../../types/api';
+import type { StoryFields } from '../api/types';
 
 interface ConflictNoticeProps {
-  theirs: StoryDocument;
+  theirs: Story;
   onReloadTheirs: () => Promise<void>;
   onKeepBoth: () => Promise<void>;
 }
@@ -46,13 +47,13 @@ export function ConflictNotice({ theirs, onReloadTheirs, onKeepBoth }: ConflictN
 
 interface SetAsideNoticeProps {
   mine: StoryFields;
-  onSaveAsNew: () => Promise<StoryDocument>;
+  onSaveAsNew: () => Promise<Story>;
   onDismiss: () => void;
 }
 
 /** After "Reload theirs": the version this page had, still at hand until the user lets it go. */
 export function SetAsideNotice({ mine, onSaveAsNew, onDismiss }: SetAsideNoticeProps) {
-  const [saved, setSaved] = useState<StoryDocument | null>(null);
+  const [saved, setSaved] = useState<Story | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [busy, setBusy] = useState(false);
   const save = async () => {

@@ -1,6 +1,6 @@
 import { GenerationError } from './GenerationError';
 import type { GenerationView } from '../hooks/useStoryGeneration';
-import type { Generation } from '../api/types';
+import type { Generation } from '../../../types/api';
 import { ApiError } from '../../../lib/api-client';
 
 /** How the last generation ended, told so the user knows the text is kept and what to do next. */
@@ -17,7 +17,11 @@ export function GenerationNotice({ generation, lastOnServer }: { generation: Gen
   const status = generation.end?.status ?? lastOnServer?.status;
   const error =
     generation.end?.error ??
-    (lastOnServer?.error ? new ApiError(502, lastOnServer.error.code ?? 'backend_error', lastOnServer.error.message) : null);
+    (lastOnServer?.error
+      ? new ApiError(502, lastOnServer.error.code ?? 'backend_error', lastOnServer.error.message ?? 'The model stopped with an error.', {
+          hint: lastOnServer.error.hint,
+        })
+      : null);
   if (status === 'stopped') {
     return (
       <p className="muted" role="status" data-testid="story-stopped">

@@ -2,9 +2,9 @@ import { useEffect, useState } from 'react';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 import { formatDateTime } from '../../../lib/format';
 import { useRevision, useRevisions } from '../api/revisions';
-import type { RevisionReason } from '../api/types';
+import type { RevisionSummary } from '../../../types/api';
 
-const REASONS: Record<RevisionReason, string> = { edit: 'edit', generation: 'generated', restore: 'restored' };
+const REASONS: Record<RevisionSummary['reason'], string> = { edit: 'edit', generation: 'generated', restore: 'restored' };
 
 interface RevisionsPanelProps {
   storyId: number;

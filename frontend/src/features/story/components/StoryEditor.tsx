@@ -7,7 +7,8 @@ import { createStory } from '../api/create-story';
 import { storiesQueryOptions } from '../api/get-stories';
 import { getStory } from '../api/get-story';
 import { restoreRevision } from '../api/revisions';
-import type { StoryDocument, StoryFields } from '../api/types';
+import type { Story } from '../../../types/api';
+import type { StoryFields } from '../api/types';
 import { updateStory } from '../api/update-story';
 import { useStoryGeneration, type GenerationOrigin } from '../hooks/useStoryGeneration';
 import { DocumentSync, type DocumentApi } from '../lib/document-sync';
@@ -38,10 +39,10 @@ function asLength(value: string): StoryLength {
 
 interface StoryEditorProps {
   /** The story as loaded, or null for a new one (created on the server at the first words). */
-  initial: StoryDocument | null;
+  initial: Story | null;
   settings: LLMSettings | undefined;
   canGenerate: boolean;
-  onCreated: (story: StoryDocument) => void;
+  onCreated: (story: Story) => void;
 }
 
 /** One story being written: every field autosaved, generation on the server, revisions at hand. */

@@ -2,7 +2,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { formatDateTime } from '../../../lib/format';
 import { useDeleteStory } from '../api/delete-story';
 import { useStories } from '../api/get-stories';
-import type { StorySummary } from '../api/types';
+import type { StorySummary } from '../../../types/api';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 
 /** The user's stories, most recently edited first: open one to go on with it, or delete it after a confirmation. */

@@ -5,7 +5,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { NOTHING_SAVED, OLLAMA_ACTIVE } from '../../../test/fixtures';
 import { renderPage } from '../../../test/render';
 import { apiError, controlledStream, fakeServer, json, sseResponse } from '../../../test/server';
-import type { StoryDocument, StoryGenerationRequest, UpdateStoryRequest } from '../api/types';
+import type { Story, UpdateStoryRequest } from '../../../types/api';
+import type { StoryGenerationRequest } from '../api/types';
 import { endEvents, generation, reasoningEvent, STORY, textEvent } from '../test-stories';
 import { StoryPage } from './StoryPage';
 
@@ -15,8 +16,8 @@ const SAVE_TIMEOUT = { timeout: 4000 };
 type Routes = Parameters<typeof fakeServer>[0];
 
 /** The server side of the Story page: one story (7) that PATCH saves change, with revisions counted. */
-function storyBackend(routes: Routes = {}, initial: StoryDocument = STORY) {
-  let story: StoryDocument = { ...initial };
+function storyBackend(routes: Routes = {}, initial: Story = STORY) {
+  let story: Story = { ...initial };
   const server = fakeServer({
     'GET /api/settings/llm': () => json(OLLAMA_ACTIVE),
     'GET /api/stories': () => json({ stories: [story] }),
@@ -26,7 +27,7 @@ function storyBackend(routes: Routes = {}, initial: StoryDocument = STORY) {
       if (base !== story.revision) {
         return json({ error: { code: 'revision_conflict', message: 'Saved elsewhere.', current_revision: story.revision } }, 409);
       }
-      story = { ...story, ...changes, revision: story.revision + 1 };
+      story = { ...story, ...(changes as Partial<Story>), revision: story.revision + 1 };
       return json(story);
     },
     'GET /api/stories/7/revisions': () => json({ revisions: [] }),
@@ -35,7 +36,7 @@ function storyBackend(routes: Routes = {}, initial: StoryDocument = STORY) {
   return {
     ...server,
     story: () => story,
-    set: (changes: Partial<StoryDocument>) => (story = { ...story, ...changes }),
+    set: (changes: Partial<Story>) => (story = { ...story, ...changes }),
     patches: () => server.sent('PATCH', '/api/stories/7').map((request) => request.body as UpdateStoryRequest),
   };
 }

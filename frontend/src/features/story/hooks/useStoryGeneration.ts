@@ -9,7 +9,8 @@ import {
   StreamDropped,
 } from '../api/generations';
 import { getStory } from '../api/get-story';
-import type { Generation, StoryDocument, StoryGenerationRequest } from '../api/types';
+import type { Generation, Story } from '../../../types/api';
+import type { StoryGenerationRequest } from '../api/types';
 import type { DocumentSync } from '../lib/document-sync';
 import { GenerationCursor } from '../lib/generation-cursor';
 
@@ -57,7 +58,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * already running when the page opens, from the offset of the text it shows), reconnects when
  * the stream drops, and stops it with the server's stop call. Text goes into the document.
  */
-export function useStoryGeneration(sync: DocumentSync, initial: StoryDocument | null) {
+export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
   const [view, setView] = useState<GenerationView>(() => ({
     phase: 'idle',
     end: null,

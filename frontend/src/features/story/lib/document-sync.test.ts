@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../../lib/api-client';
-import type { StoryDocument, UpdateStoryRequest } from '../api/types';
+import type { Story, UpdateStoryRequest } from '../../../types/api';
 import { STORY } from '../test-stories';
 import { type DocumentApi, DocumentSync, type SyncTiming } from './document-sync';
 
 const TIMING: SyncTiming = { quietMs: 700, maxDelayMs: 2000, retryMs: 5000 };
 
 /** A server holding one story, with a revision counter, that records every save. */
-function fakeApi(story: StoryDocument = STORY) {
+function fakeApi(story: Story = STORY) {
   let current = { ...story };
   const updates: { id: number; changes: UpdateStoryRequest; keepalive: boolean }[] = [];
   const created: Parameters<DocumentApi['create']>[0][] = [];
@@ -23,7 +23,7 @@ function fakeApi(story: StoryDocument = STORY) {
       }
       const fields: Partial<UpdateStoryRequest> = { ...changes };
       delete fields.base_revision;
-      current = { ...current, ...fields, revision: current.revision + 1 };
+      current = { ...current, ...(fields as Partial<Story>), revision: current.revision + 1 };
       return current;
     }),
     get: vi.fn(async () => current),
@@ -33,7 +33,7 @@ function fakeApi(story: StoryDocument = STORY) {
     updates,
     created,
     /** Another tab saves. */
-    saveElsewhere: (fields: Partial<StoryDocument>) => (current = { ...current, ...fields, revision: current.revision + 1 }),
+    saveElsewhere: (fields: Partial<Story>) => (current = { ...current, ...fields, revision: current.revision + 1 }),
     current: () => current,
   };
 }

@@ -1,5 +1,6 @@
 import { ApiError } from '../../../lib/api-client';
-import type { CreateStoryRequest, StoryDocument, StoryFields, UpdateStoryRequest } from '../api/types';
+import type { CreateStoryRequest, Story, UpdateStoryRequest } from '../../../types/api';
+import type { StoryFields } from '../api/types';
 
 /** Where the user's text stands with the server, as the save indicator tells it. */
 export type SaveState =
@@ -7,7 +8,7 @@ export type SaveState =
   | { kind: 'saved' }
   | { kind: 'saving' }
   | { kind: 'failed'; error: Error }
-  | { kind: 'conflict'; theirs: StoryDocument };
+  | { kind: 'conflict'; theirs: Story };
 
 export interface DocumentSnapshot {
   storyId: number | null;
@@ -18,9 +19,9 @@ export interface DocumentSnapshot {
 
 /** The server calls a document needs; the page passes the real ones, tests may pass their own. */
 export interface DocumentApi {
-  create: (story: CreateStoryRequest) => Promise<StoryDocument>;
-  update: (id: number, changes: UpdateStoryRequest, options: { keepalive: boolean }) => Promise<StoryDocument>;
-  get: (id: number) => Promise<StoryDocument>;
+  create: (story: CreateStoryRequest) => Promise<Story>;
+  update: (id: number, changes: UpdateStoryRequest, options: { keepalive: boolean }) => Promise<Story>;
+  get: (id: number) => Promise<Story>;
 }
 
 export interface SyncTiming {
@@ -38,7 +39,7 @@ const FIELDS = ['title', 'premise', 'genre', 'length', 'content'] as const;
 
 export const EMPTY_FIELDS: StoryFields = { title: '', premise: '', genre: 'fantasy', length: 'medium', content: '' };
 
-export function fieldsOf(story: StoryDocument): StoryFields {
+export function fieldsOf(story: Story): StoryFields {
   return {
     title: story.title,
     premise: story.premise ?? '',
@@ -76,8 +77,8 @@ export class DocumentSync {
 
   constructor(
     private readonly api: DocumentApi,
-    story: StoryDocument | null,
-    private readonly onCreated: (story: StoryDocument) => void = () => undefined,
+    story: Story | null,
+    private readonly onCreated: (story: Story) => void = () => undefined,
     private readonly timing: SyncTiming = DEFAULT_TIMING,
   ) {
     this.synced = story ? fieldsOf(story) : null;
@@ -197,7 +198,7 @@ export class DocumentSync {
 
   /** A 409: another save landed first. Only when its text differs from what this page last saved is it a conflict. */
   private async checkConflict(): Promise<void> {
-    let theirs: StoryDocument;
+    let theirs: Story;
     try {
       theirs = await this.api.get(this.snapshot.storyId as number);
     } catch (error) {
@@ -222,7 +223,7 @@ export class DocumentSync {
   }
 
   /** Replaces everything with the server's version of the story. */
-  private load(story: StoryDocument): void {
+  private load(story: Story): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.synced = fieldsOf(story);
@@ -238,7 +239,7 @@ export class DocumentSync {
   }
 
   /** Conflict: this page's version becomes a new story "<title> (copy)"; this story shows the server's version. */
-  async keepBoth(): Promise<StoryDocument> {
+  async keepBoth(): Promise<Story> {
     const mine = this.snapshot.fields;
     const copy = await this.api.create({ ...mine, title: `${mine.title || 'Untitled story'} (copy)` });
     const { save } = this.snapshot;
@@ -251,7 +252,7 @@ export class DocumentSync {
   }
 
   /** Saves `fields` as a new story (a version set aside by "Reload theirs"). */
-  saveAsNewStory(fields: StoryFields): Promise<StoryDocument> {
+  saveAsNewStory(fields: StoryFields): Promise<Story> {
     return this.api.create({ ...fields, title: `${fields.title || 'Untitled story'} (copy)` });
   }
 
@@ -266,7 +267,7 @@ export class DocumentSync {
    * The server's story after a change made there (a generation ended, a revision restored):
    * its fields replace those the user has not changed since; unsaved edits stay and are saved.
    */
-  adopt(story: StoryDocument): void {
+  adopt(story: Story): void {
     const server = fieldsOf(story);
     const previous = this.synced ?? server;
     const fields = { ...this.snapshot.fields };
