@@ -30,6 +30,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -66,6 +67,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -111,6 +113,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -169,6 +172,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -178,6 +182,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -251,6 +256,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -260,6 +266,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -303,6 +310,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -360,6 +368,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -443,6 +452,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -499,6 +509,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -508,6 +519,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -553,6 +565,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -594,6 +607,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -940,6 +954,7 @@ export interface paths {
                         "application/json": components["schemas"]["AuthMode"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -1003,6 +1018,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -1012,6 +1028,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
                 /** @description error */
                 429: {
                     headers: {
@@ -1064,6 +1081,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         delete?: never;
@@ -1107,6 +1125,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -1164,6 +1183,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1281,6 +1301,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1308,6 +1329,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                415: components["responses"]["ProxyUnsupportedMediaType"];
                 /** @description error */
                 429: {
                     headers: {
@@ -1583,6 +1605,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1693,6 +1716,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1711,6 +1735,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                415: components["responses"]["ProxyUnsupportedMediaType"];
                 /** @description error */
                 429: {
                     headers: {
@@ -2016,7 +2041,44 @@ export interface components {
             id?: string;
         };
     };
-    responses: never;
+    responses: {
+        /** @description host_not_allowed or origin_not_allowed: refused before any work */
+        ApiForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ApiError"];
+            };
+        };
+        /** @description unsupported_media_type: the body is not Content-Type: application/json */
+        ApiUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ApiError"];
+            };
+        };
+        /** @description host_not_allowed or origin_not_allowed, in OpenAI's error shape */
+        ProxyForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+        /** @description unsupported_media_type: the body is not Content-Type: application/json */
+        ProxyUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
