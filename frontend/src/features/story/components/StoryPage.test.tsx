@@ -512,3 +512,55 @@ describe('StoryPage: library', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Could not delete the story: That story no longer exists.');
   });
 });
+
+describe('StoryPage: following a generation through trouble', () => {
+  it('re-attaches after the server was away (a restart) and after a start whose answer did not name the job', async () => {
+    const stream = controlledStream();
+    let follows = 0;
+    const server = storyBackend({
+      // No X-Taleweaver-Generation header: the page finds the job in the story.
+      'POST /proxy/llm/v1/chat/completions': () => sseResponse(stream.stream),
+      'GET /proxy/llm/v1/generations/41/events': (request) => {
+        follows += 1;
+        if (follows === 1) throw new TypeError('Failed to fetch'); // the server is restarting
+        expect(request.query.get('after')).toBe('5');
+        return sseResponse(textEvent(' upon a time.', 18) + endEvents('finished', 18));
+      },
+    });
+    server.set({ content: '' });
+    const user = userEvent.setup();
+    openStory();
+    await user.click(await screen.findByRole('button', { name: 'Generate story' }));
+    stream.push(textEvent('Once ', 5));
+    await waitFor(() => expect(storyText()).toHaveValue('Once '));
+    server.set({ content: 'Once ', active_generation: generation({ text_length: 5 }) });
+    act(() => stream.close());
+
+    expect(await screen.findByTestId('story-reconnecting')).toHaveTextContent('reconnecting');
+    server.set({ content: 'Once upon a time.', active_generation: null, revision: 5 });
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Generate story' })).toBeInTheDocument(), SAVE_TIMEOUT);
+    expect(storyText()).toHaveValue('Once upon a time.');
+    expect(follows).toBe(2);
+  });
+
+  it('saves at once when the tab is hidden', async () => {
+    const server = storyBackend();
+    const user = userEvent.setup();
+    openStory();
+    await user.type(await screen.findByLabelText('Story text'), '!');
+    const visibility = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
+    fireEvent(document, new Event('visibilitychange'));
+    await waitFor(() => expect(server.patches()).toHaveLength(1));
+    expect(keepaliveOf('PATCH')).toEqual([true]);
+    visibility.mockRestore();
+  });
+
+  it('a cleared title is named after the premise again, since a story always has one', async () => {
+    const server = storyBackend();
+    const user = userEvent.setup();
+    openStory();
+    await user.clear(await screen.findByLabelText('Title'));
+    expect(screen.getByLabelText('Title')).toHaveValue(STORY.premise);
+    await waitFor(() => expect(server.story().title).toBe(STORY.premise), SAVE_TIMEOUT);
+  });
+});

@@ -78,6 +78,14 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
     onReasoning: (text) => setView((current) => ({ ...current, reasoning: current.reasoning + text })),
   };
 
+  /** The story's newest generation, for a start whose answer did not name it (the header hidden). */
+  const runningGenerationId = async (): Promise<number | null> => {
+    const storyId = sync.getSnapshot().storyId;
+    if (storyId === null) return null;
+    const story = await getStory(storyId).catch(() => null);
+    return (story?.active_generation ?? story?.last_generation)?.id ?? null;
+  };
+
   /** Follows until the generation ends, re-attaching from the cursor whenever the stream drops. */
   const followToEnd = async (first: () => Promise<GenerationEnd>, signal: AbortSignal): Promise<GenerationEnd> => {
     let attempt = first;
@@ -87,7 +95,9 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
         const end = await attempt();
         return end;
       } catch (error) {
-        if (isAbort(error) || !isReconnectable(error) || generationId.current === null) throw error;
+        if (isAbort(error) || !isReconnectable(error)) throw error;
+        generationId.current ??= await runningGenerationId();
+        if (generationId.current === null) throw error;
         setView((current) => ({ ...current, phase: 'reconnecting' }));
         await sleep(wait, signal);
         wait = Math.min(wait * 2, RECONNECT_MAX_MS);
