@@ -116,8 +116,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
     sync.adopt(await restoreRevision(storyId, rev, sync.getSnapshot().revision));
   };
 
-  const running = generation.isRunning;
-  const writing = running || generation.phase === 'starting';
+  const writing = generation.isRunning;
   const words = wordCount(fields.content);
 
   return (
