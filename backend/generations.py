@@ -61,7 +61,8 @@ def iso(epoch: float | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _json(value):
+def parse_json(value):
+    """A stored JSON column's value (None when empty or unreadable)."""
     if value is None:
         return None
     try:
@@ -72,7 +73,7 @@ def _json(value):
 
 def view(row: sqlite3.Row) -> dict:
     """A generation as the API shows it."""
-    usage = _json(row["usage_json"])
+    usage = parse_json(row["usage_json"])
     first, finished = row["first_token_at"], row["finished_at"]
     tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
     speed = None
@@ -84,13 +85,13 @@ def view(row: sqlite3.Row) -> dict:
         "status": row["status"],
         "backend_type": row["backend_type"],
         "model": row["model"],
-        "params": _json(row["params_json"]) or {},
+        "params": parse_json(row["params_json"]) or {},
         "started_at": iso(row["started_at"]),
         "finished_at": iso(finished),
-        "text_length": row["text_length"] if "text_length" in row.keys() else len(row["text"]),
+        "text_length": row["text_length"],
         "finish_reason": row["finish_reason"],
         "usage": usage,
-        "error": public_error(_json(row["error_json"])),
+        "error": public_error(parse_json(row["error_json"])),
         "time_to_first_token_ms": round((first - row["started_at"]) * 1000) if first is not None else None,
         "tokens_per_second": speed,
     }
@@ -627,8 +628,8 @@ def follow(conn, generation_id: int, after: int, reasoning_after: int) -> Iterat
             yield _event(after, chunk(delta))
             last_sent = time.monotonic()
         if row["status"] != "running":
-            extension = {"status": row["status"], "error": public_error(_json(row["error_json"])),
-                         "usage": _json(row["usage_json"])}
+            extension = {"status": row["status"], "error": public_error(parse_json(row["error_json"])),
+                         "usage": parse_json(row["usage_json"])}
             yield _event(after, chunk({}, row["finish_reason"], extension))
             yield b"data: [DONE]\n\n"
             return

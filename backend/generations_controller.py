@@ -52,9 +52,9 @@ def _completion(generation_id: int) -> Response:
     conn = get_db()
     row = generations.get_row(conn, generation_id)
     text, reasoning = generations.full_text(conn, generation_id)
-    error = generations.public_error(generations._json(row["error_json"]))
+    error = generations.public_error(generations.parse_json(row["error_json"]))
     if row["status"] == "failed" and not text:
-        stored = generations._json(row["error_json"]) or {}
+        stored = generations.parse_json(row["error_json"]) or {}
         status = stored.get("http_status") if isinstance(stored.get("http_status"), int) else 502
         raise ApiError(status, error.get("code") or "backend_error", error.get("message") or "The backend failed.",
                        hint=error.get("hint"))
@@ -67,7 +67,7 @@ def _completion(generation_id: int) -> Response:
         "created": int(row["started_at"]),
         "model": row["model"] or "",
         "choices": [{"index": 0, "message": message, "finish_reason": row["finish_reason"]}],
-        "usage": generations._json(row["usage_json"]),
+        "usage": generations.parse_json(row["usage_json"]),
         "taleweaver": {"generation_id": generation_id, "status": row["status"], "error": error},
     }
     return jsonify(body)

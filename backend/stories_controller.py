@@ -146,7 +146,7 @@ def create_story():
     settings = _settings(body) or "{}"
     backend_type = body.get("backend_type")
     if backend_type is not None and backend_type not in BACKEND_TYPES:
-        raise validation_error("backend_type", "backend_type must be lmstudio, ollama, chatgpt or null.")
+        raise validation_error("backend_type", f"backend_type must be one of {', '.join(BACKEND_TYPES)}, or null.")
     model = _text(body, "model", 256) or None
     stamp = stories_store.now_stamp()
     conn = get_db()

@@ -128,9 +128,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @enum {string} */
-                        backend_type: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
-                        /** @description lmstudio/ollama: url; chatgpt: api_key, base_url, organization; all: timeouts; null or absent: the stored values (or the defaults) */
+                        /** @enum {unknown} */
+                        backend_type: components["schemas"]["BackendType"];
+                        /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
                             url?: string;
                             api_key?: string;
@@ -211,9 +211,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @enum {string} */
-                        backend_type: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
-                        /** @description lmstudio/ollama: url; chatgpt: api_key, base_url, organization; all: timeouts; null or absent: the stored values (or the defaults) */
+                        /** @enum {unknown} */
+                        backend_type: components["schemas"]["BackendType"];
+                        /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
                             url?: string;
                             api_key?: string;
@@ -676,6 +676,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -703,6 +704,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         trace?: never;
@@ -753,6 +755,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -819,6 +822,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -893,6 +897,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -920,6 +925,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -1411,6 +1417,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1483,6 +1490,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1541,6 +1549,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1780,6 +1789,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/llm/backends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every backend type with its config fields, in dropdown order */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description backends */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackendList"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1803,9 +1857,9 @@ export interface components {
         };
         /** @description GET and POST /api/settings/llm */
         Settings: {
-            backend_type: string | null;
+            backend_type: components["schemas"]["BackendType"] | null;
             /** @description the active backend's config; {} while nothing is saved */
-            config: components["schemas"]["BackendConfig"] | Record<string, never>;
+            config: components["schemas"]["PublicConfig"];
             default_model: string | null;
             updated_at: string | null;
             /** @description every saved backend, by type */
@@ -1829,8 +1883,8 @@ export interface components {
         LastTest: {
             /** @enum {string} */
             status: "connected" | "error";
-            error?: string | null;
-            latency_ms?: number | null;
+            error: string | null;
+            latency_ms: number | null;
             tested_at: string;
         };
         SavedBackend: {
@@ -1838,7 +1892,7 @@ export interface components {
             default_model: string | null;
             is_active: boolean;
             updated_at: string;
-            last_test: components["schemas"]["LastTest"] | null;
+            last_test: (components["schemas"]["LastTest"] | null) & (components["schemas"]["LastTest"] | null);
         };
         DiagnosisStep: {
             name: string;
@@ -1913,8 +1967,9 @@ export interface components {
         };
         /** @description What a backend type is: its label, whether it is a local server, and its config fields */
         BackendDescriptor: {
-            type: string;
+            type: components["schemas"]["BackendType"];
             label: string;
+            /** @description A server on the user's machine or network (WSL fallback, loopback allowed by the SSRF allowlist). */
             local: boolean;
             description: string | null;
             fields: components["schemas"]["BackendField"][];
@@ -2039,6 +2094,52 @@ export interface components {
         ChatCompletionEvent: {
             data: string;
             id?: string;
+        };
+        /**
+         * @description A backend type; the order is the Settings dropdown's (GET /api/settings/llm/backends).
+         * @enum {string}
+         */
+        BackendType: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+        BackendConfigField: {
+            /** @description The key in config (request and stored). */
+            name: string;
+            label: string;
+            /**
+             * @description url: a server address; secret: stored encrypted, never sent back (the public config has has_<name> and <name>_masked instead); text: free text; seconds: a timeout.
+             * @enum {string}
+             */
+            kind: "url" | "secret" | "text" | "seconds";
+            required: boolean;
+            secret: boolean;
+            default: string | number | null;
+            placeholder: string | null;
+            help: string | null;
+            /** @description Shown under Advanced options. */
+            advanced: boolean;
+        };
+        /** @description A backend's stored config as responses show it: its fields (GET /api/settings/llm/backends) without any secret; a secret field <name> appears as has_<name> and <name>_masked. {} when nothing is saved. */
+        PublicConfig: {
+            url?: string;
+            base_url?: string;
+            organization?: string | null;
+            connect_timeout?: number;
+            first_token_timeout?: number;
+            idle_timeout?: number;
+            has_api_key?: boolean;
+            api_key_masked?: string | null;
+            /** @description The stored key cannot be decrypted with this server's key. */
+            key_error?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        TestStep: {
+            /** @enum {string} */
+            name: "resolve" | "connect" | "http" | "auth" | "models" | "generate";
+            label: string;
+            /** @enum {string} */
+            status: "ok" | "failed" | "skipped";
+            duration_ms: number | null;
+            detail: string | null;
         };
     };
     responses: {
