@@ -22,7 +22,7 @@ echo "==> backend tests"
 
 if [ -f frontend/package.json ]; then
   echo "==> frontend checks and tests"
-  (cd frontend && npm run --silent typecheck && npm run --silent lint && npm test --silent)
+  (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent)
 fi
 
 echo "==> whole-system and browser tests"
