@@ -132,9 +132,12 @@ export interface paths {
                         backend_type: components["schemas"]["BackendType"];
                         /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
-                            url?: string;
-                            api_key?: string;
-                            base_url?: string;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            url?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            api_key?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            base_url?: string | null;
                             organization?: string | null;
                             connect_timeout?: number | null;
                             first_token_timeout?: number | null;
@@ -215,9 +218,12 @@ export interface paths {
                         backend_type: components["schemas"]["BackendType"];
                         /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
-                            url?: string;
-                            api_key?: string;
-                            base_url?: string;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            url?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            api_key?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            base_url?: string | null;
                             organization?: string | null;
                             connect_timeout?: number | null;
                             first_token_timeout?: number | null;
@@ -422,10 +428,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The user's stories, most recently edited first */
+        /** The user's stories, most recently edited first; search and sort */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description text the title, premise or story text contains */
+                    q?: string;
+                    sort?: "updated" | "created" | "title";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -441,6 +451,15 @@ export interface paths {
                         "application/json": {
                             stories: components["schemas"]["StorySummary"][];
                         };
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
                     };
                 };
                 /** @description error */
@@ -474,10 +493,18 @@ export interface paths {
                         genre?: string | null;
                         length?: string | null;
                         /** @description generation settings, stored as given */
-                        settings?: Record<string, never> | null;
+                        settings?: {
+                            [key: string]: unknown;
+                        } | null;
                         content?: string | null;
                         backend_type?: string | null;
                         model?: string | null;
+                        /** @description what is always true in the story (characters, setting, style); sent with every generation */
+                        memory?: string | null;
+                        /** @description where the story is going; sent with every generation */
+                        authors_note?: string | null;
+                        /** @description derive the title from the premise (or take the title sent as a suggestion) and keep it unique among the user's stories */
+                        auto_title?: boolean | null;
                     };
                 };
             };
@@ -643,8 +670,16 @@ export interface paths {
                         genre?: string | null;
                         length?: string | null;
                         /** @description generation settings, stored as given */
-                        settings?: Record<string, never> | null;
+                        settings?: {
+                            [key: string]: unknown;
+                        } | null;
                         content?: string | null;
+                        /** @description what is always true in the story (characters, setting, style); sent with every generation */
+                        memory?: string | null;
+                        /** @description where the story is going; sent with every generation */
+                        authors_note?: string | null;
+                        /** @description derive the title from the premise (or take the title sent as a suggestion) and keep it unique among the user's stories */
+                        auto_title?: boolean | null;
                     };
                 };
             };
@@ -1260,7 +1295,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         model?: string;
-                        messages: {
+                        messages?: {
                             /** @enum {string} */
                             role: "system" | "user" | "assistant";
                             content: string;
@@ -1271,9 +1306,14 @@ export interface paths {
                         max_tokens?: number;
                         stop?: string | string[];
                         seed?: number;
-                        /** @description Taleweaver's extension: the story this generation writes into */
+                        /** @description Taleweaver's extension: the story this generation writes into; with an action the server writes the messages (leave messages out) */
                         taleweaver?: {
                             story_id?: number | null;
+                            /**
+                             * @description continue: the story's next passage; regenerate: another version of its last generated passage
+                             * @enum {string|null}
+                             */
+                            action?: "continue" | "regenerate" | null;
                         } | null;
                     };
                 };
@@ -1834,6 +1874,576 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stories/{story_id}/context": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How much of the model's context the story's next passage would use, and what would be trimmed */
+        get: {
+            parameters: {
+                query?: {
+                    action?: "continue" | "regenerate";
+                    model?: string;
+                    max_tokens?: number;
+                };
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the budget */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContextBudget"];
+                    };
+                };
+                /** @description validation_error, backend_not_configured or context_length_exceeded */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description nothing_to_regenerate */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description the backend failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/alternatives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Put one version of the last generated passage in the text (the passage as it was stays a version) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        base_revision: number;
+                        index: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict, generation_running or no_alternatives */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Undo one step: an edit, a generation, a regeneration, a version chosen */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        base_revision: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict, generation_running or nothing_to_undo */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/redo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Redo one undone step */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        base_revision: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict, generation_running or nothing_to_redo */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The story as a Markdown or plain text download */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "markdown" | "text";
+                };
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the file (Content-Disposition: attachment) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/markdown": string;
+                        "text/plain": string;
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whole library as a JSON backup (a download) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the backup */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LibraryBackup"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a backup's stories to the library, as new stories (never over existing ones) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["LibraryBackup"];
+                };
+            };
+            responses: {
+                /** @description what was imported */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            imported: number;
+                            stories: {
+                                id: number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2010,11 +2620,30 @@ export interface components {
             generation_status: "running" | "finished" | "stopped" | "failed" | "interrupted" | null;
             excerpt?: string;
             content: string;
-            settings: Record<string, never>;
+            settings: {
+                [key: string]: unknown;
+            };
             backend_type: string | null;
             model: string | null;
             active_generation: components["schemas"]["Generation"] | null;
             last_generation: components["schemas"]["Generation"] | null;
+            memory: string;
+            authors_note: string;
+            alternatives: null | {
+                start: number;
+                chosen: number;
+                count: number;
+            };
+            history: {
+                position: number;
+                can_undo: boolean;
+                can_redo: boolean;
+                undo_label: string | null;
+                redo_label: string | null;
+                steps: number;
+            };
+            /** @description the title is derived from the premise (kept unique) and follows it until a title is given */
+            auto_title: boolean;
         };
         /** @description GET /api/stories, newest first */
         StoryList: {
@@ -2078,11 +2707,15 @@ export interface components {
             } | null;
             time_to_first_token_ms?: number | null;
             tokens_per_second?: number | null;
+            /** @enum {string|null} */
+            action?: "continue" | "regenerate" | null;
+            context?: components["schemas"]["ContextBudget"] | null;
+            stats?: components["schemas"]["GenerationStats"];
         };
         ConflictError: {
             error: {
                 /** @enum {string} */
-                code: "revision_conflict" | "generation_running";
+                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate";
                 message: string;
                 /** @description with revision_conflict: the story's revision now */
                 current_revision?: number;
@@ -2140,6 +2773,71 @@ export interface components {
             status: "ok" | "failed" | "skipped";
             duration_ms: number | null;
             detail: string | null;
+        };
+        /** @description How much of the model's context a generation of the story's next passage uses. Token counts are estimates (4 characters per token). */
+        ContextBudget: {
+            /** @enum {string} */
+            action?: "continue" | "regenerate";
+            backend_type?: string | null;
+            model?: string | null;
+            /** @description tokens of context the model runs with */
+            context_length: number;
+            /** @description where context_length comes from, e.g. 'ollama num_ctx', 'lmstudio loaded_context_length', 'llama.cpp n_ctx', 'default' */
+            context_source: string;
+            /** @description tokens reserved for the answer */
+            max_tokens: number;
+            prompt_tokens: number;
+            memory_tokens: number;
+            authors_note_tokens: number;
+            premise_tokens: number;
+            /** @description tokens of story text sent */
+            story_tokens: number;
+            story_chars: number;
+            story_chars_sent: number;
+            /** @description characters of the oldest story text left out */
+            trimmed_chars: number;
+            trimmed: boolean;
+            used_fraction: number | null;
+        };
+        GenerationStats: {
+            completion_tokens: number | null;
+            prompt_tokens: number | null;
+            /**
+             * @description backend: from the backend's usage; counted: streamed pieces counted
+             * @enum {string}
+             */
+            tokens_source: "backend" | "counted";
+            tokens_per_second: number | null;
+            time_to_first_token_ms: number | null;
+            elapsed_ms: number;
+        };
+        LibraryBackup: {
+            /** @constant */
+            format: "taleweaver-library";
+            /** @constant */
+            version: 1;
+            exported_at?: string | null;
+            stories: {
+                title?: string | null;
+                premise?: string | null;
+                genre?: string | null;
+                length?: string | null;
+                settings?: {
+                    [key: string]: unknown;
+                } | null;
+                memory?: string | null;
+                authors_note?: string | null;
+                content?: string | null;
+                alternatives?: {
+                    start?: number;
+                    chosen?: number;
+                    versions?: string[];
+                } | null;
+                backend_type?: string | null;
+                model?: string | null;
+                created_at?: string | null;
+                updated_at?: string | null;
+            }[];
         };
     };
     responses: {

@@ -33,7 +33,7 @@ export type BackendDescriptor = Schemas['BackendDescriptor'];
 export type BackendField = Schemas['BackendField'];
 
 export type ChatCompletionRequest = JsonBody<paths['/proxy/llm/v1/chat/completions']['post']>;
-export type ChatMessage = ChatCompletionRequest['messages'][number];
+export type ChatMessage = NonNullable<ChatCompletionRequest['messages']>[number];
 export type ChatCompletionChunk = Schemas['ChatCompletionChunk'];
 
 export type AuthModeResponse = Schemas['AuthMode'];
@@ -54,3 +54,8 @@ export type Revision = JsonAnswer<paths['/api/stories/{story_id}/revisions/{revi
 /** A server-side generation job of a story; `text_length` counts Unicode code points. */
 export type Generation = Schemas['Generation'];
 export type GenerationStatus = Generation['status'];
+export type ContextBudget = Schemas['ContextBudget'];
+export type GenerationStats = Schemas['GenerationStats'];
+export type LibraryBackup = Schemas['LibraryBackup'];
+export type StoryHistory = Story['history'];
+export type StoryAlternatives = NonNullable<Story['alternatives']>;

@@ -18,6 +18,11 @@ export const STORY: Story = {
   model: 'mistral-7b',
   active_generation: null,
   last_generation: null,
+  memory: '',
+  authors_note: '',
+  alternatives: null,
+  history: { position: 1, can_undo: false, can_redo: false, undo_label: null, redo_label: null, steps: 1 },
+  auto_title: false,
 };
 
 export function generation(changes: Partial<Generation> = {}): Generation {

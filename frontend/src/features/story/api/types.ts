@@ -1,8 +1,13 @@
 // What the Story page edits, in the names of the generated wire types (src/types/api.ts).
 import type { ChatCompletionRequest, Story } from '../../../types/api';
 
-/** What the user edits; every one of them is autosaved. */
-export type StoryFields = Pick<Story, 'title' | 'premise' | 'genre' | 'length' | 'content'>;
+/** What the user edits; every one of them is autosaved. `settings` (the generation controls) is
+ * kept as its JSON text, so that a change is seen like any other field's. */
+export type StoryFields = Pick<Story, 'title' | 'premise' | 'genre' | 'length' | 'content' | 'memory' | 'authors_note'> & {
+  settings: string;
+};
 
 /** A chat completion that runs as a job of the named story (Taleweaver's extension field). */
-export type StoryGenerationRequest = ChatCompletionRequest & { taleweaver: { story_id: number } };
+export type StoryGenerationRequest = ChatCompletionRequest & {
+  taleweaver: { story_id: number; action?: 'continue' | 'regenerate' };
+};

@@ -78,7 +78,17 @@ describe('StoryPage: a story is a document on the server', () => {
 
     await user.type(screen.getByLabelText('Premise'), 'A');
     await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent('/story/7'));
-    expect(server.sent('POST', '/api/stories')[0].body).toEqual({ title: 'A', premise: 'A', genre: 'fantasy', length: 'medium', content: '' });
+    expect(server.sent('POST', '/api/stories')[0].body).toEqual({
+      title: 'A',
+      premise: 'A',
+      genre: 'fantasy',
+      length: 'medium',
+      content: '',
+      memory: '',
+      authors_note: '',
+      settings: {},
+      auto_title: true, // the server keeps an automatic title unique
+    });
 
     await user.type(screen.getByLabelText('Premise'), ' lighthouse');
     await waitFor(() => expect(server.story().premise).toBe('A lighthouse'), SAVE_TIMEOUT);
@@ -247,10 +257,10 @@ describe('StoryPage: generations run on the server', () => {
     expect(storyText()).toHaveAttribute('readonly');
     expect(screen.getByTestId('story-origin')).toHaveTextContent('Writing with Ollama · llama2:7b…');
     const sent = server.sent('POST', '/proxy/llm/v1/chat/completions')[0].body as StoryGenerationRequest;
-    expect(sent).toMatchObject({ stream: true, max_tokens: 1800, taleweaver: { story_id: 7 } });
-    expect(sent.messages[1].content).toContain('Genre: Mystery');
-    expect(sent.messages[1].content).toContain(STORY.premise);
-    expect(server.patches()[0]).toEqual({ base_revision: 3, length: 'long' }); // saved before the job started
+    // The server writes the prompt (premise, genre, memory, the text within the context); the page sends the controls.
+    expect(sent).toMatchObject({ stream: true, max_tokens: 1800, taleweaver: { story_id: 7, action: 'continue' } });
+    expect(sent.messages).toBeUndefined();
+    expect(server.patches()[0]).toMatchObject({ base_revision: 3, length: 'long', settings: { max_tokens: 1800 } }); // saved before the job started
 
     // The premise still saves while the job writes (the text is the job's).
     await user.type(screen.getByLabelText('Premise'), '!');

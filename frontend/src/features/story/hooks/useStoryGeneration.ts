@@ -29,6 +29,9 @@ export interface GenerationView {
   error: Error | null;
   reasoning: string;
   origin: GenerationOrigin | null;
+  /** When this page started or re-attached to the running generation, and saw its first text (ms). */
+  startedAt: number | null;
+  firstTextAt: number | null;
 }
 
 const RECONNECT_FIRST_MS = 500;
@@ -65,6 +68,8 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
     error: null,
     reasoning: '',
     origin: initial?.active_generation ? { backend: initial.active_generation.backend_type, model: initial.active_generation.model } : null,
+    startedAt: null,
+    firstTextAt: null,
   }));
   const generationId = useRef<number | null>(null);
   const controller = useRef<AbortController | null>(null);
@@ -74,6 +79,7 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
     onText: (text, end) => {
       const fresh = cursor.current.take(text, end);
       if (fresh) sync.appendGenerated(fresh);
+      if (fresh) setView((current) => (current.firstTextAt === null ? { ...current, firstTextAt: Date.now() } : current));
     },
     onReasoning: (text) => setView((current) => ({ ...current, reasoning: current.reasoning + text })),
   };
@@ -148,6 +154,8 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
       end: null,
       error: null,
       origin: { backend: generation.backend_type, model: generation.model },
+      startedAt: Date.now(),
+      firstTextAt: generation.text_length > 0 ? Date.now() : null,
     }));
     void run((signal) => followGeneration(generation.id, cursor.current.offset, handlers, signal));
   };
@@ -166,7 +174,7 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
     async (request: StoryGenerationRequest) => {
       generationId.current = null;
       cursor.current = new GenerationCursor(0);
-      setView({ phase: 'starting', end: null, error: null, reasoning: '', origin: null });
+      setView({ phase: 'starting', end: null, error: null, reasoning: '', origin: null, startedAt: Date.now(), firstTextAt: null });
       let alreadyRunning = false;
       await run(async (signal) => {
         try {

@@ -92,7 +92,9 @@ describe('DocumentSync autosave', () => {
     expect(sync.getSnapshot().save.kind).toBe('new');
     sync.edit({ premise: 'A', title: 'A' });
     await vi.advanceTimersByTimeAsync(0);
-    expect(server.created).toEqual([{ title: 'A', premise: 'A', genre: 'fantasy', length: 'medium', content: '' }]);
+    expect(server.created).toEqual([
+      { title: 'A', premise: 'A', genre: 'fantasy', length: 'medium', content: '', memory: '', authors_note: '', settings: {} },
+    ]);
     expect(onCreated).toHaveBeenCalledWith(expect.objectContaining({ id: 101 }));
 
     sync.edit({ premise: 'A dragon', title: 'A dragon' });
@@ -158,7 +160,7 @@ describe('DocumentSync conflicts', () => {
     await vi.advanceTimersByTimeAsync(800);
 
     const copy = await sync.keepBoth();
-    expect(server.created).toEqual([{ ...sync.getSnapshot().fields, title: 'The Clockmaker (copy)', content: 'My text' }]);
+    expect(server.created).toEqual([{ ...sync.getSnapshot().fields, settings: {}, title: 'The Clockmaker (copy)', content: 'My text' }]);
     expect(copy.title).toBe('The Clockmaker (copy)');
     expect(sync.getSnapshot()).toMatchObject({ revision: 4, fields: { content: 'Their text' }, save: { kind: 'saved' } });
     sync.edit({ content: 'Their text, edited here' });

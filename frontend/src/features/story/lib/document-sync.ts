@@ -15,6 +15,8 @@ export interface DocumentSnapshot {
   revision: number;
   fields: StoryFields;
   save: SaveState;
+  /** The story as the server last answered it (its alternatives, history, last generation). */
+  server: Story | null;
 }
 
 /** The server calls a document needs; the page passes the real ones, tests may pass their own. */
@@ -35,9 +37,18 @@ export interface SyncTiming {
 
 export const DEFAULT_TIMING: SyncTiming = { quietMs: 700, maxDelayMs: 2000, retryMs: 5000 };
 
-const FIELDS = ['title', 'premise', 'genre', 'length', 'content'] as const;
+const FIELDS = ['title', 'premise', 'genre', 'length', 'content', 'memory', 'authors_note', 'settings'] as const;
 
-export const EMPTY_FIELDS: StoryFields = { title: '', premise: '', genre: 'fantasy', length: 'medium', content: '' };
+export const EMPTY_FIELDS: StoryFields = {
+  title: '',
+  premise: '',
+  genre: 'fantasy',
+  length: 'medium',
+  content: '',
+  memory: '',
+  authors_note: '',
+  settings: '{}',
+};
 
 export function fieldsOf(story: Story): StoryFields {
   return {
@@ -46,7 +57,16 @@ export function fieldsOf(story: Story): StoryFields {
     genre: story.genre || EMPTY_FIELDS.genre,
     length: story.length || EMPTY_FIELDS.length,
     content: story.content ?? '',
+    memory: story.memory ?? '',
+    authors_note: story.authors_note ?? '',
+    settings: JSON.stringify(story.settings ?? {}),
   };
+}
+
+/** The fields as the API takes them (`settings` as an object). */
+export function wireFields<T extends Partial<StoryFields>>(fields: T): Omit<T, 'settings'> & { settings?: { [key: string]: unknown } } {
+  const { settings, ...rest } = fields;
+  return settings === undefined ? rest : { ...rest, settings: JSON.parse(settings) as { [key: string]: unknown } };
 }
 
 function changedFields(fields: StoryFields, base: StoryFields): Partial<StoryFields> {
@@ -83,8 +103,8 @@ export class DocumentSync {
   ) {
     this.synced = story ? fieldsOf(story) : null;
     this.snapshot = story
-      ? { storyId: story.id, revision: story.revision, fields: fieldsOf(story), save: { kind: 'saved' } }
-      : { storyId: null, revision: 0, fields: EMPTY_FIELDS, save: { kind: 'new' } };
+      ? { storyId: story.id, revision: story.revision, fields: fieldsOf(story), save: { kind: 'saved' }, server: story }
+      : { storyId: null, revision: 0, fields: EMPTY_FIELDS, save: { kind: 'new' }, server: null };
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -175,15 +195,17 @@ export class DocumentSync {
     this.update({ save: { kind: 'saving' } });
     try {
       if (this.synced === null || this.snapshot.storyId === null) {
-        const story = await this.api.create({ ...sent });
+        const story = await this.api.create(wireFields({ ...sent }));
         this.synced = sent;
-        this.update({ storyId: story.id, revision: story.revision });
+        this.update({ storyId: story.id, revision: story.revision, server: story });
+        this.takeServerTitle(story, sent);
         this.onCreated(story);
       } else {
         const changes = changedFields(sent, this.synced);
-        const story = await this.api.update(this.snapshot.storyId, { base_revision: this.snapshot.revision, ...changes }, { keepalive });
+        const story = await this.api.update(this.snapshot.storyId, { base_revision: this.snapshot.revision, ...wireFields(changes) }, { keepalive });
         this.synced = { ...this.synced, ...changes };
-        this.update({ revision: story.revision });
+        this.update({ revision: story.revision, server: story });
+        this.takeServerTitle(story, sent);
       }
       this.update({ save: this.isDirty() ? { kind: 'saving' } : { kind: 'saved' } });
     } catch (error) {
@@ -194,6 +216,14 @@ export class DocumentSync {
       this.update({ save: { kind: 'failed', error: error instanceof Error ? error : new Error(String(error)) } });
       if (isTransient(error)) this.retryTimer = setTimeout(() => void this.retry(), this.timing.retryMs);
     }
+  }
+
+  /** The server keeps an automatic title unique ("… (2)"): the page shows the title it kept,
+   * unless the user has typed another since. */
+  private takeServerTitle(story: Story, sent: StoryFields): void {
+    if (story.title === sent.title || this.synced === null) return;
+    this.synced = { ...this.synced, title: story.title };
+    if (this.snapshot.fields.title === sent.title) this.update({ fields: { ...this.snapshot.fields, title: story.title } });
   }
 
   /** A 409: another save landed first. Only when its text differs from what this page last saved is it a conflict. */
@@ -228,7 +258,7 @@ export class DocumentSync {
     this.timer = null;
     this.synced = fieldsOf(story);
     this.dirtySince = null;
-    this.update({ storyId: story.id, revision: story.revision, fields: fieldsOf(story), save: { kind: 'saved' } });
+    this.update({ storyId: story.id, revision: story.revision, fields: fieldsOf(story), save: { kind: 'saved' }, server: story });
   }
 
   /** Conflict: show the version saved elsewhere; returns this page's version so the page can still keep it. */
@@ -241,7 +271,7 @@ export class DocumentSync {
   /** Conflict: this page's version becomes a new story "<title> (copy)"; this story shows the server's version. */
   async keepBoth(): Promise<Story> {
     const mine = this.snapshot.fields;
-    const copy = await this.api.create({ ...mine, title: `${mine.title || 'Untitled story'} (copy)` });
+    const copy = await this.api.create(wireFields({ ...mine, title: `${mine.title || 'Untitled story'} (copy)` }));
     const { save } = this.snapshot;
     try {
       this.load(await this.api.get(this.snapshot.storyId as number));
@@ -253,7 +283,15 @@ export class DocumentSync {
 
   /** Saves `fields` as a new story (a version set aside by "Reload theirs"). */
   saveAsNewStory(fields: StoryFields): Promise<Story> {
-    return this.api.create({ ...fields, title: `${fields.title || 'Untitled story'} (copy)` });
+    return this.api.create(wireFields({ ...fields, title: `${fields.title || 'Untitled story'} (copy)` }));
+  }
+
+  /** A regeneration replaces the passage from `start` (code points): the page shows the text
+   * before it, as the server is about to have it, and the new version arrives after it. */
+  cutForRegeneration(start: number): void {
+    const content = Array.from(this.snapshot.fields.content).slice(0, start).join('');
+    if (this.synced) this.synced = { ...this.synced, content };
+    this.update({ fields: { ...this.snapshot.fields, content } });
   }
 
   /** Text a generation appended on the server: shown, and already saved there. */
@@ -273,7 +311,7 @@ export class DocumentSync {
     const fields = { ...this.snapshot.fields };
     for (const name of FIELDS) if (fields[name] === previous[name]) fields[name] = server[name];
     this.synced = server;
-    this.update({ storyId: story.id, revision: story.revision, fields });
+    this.update({ storyId: story.id, revision: story.revision, fields, server: story });
     if (this.snapshot.save.kind === 'conflict') return;
     this.update({ save: this.isDirty() ? { kind: 'saving' } : { kind: 'saved' } });
     this.schedule();

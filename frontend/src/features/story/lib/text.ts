@@ -13,17 +13,19 @@ export function wordCount(text: string): number {
   return trimmed ? trimmed.split(/\s+/).length : 0;
 }
 
-const MAX_TITLE_LENGTH = 80;
+const MAX_TITLE_LENGTH = 60;
 
-/** The title a story gets until the user names it: the premise's first line, shortened at a word. */
+/** The title a story gets until the user names it, as the server derives it: the first sentence
+ * of the premise's first line, shortened at a word (the server adds " (2)" to keep it unique). */
 export function titleFromPremise(premise: string): string {
   const line = premise
     .split('\n')
     .map((part) => part.trim())
     .find(Boolean);
   if (!line) return 'Untitled story';
-  if (line.length <= MAX_TITLE_LENGTH) return line;
-  const cut = line.slice(0, MAX_TITLE_LENGTH);
+  const sentence = line.split(/(?<=[.!?])\s/)[0].replace(/\.$/, '');
+  if (sentence.length <= MAX_TITLE_LENGTH) return sentence;
+  const cut = sentence.slice(0, MAX_TITLE_LENGTH);
   const atWord = cut.includes(' ') ? cut.slice(0, cut.lastIndexOf(' ')) : cut;
   return `${atWord.replace(/[ ,.;:]+$/, '')}…`;
 }
