@@ -19,7 +19,7 @@ export function getContextBudget(storyId: number, { action, model, maxTokens }: 
 /** How much of the model's context the next passage would use; asked again at each revision. */
 export function contextBudgetQueryOptions(storyId: number, revision: number, budget: BudgetQuery) {
   return queryOptions({
-    queryKey: ['stories', storyId, 'context', revision, budget],
+    queryKey: ['story', storyId, 'context', revision, budget],
     queryFn: () => getContextBudget(storyId, budget),
     staleTime: 30_000,
     retry: false,
