@@ -398,7 +398,6 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
                   </button>
                 </span>
               )}
-              {hasText && <span className="muted">Generating writes a new story; this text stays in Revisions.</span>}
               <button type="button" onClick={undo} disabled={!idle || !canUndo} title="Ctrl+Z" data-testid="undo-button">
                 Undo
               </button>
@@ -416,6 +415,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
             </>
           )}
         </div>
+        {!writing && hasText && <p className="muted">Generating writes a new story; this text stays in Revisions.</p>}
         <h2 id="story-output-heading" ref={readerRef} tabIndex={-1}>
           {fields.title || 'Your story'}
         </h2>
