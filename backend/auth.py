@@ -9,7 +9,7 @@ import click
 from flask import current_app, g, request
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from db import LOCAL_USERNAME, database_path, get_db
+from db import LOCAL_USERNAME, IntegrityError, database_path, get_db
 from errors import ApiError
 
 # Paths that answer without a login in multi-user mode.
@@ -130,13 +130,11 @@ def create_user(username: str, password: str) -> int:
 @click.password_option()
 def create_user_command(username, password):
     """Create a user account for multi-user mode."""
-    import sqlite3
-
     if len(password) < 8:
         raise click.ClickException("Choose a password of at least 8 characters.")
     try:
         create_user(username, password)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise click.ClickException(f"A user named {username!r} already exists.") from None
     click.echo(f"Created user {username!r}.")
 
