@@ -117,6 +117,9 @@ _sessions: dict[tuple, requests.Session] = {}
 # Configured loopback URL -> Windows-host URL that answered instead (WSL fallback).
 _wsl_resolved: dict[str, str] = {}
 _sessions_lock = threading.Lock()
+# Keep-alive connections kept per backend and worker: as many as streams open at once (under
+# gevent, 1,000 in a burst), or every one past it is closed at its end ("pool is full").
+UPSTREAM_POOL_SIZE = 1024
 
 
 def pooled_session(base_url: str) -> requests.Session:
@@ -131,7 +134,7 @@ def pooled_session(base_url: str) -> requests.Session:
                 session = requests.Session()
                 # Environment proxies are read per request otherwise; a local LLM is never behind one.
                 session.trust_env = False
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=256)
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=UPSTREAM_POOL_SIZE)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
                 _sessions[key] = session
