@@ -9,6 +9,7 @@ import weakref
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+import db
 import llm_service
 from openai_compat import RawCompletion
 
@@ -78,6 +79,7 @@ def _models_of(service) -> list[str]:
 @bp.get("/models")
 def list_models():
     service = llm_service.get_active_llm_service()
+    db.release_db()  # the backend may take its time; the connection serves other requests meanwhile
     owner = _text(getattr(service, "backend_type", None)) or "taleweaver"
     return jsonify(
         {
@@ -161,6 +163,7 @@ def chat_completions():
         headers["X-Taleweaver-Backend"] = backend
     if _text(payload.get("model")):
         headers["X-Taleweaver-Model"] = payload["model"]
+    db.release_db()  # a model may take minutes to answer; the connection serves other requests meanwhile
     result = service.chat_completion(payload, stream=stream)
     if not stream:
         if isinstance(result, RawCompletion):

@@ -174,3 +174,28 @@ def test_a_failing_postgresql_migration_changes_nothing(empty_postgres_url, tmp_
 
     assert query(app, "SELECT version FROM schema_version") == [(current,)]
     assert query(app, "SELECT table_name FROM information_schema.tables WHERE table_name = 'half_done'") == []
+
+
+def test_the_proxy_gives_its_connection_back_before_the_backend_answers(client, mocker):
+    """A model may take minutes: a pooled PostgreSQL connection must not wait with it."""
+    from flask import g
+
+    seen = {}
+    service = mocker.Mock(backend_type="ollama", default_model="m")
+
+    def active_service(*args):
+        db.get_db().execute("SELECT 1")  # as the real lookup reads the settings version
+        return service
+
+    def answer(payload, stream):
+        seen["holding_a_connection"] = "db" in g
+        return {"id": "x", "object": "chat.completion", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+
+    service.chat_completion.side_effect = answer
+    mocker.patch("llm_service.get_active_llm_service", side_effect=active_service)
+
+    response = client.post("/proxy/llm/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+
+    assert response.status_code == 200
+    assert seen == {"holding_a_connection": False}
