@@ -50,8 +50,12 @@ def dialect(app=None):
 
 
 # -- SQLite ----------------------------------------------------------------------------------
-def connect(path: str) -> sqlite3.Connection:
-    """A SQLite connection with the settings every use needs."""
+def connect(path: str):
+    """A connection of its own, for work outside a request (a background job, the CLI), with
+    the settings every use needs: to the SQLite file, or to the PostgreSQL URL that
+    `database_path()` gives when the app runs on PostgreSQL. The caller closes it."""
+    if db_dialect.for_url(path if "://" in path else None) is db_dialect.POSTGRES:
+        return PostgresConnection(psycopg.connect(path, autocommit=True, row_factory=_row_factory))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     if not os.path.exists(path):
@@ -183,6 +187,14 @@ class PostgresConnection:
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
 
     def close(self) -> None:
         self.raw.close()

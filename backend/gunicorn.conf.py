@@ -18,13 +18,17 @@ What monkey-patching changes, and how the code meets it:
   lookup to a thread (78 us a call here, and a thread hand-off per stream in a burst), c-ares
   answers in the loop (6.5 us; it reads /etc/hosts too). GEVENT_RESOLVER=thread goes back.
 The standard library is patched here, before on_starting imports the app into the master, so
-that no lock or socket is made unpatched and then inherited by the workers.
+that no lock or socket is made unpatched and then inherited by the workers (a module-level
+threading.Lock made before patching would block the whole worker, not one greenlet) -- but only
+when gunicorn itself loads this file: a test that imports it to call on_starting must not turn
+its own process into gevent's.
 TALEWEAVER_WORKER_CLASS=gthread goes back to threads (TALEWEAVER_THREADS per worker).
 """
 import os
+import sys
 
 worker_class = os.environ.get("TALEWEAVER_WORKER_CLASS", "gevent")
-if worker_class == "gevent":
+if worker_class == "gevent" and "gunicorn" in os.path.basename(sys.argv[0]):
     os.environ.setdefault("GEVENT_RESOLVER", "ares")
     from gevent import monkey
 

@@ -199,3 +199,14 @@ def test_the_proxy_gives_its_connection_back_before_the_backend_answers(client, 
 
     assert response.status_code == 200
     assert seen == {"holding_a_connection": False}
+
+
+def test_a_connection_of_its_own_reaches_the_apps_database(app):
+    """What a background job opens outside any request: the same database as the requests."""
+    with app.app_context():
+        conn = db.connect(db.database_path())
+        try:
+            conn.execute("INSERT INTO stories (user_id, title) VALUES ((SELECT id FROM users LIMIT 1), ?)", ("Aside",))
+        finally:
+            conn.close()
+    assert query(app, "SELECT title FROM stories") == [("Aside",)]

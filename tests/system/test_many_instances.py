@@ -171,3 +171,12 @@ def test_with_one_instance_killed_the_others_keep_serving(cluster):
     for server in instances[:2]:
         assert server.api("GET", "/api/auth/me", headers=token).json()["username"] == "bob"
     assert bearer(login(proxy, "ann"))
+
+
+def test_an_instance_on_postgresql_without_shared_keys_refuses_to_start():
+    server = TaleweaverServer(database_url=new_postgres_database())
+    server.env.pop("TALEWEAVER_SECRET_KEYS")
+    with pytest.raises(RuntimeError) as refused:
+        server.start()
+    server.close()
+    assert "set TALEWEAVER_SECRET_KEYS to the same Fernet key on every instance" in str(refused.value)
