@@ -21,6 +21,10 @@ WRITE_LOCK_KEY = 0x7A1E_3EA4_0000_0002
 _STRFTIME_NOW = re.compile(r"strftime\('%Y-%m-%dT%H:%M:%SZ',\s*'now'\)")
 _PG_NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
+_INSERT_OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE)
+# SQLite's INSERT OR REPLACE finds the conflicting unique key itself; PostgreSQL's ON CONFLICT
+# must name it: the key of each table the stores replace rows of.
+REPLACE_KEYS = {"story_revisions": ("story_id", "revision")}
 _BEGIN_IMMEDIATE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\s*;?\s*$", re.IGNORECASE)
 _AUTOINCREMENT_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNORECASE)
 _REAL = re.compile(r"\bREAL\b")
@@ -84,12 +88,23 @@ class PostgresDialect:
         ignore = bool(_INSERT_OR_IGNORE.match(sql))
         if ignore:
             sql = _INSERT_OR_IGNORE.sub("INSERT INTO", sql, count=1).rstrip().rstrip(";")
+        on_conflict = ""
+        replace = _INSERT_OR_REPLACE.match(sql)
+        if replace:
+            table, columns = replace.group(1), [c.strip() for c in replace.group(2).split(",")]
+            if table not in REPLACE_KEYS:
+                raise ValueError(f"INSERT OR REPLACE INTO {table}: add its unique key to db_dialect.REPLACE_KEYS")
+            key = REPLACE_KEYS[table]
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+            on_conflict = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+            sql = sql[:replace.start()] + f"INSERT INTO {table} ({replace.group(2)})" + sql[replace.end():]
+            sql = sql.rstrip().rstrip(";")
         # psycopg reads % everywhere as the start of a placeholder, even inside literals.
         sql = sql.replace("%", "%%")
         sql = _outside_quotes(sql, lambda part: part.replace("?", "%s"))
         if ignore:
             sql += " ON CONFLICT DO NOTHING"
-        return (sql,)
+        return (sql + on_conflict,)
 
     def migration_statement(self, sql: str) -> str:
         """A migration's DDL in PostgreSQL's types and functions."""

@@ -171,14 +171,15 @@ class TaleweaverServer:
 
 
 def configure_fake(server: TaleweaverServer, fake, default_model: str | None = None, **extra) -> dict:
-    """Point the server's active backend at a fake LLM server of the matching kind."""
-    backend_type = {"ollama": "ollama", "lmstudio": "lmstudio", "openai": "chatgpt"}[fake.kind]
-    if backend_type == "chatgpt":
+    """Point the server's active backend at a fake LLM server: the fake's kind is the backend type."""
+    if fake.kind == "chatgpt":
         config = {"base_url": fake.url, "api_key": fake.api_key or "sk-taleweaver-test-key-000"}
+    elif fake.kind == "openai_compatible":
+        config = {"base_url": fake.url, **({"api_key": fake.api_key} if fake.api_key else {})}
     else:
         config = {"url": fake.url}
     config.update(extra)
-    return server.configure(backend_type, config, default_model)
+    return server.configure(fake.kind, config, default_model)
 
 
 def sse_events(response: requests.Response):
@@ -187,3 +188,40 @@ def sse_events(response: requests.Response):
         if line.startswith(b"data: "):
             data = line[6:]
             yield data.decode() if data == b"[DONE]" else json.loads(data)
+
+
+def sse_events_with_ids(response: requests.Response):
+    """(id, data) of a streamed response's SSE events as they arrive; id is None when absent."""
+    event_id = None
+    for line in response.iter_lines(chunk_size=None):
+        if line.startswith(b"id: "):
+            event_id = int(line[4:])
+        elif line.startswith(b"data: "):
+            data = line[6:]
+            yield event_id, (data.decode() if data == b"[DONE]" else json.loads(data))
+            event_id = None
+
+
+def delta_text(events) -> str:
+    """The content text carried by (id, chunk) events."""
+    return "".join(
+        (data["choices"][0]["delta"].get("content") or "")
+        for _, data in events
+        if isinstance(data, dict) and data.get("choices")
+    )
+
+
+def kill_whole_server(server: TaleweaverServer) -> None:
+    """SIGKILL the gunicorn master and every worker at once, as a power cut or the OOM killer would."""
+    import psutil
+
+    master = psutil.Process(server.process.pid)
+    processes = [master, *master.children(recursive=True)]
+    for process in processes:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=10)
+    server.process.wait()
+    server._log.close()

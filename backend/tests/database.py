@@ -1,4 +1,6 @@
 """Reading the app's database from a test, on SQLite or PostgreSQL alike."""
+import contextlib
+
 import db
 
 
@@ -28,3 +30,13 @@ def stored_bytes(app) -> bytes:
     tables = [row[0] for row in query(
         app, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
     return "\n".join(str(row) for table in tables for row in query(app, f'SELECT * FROM "{table}"')).encode()
+
+
+@contextlib.contextmanager
+def connection(app):
+    """A connection of its own to the app's database (autocommit), closed afterwards."""
+    conn = db.connect(db.database_path(app))
+    try:
+        yield conn
+    finally:
+        conn.close()

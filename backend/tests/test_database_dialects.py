@@ -152,13 +152,13 @@ def test_a_new_postgresql_migration_upgrades_in_place_and_keeps_rows(empty_postg
     app.test_client().post("/api/stories", json={"title": "Old", "content": "Old story."})
     number = db.migrations()[-1][0] + 1
     monkeypatch.setattr(db, "MIGRATIONS_DIR", copy_migrations(
-        tmp_path, f"{number:03d}_word_count.sql",
-        "ALTER TABLE stories ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0;\n"))
+        tmp_path, f"{number:03d}_language.sql",
+        "ALTER TABLE stories ADD COLUMN language TEXT NOT NULL DEFAULT 'en';\n"))
 
     with app.app_context():
         assert db.init_db() == number
 
-    assert query(app, "SELECT title, word_count FROM stories") == [("Old", 0)]
+    assert query(app, "SELECT title, language FROM stories") == [("Old", "en")]
 
 
 def test_a_failing_postgresql_migration_changes_nothing(empty_postgres_url, tmp_path, monkeypatch):
@@ -210,3 +210,11 @@ def test_a_connection_of_its_own_reaches_the_apps_database(app):
         finally:
             conn.close()
     assert query(app, "SELECT title FROM stories") == [("Aside",)]
+
+
+def test_insert_or_replace_names_the_tables_unique_key_on_postgresql():
+    (statement,) = db_dialect.POSTGRES.statements(
+        "INSERT OR REPLACE INTO story_revisions (story_id, revision, title) SELECT id, revision, ? FROM stories WHERE id = ?")
+    assert statement == (
+        "INSERT INTO story_revisions (story_id, revision, title) SELECT id, revision, %s FROM stories WHERE id = %s"
+        " ON CONFLICT (story_id, revision) DO UPDATE SET title = EXCLUDED.title")

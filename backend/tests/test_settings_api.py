@@ -4,7 +4,7 @@ import os
 import pytest
 import requests
 
-import llm_base
+import wsl
 from tests.database import query, stored_bytes
 
 OLLAMA = "http://localhost:11434"
@@ -16,9 +16,9 @@ OTHER_KEY = "sk-proj-SecondKey9876543210zyxwvuQ"
 
 @pytest.fixture(autouse=True)
 def _no_remembered_wsl_host():
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
     yield
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
 
 
 def save(client, backend_type, config=None, **extra):

@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 import auth
 import crypto
 import db
-import llm_base
+import wsl
 import llm_service
 from app import create_app
 from tests.database import query
@@ -29,7 +29,7 @@ def _fresh_process_caches():
     """Keys, services and WSL addresses are cached per process; each test starts without them."""
     crypto.clear_cache()
     llm_service._active_cache.clear()
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
     yield
     crypto.clear_cache()
     llm_service._active_cache.clear()
@@ -110,7 +110,7 @@ def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch)
         (migrations / os.path.basename(source)).write_text(open(source, encoding="utf-8").read())
     next_number = latest_version() + 1
     (migrations / f"{next_number:03d}_word_count.sql").write_text(
-        "-- Stories remember their length.\nALTER TABLE stories ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0;\n"
+        "-- Stories remember their language.\nALTER TABLE stories ADD COLUMN language TEXT NOT NULL DEFAULT 'en';\n"
     )
     monkeypatch.setattr(db, "MIGRATIONS_DIR", str(migrations))
 
@@ -118,7 +118,7 @@ def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch)
         version = db.init_db()
 
     assert version == next_number
-    assert sqlite_query(path, "SELECT title, word_count FROM stories") == [("Old", 0)]
+    assert sqlite_query(path, "SELECT title, language FROM stories") == [("Old", "en")]
 
 
 @pytest.mark.sqlite_only

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-BACKEND_OF = {"lmstudio": "lmstudio", "ollama": "ollama", "openai": "chatgpt"}
+BACKEND_OF = {"lmstudio": "lmstudio", "ollama": "ollama", "chatgpt": "chatgpt"}
 LABEL = {"lmstudio": "LM Studio", "ollama": "Ollama", "chatgpt": "ChatGPT"}
 API_KEY = "sk-browser-test-secret-4242424242"
 # Slow enough that a person (and the test) sees the words arrive and can press Stop.
@@ -17,7 +17,7 @@ PREMISE = "A young weaver finds a thread of silver light caught in her loom."
 
 def fake_options(kind: str) -> dict:
     """A fake LLM server streaming at a visible pace; the OpenAI one wants a key."""
-    return {"chunk_delay": CHUNK_DELAY, **({"api_key": API_KEY} if kind == "openai" else {})}
+    return {"chunk_delay": CHUNK_DELAY, **({"api_key": API_KEY} if kind == "chatgpt" else {})}
 
 
 def wait_until(condition, what: str, timeout: float = 10.0) -> None:
