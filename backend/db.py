@@ -145,14 +145,14 @@ def _row_factory(cursor):
 class PostgresCursor:
     """The result of one statement, with sqlite3's `lastrowid`."""
 
-    def __init__(self, connection: "PostgresConnection", cursor):
-        self._connection, self._cursor = connection, cursor
+    def __init__(self, cursor, lastrowid=None):
+        self._cursor, self.lastrowid = cursor, lastrowid
 
     def fetchone(self):
-        return self._cursor.fetchone() if self._cursor.description else None
+        return self._cursor.fetchone() if self._cursor.description and self.lastrowid is None else None
 
     def fetchall(self):
-        return self._cursor.fetchall() if self._cursor.description else []
+        return self._cursor.fetchall() if self._cursor.description and self.lastrowid is None else []
 
     def __iter__(self):
         return iter(self.fetchall())
@@ -161,10 +161,10 @@ class PostgresCursor:
     def rowcount(self) -> int:
         return self._cursor.rowcount
 
-    @property
-    def lastrowid(self):
-        """The id the last INSERT of this connection generated (PostgreSQL's lastval())."""
-        return self._connection.raw.execute("SELECT lastval()").fetchone()[0]
+
+# Per database (its DSN, schema included): the tables whose rows get an id, so that an INSERT
+# into one returns it (sqlite3's lastrowid). Forgotten after every migration.
+_id_tables: dict[str, frozenset] = {}
 
 
 class PostgresConnection:
@@ -174,10 +174,25 @@ class PostgresConnection:
         self.raw = raw
 
     def execute(self, sql: str, params=()) -> PostgresCursor:
-        cursor = None
-        for statement in db_dialect.POSTGRES.statements(sql):
-            cursor = self.raw.execute(statement, tuple(params))
-        return PostgresCursor(self, cursor)
+        *leading, last = db_dialect.POSTGRES.statements(sql)
+        for statement in leading:
+            self.raw.execute(statement)
+        table = db_dialect.insert_target(sql)
+        if table is None or table not in self._tables_with_ids():
+            return PostgresCursor(self.raw.execute(last, tuple(params)))
+        cursor = self.raw.execute(last.rstrip().rstrip(";") + " RETURNING id", tuple(params))
+        ids = cursor.fetchall()
+        return PostgresCursor(cursor, ids[-1][0] if ids else 0)
+
+    def _tables_with_ids(self) -> frozenset:
+        dsn = self.raw.info.dsn
+        tables = _id_tables.get(dsn)
+        if tables is None:
+            tables = frozenset(row[0] for row in self.raw.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND column_name = 'id' AND is_identity = 'YES'"))
+            _id_tables[dsn] = tables
+        return tables
 
     def executemany(self, sql: str, seq_of_params) -> None:
         (statement,) = db_dialect.POSTGRES.statements(sql)
@@ -267,6 +282,8 @@ def migrate(conn) -> int:
                 sql.after_migration(conn)
                 sql.set_version(conn, number)
                 version = number
+                if isinstance(conn, PostgresConnection):
+                    _id_tables.pop(conn.raw.info.dsn, None)
         conn.execute("INSERT OR IGNORE INTO users (username) VALUES (?)", (LOCAL_USERNAME,))
         conn.execute("COMMIT")
     except BaseException:

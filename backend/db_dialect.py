@@ -31,6 +31,16 @@ _REAL = re.compile(r"\bREAL\b")
 _BLOB = re.compile(r"\bBLOB\b")
 
 
+_INSERT_TARGET = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def insert_target(sql: str) -> str | None:
+    """The table an INSERT statement writes to (None for any other statement)."""
+    match = _INSERT_TARGET.match(sql)
+    return match.group(1) if match and "RETURNING" not in sql.upper() else None
+
+
 def split_statements(script: str) -> list[str]:
     """The statements of a migration script, split where sqlite3 says one is complete
     (its rules, semicolons outside quotes and comments, hold for PostgreSQL's SQL too)."""

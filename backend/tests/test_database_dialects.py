@@ -64,13 +64,15 @@ def test_rows_read_by_name_and_by_index(app):
         assert dict(zip(row.keys(), row))["id"] == row[0]
 
 
-def test_an_insert_tells_the_id_it_made(app):
+def test_an_insert_tells_the_id_it_made_even_after_other_inserts(app):
     with app.app_context():
         conn = db.get_db()
-        first = conn.execute("INSERT INTO users (username) VALUES (?)", ("ida",)).lastrowid
-        second = conn.execute("INSERT INTO users (username) VALUES (?)", ("ivo",)).lastrowid
-    assert query(app, "SELECT username FROM users WHERE id = ?", (first,)) == [("ida",)]
-    assert query(app, "SELECT username FROM users WHERE id = ?", (second,)) == [("ivo",)]
+        first = conn.execute("INSERT INTO users (username) VALUES (?)", ("ida",))
+        second = conn.execute("INSERT INTO users (username) VALUES (?)", ("ivo",))
+        conn.execute("INSERT INTO stories (user_id, title) VALUES (?, ?)", (second.lastrowid, "Between"))
+        conn.execute("INSERT INTO login_failures (attempt_key, failed_at) VALUES (?, ?)", ("k", 1.0))
+    assert query(app, "SELECT username FROM users WHERE id = ?", (first.lastrowid,)) == [("ida",)]
+    assert query(app, "SELECT username FROM users WHERE id = ?", (second.lastrowid,)) == [("ivo",)]
 
 
 def test_login_failure_times_keep_sub_second_precision(app):

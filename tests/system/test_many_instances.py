@@ -13,7 +13,16 @@ import pytest
 import requests
 
 from tests import nginx
-from tests.support import GUNICORN, ROOT, TEST_DATABASE_URL, TaleweaverServer, new_postgres_database, sse_events
+from tests.support import (
+    GUNICORN,
+    ROOT,
+    TEST_DATABASE_URL,
+    TaleweaverServer,
+    delta_text,
+    new_postgres_database,
+    sse_events,
+    sse_events_with_ids,
+)
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL or not nginx.available(),
@@ -91,7 +100,7 @@ def test_a_save_on_one_instance_is_used_by_the_next_request_on_every_other(clust
     instances, proxy = cluster
     token = bearer(login(instances[1], "bob"))
     secret = "sk-bob-shared-across-instances-0123"
-    first = fake_factory("openai", api_key=secret, reply="From the first backend.")
+    first = fake_factory("chatgpt", api_key=secret, reply="From the first backend.")
     saved = instances[0].api("POST", "/api/settings/llm", headers=token, json={
         "backend_type": "chatgpt", "config": {"base_url": first.url, "api_key": secret},
         "default_model": first.models[0]})
@@ -156,6 +165,35 @@ def test_the_login_rate_limit_counts_failures_on_every_instance(cluster):
         refused = login(server, "nobody-here", "wrong password")
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_story_generation_started_on_one_instance_is_re_attached_from_another(cluster, fake_factory):
+    instances, proxy = cluster
+    token = bearer(login(instances[0], "ann"))
+    words = [f"w{i}" for i in range(40)]
+    fake = fake_factory("ollama", reply=" ".join(words), chunk_delay=0.1)
+    assert instances[0].api("POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "ollama", "config": {"url": fake.url}, "default_model": fake.models[0]}).status_code == 200
+    tale = instances[0].api("POST", "/api/stories", headers=token, json={"premise": "A fox who counts"}).json()
+
+    started = instances[0].api("POST", "/proxy/llm/v1/chat/completions", headers=token, stream=True, json={
+        "messages": [{"role": "user", "content": "Count."}], "stream": True, "taleweaver": {"story_id": tale["id"]}})
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    before = []
+    for event_id, data in sse_events_with_ids(started):
+        before.append((event_id, data))
+        if len(delta_text(before).split()) >= 8:
+            break
+    started.close()  # the browser goes away; its next request lands on another instance
+
+    resumed = instances[1].api("GET", f"/proxy/llm/v1/generations/{generation_id}/events?after={event_id}",
+                               headers=token, stream=True)
+    after = list(sse_events_with_ids(resumed))
+
+    assert after[-1][1] == "[DONE]"
+    assert delta_text(after)  # it was still running when it was picked up on the other instance
+    assert delta_text(before) + delta_text(after) == " ".join(words)  # nothing lost, nothing doubled
+    assert instances[2].api("GET", f"/api/stories/{tale['id']}", headers=token).json()["content"] == " ".join(words)
 
 
 def test_with_one_instance_killed_the_others_keep_serving(cluster):
