@@ -6,6 +6,11 @@ Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /p
 - gthread, 2 x 600 threads: p99 1.24 s, 317 MB, and every thread's stack and GIL hand-offs.
 - gevent, 2 workers x 4,000 connections: p99 0.52 s against 0.21 s sent to the upstream
   directly, 179 MB; the non-streamed added latency unchanged (+0.74 ms against +0.73).
+  (DESIGN.md section 10, a quiet machine.) Again with bench/burst.py and bench/workers_ab.py on
+  2026-12-01 while other engineers' suites kept the 2 cores busy (load average 5 to 9), so
+  every figure is stretched: gevent p99 2.94 s against 0.92 s direct and 0.96 s through nginx
+  alone, 0 failed, 203 MB; gthread 2 x 128 p99 21.0 s; non-streamed added latency p50 +2.58 ms
+  gevent against +2.49 ms gthread in one interleaved loop (the same, within that noise).
 What monkey-patching changes, and how the code meets it:
 - thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
   process (not per thread), so a request reuses one instead of opening its own;
