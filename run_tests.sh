@@ -28,7 +28,7 @@ cat "$PG_LOG"; rm -f "$PG_LOG"
 
 if [ -f frontend/package.json ]; then
   echo "==> frontend checks and tests"
-  (cd frontend && npm run --silent typecheck && npm run --silent lint && npm test --silent)
+  (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent)
 fi
 
 echo "==> whole-system and browser tests (SQLite)"

@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { StrictMode } from 'react';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { App } from './App';
-import { setToken } from './services/api';
+import { setToken } from './lib/api-client';
 import { CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from './test/fixtures';
 import { testQueryClient } from './test/render';
 import { apiError, fakeServer, json, type SentRequest } from './test/server';

@@ -1,11 +1,12 @@
 import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
 import { ErrorMessage } from './components/ErrorMessage';
 import { AppHeader } from './components/layout/AppHeader';
-import { useLegacySettingsMigration } from './hooks/useLegacySettingsMigration';
-import { LoginPage } from './pages/LoginPage';
-import { SettingsPage } from './pages/SettingsPage';
-import { StoryPage } from './pages/StoryPage';
-import { useAuthMode, useToken } from './services/auth';
+import { useLegacySettingsMigration } from './features/settings/hooks/useLegacySettingsMigration';
+import { useAuthMode } from './features/auth/api/get-auth-mode';
+import { LoginPage } from './features/auth/components/LoginPage';
+import { useToken } from './features/auth/hooks/useToken';
+import { SettingsPage } from './features/settings/components/SettingsPage';
+import { StoryPage } from './features/story/components/StoryPage';
 
 /** The app once the user may use it (always in single-user mode, after login in multi-user mode). */
 function SignedInApp({ multiUser }: { multiUser: boolean }) {
@@ -16,7 +17,11 @@ function SignedInApp({ multiUser }: { multiUser: boolean }) {
       <AppHeader multiUser={multiUser} />
       <main>
         <Routes>
-          <Route path="/" element={<StoryPage />} />
+          {/* One Story page for both, so a new story keeps its editor when it gets its own URL. */}
+          <Route element={<StoryPage />}>
+            <Route path="/" />
+            <Route path="/story/:id" />
+          </Route>
           <Route path="/settings" element={<SettingsPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>

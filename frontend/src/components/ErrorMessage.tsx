@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { ApiError } from '../services/api';
+import { ApiError } from '../lib/api-client';
 
 interface ErrorMessageProps {
   error: Error;

@@ -1,5 +1,5 @@
 import { QueryClient } from '@tanstack/react-query';
-import { ApiError } from '../services/api';
+import { ApiError } from './api-client';
 
 /** One retry for a server that may be restarting; a 4xx answer will not change by asking again. */
 export function createQueryClient(): QueryClient {

@@ -1,4 +1,4 @@
-import type { LLMSettings, LLMStatus, TestConnectionResult } from '../types/LLMTypes';
+import type { LLMSettings, LLMStatus, TestConnectionResult } from '../types/api';
 
 export const NOTHING_SAVED: LLMSettings = {
   backend_type: null,

@@ -1,24 +1,5 @@
 import { NavLink } from 'react-router-dom';
-import { useCurrentUser, useLogout } from '../../services/auth';
-
-function UserMenu() {
-  const user = useCurrentUser();
-  const logout = useLogout();
-  return (
-    <div className="user-menu">
-      {user.data && <span className="muted">{user.data.username}</span>}
-      <button
-        type="button"
-        className="button-secondary"
-        onClick={() => logout.mutate()}
-        disabled={logout.isPending}
-        data-testid="logout-button"
-      >
-        {logout.isPending ? 'Logging out…' : 'Log out'}
-      </button>
-    </div>
-  );
-}
+import { UserMenu } from '../../features/auth/components/UserMenu';
 
 export function AppHeader({ multiUser }: { multiUser: boolean }) {
   return (

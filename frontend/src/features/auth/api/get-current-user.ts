@@ -1,0 +1,15 @@
+import { queryOptions, useQuery } from '@tanstack/react-query';
+import { apiJson } from '../../../lib/api-client';
+import type { CurrentUser } from '../../../types/api';
+
+export function getCurrentUser(): Promise<CurrentUser> {
+  return apiJson<CurrentUser>('/api/auth/me');
+}
+
+export function currentUserQueryOptions() {
+  return queryOptions({ queryKey: ['auth', 'me'], queryFn: getCurrentUser });
+}
+
+export function useCurrentUser() {
+  return useQuery(currentUserQueryOptions());
+}
