@@ -579,7 +579,7 @@ def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_
     read_last = generations.last_for_story
 
     def persist_in_between(conn, story_id):
-        with sqlite3.connect(story_app.config["DATABASE"]) as writer:  # the job, another connection
+        with connection(story_app) as writer:  # the job, another connection
             writer.execute("UPDATE generations SET text = text || 'ry' WHERE story_id = ?", (story_id,))
             writer.execute("UPDATE stories SET content = content || 'ry' WHERE id = ?", (story_id,))
         return read_last(conn, story_id)
