@@ -16,6 +16,7 @@ import auth_controller
 import config
 import crypto
 import db
+import security
 import llm_proxy_controller
 import settings_controller
 import settings_store
@@ -141,6 +142,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise ValueError("TALEWEAVER_AUTH_MODE must be 'single' or 'multi'.")
 
     setup_logging(app)
+    security.init_app(app)
     CORS(
         app,
         resources={r"/api/*": {}, r"/proxy/*": {}},
@@ -148,6 +150,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         expose_headers=["X-Taleweaver-Backend", "X-Taleweaver-Model", "Retry-After"],
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
+        always_send=False,  # no Access-Control-Allow-Origin for a request that sent no allowed Origin
     )
 
     @app.before_request

@@ -32,6 +32,11 @@ def from_environment() -> dict:
         "CORS_ORIGINS": _list(
             "TALEWEAVER_CORS_ORIGINS", ["http://localhost:3000", "http://127.0.0.1:3000"]
         ),
+        # Host names this server answers to beyond localhost and the bound address ("*": any).
+        "ALLOWED_HOSTS": _list("TALEWEAVER_ALLOWED_HOSTS", []),
+        "BIND_HOST": os.environ.get("TALEWEAVER_HOST", "127.0.0.1"),
+        # Origins of an API server that the built frontend calls, when not its own (CSP connect-src).
+        "API_ORIGINS": _list("TALEWEAVER_API_ORIGINS", []),
         "SECRET_KEYS": _list("TALEWEAVER_SECRET_KEYS", []),
         "SECRET_KEY_FILE": os.environ.get("TALEWEAVER_SECRET_KEY_FILE") or None,
         "MAX_API_BODY": _int("TALEWEAVER_MAX_API_BODY", 1024 * 1024),

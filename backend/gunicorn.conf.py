@@ -18,11 +18,17 @@ loglevel = os.environ.get("TALEWEAVER_LOG_LEVEL", "info").lower()
 
 
 def on_starting(server):
-    """Refuse a non-loopback bind in single-user mode unless the operator overrides it."""
+    """Refuse a non-loopback bind in single-user mode unless overridden; warn about the Host allowlist."""
+    import logging
+
+    import security
     from app import check_bind_address, create_app
 
     host = server.cfg.bind[0].rsplit(":", 1)[0]
-    check_bind_address(host, create_app())
+    app = create_app()
+    check_bind_address(host, app)
+    for warning in security.startup_warnings(app.config):
+        logging.getLogger("taleweaver.security").warning(warning)
 
 # Several servers (tests, benchmarks) may run side by side; none needs gunicorn's control socket.
 control_socket_disable = True

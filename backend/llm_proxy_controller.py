@@ -91,7 +91,7 @@ def list_models():
 
 
 def _chat_request() -> dict:
-    payload = request.get_json(silent=True, force=True)
+    payload = request.get_json(silent=True)
     if payload is None:
         raise ProxyError(400, "The request body is not valid JSON.", "invalid_json")
     if not isinstance(payload, dict):

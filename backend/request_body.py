@@ -8,7 +8,7 @@ from errors import ApiError
 
 def json_object() -> dict:
     """The request body as a dict, or a 400 that says what is wrong with it."""
-    data = request.get_json(silent=True, force=True)
+    data = request.get_json(silent=True)
     if data is None:
         if not request.get_data(cache=True):
             raise ApiError(400, "invalid_json", "The request needs a JSON body.")

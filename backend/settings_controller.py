@@ -110,7 +110,10 @@ def test_connection():
     user_id = current_user_id()
     existing = settings_store.row_for(user_id, backend_type)
     stored = existing["config"] if existing else None
-    config = settings_store.validate_config(backend_type, body.get("config"), stored)
+    try:
+        config = settings_store.validate_config(backend_type, body.get("config"), stored)
+    except settings_store.KeyNotReusable as exc:
+        return jsonify(_untested(backend_type, exc))
     default_model = existing["default_model"] if existing else None
     service = llm_service.create_service(backend_type, config, default_model)
     started = time.perf_counter()
@@ -155,6 +158,24 @@ def test_connection():
         )
         _forget_status(user_id)
     return jsonify(result)
+
+
+def _untested(backend_type: str, exc: settings_store.KeyNotReusable) -> dict:
+    """The answer to a test that was not run because the stored key may not go to the new address."""
+    return {
+        "status": "error",
+        "backend_type": backend_type,
+        "models": [],
+        "latency_ms": None,
+        "tested_at": settings_store.now_iso(),
+        "server_info": None,
+        "resolved_url": None,
+        "error": exc.message,
+        "error_code": exc.code,
+        "field": exc.field,
+        "hint": None,
+        "steps": [],
+    }
 
 
 def _forget_status(user_id: int) -> None:

@@ -12,7 +12,7 @@ from flask import current_app
 import crypto
 import wsl
 from db import get_db
-from errors import validation_error
+from errors import ApiError, validation_error
 from openai_service import OPENAI_BASE_URL
 
 BACKEND_TYPES = ("lmstudio", "ollama", "chatgpt")
@@ -151,6 +151,20 @@ def _optional_text(value, field: str, limit: int = 256) -> str | None:
     return value or None
 
 
+class KeyNotReusable(ApiError):
+    """A blank key with a new address: the stored key must not be sent to a server it was not saved for."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(400, "api_key_required", message, field=field)
+
+
+def same_address(config: dict, stored: dict) -> bool:
+    """Whether a config sends requests where the stored one does (a key is bound to that)."""
+    return config.get("base_url") == stored.get("base_url", OPENAI_BASE_URL) and config.get(
+        "organization"
+    ) == stored.get("organization")
+
+
 def validate_config(backend_type: str, config, stored: dict | None) -> dict:
     """The config to store for a request's config; a blank API key keeps the stored one."""
     if config is None:
@@ -197,6 +211,14 @@ def validate_config(backend_type: str, config, stored: dict | None) -> dict:
             )
         result["api_key_encrypted"] = crypto.encrypt(key)
     elif stored.get("api_key_encrypted"):
+        if not same_address(result, stored):
+            raise KeyNotReusable(
+                "config.api_key",
+                "Enter the API key again: a saved key is only sent to the address it was saved for "
+                f"({stored.get('base_url', OPENAI_BASE_URL)}"
+                + (f", organization {stored['organization']}" if stored.get("organization") else "")
+                + "), and this one differs.",
+            )
         result["api_key_encrypted"] = stored["api_key_encrypted"]
     else:
         raise validation_error("config.api_key", "Enter your OpenAI API key (it starts with sk-).")

@@ -230,13 +230,13 @@ def test_chatgpt_save_with_blank_key_keeps_the_stored_key(client):
     assert mask == "sk-" + "*" * (len(KEY) - 4) + "Z"
     assert first["config"]["has_api_key"] is True
 
-    response = save(client, "chatgpt", {"api_key": "", "organization": "org-team"})
+    response = save(client, "chatgpt", {"api_key": "", "idle_timeout": 90})
 
     config = response.get_json()["config"]
     assert response.status_code == 200
     assert config["api_key_masked"] == mask
     assert config["has_api_key"] is True
-    assert config["organization"] == "org-team"
+    assert config["idle_timeout"] == 90
     assert "api_key" not in config
 
 

@@ -30,6 +30,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -66,6 +67,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -111,6 +113,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -125,8 +128,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @enum {string} */
-                        backend_type: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+                        backend_type: components["schemas"]["BackendType"];
                         /** @description lmstudio/ollama: url; chatgpt: api_key, base_url, organization; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
                             url?: string;
@@ -169,6 +171,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -178,6 +181,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -206,8 +210,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @enum {string} */
-                        backend_type: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+                        backend_type: components["schemas"]["BackendType"];
                         /** @description lmstudio/ollama: url; chatgpt: api_key, base_url, organization; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
                             url?: string;
@@ -251,6 +254,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -260,6 +264,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -303,6 +308,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -324,7 +330,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    backend_type?: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+                    backend_type?: components["schemas"]["BackendType"];
                     refresh?: "0" | "1";
                 };
                 header?: never;
@@ -360,6 +366,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -441,6 +448,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -491,6 +499,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -500,6 +509,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
             };
         };
         delete?: never;
@@ -545,6 +555,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -586,6 +597,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -628,6 +640,7 @@ export interface paths {
                         "application/json": components["schemas"]["AuthMode"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -691,6 +704,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
                 /** @description error */
                 413: {
                     headers: {
@@ -700,6 +714,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                415: components["responses"]["ApiUnsupportedMediaType"];
                 /** @description error */
                 429: {
                     headers: {
@@ -752,6 +767,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         delete?: never;
@@ -795,6 +811,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiError"];
                     };
                 };
+                403: components["responses"]["ApiForbidden"];
             };
         };
         put?: never;
@@ -852,6 +869,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -962,6 +980,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -980,6 +999,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                415: components["responses"]["ProxyUnsupportedMediaType"];
                 /** @description error */
                 429: {
                     headers: {
@@ -1071,6 +1091,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1181,6 +1202,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
                     headers: {
@@ -1199,6 +1221,7 @@ export interface paths {
                         "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
+                415: components["responses"]["ProxyUnsupportedMediaType"];
                 /** @description error */
                 429: {
                     headers: {
@@ -1316,7 +1339,10 @@ export interface components {
             /** @enum {string} */
             status: "connected" | "error";
             backend_type: string;
+            /** @description the request field at fault (config.api_key when the stored key may not go to a new address) */
+            field?: string | null;
             models: string[];
+            /** @description null when nothing was contacted */
             latency_ms: number | null;
             tested_at: string;
             server_info?: {
@@ -1361,28 +1387,36 @@ export interface components {
             default_model: string | null;
             details: components["schemas"]["ModelDetail"][];
         };
-        /** @description One config field of a backend type, as the Settings form renders it */
-        BackendField: {
+        /**
+         * @description A backend type; the order is the Settings dropdown's (GET /api/settings/llm/backends).
+         * @enum {string}
+         */
+        BackendType: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+        BackendConfigField: {
+            /** @description The key in config (request and stored). */
             name: string;
             label: string;
-            /** @enum {string} */
+            /**
+             * @description url: a server address; secret: stored encrypted, never sent back (the public config has has_<name> and <name>_masked instead); text: free text; seconds: a timeout.
+             * @enum {string}
+             */
             kind: "url" | "secret" | "text" | "seconds";
             required: boolean;
             secret: boolean;
             default: string | number | null;
             placeholder: string | null;
             help: string | null;
+            /** @description Shown under Advanced options. */
             advanced: boolean;
         };
-        /** @description What a backend type is: its label, whether it is a local server, and its config fields */
         BackendDescriptor: {
-            type: string;
+            type: components["schemas"]["BackendType"];
             label: string;
+            /** @description A server on the user's machine or network (WSL fallback, loopback allowed by the SSRF allowlist). */
             local: boolean;
-            description: string | null;
-            fields: components["schemas"]["BackendField"][];
+            description: string;
+            fields: components["schemas"]["BackendConfigField"][];
         };
-        /** @description GET /api/settings/llm/backends */
         BackendList: {
             backends: components["schemas"]["BackendDescriptor"][];
         };
@@ -1446,7 +1480,44 @@ export interface components {
             }[];
         };
     };
-    responses: never;
+    responses: {
+        /** @description host_not_allowed or origin_not_allowed: refused before any work */
+        ApiForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ApiError"];
+            };
+        };
+        /** @description unsupported_media_type: the body is not Content-Type: application/json */
+        ApiUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ApiError"];
+            };
+        };
+        /** @description host_not_allowed or origin_not_allowed, in OpenAI's error shape */
+        ProxyForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+        /** @description unsupported_media_type: the body is not Content-Type: application/json */
+        ProxyUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;

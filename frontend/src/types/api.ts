@@ -29,7 +29,7 @@ export type ModelDetail = Schemas['ModelDetail'];
 
 export type BackendList = Schemas['BackendList'];
 export type BackendDescriptor = Schemas['BackendDescriptor'];
-export type BackendField = Schemas['BackendField'];
+export type BackendConfigField = Schemas['BackendConfigField'];
 
 export type ChatCompletionRequest = JsonBody<paths['/proxy/llm/v1/chat/completions']['post']>;
 export type ChatMessage = ChatCompletionRequest['messages'][number];
