@@ -84,6 +84,9 @@ def configure_backend_in_settings(page: Page, watch, app_url: str, server, fake,
     page.get_by_test_id("model-select").select_option(model)
     page.get_by_test_id("save-button").click()
     expect(page.get_by_test_id("save-result")).to_have_text(f"Saved. {LABEL[backend]} is now the active backend.")
+    # The page tests what it just saved, so "Last test" is the test of the saved values.
+    expect(page.get_by_test_id("test-status")).to_have_text("Connected")
+    expect(page.get_by_test_id("status-last-test")).to_contain_text("(passed)")
 
     saved = server.api("GET", "/api/settings/llm").json()
     assert saved["backend_type"] == backend and saved["default_model"] == model, saved
