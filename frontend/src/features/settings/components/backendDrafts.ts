@@ -84,15 +84,13 @@ function fieldError(
     if (field.required && value === '' && storedSecret(field, saved) === null) return `Enter the ${field.label}.`;
     return undefined;
   }
+  if (field.kind === 'seconds' && (value === '' || !(Number(value) >= MIN_SECONDS && Number(value) <= MAX_SECONDS))) {
+    const usual = field.default === null ? '' : ` (default ${field.default})`;
+    return `${field.label}: a number of seconds from ${MIN_SECONDS} to ${MAX_SECONDS}${usual}.`;
+  }
   if (value === '') return field.required ? `Enter the ${field.label}.` : undefined;
   if (field.kind === 'url' && !/^https?:\/\/[^\s/]+/i.test(value)) {
     return `Enter an address starting with http:// or https://, e.g. ${field.placeholder ?? field.default ?? 'http://localhost:1234'}.`;
-  }
-  if (field.kind === 'seconds') {
-    const seconds = Number(value);
-    if (!Number.isFinite(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
-      return `${field.label}: a number of seconds from ${MIN_SECONDS} to ${MAX_SECONDS}.`;
-    }
   }
   return undefined;
 }

@@ -1,4 +1,3 @@
-import { Link } from 'react-router-dom';
 import { ApiError } from '../../../lib/api-client';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 import { BackendMissingNotice } from './BackendMissingNotice';
@@ -6,10 +5,6 @@ import { BackendMissingNotice } from './BackendMissingNotice';
 export function GenerationError({ error }: { error: Error }) {
   if (error instanceof ApiError && error.code === 'backend_not_configured') return <BackendMissingNotice />;
   return (
-    <ErrorMessage error={error} title="The story could not be written" testId="story-error">
-      <p>
-        <Link to="/settings">Check the connection in Settings</Link>, then try again.
-      </p>
-    </ErrorMessage>
+    <ErrorMessage error={error} title="The story could not be written" testId="story-error" settingsLink />
   );
 }

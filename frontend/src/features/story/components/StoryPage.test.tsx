@@ -106,7 +106,8 @@ describe('StoryPage generation', () => {
 
     const error = await screen.findByTestId('story-error');
     expect(error).toHaveTextContent('The story could not be written: Ollama stopped answering for 60 s.');
-    expect(within(error).getByRole('link', { name: 'Check the connection in Settings' })).toHaveAttribute('href', '/settings');
+    expect(error).toHaveTextContent('raise the first-token timeout in Settings');
+    expect(within(error).getByRole('link', { name: 'Open Settings' })).toHaveAttribute('href', '/settings');
     expect(screen.getByTestId('story-output')).toHaveTextContent('It began');
   });
 
