@@ -275,7 +275,7 @@ export function LLMSettingsForm({ settings, backends }: LLMSettingsFormProps) {
             )}
           </div>
         )}
-        {hasFieldErrors && (
+        {hasFieldErrors && !showSaved && (
           <p className="notice notice-error" role="alert" data-testid="save-result">
             {attempt?.action === 'save' ? 'Not saved — fix' : 'Fix'} the {Object.keys(fieldErrors).length === 1 ? 'field' : 'fields'}{' '}
             marked above.

@@ -63,7 +63,10 @@ function optionTexts(): string[] {
 
 describe('1. the default model belongs to the server in the form', () => {
   it("after a URL change and a test, offers the new server's models and flags the old default before Save", async () => {
-    const server = settingsServer({ 'POST /api/settings/llm/test': () => json(connected(['llama-3.2-1b'])) });
+    const server = settingsServer({
+      'POST /api/settings/llm/test': () => json(connected(['llama-3.2-1b'])),
+      'POST /api/settings/llm': () => json(lmStudioSaved('http://127.0.0.1:1235', 'llama-3.2-1b')),
+    });
     const { user } = await renderSettings();
 
     await typeUrl(user, 'http://127.0.0.1:1235');
@@ -78,6 +81,13 @@ describe('1. the default model belongs to the server in the form', () => {
     expect(screen.queryByText(/^Saved\./)).not.toBeInTheDocument();
 
     await user.selectOptions(screen.getByTestId('model-select'), 'llama-3.2-1b');
+    expect(screen.queryByTestId('model-select-error')).not.toBeInTheDocument();
+    await user.click(screen.getByTestId('save-button'));
+    expect(await screen.findByText('Saved. LM Studio is now the active backend.')).toBeInTheDocument();
+    expect(server.sent('POST', '/api/settings/llm')[0].body).toMatchObject({ default_model: 'llama-3.2-1b' });
+    // Neither the old server's list (still cached a moment ago) nor the blocked attempt says otherwise.
+    await waitFor(() => expect(screen.getByTestId('test-status')).toHaveTextContent('Connected'));
+    expect(screen.queryByText(/Not saved/)).not.toBeInTheDocument();
     expect(screen.queryByTestId('model-select-error')).not.toBeInTheDocument();
   });
 
