@@ -15,11 +15,13 @@ function modelCount(count: number): string {
 }
 
 /** A step's parts, each in its own span for the layout, with separators a screen reader reads out. */
-function StepParts({ step }: { step: DiagnosisStep }) {
+function StepParts({ step, error }: { step: DiagnosisStep; error: string | null }) {
+  // The failed step's detail is often the error shown above it: it is not said twice.
+  const detail = step.detail && !(step.status === 'failed' && step.detail === error) ? step.detail : null;
   const parts = [
     { className: 'step-status', text: STEP_WORDS[step.status] },
     ...(step.duration_ms === null ? [] : [{ className: 'step-duration', text: formatDuration(step.duration_ms) }]),
-    ...(step.detail ? [{ className: 'step-detail', text: step.detail }] : []),
+    ...(detail ? [{ className: 'step-detail', text: detail }] : []),
   ];
   return (
     <>
@@ -78,7 +80,7 @@ export function ConnectionTestResult({ result, label, generateRequested, unsaved
         <ol className="steps" aria-label="Diagnosis steps" data-testid="test-steps">
           {steps.map((step) => (
             <li key={step.name} className={`step step-${step.status}`}>
-              <StepParts step={step} />
+              <StepParts step={step} error={result.error} />
             </li>
           ))}
         </ol>

@@ -312,6 +312,24 @@ describe('4. no unexplained states', () => {
     expect(screen.getAllByText(refusal, { exact: false })).toHaveLength(1);
   });
 
+  it('says a refused connection once in the test box, not again in the failed step', async () => {
+    const refusal = 'LM Studio did not answer at http://localhost:1234: the connection was refused.';
+    settingsServer({
+      'POST /api/settings/llm/test': () =>
+        json({
+          ...UNREACHABLE_TEST,
+          error: refusal,
+          steps: [{ name: 'connect', label: 'TCP connect', status: 'failed', duration_ms: 2.1, detail: refusal }],
+        }),
+    });
+    const { user } = await renderSettings();
+    await user.click(screen.getByTestId('test-connection-button'));
+
+    const result = await screen.findByTestId('test-result');
+    expect(within(result).getAllByText(refusal, { exact: false })).toHaveLength(1);
+    expect(within(result).getByRole('listitem')).toHaveTextContent('TCP connect: Failed, 2.1 ms');
+  });
+
   it('asks for the one-token generation only when the box is ticked, and hides the step otherwise', async () => {
     const skipped = { name: 'generate', label: 'One-token generation', status: 'skipped' as const, duration_ms: null, detail: 'not requested' };
     const server = settingsServer({
