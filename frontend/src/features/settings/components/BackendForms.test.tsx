@@ -34,6 +34,8 @@ const KEY_REQUIRED_TEST: TestConnectionResult = {
   models: [],
   latency_ms: null,
   tested_at: '2026-12-01T08:00:00Z',
+  server_info: null,
+  resolved_url: null,
   error: 'Enter the API key again for https://eu.example.test/v1: the stored key is only sent to the address it was saved for.',
   error_code: 'api_key_required',
   hint: null,
