@@ -21,8 +21,8 @@ import llm_proxy_controller
 import settings_controller
 import settings_store
 import stories_controller
-from errors import ApiError
-from llm_base import LLMError
+from errors import ApiError, error_response
+from llm_errors import LLMError
 
 log = logging.getLogger("taleweaver")
 DEFAULT_DIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frontend", "dist")
@@ -32,36 +32,23 @@ def _is_proxy() -> bool:
     return request.path.startswith("/proxy/")
 
 
-def _error(status: int, code: str, message: str, hint: str | None = None, retry_after=None):
+def _error(status: int, code: str, message: str, hint: str | None = None, retry_after=None,
+           field: str | None = None, error_type: str | None = None):
     """One error response, in OpenAI's shape under /proxy and ours under /api."""
-    if _is_proxy():
-        error_type = "invalid_request_error" if status < 500 else "server_error"
-        body = llm_proxy_controller.openai_error_body(message, error_type, code)
-        if hint:
-            body["error"]["hint"] = hint
-    else:
-        body = ApiError(status, code, message, hint=hint).to_dict()
-    response = jsonify(body)
-    response.status_code = status
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+    return error_response(status, code, message, proxy=_is_proxy(), hint=hint, field=field,
+                          error_type=error_type, retry_after=retry_after)
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        response = _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None))
-        if exc.field and not _is_proxy():
-            response.set_data(jsonify(exc.to_dict()).get_data())
-        return response
+        return _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None), exc.field)
 
     @app.errorhandler(LLMError)
     def llm_error(exc: LLMError):
         log.warning("%s %s: %s [%s]", request.method, request.path, exc.message, exc.code)
-        if _is_proxy():
-            return llm_proxy_controller.llm_error_response(exc)
-        return _error(exc.http_status, exc.code, exc.message, exc.hint, exc.retry_after)
+        return _error(exc.http_status, exc.code, exc.message, exc.hint, exc.retry_after,
+                      error_type=exc.openai_type)
 
     @app.errorhandler(crypto.SecretKeyError)
     def secret_key_error(exc: crypto.SecretKeyError):

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-import weakref
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+import llm_cache
 import llm_service
-from openai_compat import RawCompletion
+import settings_store
+from errors import ApiError, openai_error_body
+from openai_wire import RawCompletion
 
 bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
@@ -18,61 +18,22 @@ log = logging.getLogger("taleweaver.proxy")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
 
-# Model lists per service object: a new service (settings changed) starts a new entry.
-_model_lists: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_model_lists_lock = threading.Lock()
-
-
-class ProxyError(Exception):
-    """A request the proxy refuses before it reaches the backend, in OpenAI's error shape."""
-
-    def __init__(self, status: int, message: str, code: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.code, self.param = status, message, code, param
-
-
-def openai_error_body(message: str, error_type: str, code: str | None, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": error_type, "code": code, "param": param}}
-
-
-def llm_error_response(exc: llm_service.LLMError) -> Response:
-    """An LLMError as the OpenAI-shaped error response a client of the proxy expects."""
-    body = openai_error_body(exc.message, exc.openai_type, exc.code)
-    if exc.hint:
-        body["error"]["hint"] = exc.hint
-    response = jsonify(body)
-    response.status_code = exc.http_status
-    if exc.retry_after:
-        response.headers["Retry-After"] = exc.retry_after
-    return response
-
-
-@bp.errorhandler(ProxyError)
-def _proxy_error(exc: ProxyError):
-    response = jsonify(openai_error_body(exc.message, "invalid_request_error", exc.code, exc.param))
-    response.status_code = exc.status
-    return response
-
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def _models_of(service) -> list[str]:
+    """The model ids of the service, from the list cache the settings API shares (a service
+    without a cache key, such as a test's stand-in, is asked directly)."""
+    key = getattr(service, "cache_key", None)
+    if not isinstance(key, tuple):
+        return list(service.get_models())
+    refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
+    if refresh:
+        key = key[:-1] + (settings_store.note_models_refreshed(key[1]),)
     ttl = current_app.config.get("MODELS_CACHE_SECONDS", 10)
-    try:
-        cached = _model_lists.get(service)
-    except TypeError:
-        cached = None
-    if cached and time.monotonic() - cached[0] < ttl:
-        return cached[1]
-    models = list(service.get_models())
-    try:
-        with _model_lists_lock:
-            _model_lists[service] = (time.monotonic(), models)
-    except TypeError:
-        pass  # a service that cannot be weakly referenced is simply not cached
-    return models
+    return [d["id"] for d in llm_cache.model_details(key, lambda: service, ttl, refresh)]
 
 
 @bp.get("/models")
@@ -93,23 +54,23 @@ def list_models():
 def _chat_request() -> dict:
     payload = request.get_json(silent=True)
     if payload is None:
-        raise ProxyError(400, "The request body is not valid JSON.", "invalid_json")
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.")
     if not isinstance(payload, dict):
-        raise ProxyError(400, "The request body must be a JSON object.", "invalid_json")
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise ProxyError(400, "'messages' must be a non-empty list of chat messages.", "invalid_request", "messages")
+        raise ApiError(400, "invalid_request", "'messages' must be a non-empty list of chat messages.", field="messages")
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise ProxyError(
-                400, f"messages[{index}] must be an object with a 'role' and 'content'.",
-                "invalid_request", f"messages[{index}]",
+            raise ApiError(
+                400, "invalid_request", f"messages[{index}] must be an object with a 'role' and 'content'.",
+                field=f"messages[{index}]",
             )
     if "stream" in payload and not isinstance(payload["stream"], bool):
-        raise ProxyError(400, "'stream' must be true or false.", "invalid_request", "stream")
+        raise ApiError(400, "invalid_request", "'stream' must be true or false.", field="stream")
     model = payload.get("model")
     if model is not None and not isinstance(model, str):
-        raise ProxyError(400, "'model' must be a model name.", "invalid_request", "model")
+        raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
     return payload
 
 
@@ -122,13 +83,10 @@ def _sse_event(chunk) -> bytes:
 
 
 def _error_event(message: str, error_type: str, code: str, hint: str | None = None) -> bytes:
-    body = openai_error_body(message, error_type, code)
-    if hint:
-        body["error"]["hint"] = hint
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+    return b"data: " + json.dumps(openai_error_body(message, error_type, code, hint=hint)).encode() + b"\n\n"
 
 
-def _relay(chunks):
+def _sse_stream(chunks):
     """SSE events for the service's chunks, forwarded one by one as they arrive."""
     try:
         for chunk in chunks:
@@ -168,7 +126,7 @@ def chat_completions():
         response = jsonify(result)
         response.headers.update(headers)
         return response
-    return Response(_relay(result), mimetype="text/event-stream", headers={**_SSE_HEADERS, **headers})
+    return Response(_sse_stream(result), mimetype="text/event-stream", headers={**_SSE_HEADERS, **headers})
 
 
 def init_app(app) -> None:

@@ -1,16 +1,29 @@
 """LM Studio: its OpenAI-compatible /v1 API plus the /api/v0 REST API for model details."""
 from __future__ import annotations
 
-from llm_base import BackendRejected
-from openai_compat import OpenAICompatibleService
+from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
+from llm_errors import BackendRejected, ModelNotFound
+from openai_wire import OpenAIWireService
+
+DESCRIPTOR = BackendDescriptor(
+    type="lmstudio",
+    label="LM Studio",
+    description="LM Studio's local server (Developer tab → Start Server)",
+    local=True,
+    strip_api_suffix=True,
+    fields=(
+        ConfigField("url", "Server URL", "url", required=True, default="http://localhost:1234",
+                    placeholder="http://localhost:1234",
+                    help="Where LM Studio's server listens; it shows the address in its Developer tab."),
+        *timeout_fields(first_token=300),
+    ),
+)
 
 
-class LMStudioService(OpenAICompatibleService):
+@DESCRIPTOR.implemented_by
+class LMStudioService(OpenAIWireService):
     """An LM Studio server, usually on the same machine or the Windows host of WSL."""
 
-    backend_type = "lmstudio"
-    label = "LM Studio"
-    local_server = True
     models_path = "/v1/models"
     chat_path = "/v1/chat/completions"
 
@@ -62,8 +75,14 @@ class LMStudioService(OpenAICompatibleService):
         return result
 
     def raise_for_status(self, response) -> None:
-        message = self.upstream_error_message(response)
-        if "no models loaded" in message.lower():
+        # Long enough to keep the list of valid models LM Studio names.
+        message = self.upstream_error_message(response, limit=1000)
+        lowered = message.lower()
+        if "invalid model identifier" in lowered:
+            # LM Studio answers an unknown model with HTTP 400 'Invalid model identifier "x".
+            # Please specify a valid downloaded model (e.g., a, b, c).'
+            raise ModelNotFound(f"LM Studio: {message}", hint=self.model_hint())
+        if "no models loaded" in lowered:
             raise BackendRejected(
                 f"LM Studio has no model loaded: {message}",
                 hint="Load a model in LM Studio (or with `lms load`), then try again.",
@@ -78,6 +97,12 @@ class LMStudioService(OpenAICompatibleService):
             "Start the server in LM Studio (Developer tab → Start Server) and check the port. "
             "If Taleweaver runs in WSL and LM Studio on Windows, turn on \"Serve on Local Network\" "
             "in LM Studio's server settings, or use the Windows host's address instead of localhost."
+        )
+
+    def context_hint(self) -> str:
+        return (
+            "Load the model with a larger context length in LM Studio (the model's load settings), "
+            "or send a shorter prompt."
         )
 
     def no_models_hint(self) -> str:

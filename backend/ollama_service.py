@@ -6,7 +6,24 @@ import time
 import uuid
 from typing import Iterator
 
-from llm_base import BackendError, LLMService, openai_chunk
+import reasoning
+from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
+from llm_base import LLMService, openai_chunk
+from llm_errors import BackendError
+
+DESCRIPTOR = BackendDescriptor(
+    type="ollama",
+    label="Ollama",
+    description="Ollama on this machine or your network (`ollama serve`)",
+    local=True,
+    strip_api_suffix=True,
+    fields=(
+        ConfigField("url", "Server URL", "url", required=True, default="http://localhost:11434",
+                    placeholder="http://localhost:11434",
+                    help="Where `ollama serve` listens (OLLAMA_HOST)."),
+        *timeout_fields(first_token=300),
+    ),
+)
 
 # OpenAI request fields that Ollama takes as model options, under Ollama's name.
 _OPTION_NAMES = {
@@ -60,6 +77,9 @@ def to_ollama_request(payload: dict, model: str, stream: bool) -> dict:
     }
     if options:
         body["options"] = options
+    think = payload.get("think")
+    if isinstance(think, bool) or think in ("low", "medium", "high"):
+        body["think"] = think
     response_format = payload.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_object":
         body["format"] = "json"
@@ -67,17 +87,20 @@ def to_ollama_request(payload: dict, model: str, stream: bool) -> dict:
 
 
 def _usage(body: dict) -> dict:
+    """OpenAI's usage from Ollama's counters, with the generation speed Ollama measured
+    (eval_count tokens in eval_duration nanoseconds)."""
     prompt = int(body.get("prompt_eval_count") or 0)
     completion = int(body.get("eval_count") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    duration = body.get("eval_duration")
+    if isinstance(duration, (int, float)) and duration > 0 and completion:
+        usage["tokens_per_second"] = round(completion / (duration / 1e9), 2)
+    return usage
 
 
+@DESCRIPTOR.implemented_by
 class OllamaService(LLMService):
     """An Ollama server (`ollama serve`)."""
-
-    backend_type = "ollama"
-    label = "Ollama"
-    local_server = True
 
     def get_models(self) -> list[str]:
         return [m["name"] for m in self._tags()]
@@ -139,8 +162,15 @@ class OllamaService(LLMService):
             except ValueError:
                 raise BackendError("Ollama answered the chat request with something that is not JSON.") from None
             if isinstance(answer, dict) and answer.get("error"):
-                raise BackendError(self.redact(f"Ollama reported an error: {answer['error']}"))
+                raise self.context_overflow(str(answer["error"])) or BackendError(
+                    self.redact(f"Ollama reported an error: {answer['error']}")
+                )
             message = answer.get("message") or {}
+            content, thinking = reasoning.split_message(str(message.get("content") or ""))
+            thinking = "\n".join(part for part in (message.get("thinking"), thinking) if part)
+            reply = {"role": "assistant", "content": content}
+            if thinking:
+                reply["reasoning_content"] = thinking
             return {
                 "id": "chatcmpl-" + uuid.uuid4().hex[:24],
                 "object": "chat.completion",
@@ -149,7 +179,7 @@ class OllamaService(LLMService):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": message.get("content", "")},
+                        "message": reply,
                         "finish_reason": _FINISH_REASONS.get(answer.get("done_reason"), "stop"),
                     }
                 ],
@@ -162,6 +192,7 @@ class OllamaService(LLMService):
         """OpenAI chunks made from Ollama's NDJSON lines as each one arrives."""
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
+        inline_thinking = reasoning.ThinkSplitter()
         try:
             yield openai_chunk(completion_id, created, model, {"role": "assistant", "content": ""})
             for line in self.iter_stream_lines(response):
@@ -172,16 +203,23 @@ class OllamaService(LLMService):
                 if not isinstance(part, dict):
                     raise self.malformed(line)
                 if part.get("error"):
+                    overflow = self.context_overflow(str(part["error"]))
+                    if overflow:
+                        raise overflow
                     raise BackendError(
                         self.redact(f"Ollama reported an error in the middle of the answer: {part['error']}"),
                         step="generate",
                     )
                 message = part.get("message") or {}
                 delta = {}
-                if message.get("content"):
-                    delta["content"] = message["content"]
                 if message.get("thinking"):
                     delta["reasoning_content"] = message["thinking"]
+                if message.get("content"):
+                    content, thinking = inline_thinking.split(message["content"])
+                    if content:
+                        delta["content"] = content
+                    if thinking:
+                        delta["reasoning_content"] = delta.get("reasoning_content", "") + thinking
                 if delta:
                     yield openai_chunk(completion_id, created, model, delta)
                 if part.get("done"):
@@ -210,6 +248,23 @@ class OllamaService(LLMService):
             f"Is `ollama serve` running, and does it listen at {self.base_url}? If Taleweaver runs in "
             "WSL and Ollama on Windows (or another machine), start Ollama with OLLAMA_HOST=0.0.0.0 so "
             "it listens beyond 127.0.0.1, and use that machine's address."
+        )
+
+    def raise_for_status(self, response) -> None:
+        message = self.upstream_error_message(response)
+        if "requires more system memory" in message.lower():
+            raise BackendError(
+                f"Ollama could not load the model: {message}",
+                hint="Pick a smaller model (or a smaller quantization), or close other programs "
+                "that use memory, then try again.",
+                step="generate",
+            )
+        super().raise_for_status(response)
+
+    def context_hint(self) -> str:
+        return (
+            "Raise the model's context in Ollama (the num_ctx parameter, or OLLAMA_CONTEXT_LENGTH "
+            "for the server), or send a shorter prompt."
         )
 
     def model_hint(self) -> str:

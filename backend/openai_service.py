@@ -1,11 +1,31 @@
-"""OpenAI (ChatGPT) and any OpenAI-compatible service reached with an API key."""
+"""ChatGPT: the OpenAI API with the user's own key."""
 from __future__ import annotations
 
+from backend_descriptor import BackendDescriptor, ConfigField, timeout_fields
 from crypto import mask_secret
-from llm_base import BackendAuthError, RateLimited
-from openai_compat import OpenAICompatibleService
+from llm_errors import BackendAuthError, RateLimited
+from openai_wire import OpenAIWireService
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+DESCRIPTOR = BackendDescriptor(
+    type="chatgpt",
+    label="ChatGPT",
+    description="OpenAI's API with your own API key",
+    local=False,
+    fields=(
+        ConfigField("api_key", "API key", "secret", required=True, placeholder="sk-...",
+                    help="Your OpenAI API key. It is stored encrypted on the Taleweaver server and never sent back.",
+                    missing_message="Enter your OpenAI API key (it starts with sk-)."),
+        ConfigField("base_url", "Base URL", "url", default=OPENAI_BASE_URL, placeholder=OPENAI_BASE_URL,
+                    help="Leave the default for OpenAI; a saved key is only ever sent to the address it was saved with.",
+                    advanced=True),
+        ConfigField("organization", "Organization", "text", placeholder="org-...",
+                    help="Only for keys that belong to several OpenAI organizations.", advanced=True,
+                    binds_secrets=True),
+        *timeout_fields(first_token=120),
+    ),
+)
 
 # Model families in OpenAI's list that cannot chat; hidden from the model picker.
 _NOT_CHAT_PREFIXES = (
@@ -14,13 +34,14 @@ _NOT_CHAT_PREFIXES = (
 )
 
 
-class OpenAIService(OpenAICompatibleService):
-    """The OpenAI API with the user's own key."""
+@DESCRIPTOR.implemented_by
+class OpenAIService(OpenAIWireService):
+    """ChatGPT: the OpenAI API with the user's own key (the class keeps the spec's name)."""
 
-    backend_type = "chatgpt"
-    label = "OpenAI"
     models_path = "/models"
     chat_path = "/chat/completions"
+    # Ollama's `think` switch: OpenAI answers an unknown request field with a 400.
+    unsupported_fields = ("think",)
 
     def __init__(
         self,
@@ -33,8 +54,6 @@ class OpenAIService(OpenAICompatibleService):
         super().__init__(base_url or OPENAI_BASE_URL, secrets=(api_key,), **options)
         self.api_key = api_key
         self.organization = organization or None
-        if self.base_url != OPENAI_BASE_URL:
-            self.label = "The OpenAI-compatible service"
 
     def headers(self) -> dict:
         headers = {"Authorization": f"Bearer {self.api_key}"}

@@ -30,6 +30,9 @@ SPA_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+_COMMON_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+_PROXY_HEADERS = _COMMON_HEADERS + [("Content-Security-Policy", API_POLICY)]
+_API_HEADERS = _PROXY_HEADERS + [("Cache-Control", "no-store")]
 
 
 def _hostname(host: str) -> str:
@@ -103,17 +106,18 @@ def origin_allowed(origin: str, host: str, config) -> bool:
     return name == _hostname(host) and port == (own_port or _DEFAULT_PORTS[scheme])
 
 
-def _has_body() -> bool:
-    if request.method not in _BODY_METHODS:
+def _has_body(environ: dict) -> bool:
+    if environ.get("REQUEST_METHOD") not in _BODY_METHODS:
         return False
-    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return True
-    return (request.content_length or 0) > 0
+    return environ.get("CONTENT_LENGTH", "0") not in ("", "0")
 
 
 def check_request() -> None:
     """before_request: refuse a foreign Host, a foreign Origin and a non-JSON body, before any work."""
     config = current_app.config
+    environ = request.environ
     host = request.host
     if not host_allowed(host, config):
         log.warning("refused a request for host %r (not in TALEWEAVER_ALLOWED_HOSTS)", host[:100])
@@ -124,7 +128,7 @@ def check_request() -> None:
             "If you opened it under this name on purpose, add the name to TALEWEAVER_ALLOWED_HOSTS "
             "(comma-separated) and restart the server.",
         )
-    origin = request.headers.get("Origin")
+    origin = environ.get("HTTP_ORIGIN")
     if origin is not None and not origin_allowed(origin, host, config):
         log.warning("refused a request from origin %r to %s %s", origin[:100], request.method, request.path)
         raise ApiError(
@@ -134,7 +138,7 @@ def check_request() -> None:
             "Taleweaver frontend, add its origin to TALEWEAVER_CORS_ORIGINS and restart the server.",
         )
     path = request.path
-    if (path.startswith("/api/") or path.startswith("/proxy/")) and _has_body():
+    if (path.startswith("/api/") or path.startswith("/proxy/")) and _has_body(environ):
         if request.mimetype != "application/json":
             raise ApiError(
                 415,
@@ -146,16 +150,13 @@ def check_request() -> None:
 def add_headers(response):
     """after_request: headers that keep every response out of frames, sniffing and (for /api) caches."""
     path = request.path
-    headers = response.headers
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    if path.startswith("/api/") or path.startswith("/proxy/"):
-        headers["Content-Security-Policy"] = API_POLICY
-        if path.startswith("/api/"):
-            headers["Cache-Control"] = "no-store"
+    if path.startswith("/api/"):
+        response.headers.update(_API_HEADERS)
+    elif path.startswith("/proxy/"):
+        response.headers.update(_PROXY_HEADERS)
     else:
         connect = " ".join(["'self'", *current_app.config.get("API_ORIGINS", [])])
-        headers["Content-Security-Policy"] = SPA_POLICY.format(connect=connect)
+        response.headers.update(_COMMON_HEADERS + [("Content-Security-Policy", SPA_POLICY.format(connect=connect))])
     return response
 
 

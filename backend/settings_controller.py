@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+import backends
 import crypto
+import llm_cache
 import llm_service
 import settings_store
 from auth import current_user_id
@@ -17,26 +18,6 @@ from request_body import json_object
 
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 log = logging.getLogger("taleweaver.settings")
-
-# Live status probes and model lists, cached briefly per (database, user, backend settings).
-_status_cache: dict[tuple, tuple[float, dict]] = {}
-_models_cache: dict[tuple, tuple[float, dict]] = {}
-_cache_lock = threading.Lock()
-
-
-def _cached(cache: dict, key: tuple, ttl: float):
-    entry = cache.get(key)
-    if entry and time.monotonic() - entry[0] < ttl:
-        return entry[1]
-    return None
-
-
-def _store(cache: dict, key: tuple, value: dict) -> None:
-    with _cache_lock:
-        if len(cache) > 1000:
-            cache.clear()
-        cache[key] = (time.monotonic(), value)
-
 
 def _default_model(body: dict):
     model = body.get("default_model")
@@ -48,6 +29,12 @@ def _default_model(body: dict):
     if len(model) > 256:
         raise validation_error("default_model", "That model name is longer than 256 characters.")
     return model or None
+
+
+@bp.get("/llm/backends")
+def backend_descriptors():
+    """Every backend type with its config fields, in the order the Settings dropdown shows."""
+    return jsonify({"backends": backends.public_descriptors()})
 
 
 @bp.get("/llm")
@@ -71,30 +58,6 @@ def save_settings():
     settings_store.save(user_id, backend_type, config, default_model)
     log.info("user %s saved %s settings", user_id, backend_type)
     return jsonify(settings_store.public_settings(user_id))
-
-
-def _same_connection(backend_type: str, candidate: dict, stored: dict) -> bool:
-    """Whether a tested config reaches the same server with the same key as the saved one."""
-    if backend_type != "chatgpt":
-        return candidate.get("url") == stored.get("url")
-    if candidate.get("base_url") != stored.get("base_url"):
-        return False
-    if candidate.get("api_key_encrypted") == stored.get("api_key_encrypted"):
-        return True
-    try:
-        return crypto.decrypt(candidate["api_key_encrypted"]) == crypto.decrypt(stored["api_key_encrypted"])
-    except (KeyError, crypto.SecretKeyError):
-        return False
-
-
-def _secrets_of(backend_type: str, config: dict) -> tuple[str, ...]:
-    """The plaintext secrets of a config, to mask wherever they might appear."""
-    if backend_type != "chatgpt" or not config.get("api_key_encrypted"):
-        return ()
-    try:
-        return (crypto.decrypt(config["api_key_encrypted"]),)
-    except crypto.SecretKeyError:
-        return ()
 
 
 @bp.post("/llm/test")
@@ -123,7 +86,7 @@ def test_connection():
         else:
             outcome = service.test_connection()
     except Exception as exc:  # noqa: BLE001 - a test reports any failure instead of failing itself
-        message = crypto.redact(str(exc), _secrets_of(backend_type, config))
+        message = crypto.redact(str(exc), settings_store.secrets_of(backend_type, config))
         log.warning("connection test of %s failed unexpectedly: %s", backend_type, message)
         outcome = {
             "status": "error",
@@ -150,7 +113,7 @@ def test_connection():
             f"Reached {settings_store.BACKEND_LABELS[backend_type]} at {result['resolved_url']} "
             "(the Windows host) instead of localhost; you can put that address in the URL field."
         )
-    if existing and _same_connection(backend_type, config, stored):
+    if existing and _same_test_subject(backend_type, config, stored):
         settings_store.record_test(
             user_id,
             backend_type,
@@ -158,6 +121,24 @@ def test_connection():
         )
         _forget_status(user_id)
     return jsonify(result)
+
+
+def _same_test_subject(backend_type: str, candidate: dict, stored: dict) -> bool:
+    """Whether a tested config reaches the same server with the same secrets as the saved one,
+    so that its outcome is the saved backend's last test."""
+    descriptor = backends.descriptor(backend_type)
+    if not settings_store.same_connection(descriptor, candidate, stored):
+        return False
+    for field in descriptor.secret_fields:
+        name = f"{field.name}_encrypted"
+        if candidate.get(name) == stored.get(name):
+            continue
+        try:
+            if crypto.decrypt(candidate[name]) != crypto.decrypt(stored[name]):
+                return False
+        except (KeyError, crypto.SecretKeyError):
+            return False
+    return True
 
 
 def _untested(backend_type: str, exc: settings_store.KeyNotReusable) -> dict:
@@ -179,9 +160,7 @@ def _untested(backend_type: str, exc: settings_store.KeyNotReusable) -> dict:
 
 
 def _forget_status(user_id: int) -> None:
-    with _cache_lock:
-        for key in [k for k in _status_cache if k[0] == database_path() and k[1] == user_id]:
-            _status_cache.pop(key, None)
+    llm_cache.forget_status(database_path(), user_id)
 
 
 @bp.get("/llm/status")
@@ -204,10 +183,7 @@ def status():
             }
         )
     key = (database_path(), user_id, row["backend_type"], settings_store.settings_version(user_id))
-    live = _cached(_status_cache, key, current_app.config["STATUS_CACHE_SECONDS"])
-    if live is None:
-        live = _probe(row)
-        _store(_status_cache, key, live)
+    live = llm_cache.status(key, current_app.config["STATUS_CACHE_SECONDS"], lambda: _probe(row))
     last_test = row["last_test"] or {}
     return jsonify(
         {
@@ -264,27 +240,22 @@ def models():
                 "backend_not_configured",
                 "No LLM backend is configured yet: choose one in Settings and save it.",
             )
-    key = (database_path(), user_id, row["backend_type"], settings_store.settings_version(user_id))
     refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
-    cached = None if refresh else _cached(_models_cache, key, current_app.config["MODELS_CACHE_SECONDS"])
-    if cached is None:
-        service = llm_service.create_service(row["backend_type"], row["config"], row["default_model"])
-        details = service.model_details()
-        cached = {
+    version, models_version = settings_store.versions(user_id)
+    if refresh:
+        models_version = settings_store.note_models_refreshed(user_id)
+    key = (database_path(), user_id, row["backend_type"], version, models_version)
+    details = llm_cache.model_details(
+        key,
+        lambda: llm_service.create_service(row["backend_type"], row["config"], row["default_model"]),
+        current_app.config["MODELS_CACHE_SECONDS"],
+        refresh,
+    )
+    return jsonify(
+        {
             "backend_type": row["backend_type"],
             "models": [d["id"] for d in details],
-            "details": [
-                {
-                    "id": d.get("id"),
-                    "size": d.get("size"),
-                    "family": d.get("family"),
-                    "parameter_size": d.get("parameter_size"),
-                    "quantization": d.get("quantization"),
-                    "context_length": d.get("context_length"),
-                    "state": d.get("state"),
-                }
-                for d in details
-            ],
+            "details": details,
+            "default_model": row["default_model"],
         }
-        _store(_models_cache, key, cached)
-    return jsonify(dict(cached, default_model=row["default_model"]))
+    )

@@ -9,30 +9,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app
 
+import backends
 import crypto
 import wsl
+from backend_descriptor import BackendDescriptor, ConfigField
 from db import get_db
 from errors import ApiError, validation_error
-from openai_service import OPENAI_BASE_URL
 
-BACKEND_TYPES = ("lmstudio", "ollama", "chatgpt")
-BACKEND_LABELS = {"lmstudio": "LM Studio", "ollama": "Ollama", "chatgpt": "ChatGPT"}
-DEFAULT_URLS = {"lmstudio": "http://localhost:1234", "ollama": "http://localhost:11434"}
-TIMEOUT_FIELDS = ("connect_timeout", "first_token_timeout", "idle_timeout")
-DEFAULT_TIMEOUTS = {
-    "lmstudio": {"connect_timeout": 5, "first_token_timeout": 300, "idle_timeout": 60},
-    "ollama": {"connect_timeout": 5, "first_token_timeout": 300, "idle_timeout": 60},
-    "chatgpt": {"connect_timeout": 5, "first_token_timeout": 120, "idle_timeout": 60},
-}
+BACKEND_TYPES = backends.BACKEND_TYPES
+BACKEND_LABELS = {backend_type: d.label for backend_type, d in backends.REGISTRY.items()}
 MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600
 # Path endings users paste from API docs that are not part of the server's address.
 _API_SUFFIXES = ("/v1", "/api", "/api/v0")
-_KNOWN_KEYS = {
-    "lmstudio": {"url", *TIMEOUT_FIELDS},
-    "ollama": {"url", *TIMEOUT_FIELDS},
-    "chatgpt": {"api_key", "base_url", "organization", *TIMEOUT_FIELDS},
-}
+
+
+def _types_in_words() -> str:
+    names = list(BACKEND_TYPES)
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def now_iso() -> str:
@@ -41,12 +35,10 @@ def now_iso() -> str:
 
 def check_backend_type(value) -> str:
     if not isinstance(value, str) or not value:
-        raise validation_error(
-            "backend_type", "Choose a backend: one of lmstudio, ollama or chatgpt."
-        )
+        raise validation_error("backend_type", f"Choose a backend: one of {_types_in_words()}.")
     if value not in BACKEND_TYPES:
         raise validation_error(
-            "backend_type", f"Unknown backend type {value[:40]!r}: use lmstudio, ollama or chatgpt."
+            "backend_type", f"Unknown backend type {value[:40]!r}: use {_types_in_words()}."
         )
     return value
 
@@ -152,108 +144,156 @@ def _optional_text(value, field: str, limit: int = 256) -> str | None:
 
 
 class KeyNotReusable(ApiError):
-    """A blank key with a new address: the stored key must not be sent to a server it was not saved for."""
+    """A blank secret with a new address: the stored one must not be sent to a server it was not saved for."""
 
     def __init__(self, field: str, message: str):
         super().__init__(400, "api_key_required", message, field=field)
 
 
-def same_address(config: dict, stored: dict) -> bool:
-    """Whether a config sends requests where the stored one does (a key is bound to that)."""
-    return config.get("base_url") == stored.get("base_url", OPENAI_BASE_URL) and config.get(
-        "organization"
-    ) == stored.get("organization")
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _secret(value, field: ConfigField) -> str:
+    if not isinstance(value, str):
+        raise validation_error(f"config.{field.name}", f"The {field.label.lower()} must be text.")
+    value = value.strip()
+    if len(value) < 8 or len(value) > 512 or any(c.isspace() for c in value):
+        raise validation_error(
+            f"config.{field.name}",
+            f"That does not look like an {field.label} (8 to 512 characters, no spaces).",
+        )
+    return value
+
+
+def same_connection(descriptor: BackendDescriptor, candidate: dict, stored: dict | None) -> bool:
+    """Whether a config reaches the same server, as the same account, as the stored one: the
+    connection fields (URL, base URL, organization) are equal."""
+    if not stored:
+        return False
+    return all(
+        candidate.get(f.name) == stored.get(f.name, f.default if f.kind == "url" else None)
+        for f in descriptor.connection_fields
+    )
+
+
+def _connection_in_words(descriptor: BackendDescriptor, stored: dict) -> str:
+    """The stored connection fields, e.g. "https://api.openai.com/v1, organization org-x"."""
+    parts = []
+    for field in descriptor.connection_fields:
+        value = stored.get(field.name, field.default if field.kind == "url" else None)
+        if value:
+            parts.append(value if field.kind == "url" else f"{field.label.lower()} {value}")
+    return ", ".join(parts)
 
 
 def validate_config(backend_type: str, config, stored: dict | None) -> dict:
-    """The config to store for a request's config; a blank API key keeps the stored one."""
+    """The config to store for a request's config. A blank secret keeps the stored one, but only
+    for the same connection: a key saved for one address (and organization) is never sent to
+    another (a required one must then be entered again, an optional one is dropped)."""
+    descriptor = backends.descriptor(backend_type)
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        raise validation_error("config", "config must be an object, e.g. {\"url\": \"http://localhost:1234\"}.")
-    unknown = sorted(set(config) - _KNOWN_KEYS[backend_type])
+        example = {descriptor.url_field.name: descriptor.url_field.default}
+        raise validation_error("config", f"config must be an object, e.g. {json.dumps(example)}.")
+    unknown = sorted(set(config) - set(descriptor.field_names))
     if unknown:
         raise validation_error(
             f"config.{unknown[0]}",
-            f"{BACKEND_LABELS[backend_type]} has no setting {unknown[0]!r}; it takes "
-            + ", ".join(sorted(_KNOWN_KEYS[backend_type]))
+            f"{descriptor.label} has no setting {unknown[0]!r}; it takes "
+            + ", ".join(sorted(descriptor.field_names))
             + ".",
         )
     stored = stored or {}
     result: dict = {}
-    for name in TIMEOUT_FIELDS:
-        if config.get(name) is not None:
-            result[name] = _timeout(config[name], f"config.{name}")
-        else:
-            result[name] = stored.get(name, DEFAULT_TIMEOUTS[backend_type][name])
-    if backend_type in DEFAULT_URLS:
-        raw = config.get("url")
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            raw = stored.get("url") or DEFAULT_URLS[backend_type]
-        result["url"] = normalise_url(raw, "config.url", strip_api_suffix=True)
-        check_host_allowed(result["url"], "config.url")
-        return result
-    base = config.get("base_url")
-    if base is None or (isinstance(base, str) and not base.strip()):
-        base = stored.get("base_url") or OPENAI_BASE_URL
-    result["base_url"] = normalise_url(base, "config.base_url", strip_api_suffix=False)
-    check_host_allowed(result["base_url"], "config.base_url")
-    result["organization"] = _optional_text(config.get("organization"), "config.organization")
-    key = config.get("api_key")
-    if key is not None and not isinstance(key, str):
-        raise validation_error("config.api_key", "The API key must be text.")
-    key = (key or "").strip()
-    if key:
-        if len(key) < 8 or len(key) > 512 or any(c.isspace() for c in key):
-            raise validation_error(
-                "config.api_key",
-                "That does not look like an API key (8 to 512 characters, no spaces).",
+    for field in descriptor.fields:
+        if field.kind == "seconds":
+            value = config.get(field.name)
+            result[field.name] = (
+                _timeout(value, f"config.{field.name}") if value is not None else stored.get(field.name, field.default)
             )
-        result["api_key_encrypted"] = crypto.encrypt(key)
-    elif stored.get("api_key_encrypted"):
-        if not same_address(result, stored):
+        elif field.kind == "url":
+            raw = config.get(field.name)
+            if _blank(raw):
+                raw = stored.get(field.name) or field.default
+            if _blank(raw):
+                raise validation_error(f"config.{field.name}", f"Enter the {field.label.lower()}.")
+            url = normalise_url(raw, f"config.{field.name}", strip_api_suffix=descriptor.strip_api_suffix)
+            check_host_allowed(url, f"config.{field.name}")
+            result[field.name] = url
+        elif field.kind == "text":
+            result[field.name] = _optional_text(config.get(field.name), f"config.{field.name}")
+    keeps_stored_secrets = same_connection(descriptor, result, stored)
+    for field in descriptor.secret_fields:
+        stored_token = stored.get(f"{field.name}_encrypted")
+        value = config.get(field.name)
+        if not _blank(value):
+            result[f"{field.name}_encrypted"] = crypto.encrypt(_secret(value, field))
+        elif value is not None and not isinstance(value, str):
+            raise validation_error(f"config.{field.name}", f"The {field.label.lower()} must be text.")
+        elif stored_token and keeps_stored_secrets:
+            result[f"{field.name}_encrypted"] = stored_token
+        elif field.required and stored_token:
             raise KeyNotReusable(
-                "config.api_key",
-                "Enter the API key again: a saved key is only sent to the address it was saved for "
-                f"({stored.get('base_url', OPENAI_BASE_URL)}"
-                + (f", organization {stored['organization']}" if stored.get("organization") else "")
-                + "), and this one differs.",
+                f"config.{field.name}",
+                f"Enter the {field.label} again: a saved {field.label} is only sent to the address it "
+                f"was saved for ({_connection_in_words(descriptor, stored)}), and this one differs.",
             )
-        result["api_key_encrypted"] = stored["api_key_encrypted"]
-    else:
-        raise validation_error("config.api_key", "Enter your OpenAI API key (it starts with sk-).")
+        elif field.required:
+            raise validation_error(f"config.{field.name}", field.missing_message or f"Enter the {field.label}.")
     return result
 
 
 def public_config(backend_type: str, stored: dict) -> dict:
-    """The stored config as a response may show it: no key, only its mask."""
-    shown = {name: stored.get(name, DEFAULT_TIMEOUTS[backend_type][name]) for name in TIMEOUT_FIELDS}
-    if backend_type in DEFAULT_URLS:
-        shown["url"] = stored.get("url", DEFAULT_URLS[backend_type])
-        return shown
-    shown["base_url"] = stored.get("base_url", OPENAI_BASE_URL)
-    shown["organization"] = stored.get("organization")
-    token = stored.get("api_key_encrypted")
-    shown["has_api_key"] = bool(token)
-    try:
-        shown["api_key_masked"] = crypto.mask_secret(crypto.decrypt(token)) if token else None
-    except crypto.SecretKeyError:
-        shown["api_key_masked"] = None
-        shown["key_error"] = "The stored key cannot be decrypted with this server's encryption key."
+    """The stored config as a response may show it: no secret, only whether there is one and
+    its mask (`has_<name>`, `<name>_masked`)."""
+    descriptor = backends.descriptor(backend_type)
+    shown: dict = {}
+    for field in descriptor.fields:
+        if field.kind in ("seconds", "url"):
+            shown[field.name] = stored.get(field.name, field.default)
+        elif field.kind == "text":
+            shown[field.name] = stored.get(field.name)
+    for field in descriptor.secret_fields:
+        token = stored.get(f"{field.name}_encrypted")
+        shown[f"has_{field.name}"] = bool(token)
+        try:
+            shown[f"{field.name}_masked"] = crypto.mask_secret(crypto.decrypt(token)) if token else None
+        except crypto.SecretKeyError:
+            shown[f"{field.name}_masked"] = None
+            shown["key_error"] = "The stored key cannot be decrypted with this server's encryption key."
     return shown
 
 
+def secrets_of(backend_type: str, stored: dict) -> tuple[str, ...]:
+    """The plaintext secrets of a stored config, to mask wherever they might appear."""
+    found = []
+    for field in backends.descriptor(backend_type).secret_fields:
+        token = stored.get(f"{field.name}_encrypted")
+        if token:
+            try:
+                found.append(crypto.decrypt(token))
+            except crypto.SecretKeyError:
+                continue
+    return tuple(found)
+
+
 def service_options(backend_type: str, stored: dict) -> dict:
-    """Keyword arguments for the backend's service class, with the key decrypted."""
-    options = {name: stored.get(name, DEFAULT_TIMEOUTS[backend_type][name]) for name in TIMEOUT_FIELDS}
-    options["wsl_fallback"] = current_app.config.get("WSL_FALLBACK", True)
-    if backend_type in DEFAULT_URLS:
-        options["base_url"] = stored.get("url", DEFAULT_URLS[backend_type])
-    else:
-        options["base_url"] = stored.get("base_url", OPENAI_BASE_URL)
-        options["organization"] = stored.get("organization")
-        token = stored.get("api_key_encrypted")
-        options["api_key"] = crypto.decrypt(token) if token else ""
+    """Keyword arguments for the backend's service class, secrets decrypted: the URL field as
+    `base_url`, every other field by its name."""
+    descriptor = backends.descriptor(backend_type)
+    options: dict = {"wsl_fallback": current_app.config.get("WSL_FALLBACK", True)}
+    for field in descriptor.fields:
+        if field.kind == "url":
+            options["base_url"] = stored.get(field.name, field.default)
+        elif field.secret:
+            token = stored.get(f"{field.name}_encrypted")
+            options[field.name] = crypto.decrypt(token) if token else ""
+        elif field.kind == "seconds":
+            options[field.name] = stored.get(field.name, field.default)
+        else:
+            options[field.name] = stored.get(field.name)
     return options
 
 
@@ -295,7 +335,24 @@ def active_row(user_id: int) -> dict | None:
 
 def settings_version(user_id: int) -> int:
     """A number that changes whenever the user's settings change (any process)."""
-    row = get_db().execute("SELECT settings_version FROM users WHERE id = ?", (user_id,)).fetchone()
+    return versions(user_id)[0]
+
+
+def versions(user_id: int) -> tuple[int, int]:
+    """(settings version, model-list version) of the user, read at once: the cache keys of
+    everything derived from the settings (see llm_cache)."""
+    row = get_db().execute(
+        "SELECT settings_version, models_version FROM users WHERE id = ?", (user_id,)
+    ).fetchone()
+    return (row[0], row[1]) if row else (-1, -1)
+
+
+def note_models_refreshed(user_id: int) -> int:
+    """Record that the user asked for a fresh model list; returns the new model-list version,
+    which every worker process's next request sees (its cached list no longer matches)."""
+    db = get_db()
+    db.execute("UPDATE users SET models_version = models_version + 1 WHERE id = ?", (user_id,))
+    row = db.execute("SELECT models_version FROM users WHERE id = ?", (user_id,)).fetchone()
     return row[0] if row else -1
 
 
@@ -359,18 +416,19 @@ def public_settings(user_id: int) -> dict:
 
 
 def rotate_all_secrets() -> int:
-    """Re-encrypt every stored API key with the first configured key; returns how many."""
+    """Re-encrypt every stored secret with the first configured key; returns how many."""
     db = get_db()
     db.execute("BEGIN IMMEDIATE")
     count = 0
     try:
         for row in db.execute("SELECT id, config_json FROM settings").fetchall():
             config = json.loads(row["config_json"] or "{}")
-            token = config.get("api_key_encrypted")
-            if token:
-                config["api_key_encrypted"] = crypto.rotate(token)
-                db.execute("UPDATE settings SET config_json = ? WHERE id = ?", (json.dumps(config), row["id"]))
+            names = [name for name in config if name.endswith("_encrypted") and config[name]]
+            for name in names:
+                config[name] = crypto.rotate(config[name])
                 count += 1
+            if names:
+                db.execute("UPDATE settings SET config_json = ? WHERE id = ?", (json.dumps(config), row["id"]))
         db.execute("UPDATE users SET settings_version = settings_version + 1")
         db.execute("COMMIT")
     except BaseException:

@@ -5,9 +5,22 @@ import ipaddress
 import os
 import socket
 import struct
+import threading
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from llm_errors import BackendTimeout, BackendUnreachable
+
+if TYPE_CHECKING:
+    from llm_base import LLMService
+
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# How long to wait for each Windows-host candidate: a wrong guess must not hold the user up.
+CANDIDATE_CONNECT_TIMEOUT = 1.5
+
+# Configured loopback URL -> Windows-host URL that answered instead.
+_resolved: dict[str, str] = {}
+_resolved_lock = threading.Lock()
 
 
 def is_wsl() -> bool:
@@ -84,3 +97,50 @@ def candidate_base_urls(base_url: str) -> list[str]:
         urlunsplit((parts.scheme, f"{host}{port}", parts.path, parts.query, parts.fragment))
         for host in windows_host_candidates()
     ]
+
+
+def forget_resolved() -> None:
+    """Forget every Windows-host address found so far (the next request looks again)."""
+    with _resolved_lock:
+        _resolved.clear()
+
+
+def send_with_fallback(service: "LLMService", send: Callable[..., Any], method: str, path: str, **options):
+    """`send(base_url, method, path, **options)` to the service's URL; when that is a local
+    server configured as localhost that refuses the connection under WSL, to the Windows host.
+
+    The address that answered is remembered, so later requests go there at once.
+    """
+    remembered = _resolved.get(service.base_url)
+    if remembered:
+        try:
+            response = send(remembered, method, path, **options)
+            service.resolved_url = remembered
+            return response
+        except (BackendUnreachable, BackendTimeout):
+            with _resolved_lock:
+                _resolved.pop(service.base_url, None)
+    try:
+        return send(service.base_url, method, path, **options)
+    except BackendUnreachable as exc:
+        if not (exc.step == "connect" and service.local_server and service.wsl_fallback
+                and is_loopback_url(service.base_url) and is_wsl()):
+            raise
+        tried = []
+        for candidate in candidate_base_urls(service.base_url):
+            tried.append(candidate)
+            try:
+                response = send(candidate, method, path, **dict(options, connect_timeout=CANDIDATE_CONNECT_TIMEOUT))
+            except (BackendUnreachable, BackendTimeout):
+                continue
+            with _resolved_lock:
+                _resolved[service.base_url] = candidate
+            service.resolved_url = candidate
+            return response
+        raise BackendUnreachable(
+            f"{service.label} did not answer at {service.base_url}, nor on the Windows host "
+            f"({', '.join(tried) or 'no address found'}). Taleweaver runs in WSL, where "
+            "localhost is not always Windows.",
+            hint=service.unreachable_hint(),
+            step="connect",
+        ) from None

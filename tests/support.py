@@ -127,14 +127,15 @@ class TaleweaverServer:
 
 
 def configure_fake(server: TaleweaverServer, fake, default_model: str | None = None, **extra) -> dict:
-    """Point the server's active backend at a fake LLM server of the matching kind."""
-    backend_type = {"ollama": "ollama", "lmstudio": "lmstudio", "openai": "chatgpt"}[fake.kind]
-    if backend_type == "chatgpt":
+    """Point the server's active backend at a fake LLM server: the fake's kind is the backend type."""
+    if fake.kind == "chatgpt":
         config = {"base_url": fake.url, "api_key": fake.api_key or "sk-taleweaver-test-key-000"}
+    elif fake.kind == "openai_compatible":
+        config = {"base_url": fake.url, **({"api_key": fake.api_key} if fake.api_key else {})}
     else:
         config = {"url": fake.url}
     config.update(extra)
-    return server.configure(backend_type, config, default_model)
+    return server.configure(fake.kind, config, default_model)
 
 
 def sse_events(response: requests.Response):

@@ -71,3 +71,55 @@ def _isolated_environment_before_the_app_fixture(tmp_path_factory):
     patch.setenv("TALEWEAVER_WSL_FALLBACK", "0")
     yield
     patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _requests_transport():
+    """The backend tests mock HTTP with requests-mock (the spec's §6 tests as written), which
+    only sees what goes through `requests`; the services send through the pooled urllib3
+    transport unless handed another, so here every test hands them the requests transport by
+    default. Tests that run the production transport say so: the `fake_llm` fixture."""
+    import transport
+
+    with transport.using(transport.RequestsTransport()):
+        yield
+
+
+def _load_fakes():
+    """tests/fakes of the repository root (a package named `tests` here is backend/tests)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    if "taleweaver_fakes" in sys.modules:
+        return sys.modules["taleweaver_fakes"]
+    root = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fakes"
+    spec = importlib.util.spec_from_file_location(
+        "taleweaver_fakes", root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["taleweaver_fakes"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fake_llm(_requests_transport):
+    """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
+    all are stopped after the test. The services talk to them through the production transport
+    (pooled urllib3)."""
+    import transport
+
+    fakes = _load_fakes()
+    started = []
+    previous = transport.set_default(transport.PoolTransport())
+
+    def start(kind: str, **options):
+        fake = fakes.FakeLLMServer(kind, **options).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    transport.set_default(previous)
+    for fake in started:
+        fake.stop()

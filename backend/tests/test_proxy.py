@@ -4,7 +4,7 @@ import json
 import pytest
 import requests
 
-import llm_base
+import wsl
 
 KEY = "sk-proj-ProxyKey0123456789abcdefXYZ"
 HELLO = [{"role": "user", "content": "Tell me a story"}]
@@ -30,9 +30,9 @@ BACKENDS = {
 
 @pytest.fixture(autouse=True)
 def _no_remembered_wsl_host():
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
     yield
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
 
 
 def save(client, backend_type, default_model="story-model", **config):

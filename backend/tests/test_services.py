@@ -4,7 +4,6 @@ import json
 import pytest
 import requests
 
-import llm_base
 import wsl
 from llm_service import (
     BackendAuthError,
@@ -28,9 +27,9 @@ HELLO = [{"role": "user", "content": "Hello"}]
 
 @pytest.fixture(autouse=True)
 def _no_remembered_wsl_host():
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
     yield
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
 
 
 def ndjson(*parts):

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 import requests
 
-import llm_base
+import wsl
 
 OLLAMA = "http://localhost:11434"
 LMSTUDIO = "http://localhost:1234"
@@ -17,9 +17,9 @@ OTHER_KEY = "sk-proj-SecondKey9876543210zyxwvuQ"
 
 @pytest.fixture(autouse=True)
 def _no_remembered_wsl_host():
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
     yield
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
 
 
 def save(client, backend_type, config=None, **extra):

@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 import auth
 import crypto
 import db
-import llm_base
+import wsl
 import llm_service
 from app import create_app
 
@@ -28,7 +28,7 @@ def _fresh_process_caches():
     """Keys, services and WSL addresses are cached per process; each test starts without them."""
     crypto.clear_cache()
     llm_service._active_cache.clear()
-    llm_base._wsl_resolved.clear()
+    wsl.forget_resolved()
     yield
     crypto.clear_cache()
     llm_service._active_cache.clear()

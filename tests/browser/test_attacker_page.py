@@ -62,7 +62,7 @@ attack();
 @pytest.fixture(scope="module")
 def victim():
     server = TaleweaverServer().start()
-    backend = FakeLLMServer("openai", api_key=KEY).start()
+    backend = FakeLLMServer("chatgpt", api_key=KEY).start()
     configure_fake(server, backend, default_model=backend.models[0], api_key=KEY)
     yield server, backend
     backend.stop()

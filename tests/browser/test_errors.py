@@ -51,7 +51,7 @@ def test_a_backend_that_refuses_connections_is_reported_with_a_hint(watched, ser
 
 def test_a_wrong_api_key_is_reported_as_an_error_with_a_hint(watched, server, fakes):
     page, watch = watched
-    fake = fakes("openai")
+    fake = fakes("chatgpt")
     open_settings(page, watch, server.url)
     fill_backend_form(page, BACKEND_OF[fake.kind], fake.url, api_key="sk-not-the-right-key-000000")
     assert fake.api_key == API_KEY

@@ -87,7 +87,7 @@ def app_urls(frontend, server) -> tuple[str, str]:
     return frontend, server.url
 
 
-@pytest.mark.parametrize("kind", ["lmstudio", "ollama", "openai"], ids=["lmstudio", "ollama", "chatgpt"])
+@pytest.mark.parametrize("kind", ["lmstudio", "ollama", "chatgpt", "openai_compatible"])
 def test_the_whole_flow_works_across_origins_without_a_cors_error(watched, server, frontend, fakes, kind):
     page, watch = watched
     full_backend_flow(page, watch, frontend, server, fakes(kind))

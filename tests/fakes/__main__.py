@@ -1,4 +1,4 @@
-"""python -m tests.fakes {ollama|lmstudio|openai} [--host H] [--port N] ...
+"""python -m tests.fakes {ollama|lmstudio|chatgpt|openai_compatible} [--host H] [--port N] ...
 
 Prints one line ``fake <kind> listening on <url>`` and serves until SIGINT/SIGTERM.
 """
@@ -16,13 +16,13 @@ from .server import DEFAULT_PORTS, DEFAULT_REPLY, KINDS, FakeLLMServer
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tests.fakes",
-        description="Serve a fake Ollama, LM Studio or OpenAI API on a loopback address.",
+        description="Serve a fake Ollama, LM Studio, ChatGPT (OpenAI) or llama.cpp-style OpenAI-compatible API on a loopback address.",
     )
     ap.add_argument("kind", choices=KINDS)
     ap.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=None,
-                    help="port (default: ollama 11434, lmstudio 1234, openai 8089; 0 = any free)")
-    ap.add_argument("--api-key", default=None, help="openai: require 'Authorization: Bearer KEY'")
+                    help="port (default: ollama 11434, lmstudio 1234, chatgpt 8089, openai_compatible 8080; 0 = any free)")
+    ap.add_argument("--api-key", default=None, help="chatgpt, openai_compatible: require 'Authorization: Bearer KEY'")
     ap.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream chunks")
     ap.add_argument("--reply", default=DEFAULT_REPLY, help="the text the fake model writes")
     ap.add_argument("--models", default=None, help="comma-separated model names")

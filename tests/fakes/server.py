@@ -1,4 +1,4 @@
-"""Fake LLM servers that speak the real wire formats of Ollama, LM Studio and OpenAI.
+"""Fake LLM servers that speak the real wire formats of Ollama, LM Studio, OpenAI and llama.cpp.
 
 Stdlib only. One ``FakeLLMServer`` is one real HTTP/1.1 server on a loopback
 address, run in a background thread. See ``tests/fakes/README.md``.
@@ -13,10 +13,18 @@ Wire formats (what a real server sends, which is what the fakes send):
   404 ``404 page not found`` (text/plain, gin's default).
 * LM Studio: OpenAI-compatible ``/v1/models`` and ``/v1/chat/completions`` plus its
   REST API ``/api/v0/models[/{id}]`` and ``/api/v0/chat/completions``. Errors are
-  ``{"error": {"message", "type", "param", "code"}}`` (sometimes a bare string).
-* OpenAI: ``/v1/models[/{id}]`` and ``/v1/chat/completions``; streaming is SSE
-  (``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``); errors are
+  ``{"error": {"message", "type", "param", "code"}}`` (sometimes a bare string); an unknown
+  model is 400 ``Invalid model identifier "x". Please specify a valid downloaded model (e.g., ...)``.
+* OpenAI (kind ``chatgpt``): ``/v1/models[/{id}]`` and ``/v1/chat/completions``; streaming is
+  SSE (``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``); errors are
   ``{"error": {"message", "type", "param", "code"}}``.
+* llama.cpp's llama-server (kind ``openai_compatible``): ``/health``, ``/props``
+  (``default_generation_settings.n_ctx``), ``/v1/models`` and ``/v1/chat/completions`` (also
+  without ``/v1``) serving its one model whatever the request names; the last streamed chunk
+  carries ``timings``; errors are ``{"error": {"code", "message", "type"}}``
+  (``exceed_context_size_error`` with ``n_prompt_tokens``/``n_ctx``, 503 ``Loading model``).
+
+Each kind is a handler class (``HANDLERS``) with its routes, error bodies and key check.
 """
 
 from __future__ import annotations
@@ -48,15 +56,21 @@ __all__ = [
     "mask_api_key",
 ]
 
-KINDS = ("ollama", "lmstudio", "openai")
+KINDS = ("ollama", "lmstudio", "chatgpt", "openai_compatible")
 
 DEFAULT_MODELS: Dict[str, List[str]] = {
     "ollama": ["llama3.2:3b", "mistral:7b"],
     "lmstudio": ["qwen2.5-7b-instruct", "llama-3.2-3b-instruct"],
-    "openai": ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"],
+    "chatgpt": ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"],
+    # llama-server serves the one model it was started with, named after its file (or --alias).
+    "openai_compatible": ["qwen2.5-7b-instruct-q4_k_m.gguf"],
 }
 
-DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "openai": 8089}
+DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "chatgpt": 8089, "openai_compatible": 8080}
+
+DEFAULT_CONTEXT = {"openai_compatible": 4096}  # llama-server's default --ctx-size
+
+LLAMA_BUILD = "b6500-fake"
 
 DEFAULT_REPLY = (
     "Once upon a time, in a valley where the rivers sang at night, a young weaver "
@@ -328,6 +342,9 @@ class FakeLLMServer:
         reply: str = DEFAULT_REPLY,
         chunk_delay: float = 0.0,
         verbose: bool = False,
+        reasoning: Optional[str] = None,
+        reasoning_inline: bool = False,
+        context_length: Optional[int] = None,
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -341,6 +358,15 @@ class FakeLLMServer:
         self.reply = reply
         self.chunk_delay = float(chunk_delay)
         self.verbose = verbose
+        # What a reasoning model thinks before it answers: sent apart (LM Studio and llama.cpp
+        # `reasoning_content`, Ollama `message.thinking` when asked with `think`), or inline as
+        # <think>...</think> at the start of the content (llama-server --reasoning-format none,
+        # Ollama without `think`).
+        self.reasoning = reasoning
+        self.reasoning_inline = bool(reasoning_inline)
+        # The loaded context in tokens (prompt words + 4 per message); a longer prompt gets the
+        # backend's own context-overflow error. Ollama truncates silently, as the real one does.
+        self.context_length = context_length if context_length is not None else DEFAULT_CONTEXT.get(kind)
 
         self._lock = threading.Lock()
         self._faults: Dict[str, Dict[str, Any]] = {}
@@ -357,7 +383,7 @@ class FakeLLMServer:
     def start(self) -> "FakeLLMServer":
         if self._httpd is not None:
             return self
-        handler = type("FakeLLMHandler", (_Handler,), {"fake": self})
+        handler = type("FakeLLMHandler", (HANDLERS[self.kind],), {"fake": self})
         cls = _HTTPServer6 if ":" in self._bind_host else _HTTPServer
         self._stopping.clear()
         self._httpd = cls((self._bind_host, self._requested_port), handler)
@@ -419,8 +445,9 @@ class FakeLLMServer:
 
     @property
     def url(self) -> str:
-        """The URL a user types in the settings: ollama/lmstudio root, openai .../v1."""
-        return self.base_url + ("/v1" if self.kind == "openai" else "")
+        """The URL a user types in the settings: ollama/lmstudio root, chatgpt and
+        openai_compatible .../v1."""
+        return self.base_url + ("/v1" if self.kind in ("chatgpt", "openai_compatible") else "")
 
     # ----- faults --------------------------------------------------------------------
 
@@ -503,11 +530,11 @@ class FakeLLMServer:
         elif name == "large_reply":
             out["bytes"] = num("bytes", integer=True)
         elif name == "no_model_loaded":
-            if self.kind == "openai":
-                raise ValueError("no_model_loaded applies to ollama and lmstudio only")
+            if self.kind == "chatgpt":
+                raise ValueError("no_model_loaded applies to ollama, lmstudio and openai_compatible only")
         elif name == "model_loading":
-            if self.kind == "openai":
-                raise ValueError("model_loading applies to ollama and lmstudio only")
+            if self.kind == "chatgpt":
+                raise ValueError("model_loading applies to ollama, lmstudio and openai_compatible only")
             out["seconds"] = float(num("seconds", default=2.0, required=False))
         if p:
             raise ValueError(f"fault {name}: unknown parameter(s) {sorted(p)}")
@@ -688,9 +715,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
         ctype = "application/json; charset=utf-8"
-        hdrs = dict(headers or {})
-        if self.fake.kind == "openai":
-            hdrs.setdefault("x-request-id", "req_" + uuid.uuid4().hex)
+        hdrs = {**self.json_headers(), **(headers or {})}
         self._send_bytes(code, json.dumps(obj).encode("utf-8"), ctype, hdrs)
 
     def _pause(self, seconds: float) -> None:
@@ -753,7 +778,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "time": time.monotonic(),
         })
 
-        route = getattr(self, f"_routes_{fake.kind}")(self.command, path)
+        route = self.routes(self.command, path)
         try:
             if route is None:
                 self._not_found(path)
@@ -767,7 +792,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if status:
                     self._send_status_fault(status)
                     return
-                if fake.kind == "openai" and not self._check_openai_auth():
+                if not self.check_auth():
                     return
             handler()
         except _ClientGone:
@@ -813,60 +838,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": f"no such control endpoint: {m} {path}"})
 
-    # ----- routing tables ------------------------------------------------------------
-    # Each returns (callable, is_api) or None. is_api routes get the header-delay and
-    # status faults (and OpenAI's key check).
-
-    def _routes_ollama(self, method: str, path: str):
-        if path == "/" and method in ("GET", "HEAD"):
-            return (lambda: self._send_bytes(200, b"Ollama is running",
-                                             "text/plain; charset=utf-8"), False)
-        if method in ("GET", "HEAD"):
-            if path == "/api/version":
-                return (lambda: self._send_json(200, {"version": OLLAMA_VERSION}), True)
-            if path == "/api/tags":
-                return (self._ollama_tags, True)
-            if path == "/api/ps":
-                return (self._ollama_ps, True)
-        if method == "POST" and path == "/api/chat":
-            return (self._ollama_chat, True)
-        return None
-
-    def _routes_lmstudio(self, method: str, path: str):
-        if method == "GET":
-            if path == "/v1/models":
-                return (self._lms_v1_models, True)
-            if path == "/api/v0/models":
-                return (self._lms_v0_models, True)
-            if path.startswith("/api/v0/models/"):
-                mid = unquote(path[len("/api/v0/models/"):])
-                return (lambda: self._lms_v0_model(mid), True)
-        if method == "POST" and path in ("/v1/chat/completions", "/api/v0/chat/completions"):
-            return (self._oai_chat, True)
-        return None
-
-    def _routes_openai(self, method: str, path: str):
-        if method == "GET":
-            if path == "/v1/models":
-                return (self._openai_models, True)
-            if path.startswith("/v1/models/"):
-                mid = unquote(path[len("/v1/models/"):])
-                return (lambda: self._openai_model(mid), True)
-        if method == "POST" and path == "/v1/chat/completions":
-            return (self._oai_chat, True)
-        return None
-
     # ----- native errors -------------------------------------------------------------
-
-    def _not_found(self, path: str) -> None:
-        kind = self.fake.kind
-        if kind == "ollama":
-            self._send_bytes(404, b"404 page not found", "text/plain")
-        elif kind == "lmstudio":
-            self._send_json(404, {"error": f"Unexpected endpoint or method. ({self.command} {path})"})
-        else:
-            self._oai_error(404, f"Invalid URL ({self.command} {path})",
-                            "invalid_request_error", None, None)
 
     def _oai_error(self, code: int, message: str, etype: Optional[str],
                    param: Optional[str], ecode: Optional[str],
@@ -878,21 +850,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(self.req_json, dict) and isinstance(self.req_json.get("model"), str):
             return self.req_json["model"]
         return self.fake.models[0]
-
-    def _model_not_found(self, model: str) -> None:
-        kind = self.fake.kind
-        if kind == "ollama":
-            self._send_json(404, {"error": f"model {json.dumps(model)} not found, try pulling it first"})
-        elif kind == "lmstudio":
-            listing = "\n".join(self.fake.models)
-            self._oai_error(
-                404,
-                f"Model {json.dumps(model)} not found. Please specify a valid model.\n\n"
-                f"Your models:\n\n{listing}",
-                "invalid_request_error", "model", "model_not_found")
-        else:
-            self._oai_error(404, f"The model `{model}` does not exist or you do not have access to it.",
-                            "invalid_request_error", None, "model_not_found")
 
     def _lms_no_model_loaded(self) -> None:
         self._send_json(400, {"error": {"message": "No models loaded. Please load a model in the "
@@ -906,73 +863,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}" if isinstance(retry_after, float) else str(retry_after)
         model = self._requested_model()
-        kind = self.fake.kind
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        self._status_fault(code, msg, headers, f, model, phrase, retry_after)
 
-        if kind == "ollama":
-            default = {
-                401: "unauthorized",
-                403: "forbidden",
-                404: f"model {json.dumps(model)} not found, try pulling it first",
-                429: "too many requests, please try again later",
-                500: "llama runner process has terminated: exit status 2",
-                503: "server busy, please try again.  maximum pending requests exceeded",
-            }.get(code, phrase.lower())
-            self._send_json(code, {"error": msg or default}, headers)
-            return
+    # ----- what differs by kind (each kind's handler below overrides these) -----------------
 
-        if kind == "openai":
-            if code == 401:
-                key = self._bearer_token() or "sk-fake-0000000000000000000000000000"
-                self._oai_error(401, msg or (
-                    f"Incorrect API key provided: {mask_api_key(key)}. You can find your API key "
-                    "at https://platform.openai.com/account/api-keys."),
-                    "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
-            elif code == 404:
-                self._oai_error(404, msg or f"The model `{model}` does not exist or you do not have access to it.",
-                                "invalid_request_error", None, f.get("error_code") or "model_not_found", headers)
-            elif code == 429 and f.get("error_code") == "insufficient_quota":
-                self._oai_error(429, msg or (
-                    "You exceeded your current quota, please check your plan and billing details. "
-                    "For more information on this error, read the docs: "
-                    "https://platform.openai.com/docs/guides/error-codes/api-errors."),
-                    "insufficient_quota", None, "insufficient_quota", headers)
-            elif code == 429:
-                wait = retry_after if retry_after is not None else 20
-                self._oai_error(429, msg or (
-                    f"Rate limit reached for {model} in organization org-fake on requests per min "
-                    f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {wait:g}s. Visit "
-                    "https://platform.openai.com/account/rate-limits to learn more."),
-                    "requests", None, f.get("error_code") or "rate_limit_exceeded", headers)
-            elif code == 500:
-                self._oai_error(500, msg or "The server had an error while processing your request. Sorry about that!",
-                                "server_error", None, f.get("error_code"), headers)
-            elif code in (502, 503):
-                self._oai_error(code, msg or "The server is overloaded or not ready yet.",
-                                "server_error", None, f.get("error_code"), headers)
-            else:
-                etype = "invalid_request_error" if code < 500 else "server_error"
-                self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
-            return
+    def routes(self, method: str, path: str):
+        """(callable, is_api) for a request, or None. is_api routes get the header-delay and
+        status faults and the key check."""
+        raise NotImplementedError
 
-        # lmstudio
-        if code == 404:
-            listing = "\n".join(self.fake.models)
-            self._oai_error(404, msg or (
-                f"Model {json.dumps(model)} not found. Please specify a valid model.\n\n"
-                f"Your models:\n\n{listing}"),
-                "invalid_request_error", "model", f.get("error_code") or "model_not_found", headers)
-        elif code == 500:
-            # LM Studio reports a crashed model engine with a bare string.
-            self._send_json(500, {"error": msg or "The model has crashed without additional "
-                                                  "information. (Exit code: 11)"}, headers)
-        elif code == 401:
-            self._oai_error(401, msg or "Invalid or missing API token. Please provide a valid "
-                                        "token in the Authorization header.",
-                            "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
-        else:
-            etype = "invalid_request_error" if code < 500 else "server_error"
-            self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
+    def check_auth(self) -> bool:
+        """True when the request may go on (else the kind's 401 has been sent)."""
+        return True
+
+    def json_headers(self) -> Dict[str, str]:
+        return {}
+
+    def _not_found(self, path: str) -> None:
+        raise NotImplementedError
+
+    def _model_not_found(self, model: str) -> None:
+        raise NotImplementedError
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        raise NotImplementedError
 
     # ----- OpenAI auth ---------------------------------------------------------------
 
@@ -1209,15 +1125,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "eval_duration": max(now - t_first, 1_000_000),
             }
 
+        # Asked to `think`, Ollama sends the thinking apart (message.thinking); otherwise a
+        # thinking model writes it inline at the start of the content.
+        thinks_apart = bool(body.get("think"))
+        thoughts = _split_words(fake.reasoning or "")
         if not stream:
             if fake.chunk_delay > 0 and reply.count:
                 self._pause(fake.chunk_delay * reply.count)
-            self._send_json(200, final(reply.full_text(), t_loaded))
+            answer = final(reply.full_text(), t_loaded)
+            if fake.reasoning and thinks_apart:
+                answer["message"]["thinking"] = fake.reasoning
+            elif fake.reasoning:
+                answer["message"]["content"] = f"<think>{fake.reasoning}</think>" + answer["message"]["content"]
+            self._send_json(200, answer)
             return
 
         def events() -> Iterator[bytes]:
             t_first = time.monotonic_ns()
             seq = 0
+            if thoughts:
+                for piece in thoughts if thinks_apart else ["<think>", *thoughts, "</think>"]:
+                    message = {"role": "assistant", "content": ""}
+                    message["thinking" if thinks_apart else "content"] = piece
+                    obj = {"model": requested, "created_at": _now_rfc3339(), "message": message,
+                           "done": False, "x_fake_seq": seq}
+                    yield json.dumps(obj).encode("utf-8") + b"\n"
+                    seq += 1
             for piece in reply.pieces():
                 if seq == 0:
                     t_first = time.monotonic_ns()
@@ -1269,7 +1202,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if model is None:
             self._model_not_found(requested)
             return
-        if kind == "openai" and model.startswith(("text-embedding", "whisper", "tts", "dall-e")):
+        if kind == "chatgpt" and model.startswith(("text-embedding", "whisper", "tts", "dall-e")):
             self._oai_error(404, "This is not a chat model and thus not supported in the "
                                  "v1/chat/completions endpoint. Did you mean to use v1/completions?",
                             "invalid_request_error", "model", None)
@@ -1277,6 +1210,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind == "lmstudio":
             self._wait_for_model_load(model)
             fake._mark_loaded(model)
+        prompt_words = _count_prompt_tokens(messages)
+        if fake.context_length and prompt_words > fake.context_length:
+            if kind == "lmstudio":
+                self._send_json(400, {"error": (
+                    f"Trying to keep the first {prompt_words} tokens when context the overflows. "
+                    f"However, the model is loaded with context length of only {fake.context_length} "
+                    "tokens, which is not enough. Try to load the model with a larger context length, "
+                    "or provide a shorter input")})
+            else:
+                self._oai_error(400, (
+                    f"This model's maximum context length is {fake.context_length} tokens. However, "
+                    f"your messages resulted in {prompt_words} tokens. Please reduce the length of the "
+                    "messages."), "invalid_request_error", "messages", "context_length_exceeded")
+            return
 
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
@@ -1295,8 +1242,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fake.chunk_delay > 0 and reply.count:
                 self._pause(fake.chunk_delay * reply.count)
             message: Dict[str, Any] = {"role": "assistant", "content": reply.full_text()}
-            if kind == "openai":
+            if kind == "chatgpt":
                 message["refusal"] = None
+            elif fake.reasoning and fake.reasoning_inline:
+                message["content"] = f"<think>{fake.reasoning}</think>" + message["content"]
+            elif fake.reasoning:
+                message["reasoning_content"] = fake.reasoning
             resp: Dict[str, Any] = {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{"index": 0, "message": message, "logprobs": None,
@@ -1338,10 +1289,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         def events() -> Iterator[bytes]:
             seq = 0
             first: Dict[str, Any] = {"role": "assistant", "content": ""}
-            if kind == "openai":
+            if kind == "chatgpt":
                 first["refusal"] = None
             yield chunk(seq, first, None)
             seq += 1
+            if fake.reasoning and kind == "lmstudio":
+                thoughts = _split_words(fake.reasoning)
+                if fake.reasoning_inline:
+                    thoughts = ["<think>", *thoughts, "</think>"]
+                for piece in thoughts:
+                    yield chunk(seq, {"content": piece} if fake.reasoning_inline
+                                else {"reasoning_content": piece}, None)
+                    seq += 1
             for piece in reply.pieces():
                 yield chunk(seq, {"content": piece}, None)
                 seq += 1
@@ -1356,6 +1315,327 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         malformed = (b'data: {"id": "' + cid.encode() +
                      b'", "object": "chat.completion.chunk", "choices": [{"delta": {"content": \n\n')
-        extra = {"x-request-id": "req_" + uuid.uuid4().hex} if kind == "openai" else None
-        ctype = "text/event-stream; charset=utf-8" if kind == "openai" else "text/event-stream"
+        extra = {"x-request-id": "req_" + uuid.uuid4().hex} if kind == "chatgpt" else None
+        ctype = "text/event-stream; charset=utf-8" if kind == "chatgpt" else "text/event-stream"
         self._run_stream(ctype, events(), malformed, extra)
+
+
+class _OllamaHandler(_Handler):
+    """Ollama: native /api/* routes, errors as {"error": "<text>"}."""
+
+    def routes(self, method: str, path: str):
+        if path == "/" and method in ("GET", "HEAD"):
+            return (lambda: self._send_bytes(200, b"Ollama is running",
+                                             "text/plain; charset=utf-8"), False)
+        if method in ("GET", "HEAD"):
+            if path == "/api/version":
+                return (lambda: self._send_json(200, {"version": OLLAMA_VERSION}), True)
+            if path == "/api/tags":
+                return (self._ollama_tags, True)
+            if path == "/api/ps":
+                return (self._ollama_ps, True)
+        if method == "POST" and path == "/api/chat":
+            return (self._ollama_chat, True)
+        return None
+
+    def _not_found(self, path: str) -> None:
+        self._send_bytes(404, b"404 page not found", "text/plain")
+
+    def _model_not_found(self, model: str) -> None:
+        self._send_json(404, {"error": f"model {json.dumps(model)} not found, try pulling it first"})
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        default = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: f"model {json.dumps(model)} not found, try pulling it first",
+            429: "too many requests, please try again later",
+            500: "llama runner process has terminated: exit status 2",
+            503: "server busy, please try again.  maximum pending requests exceeded",
+        }.get(code, phrase.lower())
+        self._send_json(code, {"error": msg or default}, headers)
+
+
+class _LMStudioHandler(_Handler):
+    """LM Studio: OpenAI-compatible /v1 plus its REST API /api/v0."""
+
+    def routes(self, method: str, path: str):
+        if method == "GET":
+            if path == "/v1/models":
+                return (self._lms_v1_models, True)
+            if path == "/api/v0/models":
+                return (self._lms_v0_models, True)
+            if path.startswith("/api/v0/models/"):
+                mid = unquote(path[len("/api/v0/models/"):])
+                return (lambda: self._lms_v0_model(mid), True)
+        if method == "POST" and path in ("/v1/chat/completions", "/api/v0/chat/completions"):
+            return (self._oai_chat, True)
+        return None
+
+    def _not_found(self, path: str) -> None:
+        self._send_json(404, {"error": f"Unexpected endpoint or method. ({self.command} {path})"})
+
+    def _model_not_found(self, model: str) -> None:
+        # LM Studio 0.3.x: HTTP 400, not 404, naming a few downloaded models.
+        examples = ", ".join(self.fake.models[:3])
+        self._oai_error(
+            400,
+            f"Invalid model identifier {json.dumps(model)}. Please specify a valid downloaded "
+            f"model (e.g., {examples}).",
+            "invalid_request_error", "model", "model_not_found")
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        if code == 404:
+            listing = "\n".join(self.fake.models)
+            self._oai_error(404, msg or (
+                f"Model {json.dumps(model)} not found. Please specify a valid model.\n\n"
+                f"Your models:\n\n{listing}"),
+                "invalid_request_error", "model", f.get("error_code") or "model_not_found", headers)
+        elif code == 500:
+            # LM Studio reports a crashed model engine with a bare string.
+            self._send_json(500, {"error": msg or "The model has crashed without additional "
+                                                  "information. (Exit code: 11)"}, headers)
+        elif code == 401:
+            self._oai_error(401, msg or "Invalid or missing API token. Please provide a valid "
+                                        "token in the Authorization header.",
+                            "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
+        else:
+            etype = "invalid_request_error" if code < 500 else "server_error"
+            self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
+
+
+class _ChatGPTHandler(_Handler):
+    """OpenAI's API (the chatgpt backend): /v1/models[/id], /v1/chat/completions, a key check."""
+
+    def routes(self, method: str, path: str):
+        if method == "GET":
+            if path == "/v1/models":
+                return (self._openai_models, True)
+            if path.startswith("/v1/models/"):
+                mid = unquote(path[len("/v1/models/"):])
+                return (lambda: self._openai_model(mid), True)
+        if method == "POST" and path == "/v1/chat/completions":
+            return (self._oai_chat, True)
+        return None
+
+    def check_auth(self) -> bool:
+        return self._check_openai_auth()
+
+    def json_headers(self) -> Dict[str, str]:
+        return {"x-request-id": "req_" + uuid.uuid4().hex}
+
+    def _not_found(self, path: str) -> None:
+        self._oai_error(404, f"Invalid URL ({self.command} {path})",
+                        "invalid_request_error", None, None)
+
+    def _model_not_found(self, model: str) -> None:
+        self._oai_error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                        "invalid_request_error", None, "model_not_found")
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        if code == 401:
+            key = self._bearer_token() or "sk-fake-0000000000000000000000000000"
+            self._oai_error(401, msg or (
+                f"Incorrect API key provided: {mask_api_key(key)}. You can find your API key "
+                "at https://platform.openai.com/account/api-keys."),
+                "invalid_request_error", None, f.get("error_code") or "invalid_api_key", headers)
+        elif code == 404:
+            self._oai_error(404, msg or f"The model `{model}` does not exist or you do not have access to it.",
+                            "invalid_request_error", None, f.get("error_code") or "model_not_found", headers)
+        elif code == 429 and f.get("error_code") == "insufficient_quota":
+            self._oai_error(429, msg or (
+                "You exceeded your current quota, please check your plan and billing details. "
+                "For more information on this error, read the docs: "
+                "https://platform.openai.com/docs/guides/error-codes/api-errors."),
+                "insufficient_quota", None, "insufficient_quota", headers)
+        elif code == 429:
+            wait = retry_after if retry_after is not None else 20
+            self._oai_error(429, msg or (
+                f"Rate limit reached for {model} in organization org-fake on requests per min "
+                f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {wait:g}s. Visit "
+                "https://platform.openai.com/account/rate-limits to learn more."),
+                "requests", None, f.get("error_code") or "rate_limit_exceeded", headers)
+        elif code == 500:
+            self._oai_error(500, msg or "The server had an error while processing your request. Sorry about that!",
+                            "server_error", None, f.get("error_code"), headers)
+        elif code in (502, 503):
+            self._oai_error(code, msg or "The server is overloaded or not ready yet.",
+                            "server_error", None, f.get("error_code"), headers)
+        else:
+            etype = "invalid_request_error" if code < 500 else "server_error"
+            self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
+
+
+class _LlamaServerHandler(_Handler):
+    """llama.cpp's llama-server (the openai_compatible backend)."""
+
+    def routes(self, method: str, path: str):
+        """llama.cpp's llama-server: /health and /props beside the OpenAI API (with and
+        without /v1)."""
+        if method == "GET":
+            if path == "/health":
+                return (self._llama_health, False)
+            if path == "/props":
+                return (self._llama_props, True)
+            if path in ("/v1/models", "/models"):
+                return (self._llama_models, True)
+        if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            return (self._llama_chat, True)
+        return None
+
+    def check_auth(self) -> bool:
+        want = self.fake.api_key
+        if not want or self._bearer_token() == want:
+            return True
+        self._llama_error(401, "Invalid API Key", "authentication_error")
+        return False
+
+    def _not_found(self, path: str) -> None:
+        self._llama_error(404, "File Not Found", "not_found_error")
+
+    def _status_fault(self, code: int, msg: Optional[str], headers: Dict[str, str], f: Dict[str, Any],
+                      model: str, phrase: str, retry_after: Any) -> None:
+        etype = {401: "authentication_error", 404: "not_found_error", 501: "not_supported_error",
+                 503: "unavailable_error"}.get(code, "invalid_request_error" if code < 500 else "server_error")
+        self._llama_error(code, msg or ("Loading model" if code == 503 else phrase), etype, headers)
+
+    # ----- llama-server's own routes -----------------------------------------------------
+
+    def _llama_error(self, code: int, message: str, etype: str,
+                     headers: Optional[Dict[str, str]] = None, **extra: Any) -> None:
+        """llama-server's error body: {"error": {"code", "message", "type", ...}}."""
+        self._send_json(code, {"error": {"code": code, "message": message, "type": etype, **extra}}, headers)
+
+    def _llama_loading(self) -> bool:
+        """While its model loads, llama-server answers every API route with 503."""
+        if self.fake._peek_fault("no_model_loaded"):
+            self._llama_error(503, "Loading model", "unavailable_error")
+            return True
+        return False
+
+    def _llama_health(self) -> None:
+        if not self._llama_loading():
+            self._send_json(200, {"status": "ok"})
+
+    def _llama_props(self) -> None:
+        if self._llama_loading():
+            return
+        fake = self.fake
+        self._send_json(200, {
+            "default_generation_settings": {"n_ctx": fake.context_length, "params": {"n_predict": -1,
+                                                                                     "temperature": 0.8}},
+            "total_slots": 1,
+            "model_alias": fake.models[0],
+            "model_path": "/models/" + fake.models[0],
+            "modalities": {"vision": False, "audio": False},
+            "build_info": LLAMA_BUILD,
+        })
+
+    def _llama_models(self) -> None:
+        if self._llama_loading():
+            return
+        fake = self.fake
+        data = [{"id": m, "object": "model", "created": _FIXED_CREATED, "owned_by": "llamacpp",
+                 "meta": {"n_ctx_train": 32768, "n_params": 7615616512, "size": 4683073952}}
+                for m in fake.models]
+        self._send_json(200, {"models": [{"name": m, "model": m} for m in fake.models],
+                              "object": "list", "data": data})
+
+    def _llama_chat(self) -> None:
+        fake = self.fake
+        if self.req_json_error or not isinstance(self.req_json, dict):
+            self._llama_error(400, "Failed to parse the request body as JSON", "invalid_request_error")
+            return
+        if self._llama_loading():
+            return
+        body = self.req_json
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            self._llama_error(400, "'messages' is required", "invalid_request_error")
+            return
+        self._wait_for_model_load(fake.models[0])
+        prompt_tokens = _count_prompt_tokens(messages)
+        if fake.context_length and prompt_tokens > fake.context_length:
+            self._llama_error(
+                400,
+                f"request ({prompt_tokens} tokens) exceeds the available context size "
+                f"({fake.context_length} tokens), try increasing it",
+                "exceed_context_size_error", n_prompt_tokens=prompt_tokens, n_ctx=fake.context_length)
+            return
+        # llama-server serves the one model it loaded, whatever the request names.
+        model = fake.models[0]
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+        reply = self._make_reply(limit)
+        thoughts = _split_words(fake.reasoning or "")
+        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        t_start = time.monotonic()
+        predicted = reply.count + len(thoughts)
+        usage = {"completion_tokens": predicted, "prompt_tokens": prompt_tokens,
+                 "total_tokens": prompt_tokens + predicted}
+
+        def timings() -> Dict[str, Any]:
+            elapsed_ms = max((time.monotonic() - t_start) * 1000, 1.0)
+            return {"prompt_n": prompt_tokens, "prompt_ms": 12.5,
+                    "prompt_per_second": prompt_tokens / 0.0125,
+                    "predicted_n": predicted, "predicted_ms": elapsed_ms,
+                    "predicted_per_second": predicted / (elapsed_ms / 1000)}
+
+        inline = fake.reasoning_inline and fake.reasoning
+        if not body.get("stream"):
+            if fake.chunk_delay > 0 and predicted:
+                self._pause(fake.chunk_delay * predicted)
+            message: Dict[str, Any] = {"role": "assistant", "content": reply.full_text()}
+            if fake.reasoning and inline:
+                message["content"] = f"<think>{fake.reasoning}</think>" + message["content"]
+            elif fake.reasoning:
+                message["reasoning_content"] = fake.reasoning
+            self._send_json(200, {
+                "choices": [{"finish_reason": reply.finish, "index": 0, "message": message}],
+                "created": created, "model": model, "system_fingerprint": LLAMA_BUILD,
+                "object": "chat.completion", "usage": usage, "id": cid, "timings": timings(),
+            })
+            return
+
+        so = body.get("stream_options")
+        include_usage = isinstance(so, dict) and bool(so.get("include_usage"))
+
+        def chunk(delta: Dict[str, Any], finish: Optional[str], **extra: Any) -> bytes:
+            obj = {"choices": [{"finish_reason": finish, "index": 0, "delta": delta}],
+                   "created": created, "id": cid, "model": model, "system_fingerprint": LLAMA_BUILD,
+                   "object": "chat.completion.chunk", **extra}
+            return b"data: " + json.dumps(obj).encode("utf-8") + b"\n\n"
+
+        def events() -> Iterator[bytes]:
+            yield chunk({"role": "assistant", "content": None}, None)
+            if inline:
+                yield chunk({"content": "<think>"}, None)
+            for piece in thoughts:
+                yield chunk({"content": piece} if inline else {"reasoning_content": piece}, None)
+            if inline:
+                yield chunk({"content": "</think>"}, None)
+            for piece in reply.pieces():
+                yield chunk({"content": piece}, None)
+            yield chunk({}, reply.finish, timings=timings())
+            if include_usage:
+                obj = {"choices": [], "created": created, "id": cid, "model": model,
+                       "system_fingerprint": LLAMA_BUILD, "object": "chat.completion.chunk",
+                       "usage": usage, "timings": timings()}
+                yield b"data: " + json.dumps(obj).encode("utf-8") + b"\n\n"
+            yield b"data: [DONE]\n\n"
+
+        malformed = b'data: {"choices": [{"delta": {"content": \n\n'
+        self._run_stream("text/event-stream", events(), malformed)
+
+
+# One handler class per kind: the kind is the backend type the fake stands in for.
+HANDLERS = {
+    "ollama": _OllamaHandler,
+    "lmstudio": _LMStudioHandler,
+    "chatgpt": _ChatGPTHandler,
+    "openai_compatible": _LlamaServerHandler,
+}

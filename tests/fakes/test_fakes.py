@@ -107,9 +107,9 @@ def test_localhost_and_url_shapes(make):
     assert o.host == "127.0.0.1" and o.url == f"http://127.0.0.1:{o.port}" and o.port > 0
     lm = make("lmstudio", host="127.0.0.2")
     assert lm.url == f"http://127.0.0.2:{lm.port}"
-    oa = make("openai")
+    oa = make("chatgpt")
     assert oa.url == f"http://127.0.0.1:{oa.port}/v1"
-    with FakeLLMServer("openai").start() as srv:
+    with FakeLLMServer("chatgpt").start() as srv:
         assert requests.get(srv.url + "/models", timeout=T).status_code == 200
     with pytest.raises(requests.ConnectionError):
         requests.get(srv.url + "/models", timeout=T)
@@ -232,12 +232,14 @@ def test_lmstudio_chat_nonstream_stream_and_max_tokens(make):
     r = requests.post(srv.url + "/api/v0/chat/completions", json=chat_body(srv, False), timeout=T)
     assert {"stats", "model_info", "runtime"} <= set(r.json())
 
-    # Unknown model: native 404.
+    # Unknown model: LM Studio's own HTTP 400 "Invalid model identifier", naming downloaded models.
     r = requests.post(chat_url(srv), json={"model": "ghost", "messages": [{"role": "user", "content": "x"}]},
                       timeout=T)
-    assert r.status_code == 404
+    assert r.status_code == 400
     err = r.json()["error"]
-    assert err["code"] == "model_not_found" and err["param"] == "model" and "ghost" in err["message"]
+    assert err["code"] == "model_not_found" and err["param"] == "model"
+    assert err["message"].startswith('Invalid model identifier "ghost". Please specify a valid downloaded model (e.g., ')
+    assert srv.models[0] in err["message"]
 
 
 def test_lmstudio_no_model_loaded_and_model_loading(make):
@@ -271,7 +273,7 @@ def test_ollama_no_model_loaded_empties_ps(make):
 
 
 def test_openai_auth_and_models(make):
-    srv = make("openai", api_key=KEY)
+    srv = make("chatgpt", api_key=KEY)
     r = requests.get(srv.url + "/models", timeout=T)
     assert r.status_code == 401
     err = r.json()["error"]
@@ -292,7 +294,7 @@ def test_openai_auth_and_models(make):
     assert r.status_code == 200 and r.headers.get("x-request-id")
     data = r.json()
     assert data["object"] == "list"
-    assert [m["id"] for m in data["data"]] == DEFAULT_MODELS["openai"]
+    assert [m["id"] for m in data["data"]] == DEFAULT_MODELS["chatgpt"]
     assert all(set(m) == {"id", "object", "created", "owned_by"} and m["object"] == "model"
                for m in data["data"])
     r = requests.get(srv.url + "/models/gpt-4o", headers=headers_for(srv), timeout=T)
@@ -302,7 +304,7 @@ def test_openai_auth_and_models(make):
 
 
 def test_openai_chat_stream_with_usage(make):
-    srv = make("openai", api_key=KEY)
+    srv = make("chatgpt", api_key=KEY)
     r = requests.post(srv.url + "/chat/completions", headers=headers_for(srv), stream=True, timeout=T,
                       json=chat_body(srv, True, stream_options={"include_usage": True}))
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
@@ -335,7 +337,7 @@ def test_openai_chat_stream_with_usage(make):
 # ------------------------------------------------------------------ faults
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
 def test_status_faults_native_bodies(make, kind):
     srv = make(kind)
     url, body = chat_url(srv), chat_body(srv, False)
@@ -343,7 +345,7 @@ def test_status_faults_native_bodies(make, kind):
     srv.set_fault("status", code=429, retry_after=7)
     r = requests.post(url, json=body, timeout=T)
     assert r.status_code == 429 and r.headers["Retry-After"] == "7"
-    if kind == "openai":
+    if kind == "chatgpt":
         assert r.json()["error"]["code"] == "rate_limit_exceeded"
         assert r.json()["error"]["type"] == "requests"
     # models requests get the same status
@@ -378,14 +380,14 @@ def test_status_faults_native_bodies(make, kind):
 
 
 def test_openai_insufficient_quota(make):
-    srv = make("openai")
+    srv = make("chatgpt")
     srv.set_fault("status", code=429, error_code="insufficient_quota")
     err = requests.post(chat_url(srv), json=chat_body(srv, False), timeout=T).json()["error"]
     assert err["code"] == "insufficient_quota" and err["type"] == "insufficient_quota"
 
 
 def test_delay_headers_and_disconnect_during_delay(make):
-    srv = make("openai")
+    srv = make("chatgpt")
     srv.set_fault("delay_headers", seconds=2.0)
     with pytest.raises(requests.exceptions.ReadTimeout):
         requests.get(srv.url + "/models", timeout=(T, 0.2))
@@ -394,7 +396,7 @@ def test_delay_headers_and_disconnect_during_delay(make):
     assert requests.get(srv.url + "/models", timeout=T).status_code == 200
 
 
-@pytest.mark.parametrize("kind", ["ollama", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "chatgpt"])
 def test_stall_after_chunks(make, kind):
     srv = make(kind)
     srv.set_fault("stall_after_chunks", chunks=2, seconds=2.0)
@@ -409,7 +411,7 @@ def test_stall_after_chunks(make, kind):
     assert wait_for(lambda: srv.stats["client_disconnects"] == 1)
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt", "openai_compatible"])
 def test_die_after_chunks(make, kind):
     srv = make(kind)
     srv.set_fault("die_after_chunks", chunks=3)
@@ -445,7 +447,7 @@ def test_malformed_after_chunks(make, kind):
 
 def test_large_reply_10mb_stream_and_nonstream(make):
     size = 10 * 1024 * 1024
-    srv = make("openai")
+    srv = make("chatgpt")
     srv.set_fault("large_reply", bytes=size)
     r = requests.post(chat_url(srv), json=chat_body(srv, True), stream=True, timeout=T)
     evs = stream_events(r)
@@ -478,7 +480,7 @@ def test_client_disconnect_counted(make):
 
 
 def test_unknown_fault_and_bad_params(make):
-    srv = make("openai")
+    srv = make("chatgpt")
     with pytest.raises(ValueError):
         srv.set_fault("explode")
     with pytest.raises(ValueError):
@@ -568,6 +570,116 @@ def test_cli_serves_and_exits_cleanly():
 
 def test_cli_refuses_non_loopback():
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    p = subprocess.run([sys.executable, "-m", "tests.fakes", "openai", "--host", "0.0.0.0", "--port", "0"],
+    p = subprocess.run([sys.executable, "-m", "tests.fakes", "chatgpt", "--host", "0.0.0.0", "--port", "0"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "loopback" in p.stderr
+
+
+# ------------------------------------------------------------------ llama.cpp's llama-server
+
+
+def test_llama_server_health_props_and_models(make):
+    srv = make("openai_compatible", context_length=8192)
+    assert srv.url == srv.base_url + "/v1"
+    assert requests.get(srv.base_url + "/health", timeout=T).json() == {"status": "ok"}
+    props = requests.get(srv.base_url + "/props", timeout=T).json()
+    assert props["default_generation_settings"]["n_ctx"] == 8192
+    assert props["model_alias"] == srv.models[0] and props["build_info"]
+    for path in ("/v1/models", "/models"):
+        listed = requests.get(srv.base_url + path, timeout=T).json()
+        assert [m["id"] for m in listed["data"]] == DEFAULT_MODELS["openai_compatible"]
+        assert listed["data"][0]["owned_by"] == "llamacpp"
+    r = requests.get(srv.base_url + "/nothing", timeout=T)
+    assert r.status_code == 404
+    assert r.json() == {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+
+
+def test_llama_server_answers_with_its_one_model_whatever_is_asked(make):
+    srv = make("openai_compatible")
+    body = requests.post(srv.url + "/chat/completions", json=chat_body(srv, False, model="gpt-4"), timeout=T).json()
+    assert body["model"] == srv.models[0]
+    assert body["choices"][0]["message"]["content"] == DEFAULT_REPLY
+    assert body["timings"]["predicted_n"] == body["usage"]["completion_tokens"]
+
+
+def test_llama_server_stream_has_timings_and_usage_when_asked(make):
+    srv = make("openai_compatible", reasoning="Think first.")
+    r = requests.post(srv.url + "/chat/completions", stream=True, timeout=T,
+                      json=chat_body(srv, True, stream_options={"include_usage": True}))
+    events = stream_events(r)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == "Think first."
+    assert "".join(d.get("content") or "" for d in deltas) == DEFAULT_REPLY
+    final = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]][0]
+    assert final["timings"]["predicted_per_second"] > 0
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
+
+
+def test_llama_server_inline_reasoning_format(make):
+    srv = make("openai_compatible", reasoning="Think first.", reasoning_inline=True)
+    body = requests.post(srv.url + "/chat/completions", json=chat_body(srv, False), timeout=T).json()
+    assert body["choices"][0]["message"]["content"] == "<think>Think first.</think>" + DEFAULT_REPLY
+
+
+def test_llama_server_context_overflow_error(make):
+    srv = make("openai_compatible", context_length=16)
+    r = requests.post(srv.url + "/chat/completions", timeout=T,
+                      json={"messages": [{"role": "user", "content": "word " * 20}]})
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 24, "n_ctx": 16,
+        "message": "request (24 tokens) exceeds the available context size (16 tokens), try increasing it"}
+
+
+def test_llama_server_loading_and_api_key(make):
+    srv = make("openai_compatible", api_key="sk-llama-key-123")
+    r = requests.get(srv.url + "/models", timeout=T)
+    assert r.status_code == 401
+    assert r.json()["error"] == {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
+    assert requests.get(srv.base_url + "/health", timeout=T).status_code == 200  # public
+    assert requests.get(srv.url + "/models", headers=headers_for(srv), timeout=T).status_code == 200
+    srv.set_fault("no_model_loaded")
+    for path in ("/health", "/v1/models"):
+        r = requests.get(srv.base_url + path, headers=headers_for(srv), timeout=T)
+        assert r.status_code == 503
+        assert r.json()["error"] == {"code": 503, "message": "Loading model", "type": "unavailable_error"}
+
+
+# ------------------------------------------------------------------ reasoning and context options
+
+
+def test_lmstudio_reasoning_content_deltas_and_context_overflow(make):
+    srv = make("lmstudio", reasoning="Think first.", context_length=16)
+    r = requests.post(chat_url(srv), json=chat_body(srv, True), stream=True, timeout=T)
+    deltas = [json.loads(e)["choices"][0]["delta"] for e in stream_events(r)[:-1]]
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == "Think first."
+    assert "".join(d.get("content") or "" for d in deltas) == DEFAULT_REPLY
+    r = requests.post(chat_url(srv), timeout=T,
+                      json={"model": srv.models[0], "messages": [{"role": "user", "content": "word " * 20}]})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("Trying to keep the first 24 tokens when context the overflows. "
+                                        "However, the model is loaded with context length of only 16 tokens")
+
+
+def test_ollama_thinking_apart_when_asked_inline_otherwise(make):
+    srv = make("ollama", reasoning="Think first.")
+    asked = requests.post(chat_url(srv), json=chat_body(srv, False, think=True), timeout=T).json()
+    assert asked["message"]["thinking"] == "Think first." and asked["message"]["content"] == DEFAULT_REPLY
+    plain = requests.post(chat_url(srv), json=chat_body(srv, False), timeout=T).json()
+    assert plain["message"]["content"] == "<think>Think first.</think>" + DEFAULT_REPLY
+    r = requests.post(chat_url(srv), json=chat_body(srv, True, think=True), stream=True, timeout=T)
+    lines = [json.loads(e) for e in stream_events(r)]
+    assert "".join(line["message"].get("thinking", "") for line in lines) == "Think first."
+    assert "".join(line["message"]["content"] for line in lines) == DEFAULT_REPLY
+
+
+def test_chatgpt_context_length_exceeded(make):
+    srv = make("chatgpt", context_length=16)
+    r = requests.post(chat_url(srv), timeout=T,
+                      json={"model": srv.models[0], "messages": [{"role": "user", "content": "word " * 20}]})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
+    assert "maximum context length is 16 tokens" in error["message"]

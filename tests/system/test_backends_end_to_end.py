@@ -9,8 +9,7 @@ import requests
 
 from tests.support import TaleweaverServer, configure_fake, sse_events
 
-KINDS = ["ollama", "lmstudio", "openai"]
-BACKEND_OF = {"ollama": "ollama", "lmstudio": "lmstudio", "openai": "chatgpt"}
+KINDS = ["ollama", "lmstudio", "chatgpt", "openai_compatible"]
 REPLY = "The lighthouse keeper counted the waves until the ships came home."
 
 
@@ -18,7 +17,7 @@ REPLY = "The lighthouse keeper counted the waves until the ships came home."
 def backend(request, server, fake_factory):
     """A fake LLM of each kind, saved as the server's active backend with a default model."""
     options = {"reply": REPLY}
-    if request.param == "openai":
+    if request.param == "chatgpt":
         options["api_key"] = "sk-e2e-secret-key-1234567890"
     fake = fake_factory(request.param, **options)
     model = fake.models[0]
@@ -28,7 +27,7 @@ def backend(request, server, fake_factory):
 
 def test_connection_test_reports_connected_with_the_fakes_models(server, backend):
     result = server.api(
-        "POST", "/api/settings/llm/test", json={"backend_type": BACKEND_OF[backend.kind]}
+        "POST", "/api/settings/llm/test", json={"backend_type": backend.kind}
     ).json()
     assert result["status"] == "connected", result
     assert backend.models[0] in result["models"]
@@ -41,7 +40,7 @@ def test_connection_test_with_generation_runs_one_token(server, backend):
     result = server.api(
         "POST",
         "/api/settings/llm/test",
-        json={"backend_type": BACKEND_OF[backend.kind], "generate": True},
+        json={"backend_type": backend.kind, "generate": True},
     ).json()
     generate = [step for step in result["steps"] if step["name"] == "generate"][0]
     assert generate["status"] == "ok", result
@@ -51,7 +50,7 @@ def test_connection_test_with_generation_runs_one_token(server, backend):
 
 def test_models_endpoint_lists_the_backends_models(server, backend):
     body = server.api("GET", "/api/settings/llm/models?refresh=1").json()
-    assert body["backend_type"] == BACKEND_OF[backend.kind]
+    assert body["backend_type"] == backend.kind
     expected = [m for m in backend.models if not m.startswith("text-embedding")]
     assert body["models"] == expected
     assert body["default_model"] == backend.models[0]
@@ -59,7 +58,7 @@ def test_models_endpoint_lists_the_backends_models(server, backend):
 
 def test_status_shows_connected(server, backend):
     body = server.api("GET", "/api/settings/llm/status").json()
-    assert body["backend_type"] == BACKEND_OF[backend.kind]
+    assert body["backend_type"] == backend.kind
     assert body["status"] == "connected", body
     assert body["active_model"] == backend.models[0]
 
@@ -73,7 +72,7 @@ def test_non_streamed_chat_returns_the_backends_text(server, backend):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["choices"][0]["message"]["content"] == REPLY
-    assert response.headers["X-Taleweaver-Backend"] == BACKEND_OF[backend.kind]
+    assert response.headers["X-Taleweaver-Backend"] == backend.kind
     assert response.headers["X-Taleweaver-Model"] == backend.models[0]
 
 
@@ -124,7 +123,7 @@ def test_client_going_away_closes_the_upstream_request(server, fake_factory):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_official_openai_client_works_unchanged(server, fake_factory, kind):
-    fake = fake_factory(kind, reply=REPLY, api_key="sk-e2e-secret-key-1234567890" if kind == "openai" else None)
+    fake = fake_factory(kind, reply=REPLY, api_key="sk-e2e-secret-key-1234567890" if kind == "chatgpt" else None)
     configure_fake(server, fake, default_model=fake.models[0])
     client = openai.OpenAI(base_url=server.url + "/proxy/llm/v1", api_key="unused-by-taleweaver", max_retries=0)
     listed = [model.id for model in client.models.list()]
@@ -151,7 +150,7 @@ def test_openai_client_sees_a_missing_model_as_not_found(server, fake_factory):
 
 def test_saved_api_key_is_nowhere_in_the_database_file_or_the_log(server, fake_factory):
     secret = "sk-never-stored-plain-9f8e7d6c5b4a"
-    fake = fake_factory("openai", api_key=secret)
+    fake = fake_factory("chatgpt", api_key=secret)
     saved = configure_fake(server, fake, default_model=fake.models[0])
     assert secret not in str(saved)
     assert saved["config"]["api_key_masked"] == secret[:3] + "*" * (len(secret) - 4) + secret[-1]
@@ -207,3 +206,18 @@ def test_wsl_localhost_falls_back_to_the_windows_host(fake_factory):
         assert "Windows host" in down["error"] and "Serve on Local Network" in down["hint"]
     finally:
         wsl_server.close()
+
+
+def test_a_refreshed_model_list_is_what_every_worker_answers(server, fake_factory):
+    """Each gunicorn worker caches model lists; a refresh in one must reach the others, so the
+    proxy answers the pulled model at once whichever worker serves it."""
+    fake = fake_factory("ollama")
+    configure_fake(server, fake, default_model=fake.models[0])
+    for _ in range(12):  # new connections: both workers cache the list
+        assert [m["id"] for m in requests.get(server.url + "/proxy/llm/v1/models", timeout=10).json()["data"]] == fake.models
+    fake.models.append("qwen3:8b")  # `ollama pull qwen3:8b`
+    refreshed = server.api("GET", "/api/settings/llm/models?refresh=1").json()["models"]
+    assert "qwen3:8b" in refreshed
+    for _ in range(12):
+        listed = requests.get(server.url + "/proxy/llm/v1/models", timeout=10).json()["data"]
+        assert [m["id"] for m in listed] == refreshed

@@ -24,7 +24,7 @@ KEY = "sk-user-private-key-cross-site-0123456789"
 @pytest.fixture(scope="module")
 def setup():
     server = TaleweaverServer().start()
-    backend = FakeLLMServer("openai", api_key=KEY).start()
+    backend = FakeLLMServer("chatgpt", api_key=KEY).start()
     attacker = AttackerServer().start()
     configure_fake(server, backend, default_model=backend.models[0], api_key=KEY)
     yield server, backend, attacker

@@ -118,7 +118,7 @@ def test_first_token_timeout_is_504(server, fake_factory, stream):
     assert_still_serving(server, fake)
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
 def test_idle_timeout_mid_stream_ends_the_stream_with_a_timeout_error(server, fake_factory, kind):
     fake = active_fake(server, fake_factory, kind, reply="one two three four five six seven eight nine ten",
                        idle_timeout=1)
@@ -130,7 +130,7 @@ def test_idle_timeout_mid_stream_ends_the_stream_with_a_timeout_error(server, fa
 
 
 def test_wrong_api_key_is_502_backend_auth_failed_and_never_our_401(server, fake_factory):
-    fake = fake_factory("openai", api_key="sk-the-right-key-000000000")
+    fake = fake_factory("chatgpt", api_key="sk-the-right-key-000000000")
     server.configure("chatgpt", {"base_url": fake.url, "api_key": "sk-the-wrong-key-11111111"}, fake.models[0])
     response = chat(server)
     assert response.status_code == 502
@@ -142,7 +142,7 @@ def test_wrong_api_key_is_502_backend_auth_failed_and_never_our_401(server, fake
     assert "API key" in test["hint"]
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
 def test_unknown_model_is_404_model_not_found(server, fake_factory, kind):
     fake = active_fake(server, fake_factory, kind)
     response = chat(server, model="no-such-model")
@@ -152,7 +152,7 @@ def test_unknown_model_is_404_model_not_found(server, fake_factory, kind):
 
 
 def test_rate_limit_is_429_with_retry_after_passed_on(server, fake_factory):
-    fake = active_fake(server, fake_factory, "openai", api_key="sk-rate-limited-000000")
+    fake = active_fake(server, fake_factory, "chatgpt", api_key="sk-rate-limited-000000")
     fake.set_fault("status", code=429, retry_after=7, times=1)
     response = chat(server)
     assert response.status_code == 429
@@ -161,7 +161,7 @@ def test_rate_limit_is_429_with_retry_after_passed_on(server, fake_factory):
     assert_still_serving(server, fake)
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
 def test_backend_500_is_502_backend_error(server, fake_factory, kind):
     fake = active_fake(server, fake_factory, kind)
     fake.set_fault("status", code=500, times=1)
@@ -171,7 +171,7 @@ def test_backend_500_is_502_backend_error(server, fake_factory, kind):
     assert_still_serving(server, fake)
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
 def test_backend_dying_mid_stream_keeps_the_text_so_far_and_ends_cleanly(server, fake_factory, kind):
     fake = active_fake(server, fake_factory, kind, reply="one two three four five six seven eight nine ten")
     fake.set_fault("die_after_chunks", chunks=4, times=1)
@@ -182,7 +182,7 @@ def test_backend_dying_mid_stream_keeps_the_text_so_far_and_ends_cleanly(server,
     assert_still_serving(server, fake)
 
 
-@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai"])
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt"])
 def test_malformed_line_in_a_stream_is_reported_not_forwarded(server, fake_factory, kind):
     fake = active_fake(server, fake_factory, kind, reply="one two three four five six")
     fake.set_fault("malformed_after_chunks", chunks=2, times=1)

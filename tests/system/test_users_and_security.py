@@ -53,7 +53,7 @@ def test_every_api_and_proxy_call_needs_a_login(multi):
 def test_users_never_see_or_use_each_others_settings_keys_or_stories(multi, fake_factory):
     ann, bob = login(multi, "ann"), login(multi, "bob")
     secret = "sk-ann-private-key-0123456789"
-    fake = fake_factory("openai", api_key=secret)
+    fake = fake_factory("chatgpt", api_key=secret)
     saved = multi.api("POST", "/api/settings/llm", headers=ann,
                       json={"backend_type": "chatgpt", "config": {"base_url": fake.url, "api_key": secret},
                             "default_model": fake.models[0]})
@@ -154,7 +154,7 @@ def test_redirects_to_another_host_are_not_followed(multi, fake_factory):
 
 def test_an_upstream_error_echoing_the_key_never_reaches_logs_or_responses(server, fake_factory):
     secret = "sk-echoed-back-by-upstream-55555"
-    fake = fake_factory("openai", api_key=secret)
+    fake = fake_factory("chatgpt", api_key=secret)
     server.configure("chatgpt", {"base_url": fake.url, "api_key": secret}, fake.models[0])
     fake.set_fault("status", code=500, message=f"internal error while using key {secret}")
     responses = [

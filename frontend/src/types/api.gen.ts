@@ -129,7 +129,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         backend_type: components["schemas"]["BackendType"];
-                        /** @description lmstudio/ollama: url; chatgpt: api_key, base_url, organization; all: timeouts; null or absent: the stored values (or the defaults) */
+                        /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
                             url?: string;
                             api_key?: string;
@@ -190,6 +190,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/llm/backends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every backend type with its config fields, in dropdown order */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description backends */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackendList"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings/llm/test": {
         parameters: {
             query?: never;
@@ -211,7 +256,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         backend_type: components["schemas"]["BackendType"];
-                        /** @description lmstudio/ollama: url; chatgpt: api_key, base_url, organization; all: timeouts; null or absent: the stored values (or the defaults) */
+                        /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
                             url?: string;
                             api_key?: string;
@@ -233,7 +278,28 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ConnectionTestResult"];
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "connected" | "error";
+                            models: string[];
+                            /** @description null when nothing was contacted */
+                            latency_ms: number | null;
+                            steps: components["schemas"]["TestStep"][];
+                            /** @description the request field at fault (config.api_key when the stored key may not go to a new address) */
+                            field?: string | null;
+                            backend_type: components["schemas"]["BackendType"];
+                            tested_at: string;
+                            server_info: {
+                                version?: string | null;
+                                server?: string;
+                                model?: string | null;
+                                context_length?: number | null;
+                            } | null;
+                            resolved_url: string | null;
+                            error: string | null;
+                            error_code: string | null;
+                            hint: string | null;
+                        };
                     };
                 };
                 /** @description error */
@@ -296,7 +362,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["LLMStatus"];
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "connected" | "disconnected" | "error" | "not_configured";
+                            backend_type: components["schemas"]["BackendType"] | null;
+                            active_model: string | null;
+                            last_tested_at: string | null;
+                            last_test_status: string | null;
+                            checked_at: string | null;
+                            latency_ms: number | null;
+                            error: string | null;
+                            hint: string | null;
+                            model_state: string | null;
+                        };
                     };
                 };
                 /** @description error */
@@ -345,7 +423,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ModelList"];
+                        "application/json": {
+                            backend_type: components["schemas"]["BackendType"];
+                            models: string[];
+                            details: components["schemas"]["ModelDetail"][];
+                            default_model: string | null;
+                        };
                     };
                 };
                 /** @description error */
@@ -1287,105 +1370,15 @@ export interface components {
                 hint?: string;
             };
         };
-        /** @description GET and POST /api/settings/llm */
         Settings: {
-            backend_type: string | null;
-            /** @description the active backend's config; {} while nothing is saved */
-            config: components["schemas"]["BackendConfig"] | Record<string, never>;
+            backend_type: components["schemas"]["BackendType"] | null;
+            config: components["schemas"]["PublicConfig"];
             default_model: string | null;
             updated_at: string | null;
-            /** @description every saved backend, by type */
+            /** @description Every saved backend, by backend type. */
             backends: {
                 [key: string]: components["schemas"]["SavedBackend"];
             };
-        };
-        /** @description A backend's stored config as responses show it: URL or base URL, timeouts, and for a backend with a secret only its mask (never the key). */
-        BackendConfig: {
-            url?: string;
-            base_url?: string;
-            organization?: string | null;
-            has_api_key?: boolean;
-            api_key_masked?: string | null;
-            key_error?: string;
-            connect_timeout: number;
-            first_token_timeout: number;
-            idle_timeout: number;
-        };
-        /** @description The last connection test of a saved backend's stored values. */
-        LastTest: {
-            /** @enum {string} */
-            status: "connected" | "error";
-            error?: string | null;
-            latency_ms?: number | null;
-            tested_at: string;
-        };
-        SavedBackend: {
-            config: components["schemas"]["BackendConfig"];
-            default_model: string | null;
-            is_active: boolean;
-            updated_at: string;
-            last_test: components["schemas"]["LastTest"] | null;
-        };
-        DiagnosisStep: {
-            name: string;
-            label: string;
-            /** @enum {string} */
-            status: "ok" | "failed" | "skipped";
-            duration_ms: number | null;
-            detail: string | null;
-        };
-        /** @description POST /api/settings/llm/test: 200 whatever the connection's outcome */
-        ConnectionTestResult: {
-            /** @enum {string} */
-            status: "connected" | "error";
-            backend_type: string;
-            /** @description the request field at fault (config.api_key when the stored key may not go to a new address) */
-            field?: string | null;
-            models: string[];
-            /** @description null when nothing was contacted */
-            latency_ms: number | null;
-            tested_at: string;
-            server_info?: {
-                version?: string | null;
-            } | null;
-            resolved_url?: string | null;
-            error: string | null;
-            error_code: string | null;
-            hint: string | null;
-            steps: components["schemas"]["DiagnosisStep"][];
-        };
-        /** @description GET /api/settings/llm/status */
-        LLMStatus: {
-            backend_type: string | null;
-            /** @enum {string} */
-            status: "connected" | "disconnected" | "error" | "not_configured";
-            active_model: string | null;
-            last_tested_at: string | null;
-            /** @enum {string|null} */
-            last_test_status: "connected" | "error" | null;
-            checked_at: string | null;
-            latency_ms: number | null;
-            error: string | null;
-            hint: string | null;
-            /** @enum {string|null} */
-            model_state: "loaded" | "loading" | "not-loaded" | null;
-        };
-        ModelDetail: {
-            id: string;
-            size: number | null;
-            family: string | null;
-            parameter_size: string | null;
-            quantization: string | null;
-            context_length: number | null;
-            /** @enum {string|null} */
-            state: "loaded" | "loading" | "not-loaded" | null;
-        };
-        /** @description GET /api/settings/llm/models */
-        ModelList: {
-            backend_type: string;
-            models: string[];
-            default_model: string | null;
-            details: components["schemas"]["ModelDetail"][];
         };
         /**
          * @description A backend type; the order is the Settings dropdown's (GET /api/settings/llm/backends).
@@ -1420,6 +1413,53 @@ export interface components {
         BackendList: {
             backends: components["schemas"]["BackendDescriptor"][];
         };
+        /** @description A backend's stored config as responses show it: its fields (GET /api/settings/llm/backends) without any secret; a secret field <name> appears as has_<name> and <name>_masked. {} when nothing is saved. */
+        PublicConfig: {
+            url?: string;
+            base_url?: string;
+            organization?: string | null;
+            connect_timeout?: number;
+            first_token_timeout?: number;
+            idle_timeout?: number;
+            has_api_key?: boolean;
+            api_key_masked?: string | null;
+            /** @description The stored key cannot be decrypted with this server's key. */
+            key_error?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        LastTest: {
+            /** @enum {string} */
+            status: "connected" | "error";
+            error: string | null;
+            latency_ms: number | null;
+            tested_at: string;
+        };
+        SavedBackend: {
+            config: components["schemas"]["PublicConfig"];
+            default_model: string | null;
+            is_active: boolean;
+            updated_at: string;
+            last_test: components["schemas"]["LastTest"] | null;
+        };
+        TestStep: {
+            /** @enum {string} */
+            name: "resolve" | "connect" | "http" | "auth" | "models" | "generate";
+            label: string;
+            /** @enum {string} */
+            status: "ok" | "failed" | "skipped";
+            duration_ms: number | null;
+            detail: string | null;
+        };
+        ModelDetail: {
+            id: string;
+            size: number | null;
+            family: string | null;
+            parameter_size: string | null;
+            quantization: string | null;
+            context_length: number | null;
+            state: string | null;
+        };
         StorySummary: {
             id: number;
             title: string;
@@ -1439,10 +1479,6 @@ export interface components {
             created_at: string;
             updated_at: string;
             content: string;
-        };
-        /** @description GET /api/stories, newest first */
-        StoryList: {
-            stories: components["schemas"]["StorySummary"][];
         };
         AuthMode: {
             /** @enum {string} */
@@ -1478,6 +1514,10 @@ export interface components {
                 };
                 finish_reason: string | null;
             }[];
+        };
+        /** @description GET /api/stories, newest first */
+        StoryList: {
+            stories: components["schemas"]["StorySummary"][];
         };
     };
     responses: {

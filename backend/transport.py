@@ -1,0 +1,308 @@
+"""How LLM services send HTTP: a transport the service is given, in the manner of requests'
+adapters. Production uses the pooled urllib3 transport; tests that mock `requests` hand the
+service the requests transport instead. Each transport turns its library's failures into the
+few kinds below exactly once, so the services never see urllib3 or requests exceptions."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from typing import Any, Iterator, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+import urllib3.exceptions
+
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "Taleweaver"}
+_PLAIN_HEADERS = {"Accept": "application/json", "User-Agent": "Taleweaver"}
+
+
+class TransportError(Exception):
+    """A request that got no HTTP answer."""
+
+
+class NameNotResolved(TransportError):
+    """The host name of the URL does not resolve."""
+
+
+class ConnectionRefused(TransportError):
+    """Nothing accepted a connection at the address."""
+
+
+class ConnectTimedOut(TransportError):
+    """The connection was not accepted within the connect timeout."""
+
+
+class ReadTimedOut(TransportError):
+    """The server went silent for longer than the read timeout."""
+
+    def __init__(self, message: str = "", *, before_first_byte: bool = True):
+        super().__init__(message)
+        self.before_first_byte = before_first_byte
+
+
+class ConnectionDropped(TransportError):
+    """The server closed the connection before the answer was complete."""
+
+
+class TransportFailure(TransportError):
+    """Any other failure of the HTTP client (TLS, malformed answer, ...)."""
+
+
+class Response(Protocol):
+    """The parts of an HTTP answer a service reads."""
+
+    status_code: int
+    headers: Any
+    reason: str | None
+
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+    def close(self) -> None: ...
+    def iter_lines(self, idle_timeout: float) -> Iterator[bytes]: ...
+
+
+class Transport(Protocol):
+    """Sends one request and returns its answer, or raises a TransportError."""
+
+    def send(self, method: str, url: str, *, json_body: Any, headers: dict, stream: bool,
+             timeout: tuple[float, float]) -> Response: ...
+
+
+def _set_socket_timeout(raw, seconds: float) -> None:
+    """Change how long a streamed answer may stay silent between two reads."""
+    try:
+        raw._fp.fp.raw._sock.settimeout(seconds)
+    except AttributeError:
+        pass  # not a plain socket (a mocked answer): the request's read timeout stays
+
+
+def _iter_lines(raw, idle_timeout: float, dropped: tuple[type[BaseException], ...]) -> Iterator[bytes]:
+    """Non-empty lines of a streamed body as they arrive; after the first bytes the read
+    timeout becomes the idle timeout."""
+    buffer = b""
+    first = True
+    try:
+        while True:
+            data = raw.read1(65536)
+            if not data:
+                break
+            if first:
+                _set_socket_timeout(raw, idle_timeout)
+                first = False
+            buffer += data
+            if b"\n" not in data:
+                continue
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield line
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        raise ReadTimedOut(before_first_byte=first) from None
+    except dropped:
+        raise ConnectionDropped("closed in the middle of the answer") from None
+    if buffer.strip():
+        yield buffer
+
+
+class PoolResponse:
+    """An answer read through urllib3."""
+
+    __slots__ = ("raw", "status_code", "headers", "reason", "_content")
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse):
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers = raw.headers
+        self.reason = raw.reason
+        self._content: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            try:
+                self._content = self.raw.data
+            except (urllib3.exceptions.ProtocolError, OSError):
+                raise ConnectionDropped("closed while sending the answer") from None
+            except urllib3.exceptions.ReadTimeoutError:
+                raise ReadTimedOut(before_first_byte=False) from None
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def close(self) -> None:
+        self.raw.close()
+        self.raw.release_conn()
+
+    def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
+        return _iter_lines(self.raw, idle_timeout, (urllib3.exceptions.ProtocolError, OSError))
+
+
+@functools.lru_cache(maxsize=256)
+def _split_target(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, origin-form request target) of a URL; backends reuse a few URLs."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port, (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float, read: float) -> urllib3.Timeout:
+    return urllib3.Timeout(connect=connect, read=read)
+
+
+def _is_name_resolution_error(exc: BaseException | None) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, urllib3.exceptions.NameResolutionError):
+            return True
+        text = str(exc)
+        if any(marker in text for marker in (
+            "Name or service not known", "nodename nor servname", "getaddrinfo failed",
+            "Temporary failure in name resolution",
+        )):
+            return True
+        exc = exc.__cause__ or exc.__context__ or (
+            exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        )
+    return False
+
+
+class PoolTransport:
+    """Keep-alive connections per backend origin straight through urllib3: requests' per-call
+    preparation (cookies, hooks, environment merging) costs more than the rest of a proxied call."""
+
+    def __init__(self, maxsize: int = 256):
+        # A local LLM is never behind an environment proxy, so none is read.
+        self.pools = urllib3.PoolManager(num_pools=32, maxsize=maxsize, block=False)
+
+    def send(self, method: str, url: str, *, json_body: Any = None, headers: dict | None = None,
+             stream: bool = False, timeout: tuple[float, float] = (5.0, 60.0)) -> PoolResponse:
+        body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        scheme, host, port, target = _split_target(url)
+        try:
+            pool = self.pools.connection_from_host(host, port, scheme)
+            raw = pool.urlopen(
+                method,
+                target,
+                body=body,
+                headers={**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **(headers or {})},
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                timeout=_timeout(*timeout),
+                preload_content=not stream,
+                decode_content=True,
+            )
+        except urllib3.exceptions.NewConnectionError as exc:  # before its base ConnectTimeoutError
+            if _is_name_resolution_error(exc):
+                raise NameNotResolved(host) from None
+            raise ConnectionRefused(str(exc)) from None
+        except urllib3.exceptions.ConnectTimeoutError:
+            raise ConnectTimedOut() from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise ReadTimedOut() from None
+        except urllib3.exceptions.ProtocolError:
+            raise ConnectionDropped("closed without answering") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransportFailure(str(exc)) from None
+        return PoolResponse(raw)
+
+
+class RequestsResponse:
+    """An answer read through requests (what requests-mock answers)."""
+
+    __slots__ = ("response", "status_code", "headers", "reason")
+
+    def __init__(self, response):
+        self.response = response
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.reason = response.reason
+
+    @property
+    def content(self) -> bytes:
+        try:
+            return self.response.content
+        except requests.exceptions.ConnectionError:
+            raise ConnectionDropped("closed while sending the answer") from None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def close(self) -> None:
+        self.response.close()
+
+    def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
+        return _iter_lines(
+            self.response.raw, idle_timeout,
+            (urllib3.exceptions.ProtocolError, requests.exceptions.ConnectionError, OSError),
+        )
+
+
+class RequestsTransport:
+    """Requests through a requests.Session: slower than the pool, but what requests-mock sees."""
+
+    def __init__(self, session=None):
+        self.session = session or requests.Session()
+        self.session.trust_env = False
+
+    def send(self, method: str, url: str, *, json_body: Any = None, headers: dict | None = None,
+             stream: bool = False, timeout: tuple[float, float] = (5.0, 60.0)) -> RequestsResponse:
+        try:
+            response = self.session.request(
+                method, url, json=json_body, headers=headers or {}, stream=stream,
+                timeout=timeout, allow_redirects=False,
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise ConnectTimedOut() from None
+        except requests.exceptions.ReadTimeout:
+            raise ReadTimedOut() from None
+        except requests.exceptions.ConnectionError as exc:
+            if _is_name_resolution_error(exc):
+                raise NameNotResolved(urlsplit(url).hostname) from None
+            if "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc):
+                raise ConnectionDropped("closed without answering") from None
+            raise ConnectionRefused(str(exc)) from None
+        except requests.exceptions.RequestException as exc:
+            raise TransportFailure(str(exc)) from None
+        return RequestsResponse(response)
+
+
+_default: Transport = PoolTransport()
+
+
+def default() -> Transport:
+    """The transport a service uses when it was given none."""
+    return _default
+
+
+def set_default(chosen: Transport) -> Transport:
+    """Make `chosen` the transport of services given none; returns the one it replaces."""
+    global _default
+    previous, _default = _default, chosen
+    return previous
+
+
+@contextlib.contextmanager
+def using(chosen: Transport):
+    """Within the block, services given no transport use `chosen` (tests)."""
+    previous = set_default(chosen)
+    try:
+        yield chosen
+    finally:
+        set_default(previous)
