@@ -33,16 +33,16 @@ def _is_proxy() -> bool:
 
 
 def _error(status: int, code: str, message: str, hint: str | None = None, retry_after=None,
-           field: str | None = None, error_type: str | None = None):
+           field: str | None = None, error_type: str | None = None, extra: dict | None = None):
     """One error response, in OpenAI's shape under /proxy and ours under /api."""
     return error_response(status, code, message, proxy=_is_proxy(), hint=hint, field=field,
-                          error_type=error_type, retry_after=retry_after)
+                          error_type=error_type, retry_after=retry_after, extra=extra)
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None), exc.field)
+        return _error(exc.status, exc.code, exc.message, exc.hint, getattr(exc, "retry_after", None), exc.field, extra=exc.extra)
 
     @app.errorhandler(LLMError)
     def llm_error(exc: LLMError):
@@ -134,8 +134,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app,
         resources={r"/api/*": {}, r"/proxy/*": {}},
         origins=app.config["CORS_ORIGINS"],
-        expose_headers=["X-Taleweaver-Backend", "X-Taleweaver-Model", "Retry-After"],
-        allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["X-Taleweaver-Backend", "X-Taleweaver-Model", "X-Taleweaver-Generation", "Retry-After"],
+        allow_headers=["Content-Type", "Authorization", "X-Taleweaver-Story", "Last-Event-ID"],
         max_age=600,
         always_send=False,  # no Access-Control-Allow-Origin for a request that sent no allowed Origin
     )

@@ -15,43 +15,49 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.hint = hint
+        self.extra: dict = {}  # more facts for the client, e.g. current_revision of a conflict
 
     def to_dict(self) -> dict:
-        return api_error_body(self.code, self.message, self.field, self.hint)
+        return api_error_body(self.code, self.message, self.field, self.hint, self.extra)
 
 
 def validation_error(field: str, message: str) -> ApiError:
     return ApiError(400, "validation_error", message, field=field)
 
 
-def api_error_body(code: str, message: str, field: str | None = None, hint: str | None = None) -> dict:
-    """`{"error": {"code", "message", "field"?, "hint"?}}`, the /api shape."""
+def api_error_body(code: str, message: str, field: str | None = None, hint: str | None = None,
+                   extra: dict | None = None) -> dict:
+    """`{"error": {"code", "message", "field"?, "hint"?, ...extra}}`, the /api shape."""
     error = {"code": code, "message": message}
     if field:
         error["field"] = field
     if hint:
         error["hint"] = hint
+    if extra:
+        error.update(extra)
     return {"error": error}
 
 
 def openai_error_body(message: str, error_type: str, code: str | None, param: str | None = None,
-                      hint: str | None = None) -> dict:
-    """`{"error": {"message", "type", "code", "param", "hint"?}}`, OpenAI's shape."""
+                      hint: str | None = None, extra: dict | None = None) -> dict:
+    """`{"error": {"message", "type", "code", "param", "hint"?, ...extra}}`, OpenAI's shape."""
     error = {"message": message, "type": error_type, "code": code, "param": param}
     if hint:
         error["hint"] = hint
+    if extra:
+        error.update(extra)
     return {"error": error}
 
 
 def error_response(status: int, code: str, message: str, *, proxy: bool, hint: str | None = None,
                    field: str | None = None, error_type: str | None = None,
-                   retry_after: str | None = None) -> Response:
+                   retry_after: str | None = None, extra: dict | None = None) -> Response:
     """One error response in the shape of the path it answers."""
     if proxy:
         error_type = error_type or ("invalid_request_error" if status < 500 else "server_error")
-        body = openai_error_body(message, error_type, code, field, hint)
+        body = openai_error_body(message, error_type, code, field, hint, extra)
     else:
-        body = api_error_body(code, message, field, hint)
+        body = api_error_body(code, message, field, hint, extra)
     response = jsonify(body)
     response.status_code = status
     if retry_after:

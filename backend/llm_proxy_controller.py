@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+import generations_controller
 import llm_cache
 import llm_service
 import settings_store
@@ -107,11 +108,14 @@ def _sse_stream(chunks):
 @bp.post("/chat/completions")
 def chat_completions():
     payload = _chat_request()
+    story_id = generations_controller.named_story(payload)
     service = llm_service.get_active_llm_service()
     if not payload.get("model"):
         default = _text(getattr(service, "default_model", None))
         if default:
             payload["model"] = default
+    if story_id is not None:
+        return generations_controller.start_story_generation(story_id, payload, service)
     stream = payload.get("stream") is True
     headers = {}
     backend = _text(getattr(service, "backend_type", None))
@@ -130,6 +134,7 @@ def chat_completions():
 
 
 def init_app(app) -> None:
+    generations_controller.init_app(app)
     app.register_blueprint(bp, url_prefix="/proxy/llm/v1")
     # The old LM Studio-only path, kept so existing callers go on working.
     app.register_blueprint(bp, url_prefix="/proxy/lmstudio/v1", name="lmstudio_proxy_alias")

@@ -144,3 +144,40 @@ def sse_events(response: requests.Response):
         if line.startswith(b"data: "):
             data = line[6:]
             yield data.decode() if data == b"[DONE]" else json.loads(data)
+
+
+def sse_events_with_ids(response: requests.Response):
+    """(id, data) of a streamed response's SSE events as they arrive; id is None when absent."""
+    event_id = None
+    for line in response.iter_lines(chunk_size=None):
+        if line.startswith(b"id: "):
+            event_id = int(line[4:])
+        elif line.startswith(b"data: "):
+            data = line[6:]
+            yield event_id, (data.decode() if data == b"[DONE]" else json.loads(data))
+            event_id = None
+
+
+def delta_text(events) -> str:
+    """The content text carried by (id, chunk) events."""
+    return "".join(
+        (data["choices"][0]["delta"].get("content") or "")
+        for _, data in events
+        if isinstance(data, dict) and data.get("choices")
+    )
+
+
+def kill_whole_server(server: TaleweaverServer) -> None:
+    """SIGKILL the gunicorn master and every worker at once, as a power cut or the OOM killer would."""
+    import psutil
+
+    master = psutil.Process(server.process.pid)
+    processes = [master, *master.children(recursive=True)]
+    for process in processes:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=10)
+    server.process.wait()
+    server._log.close()

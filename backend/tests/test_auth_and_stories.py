@@ -321,8 +321,8 @@ def test_unknown_story_is_404_json(client):
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"title": "No content"}, "content"),
-    ({"content": "   \n "}, "content"),
+    ({"title": "No premise, no text"}, "premise"),
+    ({"content": "   \n ", "premise": " "}, "premise"),
     ({"content": 42}, "content"),
     ({"content": "x", "title": "t" * 201}, "title"),
     ({"content": "x", "backend_type": "koboldcpp"}, "backend_type"),

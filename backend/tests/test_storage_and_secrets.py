@@ -106,7 +106,7 @@ def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch)
         (migrations / os.path.basename(source)).write_text(open(source, encoding="utf-8").read())
     next_number = latest_version() + 1
     (migrations / f"{next_number:03d}_word_count.sql").write_text(
-        "-- Stories remember their length.\nALTER TABLE stories ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0;\n"
+        "-- Stories remember their language.\nALTER TABLE stories ADD COLUMN language TEXT NOT NULL DEFAULT 'en';\n"
     )
     monkeypatch.setattr(db, "MIGRATIONS_DIR", str(migrations))
 
@@ -114,7 +114,7 @@ def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch)
         version = db.init_db()
 
     assert version == next_number
-    assert query(path, "SELECT title, word_count FROM stories") == [("Old", 0)]
+    assert query(path, "SELECT title, language FROM stories") == [("Old", "en")]
 
 
 def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):

@@ -503,7 +503,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The user's stories, newest first */
+        /** The user's stories, most recently edited first */
         get: {
             parameters: {
                 query?: never;
@@ -519,7 +519,9 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["StoryList"];
+                        "application/json": {
+                            stories: components["schemas"]["StorySummary"][];
+                        };
                     };
                 };
                 /** @description error */
@@ -535,7 +537,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Save a story */
+        /** Create a story (a premise or some text is enough) */
         post: {
             parameters: {
                 query?: never;
@@ -546,9 +548,15 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        title?: string;
-                        prompt?: string;
-                        content: string;
+                        title?: string | null;
+                        premise?: string | null;
+                        /** @description older name of premise */
+                        prompt?: string | null;
+                        genre?: string | null;
+                        length?: string | null;
+                        /** @description generation settings, stored as given */
+                        settings?: Record<string, never> | null;
+                        content?: string | null;
                         backend_type?: string | null;
                         model?: string | null;
                     };
@@ -692,6 +700,316 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        /** Save changes made on top of base_revision (409 if the story has moved on) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the revision this save is based on */
+                        base_revision: number;
+                        title?: string | null;
+                        premise?: string | null;
+                        /** @description older name of premise */
+                        prompt?: string | null;
+                        genre?: string | null;
+                        length?: string | null;
+                        /** @description generation settings, stored as given */
+                        settings?: Record<string, never> | null;
+                        content?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story (revision + 1 when something changed) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict (nothing written) or generation_running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/stories/{story_id}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The story's kept revisions, newest first (the newest 50, then one per older hour, 200 hours at most) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description revisions */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            revisions: {
+                                revision: number;
+                                created_at: string;
+                                word_count: number;
+                                title: string;
+                                /** @enum {string} */
+                                reason: "edit" | "generation" | "restore";
+                            }[];
+                        };
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/revisions/{revision}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One kept revision with its text */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                    revision: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the revision */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            revision: number;
+                            created_at: string;
+                            word_count: number;
+                            title: string;
+                            /** @enum {string} */
+                            reason: "edit" | "generation" | "restore";
+                            premise: string;
+                            content: string;
+                        };
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/revisions/{revision}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make the revision's text the story's text, as a new revision */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                    revision: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        base_revision: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict or generation_running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1008,11 +1326,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** OpenAI chat completion through the active backend; stream: true gives SSE */
+        /** OpenAI chat completion through the active backend; stream: true gives SSE. Naming a story (taleweaver.story_id or the X-Taleweaver-Story header) runs it as a generation job of that story */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description the same as taleweaver.story_id */
+                    "X-Taleweaver-Story"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -1031,18 +1352,22 @@ export interface paths {
                         max_tokens?: number;
                         stop?: string | string[];
                         seed?: number;
+                        /** @description Taleweaver's extension: the story this generation writes into */
+                        taleweaver?: {
+                            story_id?: number | null;
+                        } | null;
                     };
                 };
             };
             responses: {
-                /** @description chat.completion, or text/event-stream of chat.completion.chunk ending in [DONE] */
+                /** @description chat.completion, or text/event-stream of chat.completion.chunk ending in [DONE]; for a story, the generation's event stream from offset 0 (header X-Taleweaver-Generation) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": Record<string, never>;
-                        "text/event-stream": string;
+                        "text/event-stream": components["schemas"]["ChatCompletionEvent"];
                     };
                 };
                 /** @description error */
@@ -1066,6 +1391,15 @@ export interface paths {
                 403: components["responses"]["ProxyForbidden"];
                 /** @description error */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description generation_running: the story has a running generation */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1112,6 +1446,193 @@ export interface paths {
                 };
                 /** @description error */
                 504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/proxy/llm/v1/generations/{generation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A generation: status, backend, model, parameters, times, outcome, usage */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    generation_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the generation */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Generation"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                403: components["responses"]["ProxyForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/proxy/llm/v1/generations/{generation_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Follow a generation over SSE from a cursor (after, else Last-Event-ID, else 0) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description characters of generated text already received (an event's id) */
+                    after?: number;
+                    /** @description characters of reasoning already received (default: all when after is 0, else none of the past) */
+                    reasoning_after?: number;
+                };
+                header?: {
+                    "Last-Event-ID"?: string;
+                };
+                path: {
+                    generation_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream: `id: <offset>` + chat.completion.chunk events, one final chunk with finish_reason and taleweaver {status, error, usage}, then [DONE] */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": components["schemas"]["ChatCompletionEvent"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                403: components["responses"]["ProxyForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/proxy/llm/v1/generations/{generation_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop a generation: the upstream request is closed, the text so far kept (idempotent) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    generation_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the generation, stopped (or as it ended) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Generation"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                403: components["responses"]["ProxyForbidden"];
+                /** @description error */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1264,7 +1785,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": Record<string, never>;
-                        "text/event-stream": string;
+                        "text/event-stream": components["schemas"]["ChatCompletionEvent"];
                     };
                 };
                 /** @description error */
@@ -1460,25 +1981,83 @@ export interface components {
             context_length: number | null;
             state: string | null;
         };
+        /** @description A generation job. Its text is appended to the story's content as it arrives. */
+        Generation: {
+            id: number;
+            story_id: number;
+            /** @enum {string} */
+            status: "running" | "finished" | "stopped" | "failed" | "interrupted";
+            backend_type: string | null;
+            model: string | null;
+            /** @description the request's parameters other than messages, stream and model */
+            params: Record<string, never>;
+            started_at: string;
+            finished_at: string | null;
+            /** @description characters (Unicode code points) of generated text */
+            text_length: number;
+            finish_reason: string | null;
+            usage: Record<string, never> | null;
+            error: {
+                code?: string;
+                message?: string;
+                hint?: string;
+            } | null;
+            time_to_first_token_ms?: number | null;
+            tokens_per_second?: number | null;
+        };
         StorySummary: {
             id: number;
             title: string;
-            prompt: string;
-            backend_type: string | null;
-            model: string | null;
+            premise: string;
+            /** @description the same as premise (its older name) */
+            prompt?: string;
+            genre: string;
+            length: string;
+            word_count: number;
+            revision: number;
             created_at: string;
             updated_at: string;
-            excerpt: string;
+            /** @enum {string|null} */
+            generation_status: "running" | "finished" | "stopped" | "failed" | "interrupted" | null;
+            excerpt?: string;
         };
         Story: {
             id: number;
             title: string;
-            prompt: string;
-            backend_type: string | null;
-            model: string | null;
+            premise: string;
+            /** @description the same as premise (its older name) */
+            prompt?: string;
+            genre: string;
+            length: string;
+            word_count: number;
+            revision: number;
             created_at: string;
             updated_at: string;
+            /** @enum {string|null} */
+            generation_status: "running" | "finished" | "stopped" | "failed" | "interrupted" | null;
+            excerpt?: string;
             content: string;
+            settings: Record<string, never>;
+            backend_type: string | null;
+            model: string | null;
+            active_generation: components["schemas"]["Generation"] | null;
+            last_generation: components["schemas"]["Generation"] | null;
+        };
+        ConflictError: {
+            error: {
+                /** @enum {string} */
+                code: "revision_conflict" | "generation_running";
+                message: string;
+                /** @description with revision_conflict: the story's revision now */
+                current_revision?: number;
+                /** @description with generation_running: the running generation */
+                generation_id?: number;
+            };
+        };
+        /** @description one SSE event: data is a chat.completion.chunk as JSON, or [DONE] */
+        ChatCompletionEvent: {
+            data: string;
+            id?: string;
         };
         AuthMode: {
             /** @enum {string} */
@@ -1514,10 +2093,6 @@ export interface components {
                 };
                 finish_reason: string | null;
             }[];
-        };
-        /** @description GET /api/stories, newest first */
-        StoryList: {
-            stories: components["schemas"]["StorySummary"][];
         };
     };
     responses: {

@@ -13,12 +13,21 @@ const ORIGIN_HEADERS = { 'X-Taleweaver-Backend': 'ollama', 'X-Taleweaver-Model':
 const SAVED_STORY: Story = {
   id: 7,
   title: 'The Clockmaker',
+  premise: 'A clock that runs backwards',
   prompt: 'A clock that runs backwards',
+  genre: 'fantasy',
+  length: 'short',
+  word_count: 7,
+  revision: 1,
   content: 'Every night the clock ran back an hour.',
+  settings: {},
   backend_type: 'lmstudio',
   model: 'mistral-7b',
   created_at: '2026-11-27T20:00:00Z',
   updated_at: '2026-11-27T20:00:00Z',
+  generation_status: null,
+  active_generation: null,
+  last_generation: null,
 };
 const SAVED_SUMMARY: StorySummary = { ...SAVED_STORY, excerpt: SAVED_STORY.content };
 

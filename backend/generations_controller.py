@@ -1,0 +1,173 @@
+"""/proxy/llm/v1 for stories: a chat completion that names its story runs as a generation job;
+following (SSE with a resumable cursor), reading and stopping it."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+import generations
+import stories_store
+from auth import current_user_id
+from db import database_path, get_db
+from errors import ApiError
+
+bp = Blueprint("generations", __name__)
+
+MAX_ID = 2**63 - 1
+STORY_HEADER = "X-Taleweaver-Story"
+GENERATION_HEADER = "X-Taleweaver-Generation"
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _bad(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, field=param)
+
+
+def _positive_id(value, what: str, param: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise _bad(f"{what} must be a story id (a positive integer).", param)
+    return value
+
+
+def named_story(payload: dict) -> int | None:
+    """The story a chat completion names (body field `taleweaver.story_id` or the header), if any;
+    the extension field is removed from the payload, which goes to the backend as it is."""
+    extension = payload.pop("taleweaver", None)
+    from_body = None
+    if extension is not None:
+        if not isinstance(extension, dict):
+            raise _bad("'taleweaver' must be an object such as {\"story_id\": 12}.", "taleweaver")
+        if extension.get("story_id") is not None:
+            from_body = _positive_id(extension["story_id"], "taleweaver.story_id", "taleweaver.story_id")
+    header = request.headers.get(STORY_HEADER)
+    from_header = _positive_id(header, f"The {STORY_HEADER} header", STORY_HEADER) if header else None
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise _bad(f"taleweaver.story_id and the {STORY_HEADER} header name different stories.", "taleweaver.story_id")
+    return from_body if from_body is not None else from_header
+
+
+def _completion(generation_id: int) -> Response:
+    """The ended generation as a non-streamed OpenAI chat completion."""
+    conn = get_db()
+    row = generations.get_row(conn, generation_id)
+    text, reasoning = generations.full_text(conn, generation_id)
+    error = generations.public_error(generations.parse_json(row["error_json"]))
+    if row["status"] == "failed" and not text:
+        stored = generations.parse_json(row["error_json"]) or {}
+        status = stored.get("http_status") if isinstance(stored.get("http_status"), int) else 502
+        raise ApiError(status, error.get("code") or "backend_error", error.get("message") or "The backend failed.",
+                       hint=error.get("hint"))
+    message = {"role": "assistant", "content": text}
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    body = {
+        "id": f"gen-{generation_id}",
+        "object": "chat.completion",
+        "created": int(row["started_at"]),
+        "model": row["model"] or "",
+        "choices": [{"index": 0, "message": message, "finish_reason": row["finish_reason"]}],
+        "usage": generations.parse_json(row["usage_json"]),
+        "taleweaver": {"generation_id": generation_id, "status": row["status"], "error": error},
+    }
+    return jsonify(body)
+
+
+def start_story_generation(story_id: int, payload: dict, service) -> Response:
+    """Run the chat completion as a job writing into the story; stream its events or await its end."""
+    conn = get_db()
+    user_id = current_user_id()
+    if stories_store.story_row(conn, story_id, user_id) is None:
+        raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
+    try:
+        generation_id = generations.start(
+            current_app._get_current_object(), conn, story_id=story_id, user_id=user_id,
+            service=service, payload=payload,
+        )
+    except generations.AlreadyRunning as running:
+        error = ApiError(
+            409, "generation_running",
+            f"This story is being written already (generation {running.generation_id}); follow it at "
+            f"/proxy/llm/v1/generations/{running.generation_id}/events or stop it first.",
+        )
+        raise error from None
+    headers = {GENERATION_HEADER: str(generation_id)}
+    if payload.get("stream") is True:
+        return _event_stream(generation_id, 0, 0, headers)
+    generations.wait_until_ended(conn, generation_id)
+    response = _completion(generation_id)
+    response.headers.update(headers)
+    return response
+
+
+def _event_stream(generation_id: int, after: int, reasoning_after: int, headers: dict | None = None) -> Response:
+    events = generations.follow(get_db(), generation_id, after, reasoning_after)
+    return Response(
+        stream_with_context(events), mimetype="text/event-stream", headers={**_SSE_HEADERS, **(headers or {})}
+    )
+
+
+def _generation(generation_id: int):
+    row = None
+    if generation_id <= MAX_ID:
+        row = generations.get_row(get_db(), generation_id, current_user_id())
+    if row is None:
+        raise ApiError(404, "generation_not_found", f"Generation {generation_id} does not exist (or is not yours).")
+    return row
+
+
+def _offset(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    value = value.strip()
+    if not value.isdigit() or len(value) > 18:
+        raise _bad(f"{name} must be a character offset (a whole number, 0 or more).", name)
+    return int(value)
+
+
+@bp.get("/generations/<int:generation_id>")
+def get_generation(generation_id: int):
+    return jsonify(generations.view(_generation(generation_id)))
+
+
+@bp.get("/generations/<int:generation_id>/events")
+def generation_events(generation_id: int):
+    """SSE from the cursor (`after`, else Last-Event-ID, else 0) until the generation ends."""
+    row = _generation(generation_id)
+    after = _offset(request.args.get("after"), "after")
+    if after is None:
+        after = _offset(request.headers.get("Last-Event-ID"), "Last-Event-ID") or 0
+    if after > row["text_length"]:
+        raise _bad(
+            f"after={after} is beyond the text written so far ({row['text_length']} characters).", "after"
+        )
+    reasoning_after = _offset(request.args.get("reasoning_after"), "reasoning_after")
+    if reasoning_after is None:
+        reasoning_after = 0 if after == 0 else _reasoning_length(generation_id)
+    return _event_stream(generation_id, after, reasoning_after, {GENERATION_HEADER: str(generation_id)})
+
+
+def _reasoning_length(generation_id: int) -> int:
+    row = get_db().execute("SELECT length(reasoning) FROM generations WHERE id = ?", (generation_id,)).fetchone()
+    return row[0] if row else 0
+
+
+@bp.post("/generations/<int:generation_id>/stop")
+def stop_generation(generation_id: int):
+    """Stop the generation: the upstream request is closed and the text so far is kept."""
+    _generation(generation_id)
+    row = generations.stop(get_db(), generation_id, current_user_id())
+    return jsonify(generations.view(row))
+
+
+def recover_interrupted() -> None:
+    """before_request: the first request of a process marks generations of dead jobs interrupted."""
+    path = database_path()
+    if generations.needs_recovery(path):
+        generations.recover_once(get_db(), path)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp, url_prefix="/proxy/llm/v1")
+    app.before_request(recover_interrupted)
+

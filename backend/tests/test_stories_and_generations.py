@@ -1,0 +1,662 @@
+"""Stories as documents (revisions, optimistic concurrency) and generations as server-side jobs,
+through the Flask test client with a scripted LLM service (the whole-system tests in tests/system
+run the same paths against the real server and fake backends)."""
+import json
+import os
+import sqlite3
+import threading
+import time
+
+import pytest
+
+import generations
+import llm_service
+import stories_store
+from app import create_app
+from db import init_db
+
+REPLY = ["Once", " upon", " a", " time", " there", " was", " a", " fox."]
+
+
+class ScriptedService:
+    """An LLM service whose stream is a list of pieces; it can wait at a piece, or fail there."""
+
+    backend_type = "ollama"
+    default_model = "llama3.2:3b"
+
+    def __init__(self, pieces=REPLY, hold_at=None, fail_at=None):
+        self.pieces, self.hold_at, self.fail_at = list(pieces), hold_at, fail_at
+        self.release = threading.Event()
+        self.reached_hold = threading.Event()
+        self.closed = threading.Event()
+        self.payloads = []
+
+    def chat_completion(self, payload, stream=False):
+        assert stream is True
+        self.payloads.append(payload)
+        return self._chunks()
+
+    def _chunks(self):
+        try:
+            for index, piece in enumerate(self.pieces):
+                if index == self.hold_at:
+                    self.reached_hold.set()
+                    self.release.wait(10)
+                if index == self.fail_at:
+                    raise llm_service.BackendError(
+                        "Ollama closed the connection in the middle of the answer.",
+                        hint="The backend may have crashed or run out of memory; check it and try again.",
+                    )
+                yield {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            yield {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                   "usage": {"prompt_tokens": 5, "completion_tokens": len(self.pieces), "total_tokens": 5 + len(self.pieces)}}
+        finally:
+            self.closed.set()
+
+
+@pytest.fixture
+def story_app(tmp_path):
+    app = create_app({"DATABASE": str(tmp_path / "stories.db"), "TESTING": True})
+    with app.app_context():
+        init_db()
+    yield app
+    for job in list(generations._live.values()):
+        job.upstream.stop()
+        job.join(5)
+
+
+@pytest.fixture
+def web(story_app):
+    return story_app.test_client()
+
+
+@pytest.fixture
+def service(monkeypatch):
+    scripted = ScriptedService()
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: scripted)
+    return scripted
+
+
+def new_story(web, **fields):
+    response = web.post("/api/stories", json={"premise": "A fox who reads", **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def generate(web, story_id, stream=True, **extra):
+    return web.post("/proxy/llm/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Write."}], "stream": stream,
+        "taleweaver": {"story_id": story_id}, **extra})
+
+
+def sse(body: bytes):
+    """(id, data) of each SSE event of a body."""
+    events = []
+    for block in body.decode().split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if not lines:
+            continue
+        event_id = next((int(line[4:]) for line in lines if line.startswith("id: ")), None)
+        data = next(line[6:] for line in lines if line.startswith("data: "))
+        events.append((event_id, data if data == "[DONE]" else json.loads(data)))
+    return events
+
+
+def text_of(events):
+    return "".join(data["choices"][0]["delta"].get("content") or "" for _, data in events if data != "[DONE]")
+
+
+def wait_for(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def wait_until_ended(web, generation_id):
+    return wait_for(lambda: (lambda g: g if g["status"] != "running" else None)(
+        web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()))
+
+
+# ---- stories as documents ----------------------------------------------------------------------
+
+def test_a_story_is_created_from_its_premise_alone_with_a_title_derived_from_it(web):
+    story = new_story(web, premise="A lighthouse keeper finds a letter\nthat was never sent.")
+
+    assert story["title"] == "A lighthouse keeper finds a letter"
+    assert story["premise"] == story["prompt"] == "A lighthouse keeper finds a letter\nthat was never sent."
+    assert story["content"] == "" and story["revision"] == 1 and story["word_count"] == 0
+    assert story["active_generation"] is None and story["last_generation"] is None
+    assert story["generation_status"] is None and story["settings"] == {}
+
+
+def test_prompt_is_accepted_as_the_older_name_of_premise(web):
+    story = web.post("/api/stories", json={"prompt": "A storm", "content": "It rained."}).get_json()
+
+    assert story["premise"] == story["prompt"] == "A storm"
+
+
+def test_a_save_on_the_current_revision_is_kept_and_counts_up(web):
+    story = new_story(web)
+
+    response = web.patch(f"/api/stories/{story['id']}", json={
+        "base_revision": 1, "content": "The fox opened the book.", "genre": "fable", "settings": {"temperature": 0.7}})
+
+    assert response.status_code == 200
+    saved = web.get(f"/api/stories/{story['id']}").get_json()
+    assert saved["revision"] == 2 and saved["content"] == "The fox opened the book."
+    assert saved["word_count"] == 5 and saved["genre"] == "fable" and saved["settings"] == {"temperature": 0.7}
+
+
+def test_a_save_on_an_older_revision_is_refused_with_409_and_nothing_is_written(web):
+    story = new_story(web)
+    assert web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "content": "Tab A's text."}).status_code == 200
+
+    response = web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "content": "Tab B's text.", "title": "B"})
+
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "revision_conflict" and error["current_revision"] == 2 and error["message"]
+    kept = web.get(f"/api/stories/{story['id']}").get_json()
+    assert kept["content"] == "Tab A's text." and kept["revision"] == 2 and kept["title"] != "B"
+
+
+def test_a_save_that_changes_nothing_keeps_the_revision(web):
+    story = new_story(web, content="Same.")
+
+    response = web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "content": "Same."})
+
+    assert response.status_code == 200 and response.get_json()["revision"] == 1
+    assert len(web.get(f"/api/stories/{story['id']}/revisions").get_json()["revisions"]) == 1
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"content": "x"}, "base_revision"),
+    ({"base_revision": "1", "content": "x"}, "base_revision"),
+    ({"base_revision": True, "content": "x"}, "base_revision"),
+    ({"base_revision": 0, "content": "x"}, "base_revision"),
+    ({"base_revision": 1, "content": 7}, "content"),
+    ({"base_revision": 1, "title": "   "}, "title"),
+    ({"base_revision": 1, "settings": [1]}, "settings"),
+    ({"base_revision": 1, "premise": "a", "prompt": "b"}, "premise"),
+])
+def test_an_invalid_save_is_refused_naming_the_field(web, body, field):
+    story = new_story(web)
+
+    response = web.patch(f"/api/stories/{story['id']}", json=body)
+
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == field
+    assert web.get(f"/api/stories/{story['id']}").get_json()["revision"] == 1
+
+
+def test_the_library_lists_the_most_recently_edited_story_first(web):
+    older = new_story(web, premise="Older")
+    newer = new_story(web, premise="Newer")
+    assert [s["id"] for s in web.get("/api/stories").get_json()["stories"]] == [newer["id"], older["id"]]
+
+    web.patch(f"/api/stories/{older['id']}", json={"base_revision": 1, "content": "Edited now."})
+
+    stories = web.get("/api/stories").get_json()["stories"]
+    assert [s["id"] for s in stories] == [older["id"], newer["id"]]
+    assert stories[0]["word_count"] == 2 and stories[0]["revision"] == 2 and "content" not in stories[0]
+
+
+def test_revisions_are_listed_newest_first_and_a_restore_keeps_the_text_it_replaces(web):
+    story = new_story(web, content="First draft.")
+    web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "content": "Second draft, longer."})
+
+    revisions = web.get(f"/api/stories/{story['id']}/revisions").get_json()["revisions"]
+    assert [(r["revision"], r["reason"], r["word_count"]) for r in revisions] == [(2, "edit", 3), (1, "edit", 2)]
+    assert web.get(f"/api/stories/{story['id']}/revisions/1").get_json()["content"] == "First draft."
+
+    response = web.post(f"/api/stories/{story['id']}/revisions/1/restore", json={"base_revision": 2})
+
+    assert response.status_code == 200
+    restored = response.get_json()
+    assert restored["content"] == "First draft." and restored["revision"] == 3
+    revisions = web.get(f"/api/stories/{story['id']}/revisions").get_json()["revisions"]
+    assert [(r["revision"], r["reason"]) for r in revisions] == [(3, "restore"), (2, "edit"), (1, "edit")]
+    assert web.get(f"/api/stories/{story['id']}/revisions/2").get_json()["content"] == "Second draft, longer."
+
+
+def test_a_restore_on_an_older_revision_is_refused(web):
+    story = new_story(web, content="One.")
+    web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "content": "Two."})
+
+    response = web.post(f"/api/stories/{story['id']}/revisions/1/restore", json={"base_revision": 1})
+
+    assert response.status_code == 409 and response.get_json()["error"]["current_revision"] == 2
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "Two."
+
+
+def test_an_unknown_revision_is_404(web):
+    story = new_story(web)
+
+    assert web.get(f"/api/stories/{story['id']}/revisions/7").status_code == 404
+    assert web.post(f"/api/stories/{story['id']}/revisions/7/restore", json={"base_revision": 1}).status_code == 404
+
+
+def test_revisions_are_thinned_to_the_newest_fifty_plus_one_per_older_hour(story_app, web):
+    story = new_story(web, content="v1")
+    with sqlite3.connect(story_app.config["DATABASE"]) as conn:
+        # 120 old revisions, 4 in each of 30 past hours, as if written long ago.
+        for number in range(2, 122):
+            hour, minute = divmod(number - 2, 4)
+            conn.execute(
+                "INSERT INTO story_revisions (story_id, revision, title, premise, content, reason, created_at) "
+                "VALUES (?, ?, 't', '', ?, 'edit', ?)",
+                (story["id"], number, f"v{number}", f"2025-01-{1 + hour // 24:02d}T{hour % 24:02d}:{minute * 10:02d}:00.000Z"),
+            )
+        conn.execute("UPDATE stories SET revision = 121 WHERE id = ?", (story["id"],))
+
+    web.patch(f"/api/stories/{story['id']}", json={"base_revision": 121, "content": "v122"})
+
+    kept = [r["revision"] for r in web.get(f"/api/stories/{story['id']}/revisions").get_json()["revisions"]]
+    assert kept[:50] == list(range(122, 72, -1))
+    older = kept[50:]
+    # Revisions 2..121 lie 4 to an hour (hour (r - 2) // 4); of the 71 older than the newest 50,
+    # each hour keeps its last: 72 (hour 17, whose 73 is among the newest), 69, 65, ... 5, and
+    # revision 1, written in an hour of its own.
+    assert older == [72] + [r for r in range(69, 1, -1) if (r - 2) % 4 == 3] + [1]
+
+
+def test_a_story_of_another_user_cannot_be_saved_or_its_revisions_read(tmp_path):
+    import auth
+
+    app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})
+    with app.app_context():
+        init_db()
+        auth.create_user("ann", "ann-password")
+        auth.create_user("bob", "bob-password")
+    client = app.test_client()
+
+    def token(name):
+        return {"Authorization": "Bearer " + client.post(
+            "/api/auth/login", json={"username": name, "password": f"{name}-password"}).get_json()["token"]}
+
+    ann, bob = token("ann"), token("bob")
+    story = client.post("/api/stories", headers=ann, json={"premise": "Ann's"}).get_json()
+
+    assert client.patch(f"/api/stories/{story['id']}", headers=bob, json={"base_revision": 1, "content": "x"}).status_code == 404
+    assert client.get(f"/api/stories/{story['id']}/revisions", headers=bob).status_code == 404
+    assert client.get(f"/api/stories/{story['id']}/revisions/1", headers=bob).status_code == 404
+    assert client.post(f"/api/stories/{story['id']}/revisions/1/restore", headers=bob,
+                       json={"base_revision": 1}).status_code == 404
+    assert client.get(f"/api/stories/{story['id']}", headers=ann).get_json()["content"] == ""
+
+
+# ---- generations ---------------------------------------------------------------------------
+
+def test_a_streamed_generation_appends_its_text_to_the_story_with_resumable_event_ids(web, service):
+    story = new_story(web, content="Prologue. ")
+
+    response = generate(web, story["id"])
+
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    generation_id = int(response.headers["X-Taleweaver-Generation"])
+    events = sse(response.get_data())
+    assert events[-1] == (None, "[DONE]")
+    final = events[-2][1]
+    assert final["choices"][0]["finish_reason"] == "stop"
+    assert final["taleweaver"] == {"status": "finished", "error": None,
+                                   "usage": {"prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13}}
+    assert text_of(events) == "".join(REPLY)
+    offsets = [event_id for event_id, data in events[:-2]]
+    assert offsets == sorted(offsets) and offsets[-1] == len("".join(REPLY))
+    running_total = 0
+    for event_id, data in events[:-2]:
+        running_total += len(data["choices"][0]["delta"]["content"])
+        assert event_id == running_total
+    saved = web.get(f"/api/stories/{story['id']}").get_json()
+    assert saved["content"] == "Prologue. " + "".join(REPLY)
+    assert saved["revision"] == 2 and saved["generation_status"] == "finished"
+    assert saved["last_generation"]["id"] == generation_id and saved["active_generation"] is None
+    assert web.get(f"/api/stories/{story['id']}/revisions").get_json()["revisions"][0]["reason"] == "generation"
+    assert "taleweaver" not in service.payloads[0] and service.payloads[0]["model"] == "llama3.2:3b"
+
+
+def test_the_generation_records_backend_model_params_outcome_and_usage(web, service):
+    story = new_story(web)
+    generation_id = int(generate(web, story["id"], temperature=0.4, max_tokens=64).headers["X-Taleweaver-Generation"])
+
+    generation = wait_until_ended(web, generation_id)
+
+    assert generation["status"] == "finished" and generation["finish_reason"] == "stop"
+    assert generation["backend_type"] == "ollama" and generation["model"] == "llama3.2:3b"
+    assert generation["params"] == {"temperature": 0.4, "max_tokens": 64}
+    assert generation["usage"]["completion_tokens"] == 8 and generation["text_length"] == len("".join(REPLY))
+    assert generation["started_at"] <= generation["finished_at"] and generation["error"] is None
+    assert generation["story_id"] == story["id"]
+
+
+def test_following_a_finished_generation_replays_from_the_cursor_and_ends(web, service):
+    story = new_story(web)
+    generation_id = int(generate(web, story["id"]).headers["X-Taleweaver-Generation"])
+    wait_until_ended(web, generation_id)
+    cursor = len("Once upon")
+
+    by_query = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events?after={cursor}").get_data())
+    by_header = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events",
+                            headers={"Last-Event-ID": str(cursor)}).get_data())
+
+    for events in (by_query, by_header):
+        assert text_of(events) == "".join(REPLY)[cursor:]
+        assert events[-2][1]["taleweaver"]["status"] == "finished" and events[-1][1] == "[DONE]"
+
+
+def test_a_follower_attached_mid_generation_gets_exactly_the_remaining_text(story_app, web, monkeypatch):
+    held = ScriptedService(hold_at=4)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    story = new_story(web)
+    first = story_app.test_client().post("/proxy/llm/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Write."}], "stream": True,
+        "taleweaver": {"story_id": story["id"]}}, buffered=False)
+    generation_id = int(first.headers["X-Taleweaver-Generation"])
+    first.close()  # the first "tab" goes away
+    assert held.reached_hold.wait(5)
+    persisted = wait_for(lambda: (lambda n: n if n == len("Once upon a time") else None)(
+        web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"]))
+
+    def release_later():
+        time.sleep(0.3)
+        held.release.set()
+
+    threading.Thread(target=release_later).start()
+    events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events?after={persisted}").get_data())
+
+    assert text_of(events) == " there was a fox."
+    assert events[-2][1]["taleweaver"]["status"] == "finished"
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
+
+
+def test_a_second_generation_of_the_same_story_is_409_while_one_runs(web, monkeypatch):
+    held = ScriptedService(hold_at=2)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    story = new_story(web)
+    started = web.post("/proxy/llm/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Write."}], "stream": True,
+        "taleweaver": {"story_id": story["id"]}}, buffered=False)
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    assert held.reached_hold.wait(5)
+
+    second = web.post("/proxy/llm/v1/chat/completions", headers={"X-Taleweaver-Story": str(story["id"])},
+                      json={"messages": [{"role": "user", "content": "Again."}]})
+
+    assert second.status_code == 409
+    error = second.get_json()["error"]
+    assert error["code"] == "generation_running" and error["type"] == "invalid_request_error"
+    assert str(generation_id) in error["message"]
+    assert len(held.payloads) == 1
+    held.release.set()
+    wait_until_ended(web, generation_id)
+
+
+def test_the_text_cannot_be_edited_while_a_generation_writes_it_but_the_title_can(web, monkeypatch):
+    held = ScriptedService(hold_at=2)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    story = new_story(web)
+    started = web.post("/proxy/llm/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Write."}], "stream": True,
+        "taleweaver": {"story_id": story["id"]}}, buffered=False)
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    assert held.reached_hold.wait(5)
+
+    edit = web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "content": "Mine."})
+    retitle = web.patch(f"/api/stories/{story['id']}", json={"base_revision": 1, "title": "The Reading Fox"})
+    during = web.get(f"/api/stories/{story['id']}").get_json()
+
+    assert edit.status_code == 409 and edit.get_json()["error"]["code"] == "generation_running"
+    assert retitle.status_code == 200 and retitle.get_json()["revision"] == 2
+    assert during["active_generation"]["id"] == generation_id and during["generation_status"] == "running"
+    held.release.set()
+    wait_until_ended(web, generation_id)
+    final = web.get(f"/api/stories/{story['id']}").get_json()
+    assert final["content"] == "".join(REPLY) and final["title"] == "The Reading Fox" and final["revision"] == 3
+
+
+def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, monkeypatch):
+    held = ScriptedService(hold_at=3)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    story = new_story(web)
+    started = web.post("/proxy/llm/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Write."}], "stream": True,
+        "taleweaver": {"story_id": story["id"]}}, buffered=False)
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    assert held.reached_hold.wait(5)
+    wait_for(lambda: web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"] == len("Once upon a"))
+
+    stopped = web.post(f"/proxy/llm/v1/generations/{generation_id}/stop")
+
+    assert stopped.status_code == 200
+    generation = stopped.get_json()
+    assert generation["status"] == "stopped" and generation["finish_reason"] is None
+    held.release.set()
+    assert held.closed.wait(5)  # the upstream stream was closed, not read to its end
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "Once upon a"
+    again = web.post(f"/proxy/llm/v1/generations/{generation_id}/stop")
+    assert again.status_code == 200 and again.get_json()["status"] == "stopped"
+    events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events").get_data())
+    assert text_of(events) == "Once upon a"
+    assert events[-2][1]["choices"][0]["finish_reason"] is None
+    assert events[-2][1]["taleweaver"]["status"] == "stopped"
+
+
+def test_a_backend_failure_mid_stream_keeps_the_text_and_records_what_to_do(web, monkeypatch):
+    failing = ScriptedService(fail_at=3)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: failing)
+    story = new_story(web)
+
+    events = sse(generate(web, story["id"]).get_data())
+
+    final = events[-2][1]["taleweaver"]
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "backend_error" and "middle of the answer" in final["error"]["message"]
+    assert "try again" in final["error"]["hint"]
+    assert text_of(events) == "Once upon a"
+    saved = web.get(f"/api/stories/{story['id']}").get_json()
+    assert saved["content"] == "Once upon a" and saved["last_generation"]["status"] == "failed"
+    assert saved["last_generation"]["error"]["message"] == final["error"]["message"]
+
+
+def test_a_generation_without_a_stream_answers_the_finished_chat_completion(web, service):
+    story = new_story(web)
+
+    response = generate(web, story["id"], stream=False)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "".join(REPLY)}
+    assert body["choices"][0]["finish_reason"] == "stop" and body["usage"]["completion_tokens"] == 8
+    assert body["taleweaver"]["status"] == "finished"
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
+
+
+def test_a_generation_that_fails_before_any_text_answers_the_backends_error(web, monkeypatch):
+    class Unreachable:
+        backend_type, default_model = "ollama", "llama3.2:3b"
+
+        def chat_completion(self, payload, stream=False):
+            raise llm_service.BackendUnreachable("Ollama did not answer at http://127.0.0.1:9.",
+                                                 hint="Is `ollama serve` running?")
+
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: Unreachable())
+    story = new_story(web)
+
+    response = generate(web, story["id"], stream=False)
+
+    assert response.status_code == 502
+    assert response.get_json()["error"]["code"] == "backend_unreachable"
+    assert web.get(f"/api/stories/{story['id']}").get_json()["last_generation"]["status"] == "failed"
+
+
+@pytest.mark.parametrize("extension, headers, status, param", [
+    ("nope", {}, 400, "taleweaver"),
+    ({"story_id": "twelve"}, {}, 400, "taleweaver.story_id"),
+    ({"story_id": 0}, {}, 400, "taleweaver.story_id"),
+    ({"story_id": True}, {}, 400, "taleweaver.story_id"),
+    (None, {"X-Taleweaver-Story": "-3"}, 400, "X-Taleweaver-Story"),
+    ({"story_id": 1}, {"X-Taleweaver-Story": "2"}, 400, "taleweaver.story_id"),
+    ({"story_id": 999}, {}, 404, None),
+])
+def test_a_bad_story_reference_is_a_clear_error_in_openais_shape(web, service, extension, headers, status, param):
+    new_story(web)
+    body = {"messages": [{"role": "user", "content": "x"}]}
+    if extension is not None:
+        body["taleweaver"] = extension
+
+    response = web.post("/proxy/llm/v1/chat/completions", json=body, headers=headers)
+
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    assert error["message"] and error["param"] == param and "type" in error
+    assert service.payloads == []
+
+
+@pytest.mark.parametrize("query, headers", [
+    ("?after=abc", {}), ("?after=-1", {}), ("?after=9999", {}), ("", {"Last-Event-ID": "x"}),
+])
+def test_a_bad_cursor_is_400(web, service, query, headers):
+    story = new_story(web)
+    generation_id = int(generate(web, story["id"]).headers["X-Taleweaver-Generation"])
+
+    response = web.get(f"/proxy/llm/v1/generations/{generation_id}/events{query}", headers=headers)
+
+    assert response.status_code == 400 and response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/proxy/llm/v1/generations/4242"),
+    ("GET", "/proxy/llm/v1/generations/4242/events"),
+    ("POST", "/proxy/llm/v1/generations/4242/stop"),
+])
+def test_an_unknown_generation_is_404(web, method, path):
+    response = web.open(path, method=method)
+
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "generation_not_found"
+
+
+# ---- crash recovery --------------------------------------------------------------------------
+
+def insert_running(app, story_id, owner, heartbeat_age=0.0, text="Half a sto"):
+    now = time.time()
+    with sqlite3.connect(app.config["DATABASE"]) as conn:
+        conn.execute("UPDATE stories SET content = content || ? WHERE id = ?", (text, story_id))
+        cursor = conn.execute(
+            "INSERT INTO generations (story_id, user_id, backend_type, model, owner, text, started_at, heartbeat_at) "
+            "SELECT id, user_id, 'ollama', 'llama3.2:3b', ?, ?, ?, ? FROM stories WHERE id = ?",
+            (owner, text, now - 5, now - heartbeat_age, story_id),
+        )
+        return cursor.lastrowid
+
+
+def dead_pid():
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
+
+
+def test_a_generation_whose_process_died_is_interrupted_and_keeps_its_text(story_app, web):
+    import socket as socket_module
+
+    story = new_story(web)
+    generation_id = insert_running(story_app, story["id"], f"{socket_module.gethostname()}:{dead_pid()}:abcd")
+
+    seen = web.get(f"/api/stories/{story['id']}").get_json()
+
+    assert seen["active_generation"] is None
+    assert seen["last_generation"]["id"] == generation_id and seen["last_generation"]["status"] == "interrupted"
+    assert seen["last_generation"]["error"]["code"] == "interrupted" and seen["last_generation"]["error"]["hint"]
+    assert seen["content"] == "Half a sto" and seen["revision"] == 2
+
+
+def test_start_up_interrupts_stale_generations_but_leaves_a_live_workers_job_alone(story_app, web):
+    import socket as socket_module
+
+    host = socket_module.gethostname()
+    story_a, story_b = new_story(web, premise="A"), new_story(web, premise="B")
+    stale = insert_running(story_app, story_a["id"], f"{host}:{os.getpid()}:0000", heartbeat_age=60)
+    live = insert_running(story_app, story_b["id"], f"{host}:{os.getppid()}:beef")
+
+    with story_app.app_context():
+        from db import connect
+
+        conn = connect(story_app.config["DATABASE"])
+        assert generations.recover(conn) == 1
+        statuses = dict(conn.execute("SELECT id, status FROM generations").fetchall())
+        conn.close()
+
+    assert statuses == {stale: "interrupted", live: "running"}
+
+
+def test_the_story_and_its_generations_go_when_it_is_deleted(story_app, web, service):
+    story = new_story(web)
+    generation_id = int(generate(web, story["id"]).headers["X-Taleweaver-Generation"])
+
+    assert web.delete(f"/api/stories/{story['id']}").status_code == 204
+
+    assert web.get(f"/proxy/llm/v1/generations/{generation_id}").status_code == 404
+    with sqlite3.connect(story_app.config["DATABASE"]) as conn:
+        assert conn.execute("SELECT count(*) FROM story_revisions").fetchone()[0] == 0
+
+
+def test_only_the_newest_ended_generations_of_a_story_are_kept(story_app, web, service, monkeypatch):
+    monkeypatch.setattr(generations, "KEEP_ENDED_PER_STORY", 3)
+    story = new_story(web)
+    ids = []
+    for _ in range(5):
+        ids.append(generate(web, story["id"], stream=False).get_json()["taleweaver"]["generation_id"])
+
+    with sqlite3.connect(story_app.config["DATABASE"]) as conn:
+        kept = [row[0] for row in conn.execute("SELECT id FROM generations ORDER BY id")]
+    assert kept == ids[-3:]
+
+
+def test_title_from_cuts_a_long_first_line_at_a_word():
+    title = stories_store.title_from("word " * 40, "")
+
+    assert len(title) <= 81 and title.endswith("…") and not title.startswith(" ")
+
+
+def test_users_never_see_follow_or_stop_each_others_generations(tmp_path, service):
+    import auth
+
+    app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})
+    with app.app_context():
+        init_db()
+        auth.create_user("ann", "ann-password")
+        auth.create_user("bob", "bob-password")
+    client = app.test_client()
+
+    def token(name):
+        return {"Authorization": "Bearer " + client.post(
+            "/api/auth/login", json={"username": name, "password": f"{name}-password"}).get_json()["token"]}
+
+    ann, bob = token("ann"), token("bob")
+    story = client.post("/api/stories", headers=ann, json={"premise": "Ann's"}).get_json()
+    started = client.post("/proxy/llm/v1/chat/completions", headers=ann, json={
+        "messages": [{"role": "user", "content": "x"}], "taleweaver": {"story_id": story["id"]}})
+    generation_id = started.get_json()["taleweaver"]["generation_id"]
+
+    for method, path in (("GET", f"/proxy/llm/v1/generations/{generation_id}"),
+                         ("GET", f"/proxy/llm/v1/generations/{generation_id}/events"),
+                         ("POST", f"/proxy/llm/v1/generations/{generation_id}/stop")):
+        assert client.open(path, method=method, headers=bob).status_code == 404
+        assert client.open(path, method=method).status_code == 401
+    bobs_try = client.post("/proxy/llm/v1/chat/completions", headers=bob, json={
+        "messages": [{"role": "user", "content": "x"}], "taleweaver": {"story_id": story["id"]}})
+    assert bobs_try.status_code == 404 and bobs_try.get_json()["error"]["code"] == "story_not_found"
+    assert client.get("/api/stories", headers=bob).get_json()["stories"] == []
+    assert client.get(f"/proxy/llm/v1/generations/{generation_id}", headers=ann).get_json()["status"] == "finished"
