@@ -43,6 +43,9 @@ def migrations() -> list[tuple[int, str]]:
     found = []
     for name in sorted(os.listdir(MIGRATIONS_DIR)):
         if name.endswith(".sql") and name[:3].isdigit():
+            if found and found[-1][0] == int(name[:3]):
+                # Only one could ever run: the database records the number, not the file.
+                raise RuntimeError(f"Two migrations are numbered {name[:3]}: renumber one of them.")
             found.append((int(name[:3]), os.path.join(MIGRATIONS_DIR, name)))
     return found
 

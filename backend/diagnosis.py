@@ -49,9 +49,10 @@ def diagnose(service: "LLMService", generate: bool = False, model: str | None = 
         step_start = time.perf_counter()
         try:
             models = service.get_models()
-        except LLMError as exc:
+        except LLMError as failure:
+            exc = service.explain_wrong_url(failure)
             _record_failure(service, steps, exc, _ms(step_start))
-            raise
+            raise exc from None
         # One request proves these steps; its round trip is shown once, on the HTTP step.
         elapsed = _ms(step_start)
         for name in service.steps_proven_by_model_list():

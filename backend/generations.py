@@ -217,6 +217,11 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
         if content is not None:
             stories_store.set_content(conn, story_id, content)
         if (text if text is not None else row["n"]):
+            conn.execute(
+                """UPDATE stories SET (backend_type, model) =
+                       (SELECT backend_type, model FROM generations WHERE id = ?) WHERE id = ?""",
+                (generation_id, story_id),
+            )  # the story remembers what wrote it last
             stories_store.bump_revision(conn, story_id, "generation")
         _prune(conn, story_id)
         conn.execute("COMMIT")

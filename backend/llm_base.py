@@ -6,11 +6,14 @@ diagnosis and the WSL fallback in wsl; their names stay importable from here."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from abc import ABC, abstractmethod
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import diagnosis
+import server_identity
 import transport
 import wsl
 from crypto import redact
@@ -29,6 +32,11 @@ from llm_errors import (  # noqa: F401  (re-exported: callers import the errors 
     context_overflow_lengths,
 )
 from transport import Response
+
+# What web servers answer a plain-HTTP request on an HTTPS port (nginx, Go's net/http, Caddy).
+_HTTP_TO_HTTPS = re.compile(r"plain HTTP request was sent to HTTPS|HTTP request to an HTTPS server", re.I)
+
+log = logging.getLogger("taleweaver.llm")
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_IDLE_TIMEOUT = 60.0
@@ -108,7 +116,8 @@ class LLMService(ABC):
         model = payload.get("model") or self.default_model
         if not model:
             raise BackendRejected(
-                "No model was chosen: pick a default model in Settings or name one in the request.",
+                "No model is chosen for this backend: pick a default model in Settings "
+                "(a program calling the API can name one in the request's \"model\" field).",
                 code="model_required",
                 step="generate",
             )
@@ -155,6 +164,8 @@ class LLMService(ABC):
                 hint="Is this URL really a " + self.label + " server? Check its log window.",
                 step="http",
             ) from None
+        except transport.TlsFailed as exc:
+            raise self._tls_error(exc) from None
         except transport.ConnectionRefused:
             raise BackendUnreachable(
                 f"{self.label} did not answer at {self.base_url}: the connection was refused.",
@@ -169,6 +180,31 @@ class LLMService(ABC):
             finally:
                 response.close()
         return response
+
+    def _tls_error(self, exc: transport.TlsFailed) -> LLMError:
+        """A failed TLS handshake, told as what to change in the URL or on the machine."""
+        if exc.plain_http:
+            return BackendUnreachable(
+                f"{self.label} at {self.base_url} speaks plain HTTP, not HTTPS: the secure "
+                "connection was answered in plain text.",
+                hint="Change https:// to http:// at the start of the URL in Settings.",
+                code="https_to_http_server",
+                step="connect",
+            )
+        if exc.untrusted:
+            return BackendUnreachable(
+                f"{self.label} at {self.base_url} has a certificate this machine does not trust "
+                "(self-signed, expired, or issued for another name).",
+                hint="Use the name the certificate was issued for, install its certificate "
+                "authority on this machine, or use http:// if the server is on your own network.",
+                code="tls_certificate_untrusted",
+                step="connect",
+            )
+        return BackendUnreachable(
+            self.redact(f"The secure (https://) connection to {self.label} at {self.base_url} failed: {exc}"),
+            hint="Check that the server really serves https:// on this port; if not, use http://.",
+            step="connect",
+        )
 
     def _connect_timeout(self, seconds: float) -> BackendTimeout:
         return BackendTimeout(
@@ -251,6 +287,16 @@ class LLMService(ABC):
             raise overflow
         if status == 404 and self.looks_like_missing_model(message):
             raise ModelNotFound(f"{self.label}: {message}", hint=self.model_hint())
+        if status == 400 and _HTTP_TO_HTTPS.search(message):
+            raise BackendUnreachable(
+                f"{self.label} at {self.base_url} wants a secure connection: it answered "
+                f"“{message}”.",
+                hint="Change http:// to https:// at the start of the URL in Settings.",
+                code="http_to_https_server",
+                step="http",
+            )
+        if status in (404, 405):
+            raise self.no_such_endpoint(status, message)
         if status == 429:
             raise RateLimited(
                 f"{self.label} is rate-limiting requests: {message}",
@@ -266,6 +312,51 @@ class LLMService(ABC):
             f"{self.label} failed with HTTP {status}: {message}",
             hint="The backend itself reported an error; check its log window or try again.",
         )
+
+    def no_such_endpoint(self, status: int, message: str) -> LLMError:
+        """A 404/405 for one of this backend's own endpoints: the wrong server (when its answer
+        says which it is) or a wrong URL. `explain_wrong_url` can probe further."""
+        answered = server_identity.from_answer(message)
+        if answered and answered[1] != self.backend_type:
+            return self._wrong_server(answered, status, message)
+        return BackendRejected(
+            f"{self.label} at {self.base_url} does not have the endpoint Taleweaver asked for "
+            f"(HTTP {status}: {message}).",
+            hint=self.missing_endpoint_hint(),
+            code="wrong_url",
+            http_status=status,
+            step="http",
+        )
+
+    def explain_wrong_url(self, exc: LLMError) -> LLMError:
+        """For a `wrong_url` error, ask the server what it is; the wrong-server error when it says."""
+        if exc.code != "wrong_url":
+            return exc
+        answered = server_identity.identify(
+            self.transport, self.resolved_url or self.base_url, min(self.connect_timeout, 2.0)
+        )
+        if answered and answered[1] != self.backend_type:
+            return self._wrong_server(answered, exc.http_status, exc.message)
+        return exc
+
+    def _wrong_server(self, answered: tuple[str, str], status: int, message: str) -> LLMError:
+        import backends  # the registry imports this module
+
+        name, backend_type = answered
+        label = backends.descriptor(backend_type).label
+        detail = message.split("(HTTP", 1)[-1].rstrip(").") if "(HTTP" in message else f" {status}: {message}"
+        return BackendRejected(
+            f"The server at {self.base_url} is {name}, not {self.label} (HTTP{detail}).",
+            hint=f"Choose “{label}” as the backend in Settings for this address, or change the URL "
+            f"to where {self.label} listens.",
+            code="wrong_server",
+            http_status=status,
+            step="http",
+        )
+
+    def missing_endpoint_hint(self) -> str:
+        """What to check when the server has none of this backend's endpoints."""
+        return f"Check that the URL points at {self.label} itself, without an extra path."
 
     def context_overflow(self, text: str) -> ContextLengthExceeded | None:
         """The error for a backend's "prompt longer than the context" answer, else None.
@@ -341,9 +432,12 @@ class LLMService(ABC):
             ) from None
 
     def malformed(self, line: bytes) -> BackendError:
+        log.warning("%s sent a line that is not JSON: %r", self.label, self.redact(line[:200].decode("utf-8", "replace")))
         return BackendError(
-            f"{self.label} sent a line that is not valid JSON: {self.redact(line[:120].decode('utf-8', 'replace'))!r}",
-            hint="The backend's answer was damaged; try again, and update the backend if it keeps happening.",
+            f"{self.label} at {self.base_url} sent part of its answer in a form Taleweaver cannot read "
+            "(not JSON); the text that arrived before it is kept.",
+            hint=f"Try again. If it keeps happening, check that the URL points at a {self.label} server, "
+            "and update the server: its answer was damaged on the way.",
             step="generate",
         )
 

@@ -113,32 +113,12 @@ def test_connection():
             f"Reached {settings_store.BACKEND_LABELS[backend_type]} at {result['resolved_url']} "
             "(the Windows host) instead of localhost; you can put that address in the URL field."
         )
-    if existing and _same_test_subject(backend_type, config, stored):
-        settings_store.record_test(
-            user_id,
-            backend_type,
-            {key: result[key] for key in ("status", "error", "latency_ms", "tested_at")},
-        )
+    outcome = {key: result[key] for key in ("status", "error", "latency_ms", "tested_at")}
+    settings_store.remember_test(user_id, backend_type, config, outcome)
+    if existing and settings_store.same_test_subject(backend_type, config, stored):
+        settings_store.record_test(user_id, backend_type, outcome)
         _forget_status(user_id)
     return jsonify(result)
-
-
-def _same_test_subject(backend_type: str, candidate: dict, stored: dict) -> bool:
-    """Whether a tested config reaches the same server with the same secrets as the saved one,
-    so that its outcome is the saved backend's last test."""
-    descriptor = backends.descriptor(backend_type)
-    if not settings_store.same_connection(descriptor, candidate, stored):
-        return False
-    for field in descriptor.secret_fields:
-        name = f"{field.name}_encrypted"
-        if candidate.get(name) == stored.get(name):
-            continue
-        try:
-            if crypto.decrypt(candidate[name]) != crypto.decrypt(stored[name]):
-                return False
-        except (KeyError, crypto.SecretKeyError):
-            return False
-    return True
 
 
 def _untested(backend_type: str, exc: settings_store.KeyNotReusable) -> dict:

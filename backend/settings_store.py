@@ -356,6 +356,59 @@ def note_models_refreshed(user_id: int) -> int:
     return row[0] if row else -1
 
 
+def same_test_subject(backend_type: str, candidate: dict, stored: dict | None) -> bool:
+    """Whether a config reaches the same server with the same secrets as another one, so that a
+    connection test of one is a test of the other."""
+    descriptor = backends.descriptor(backend_type)
+    if stored is None or not same_connection(descriptor, candidate, stored):
+        return False
+    for field in descriptor.secret_fields:
+        name = f"{field.name}_encrypted"
+        if candidate.get(name) == stored.get(name):
+            continue
+        try:
+            if crypto.decrypt(candidate[name]) != crypto.decrypt(stored[name]):
+                return False
+        except (KeyError, crypto.SecretKeyError):
+            return False
+    return True
+
+
+def _same_values(backend_type: str, candidate: dict, other: dict) -> bool:
+    """Whether two configs hold exactly the same values (secrets compared decrypted)."""
+    def plain(config: dict) -> dict:
+        return {k: v for k, v in config.items() if not k.endswith("_encrypted")}
+
+    return plain(candidate) == plain(other) and same_test_subject(backend_type, candidate, other)
+
+
+def remember_test(user_id: int, backend_type: str, config: dict, outcome: dict) -> None:
+    """Keep the outcome of a test of these (maybe unsaved) values, in case they are saved next."""
+    get_db().execute(
+        """INSERT INTO connection_tests (user_id, backend_type, config_json, outcome_json) VALUES (?, ?, ?, ?)
+           ON CONFLICT (user_id, backend_type) DO UPDATE SET
+             config_json = excluded.config_json, outcome_json = excluded.outcome_json""",
+        (user_id, backend_type, json.dumps(config), json.dumps(outcome)),
+    )
+
+
+def _last_test_after_save(db, user_id: int, backend_type: str, config: dict) -> tuple[bool, dict | None]:
+    """(whether the row's last test changes, to what) when `config` is saved: the test of exactly
+    these values if there was one; none when the values reach another server than the saved ones."""
+    tested = db.execute(
+        "SELECT config_json, outcome_json FROM connection_tests WHERE user_id = ? AND backend_type = ?",
+        (user_id, backend_type),
+    ).fetchone()
+    if tested and _same_values(backend_type, config, json.loads(tested["config_json"])):
+        return True, json.loads(tested["outcome_json"])
+    previous = db.execute(
+        "SELECT config_json FROM settings WHERE user_id = ? AND backend_type = ?", (user_id, backend_type)
+    ).fetchone()
+    if previous and same_test_subject(backend_type, config, json.loads(previous["config_json"])):
+        return False, None
+    return True, None
+
+
 def save(user_id: int, backend_type: str, config: dict, default_model: str | None) -> None:
     """Store the backend's config and make it the user's only active backend, atomically."""
     stored = dict(config, default_model=default_model)
@@ -363,6 +416,7 @@ def save(user_id: int, backend_type: str, config: dict, default_model: str | Non
     db = get_db()
     db.execute("BEGIN IMMEDIATE")
     try:
+        test_changes, last_test = _last_test_after_save(db, user_id, backend_type, config)
         db.execute(
             "UPDATE settings SET is_active = 0 WHERE user_id = ? AND is_active = 1 AND backend_type != ?",
             (user_id, backend_type),
@@ -374,6 +428,11 @@ def save(user_id: int, backend_type: str, config: dict, default_model: str | Non
                  config_json = excluded.config_json, is_active = 1, updated_at = excluded.updated_at""",
             (user_id, backend_type, json.dumps(stored), stamp, stamp),
         )
+        if test_changes:
+            db.execute(
+                "UPDATE settings SET last_test_json = ? WHERE user_id = ? AND backend_type = ?",
+                (json.dumps(last_test) if last_test else None, user_id, backend_type),
+            )
         db.execute("UPDATE users SET settings_version = settings_version + 1 WHERE id = ?", (user_id,))
         db.execute("COMMIT")
     except BaseException:

@@ -46,6 +46,27 @@ class ConnectionDropped(TransportError):
     """The server closed the connection before the answer was complete."""
 
 
+class TlsFailed(TransportError):
+    """The TLS handshake of an https:// URL failed."""
+
+    _PLAIN_HTTP = ("wrong_version_number", "wrong version number", "record layer failure",
+                   "http_request", "http request", "unknown protocol", "packet length too long")
+    _UNTRUSTED = ("certificate_verify_failed", "certificate verify failed", "self-signed", "self signed",
+                  "hostname mismatch", "doesn't match")
+
+    @property
+    def plain_http(self) -> bool:
+        """The server answered the handshake in plain HTTP: the URL should say http://."""
+        text = str(self).lower()
+        return any(marker in text for marker in self._PLAIN_HTTP)
+
+    @property
+    def untrusted(self) -> bool:
+        """The server's certificate is not one this machine trusts (or is for another name)."""
+        text = str(self).lower()
+        return any(marker in text for marker in self._UNTRUSTED)
+
+
 class TransportFailure(TransportError):
     """Any other failure of the HTTP client (TLS, malformed answer, ...)."""
 
@@ -214,6 +235,8 @@ class PoolTransport:
             raise ReadTimedOut() from None
         except urllib3.exceptions.ProtocolError:
             raise ConnectionDropped("closed without answering") from None
+        except urllib3.exceptions.SSLError as exc:
+            raise TlsFailed(str(exc)) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise TransportFailure(str(exc)) from None
         return PoolResponse(raw)
@@ -272,6 +295,8 @@ class RequestsTransport:
             raise ConnectTimedOut() from None
         except requests.exceptions.ReadTimeout:
             raise ReadTimedOut() from None
+        except requests.exceptions.SSLError as exc:  # before its base class ConnectionError
+            raise TlsFailed(str(exc)) from None
         except requests.exceptions.ConnectionError as exc:
             if _is_name_resolution_error(exc):
                 raise NameNotResolved(urlsplit(url).hostname) from None

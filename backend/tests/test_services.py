@@ -176,13 +176,16 @@ def test_ollama_error_in_the_middle_of_a_stream_raises(requests_mock):
     assert received[-1]["choices"][0]["delta"] == {"content": "Once"}
 
 
-def test_ollama_malformed_stream_line_raises_naming_it(requests_mock):
+def test_ollama_malformed_stream_line_raises_saying_so_and_logs_the_line(requests_mock, caplog):
     requests_mock.post(f"{OLLAMA}/api/chat", text=ndjson(ollama_part("Once")) + "{not json at all\n")
 
     with pytest.raises(BackendError) as caught:
         list(OllamaService(OLLAMA).chat_completion({"model": "llama2", "messages": HELLO}, stream=True))
 
-    assert "{not json at all" in caught.value.message
+    assert "not JSON" in caught.value.message and "is kept" in caught.value.message
+    assert "{not json at all" not in caught.value.message
+    assert "Ollama server" in caught.value.hint
+    assert "{not json at all" in caplog.text  # the raw line is for the log, not the user
     assert caught.value.step == "generate"
 
 
@@ -223,8 +226,10 @@ def test_sse_error_event_in_the_middle_raises(requests_mock):
 def test_sse_malformed_data_line_raises(requests_mock):
     requests_mock.post(f"{OPENAI}/chat/completions", text=sse(chunk("Once"), '{"id": "broken', "[DONE]"))
 
-    with pytest.raises(BackendError, match="not valid JSON"):
+    with pytest.raises(BackendError, match=r"cannot read \(not JSON\); the text that arrived before it is kept") as caught:
         list(OpenAIService(KEY).chat_completion({"model": "gpt-4o", "messages": HELLO}, stream=True))
+
+    assert "broken" not in caught.value.message  # no raw fragment for the user (issue 12)
 
 
 def test_openai_compatible_answer_is_passed_through(requests_mock):

@@ -533,3 +533,14 @@ def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "fresh.db"
     db_module.connect(str(path)).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_two_migrations_with_one_number_are_refused(tmp_path, monkeypatch):
+    import db
+
+    (tmp_path / "005_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (tmp_path / "005_b.sql").write_text("CREATE TABLE b (x INTEGER);")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", str(tmp_path))
+
+    with pytest.raises(RuntimeError, match="Two migrations are numbered 005"):
+        db.migrations()

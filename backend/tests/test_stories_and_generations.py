@@ -313,6 +313,7 @@ def test_a_streamed_generation_appends_its_text_to_the_story_with_resumable_even
     saved = web.get(f"/api/stories/{story['id']}").get_json()
     assert saved["content"] == "Prologue. " + "".join(REPLY)
     assert saved["revision"] == 2 and saved["generation_status"] == "finished"
+    assert saved["backend_type"] == "ollama" and saved["model"] == "llama3.2:3b"
     assert saved["last_generation"]["id"] == generation_id and saved["active_generation"] is None
     assert web.get(f"/api/stories/{story['id']}/revisions").get_json()["revisions"][0]["reason"] == "generation"
     assert "taleweaver" not in service.payloads[0] and service.payloads[0]["model"] == "llama3.2:3b"
