@@ -131,9 +131,12 @@ export interface paths {
                         backend_type: components["schemas"]["BackendType"];
                         /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
-                            url?: string;
-                            api_key?: string;
-                            base_url?: string;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            url?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            api_key?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            base_url?: string | null;
                             organization?: string | null;
                             connect_timeout?: number | null;
                             first_token_timeout?: number | null;
@@ -258,9 +261,12 @@ export interface paths {
                         backend_type: components["schemas"]["BackendType"];
                         /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
-                            url?: string;
-                            api_key?: string;
-                            base_url?: string;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            url?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            api_key?: string | null;
+                            /** @description null or blank: the stored value (for api_key: the stored key, only for the address it was saved for) */
+                            base_url?: string | null;
                             organization?: string | null;
                             connect_timeout?: number | null;
                             first_token_timeout?: number | null;
