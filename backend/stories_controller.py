@@ -106,6 +106,20 @@ def story_document(story_id: int) -> dict:
         "active_generation": generations.view(active_row) if active_row else None,
         "last_generation": generations.view(last_row) if last_row else None,
     })
+    if active_row is not None:
+        # The rows above are read one after another while the job goes on writing. The text and
+        # the running generation's length are read again in one statement (one snapshot), so a
+        # page that shows this text and follows from text_length neither doubles nor skips a word.
+        snapshot = conn.execute(
+            """SELECT s.content, s.word_count, length(g.text) AS text_length
+               FROM stories s JOIN generations g ON g.story_id = s.id WHERE s.id = ? AND g.id = ?""",
+            (story_id, active_row["id"]),
+        ).fetchone()
+        if snapshot is not None:
+            story["content"], story["word_count"] = snapshot["content"], snapshot["word_count"]
+            for key in ("active_generation", "last_generation"):
+                if story[key] and story[key]["id"] == active_row["id"]:
+                    story[key]["text_length"] = snapshot["text_length"]
     return story
 
 

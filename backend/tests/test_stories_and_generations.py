@@ -569,6 +569,29 @@ def dead_pid():
         pid -= 1
 
 
+def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_length(story_app, web, monkeypatch):
+    """A page shows `content` and follows from `active_generation.text_length`: they must agree
+    even when the job persists more text between the reads of the generation and the story."""
+    import socket as socket_module
+
+    story = new_story(web, content="Once. ")
+    insert_running(story_app, story["id"], f"{socket_module.gethostname()}:{os.getppid()}:beef")
+    read_last = generations.last_for_story
+
+    def persist_in_between(conn, story_id):
+        with sqlite3.connect(story_app.config["DATABASE"]) as writer:  # the job, another connection
+            writer.execute("UPDATE generations SET text = text || 'ry' WHERE story_id = ?", (story_id,))
+            writer.execute("UPDATE stories SET content = content || 'ry' WHERE id = ?", (story_id,))
+        return read_last(conn, story_id)
+
+    monkeypatch.setattr(generations, "last_for_story", persist_in_between)
+    seen = web.get(f"/api/stories/{story['id']}").get_json()
+
+    assert seen["content"] == "Once. Half a story"
+    assert seen["active_generation"]["text_length"] == len("Half a story")
+    assert seen["last_generation"]["text_length"] == len("Half a story")
+
+
 def test_a_generation_whose_process_died_is_interrupted_and_keeps_its_text(story_app, web):
     import socket as socket_module
 

@@ -131,7 +131,8 @@ describe('App in single-user mode', () => {
     expect(document.title).toBe('Settings — Taleweaver');
     await user.click(screen.getByRole('link', { name: 'Story' }));
     expect(await screen.findByRole('heading', { name: 'Write a story' })).toBeInTheDocument();
-    expect(document.title).toBe('Story — Taleweaver');
+    // The Story page names itself after the story.
+    await waitFor(() => expect(document.title).toBe('New story — Taleweaver'));
   });
 
   it('says when the Taleweaver server cannot be reached, and retries', async () => {

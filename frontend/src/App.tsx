@@ -18,14 +18,11 @@ function SignedInApp({ multiUser }: { multiUser: boolean }) {
       <AppHeader multiUser={multiUser} />
       <main>
         <Routes>
-          <Route
-            path="/"
-            element={
-              <PageTitle title="Story">
-                <StoryPage />
-              </PageTitle>
-            }
-          />
+          {/* One Story page for both, so a new story keeps its editor when it gets its own URL. */}
+          <Route element={<StoryPage />}>
+            <Route path="/" />
+            <Route path="/story/:id" />
+          </Route>
           <Route
             path="/settings"
             element={

@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 DIST_INDEX = ROOT / "frontend" / "dist" / "index.html"
 DESKTOP = {"width": 1280, "height": 900}
 TIMEOUT_MS = 10_000
+GENERATION_EVENTS = re.compile(r"/proxy/llm/v1/generations/\d+/events")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,10 +92,11 @@ class BrowserWatch:
     Allowed, each a request cancelled with net::ERR_ABORTED where nothing went wrong:
     - a request of a document the test itself navigated away from (a reload while a status
       poll was in flight);
-    - the story stream (POST /proxy/llm/v1/chat/completions): the page cancels it when Stop is
-      pressed, and also once it has read `data: [DONE]`, a moment before the server's closing
-      empty chunk arrives, so Chromium reports every story stream as aborted. Whether the story
-      arrived whole, or stopped with its text kept, is what the tests check on the page.
+    - a generation's event stream (POST /proxy/llm/v1/chat/completions, or following it with
+      GET /proxy/llm/v1/generations/<id>/events): the page cancels it once it has read
+      `data: [DONE]`, a moment before the server's closing empty chunk arrives, so Chromium
+      reports every such stream as aborted. Whether the story arrived whole, or stopped with
+      its text kept, is what the tests check on the page.
     """
 
     def __init__(self, page, allowed_origins: list[str]):
@@ -126,7 +128,10 @@ class BrowserWatch:
         if "ERR_ABORTED" in failure:
             if self._started_in.get(id(request), self._navigations) < self._navigations:
                 return
-            if request.method == "POST" and urlsplit(request.url).path == "/proxy/llm/v1/chat/completions":
+            path = urlsplit(request.url).path
+            if request.method == "POST" and path == "/proxy/llm/v1/chat/completions":
+                return
+            if request.method == "GET" and GENERATION_EVENTS.fullmatch(path):
                 return
         self.problems.append(f"request failed: {request.method} {request.url}: {failure}")
 

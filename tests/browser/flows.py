@@ -132,20 +132,27 @@ def configure_backend_in_settings(page: Page, watch, app_url: str, server, fake,
 
 
 # -- Story -----------------------------------------------------------------------------------
+def story_text(page: Page) -> str:
+    return page.get_by_test_id("story-output").input_value()
+
+
 def generate_and_stop(page: Page, fake) -> None:
     """Generate, watch the first words arrive while the model still writes, then Stop."""
     page.get_by_test_id("story-premise").fill(PREMISE)
+    # The story exists on the server from the first words, and the URL names it.
+    expect(page).to_have_url(re.compile(r"#/story/\d+$"))
+    expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     page.get_by_test_id("generate-button").click()
     output = page.get_by_test_id("story-output")
     first_words = " ".join(fake.reply.split()[:3])
-    expect(output).to_contain_text(first_words)
+    expect(output).to_have_value(re.compile("^" + re.escape(first_words)))
     stop = page.get_by_test_id("stop-button")
     expect(stop).to_be_visible()  # the text arrives while the generation is still running
     assert fake.stats["streams_completed"] == 0
     stop.click()
     expect(page.get_by_test_id("story-stopped")).to_have_text("Stopped. The text so far is kept.")
     expect(page.get_by_test_id("generate-button")).to_be_enabled()
-    kept = output.text_content()
+    kept = story_text(page)
     assert kept and fake.reply.startswith(kept) and kept != fake.reply, kept
     # Stopping in the browser reaches the model: the server closed its request upstream.
     wait_until(lambda: fake.stats["client_disconnects"] >= 1, "the fake LLM saw the request closed")
@@ -155,39 +162,49 @@ def generate_and_stop(page: Page, fake) -> None:
 def generate_to_the_end(page: Page, backend: str, model: str, fake) -> None:
     page.get_by_test_id("generate-button").click()
     expect(page.get_by_test_id("stop-button")).to_be_visible()
-    expect(page.get_by_test_id("save-story-button")).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("story-output")).to_have_text(fake.reply)
-    expect(page.get_by_test_id("story-origin")).to_have_text(f"Written by {LABEL[backend]} · {model}")
+    expect(page.get_by_test_id("generate-button")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("story-output")).to_have_value(fake.reply)
+    expect(page.get_by_test_id("story-origin")).to_contain_text(f"written by {LABEL[backend]} · {model}")
     expect(page.get_by_test_id("story-stopped")).to_have_count(0)
+    expect(page.get_by_test_id("save-status")).to_have_text("Saved")
 
 
-def save_open_and_delete(page: Page, server, screenshot: Path | None = None) -> None:
-    page.get_by_test_id("save-story-button").click()
-    result = page.get_by_test_id("story-save-result")
-    expect(result).to_contain_text("Saved to your library as")
-    title = re.search(r"“(.+)”", result.text_content()).group(1)
+def story_id_in_url(page: Page) -> int:
+    return int(re.search(r"#/story/(\d+)$", page.url).group(1))
+
+
+def reopen_and_delete(page: Page, watch, app_url: str, server, fake, screenshot: Path | None = None) -> None:
+    """The story is in the library without pressing anything; it opens again from there and from its URL."""
+    story_id = story_id_in_url(page)
+    saved = server.api("GET", f"/api/stories/{story_id}").json()
+    assert saved["content"] == fake.reply and saved["premise"] == PREMISE, saved
+    title = saved["title"]
     item = page.get_by_test_id("library-item").filter(has=page.get_by_role("heading", name=title, exact=True))
     expect(item).to_have_count(1)
+    expect(page).to_have_title(f"{title} — Taleweaver")
     if screenshot:
         page.screenshot(path=str(screenshot), full_page=True)
 
+    page.get_by_test_id("new-story-link").click()
+    expect(page).to_have_url(re.compile(r"#/$"))
+    expect(page.get_by_test_id("story-premise")).to_have_value("")
     item.get_by_test_id("library-open-button").click()
-    reader = page.get_by_test_id("story-reader")
-    expect(reader.get_by_role("heading", name=title)).to_be_visible()
-    expect(reader).to_contain_text(PREMISE)
-    stories = server.api("GET", "/api/stories").json()["stories"]
-    assert [story["title"] for story in stories].count(title) == 1, stories
+    expect(page).to_have_url(re.compile(rf"#/story/{story_id}$"))
+    expect(page.get_by_test_id("story-output")).to_have_value(fake.reply)
+    watch.goto(f"{app_url}/#/story/{story_id}")
+    expect(page.get_by_test_id("story-premise")).to_have_value(PREMISE)
+    expect(page.get_by_test_id("story-output")).to_have_value(fake.reply)
 
     page.once("dialog", lambda dialog: dialog.accept())
     item.get_by_test_id("library-delete-button").click()
     expect(item).to_have_count(0)
-    expect(reader).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"#/$"))
     stories = server.api("GET", "/api/stories").json()["stories"]
-    assert title not in [story["title"] for story in stories]
+    assert story_id not in [story["id"] for story in stories]
 
 
 def full_backend_flow(page: Page, watch, app_url: str, server, fake, screenshots: dict | None = None) -> None:
-    """Everything a new user does with one backend, from Settings to a saved (and deleted) story."""
+    """Everything a new user does with one backend, from Settings to an autosaved (and deleted) story."""
     screenshots = screenshots or {}
     backend = BACKEND_OF[fake.kind]
     model = configure_backend_in_settings(page, watch, app_url, server, fake, screenshots.get("settings"))
@@ -199,4 +216,4 @@ def full_backend_flow(page: Page, watch, app_url: str, server, fake, screenshots
     # Both generations reached the model the user picked.
     chats = [r for r in fake.requests if r["method"] == "POST" and "chat" in r["path"]]
     assert [r["json"]["model"] for r in chats] == [model, model], chats
-    save_open_and_delete(page, server, screenshots.get("story"))
+    reopen_and_delete(page, watch, app_url, server, fake, screenshots.get("story"))

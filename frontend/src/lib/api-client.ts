@@ -125,16 +125,19 @@ export async function apiFetch(path: string, init: RequestInit = {}): Promise<Re
 }
 
 interface JsonRequest {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   body?: unknown;
   signal?: AbortSignal;
+  /** Lets the request outlive the page (a save sent as the tab closes). */
+  keepalive?: boolean;
 }
 
 /** A JSON call; a 204 resolves to undefined. */
-export async function apiJson<T>(path: string, { method = 'GET', body, signal }: JsonRequest = {}): Promise<T> {
+export async function apiJson<T>(path: string, { method = 'GET', body, signal, keepalive }: JsonRequest = {}): Promise<T> {
   const response = await apiFetch(path, {
     method,
     signal,
+    ...(keepalive ? { keepalive } : {}),
     headers: body === undefined ? undefined : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });

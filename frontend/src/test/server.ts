@@ -1,4 +1,5 @@
 import { http, HttpResponse } from 'msw';
+import { vi } from 'vitest';
 import { setupServer } from 'msw/node';
 
 /** One request the app sent, as the fake server saw it. */
@@ -30,6 +31,9 @@ export const network = setupServer();
  */
 export function fakeServer(routes: Record<string, Handler>) {
   const requests: SentRequest[] = [];
+  // A pass-through spy: MSW answers, and a test can still read the options the app gave fetch
+  // (e.g. keepalive), which the intercepted request does not keep.
+  if (!vi.isMockFunction(globalThis.fetch)) vi.spyOn(globalThis, 'fetch');
   network.use(
     http.all('*', async ({ request }) => {
       const url = new URL(request.url);

@@ -51,3 +51,10 @@ export type StoriesResponse = JsonAnswer<paths['/api/stories']['get']>;
 export type StorySummary = StoriesResponse['stories'][number];
 export type Story = JsonAnswer<paths['/api/stories/{story_id}']['get']>;
 export type CreateStoryRequest = JsonBody<paths['/api/stories']['post']>;
+export type UpdateStoryRequest = JsonBody<paths['/api/stories/{story_id}']['patch']>;
+export type RevisionList = JsonAnswer<paths['/api/stories/{story_id}/revisions']['get']>;
+export type RevisionSummary = RevisionList['revisions'][number];
+export type Revision = JsonAnswer<paths['/api/stories/{story_id}/revisions/{revision}']['get']>;
+/** A server-side generation job of a story; `text_length` counts Unicode code points. */
+export type Generation = Schemas['Generation'];
+export type GenerationStatus = Generation['status'];

@@ -6,7 +6,7 @@ export function getStories(): Promise<StoriesResponse> {
   return apiJson<StoriesResponse>('/api/stories');
 }
 
-/** The user's library, newest first. */
+/** The user's library, most recently edited first. */
 export function storiesQueryOptions() {
   return queryOptions({ queryKey: ['stories'], queryFn: getStories });
 }

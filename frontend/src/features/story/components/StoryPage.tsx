@@ -1,56 +1,82 @@
-import { useState } from 'react';
-import { BackendMissingNotice } from './BackendMissingNotice';
-import { GenerationError } from './GenerationError';
-import { StoryForm } from './StoryForm';
-import { StoryLibrary } from './StoryLibrary';
-import { type StoryAuthor, StoryOutput } from './StoryOutput';
-import { useStoryGeneration } from '../hooks/useStoryGeneration';
-import { isBackendType } from '../../../lib/backends';
-import { buildStoryRequest, type StoryIdea } from '../lib/storyPrompt';
-import type { StreamOrigin } from '../api/stream-chat';
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { useMatch, useNavigate } from 'react-router-dom';
+import { ErrorMessage } from '../../../components/ErrorMessage';
 import { useLLMSettings } from '../../settings/api/get-llm-settings';
-import type { LLMSettings } from '../../../types/api';
+import { storyQueryOptions } from '../api/get-story';
+import { BackendMissingNotice } from './BackendMissingNotice';
+import { StoryEditor } from './StoryEditor';
+import { StoryLibrary } from './StoryLibrary';
 
-/** The proxy's headers say who wrote it; the saved settings stand in when they are missing (e.g. hidden by CORS). */
-function storyAuthor(origin: StreamOrigin | null, settings: LLMSettings | undefined): StoryAuthor {
-  const backend = [origin?.backend, settings?.backend_type].find(isBackendType);
-  return {
-    backendType: backend ?? null,
-    model: origin?.model || settings?.default_model || null,
-  };
+interface Session {
+  /** Remounts the editor for another story. */
+  key: number;
+  /** The story the URL names (null: `#/`, a new story). */
+  routeId: number | null;
+  /** The story the editor holds (a new story gets one once it is created). */
+  storyId: number | null;
+  /** The editor began as a new story (it stays mounted when that story gets its id and URL). */
+  startedNew: boolean;
 }
 
+/** A story that exists on the server: loaded first, and never saved over if it could not be read. */
+function SavedStory({ id, ...props }: { id: number } & Omit<Parameters<typeof StoryEditor>[0], 'initial' | 'onCreated'>) {
+  const story = useQuery({ ...storyQueryOptions(id), retry: false, refetchOnWindowFocus: false, refetchOnReconnect: false });
+  if (story.isPending) {
+    return (
+      <p className="card" role="status">
+        Opening the story…
+      </p>
+    );
+  }
+  if (story.error) {
+    return (
+      <ErrorMessage error={story.error} title="Could not open the story" onRetry={() => void story.refetch()} testId="story-load-error">
+        <p>Nothing is saved while the story cannot be read, so nothing on the server is overwritten.</p>
+      </ErrorMessage>
+    );
+  }
+  return <StoryEditor initial={story.data} onCreated={() => undefined} {...props} />;
+}
+
+/** The Story page: `#/` starts a new story, `#/story/<id>` goes on with one. */
 export function StoryPage() {
   const settings = useLLMSettings();
-  const story = useStoryGeneration();
-  const [idea, setIdea] = useState<StoryIdea | null>(null);
-  const [generationCount, setGenerationCount] = useState(0);
-  const notConfigured = settings.data?.backend_type === null;
+  const match = useMatch('/story/:id');
+  const navigate = useNavigate();
+  const parsed = match ? Number(match.params.id) : null;
+  const wanted = parsed !== null && Number.isInteger(parsed) && parsed > 0 ? parsed : null;
+  const [session, setSession] = useState<Session>({ key: 0, routeId: wanted, storyId: wanted, startedNew: wanted === null });
 
-  const generate = (next: StoryIdea) => {
-    setIdea(next);
-    setGenerationCount((count) => count + 1);
-    story.generate(buildStoryRequest(next));
-  };
+  if (wanted !== session.routeId) {
+    if (wanted !== null && wanted === session.storyId) setSession({ ...session, routeId: wanted });
+    else setSession({ key: session.key + 1, routeId: wanted, storyId: wanted, startedNew: wanted === null });
+  }
+
+  // A new story names itself in the URL once the server has it, so a reload opens it again.
+  useEffect(() => {
+    if (session.storyId !== null && session.routeId === null) navigate(`/story/${session.storyId}`, { replace: true });
+  }, [navigate, session.storyId, session.routeId]);
+
+  const notConfigured = settings.data?.backend_type === null;
+  const editorProps = { settings: settings.data, canGenerate: !notConfigured };
+  const { key } = session;
 
   return (
     <div className="page">
       <h1>Write a story</h1>
       {notConfigured && <BackendMissingNotice />}
-      <StoryForm isWriting={story.isWriting} canGenerate={!notConfigured} onGenerate={generate} onStop={story.stop} />
-      {story.error && <GenerationError error={story.error} />}
-      {idea && (story.isWriting || story.text) && (
-        // A new key per generation: the save button starts fresh for each story.
-        <StoryOutput
-          key={generationCount}
-          text={story.text}
-          premise={idea.premise}
-          author={storyAuthor(story.origin, settings.data)}
-          isWriting={story.isWriting}
-          stopped={story.stopped}
+      {session.startedNew ? (
+        <StoryEditor
+          key={key}
+          initial={null}
+          onCreated={(story) => setSession((current) => (current.key === key ? { ...current, storyId: story.id } : current))}
+          {...editorProps}
         />
+      ) : (
+        session.storyId !== null && <SavedStory key={key} id={session.storyId} {...editorProps} />
       )}
-      <StoryLibrary />
+      <StoryLibrary openStoryId={session.storyId} />
     </div>
   );
 }

@@ -44,17 +44,3 @@ export function buildStoryRequest({ premise, genre, length }: StoryIdea): ChatCo
     temperature: 0.9,
   };
 }
-
-const MAX_TITLE_LENGTH = 120;
-
-/** The story's first line (the prompt asks for a title there), or the premise when the story has none. */
-export function storyTitle(content: string, premise: string): string {
-  const firstLine = content
-    .trim()
-    .split('\n', 1)[0]
-    .replace(/^#+\s*|^title:\s*/i, '')
-    .replace(/^[*_"“]+|[*_"”]+$/g, '')
-    .trim();
-  const title = firstLine || premise.trim() || 'Untitled story';
-  return title.length > MAX_TITLE_LENGTH ? `${title.slice(0, MAX_TITLE_LENGTH - 1)}…` : title;
-}
