@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every suite: backend unit/API tests (the spec's §6
-# suite among them), frontend unit tests and checks, whole-system and browser tests.
+# suite among them), frontend unit tests and checks, whole-system and browser tests. The
+# backend and whole-system suites run twice: on SQLite, and on a throwaway PostgreSQL cluster
+# (tests/postgres_cluster.py: initdb in a temporary directory, a Unix socket, removed after).
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh --dev
 PY="$PWD/.venv/bin/python"
 
-# Whole-system and browser tests run in a network namespace of their own that has only the
-# loopback interface, so no test can send traffic anywhere but 127.0.0.0/8.
-loopback_only() {
-  if [ "${TALEWEAVER_NO_NETNS:-0}" != 1 ] && unshare -n true 2>/dev/null && command -v ip >/dev/null; then
-    unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"
-  else
-    echo "(no network namespace here: tests run on the host network, loopback addresses only)"
-    "$@"
-  fi
-}
+. scripts/loopback_only.sh
 
-echo "==> backend tests"
-(cd backend && loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider)
+with_postgres() { "$PY" -m tests.postgres_cluster -- "$@"; }
+
+# The PostgreSQL pass of the backend suite runs beside the SQLite pass (it mostly waits on the
+# database server), which keeps the whole run within its time budget on two cores.
+echo "==> backend tests (SQLite, and PostgreSQL alongside: its log is shown after)"
+PG_LOG=$(mktemp)
+(with_postgres sh -c '. scripts/loopback_only.sh; cd backend && loopback_only "$0" -m pytest tests/ -q --tb=short -p no:cacheprovider' "$PY" >"$PG_LOG" 2>&1) &
+PG_PID=$!
+backend_status=0
+(cd backend && loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider) || backend_status=$?
+pg_status=0
+wait "$PG_PID" || pg_status=$?
+echo "==> backend tests on PostgreSQL"
+cat "$PG_LOG"; rm -f "$PG_LOG"
+[ "$backend_status" = 0 ] && [ "$pg_status" = 0 ] || exit 1
 
 if [ -f frontend/package.json ]; then
   echo "==> frontend checks and tests"
   (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent)
 fi
 
-echo "==> whole-system and browser tests"
+echo "==> whole-system and browser tests (SQLite)"
 loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider
+
+echo "==> whole-system tests on PostgreSQL (three instances behind nginx among them)"
+with_postgres sh -c '. scripts/loopback_only.sh; loopback_only "$0" -m pytest tests/system -v --tb=short -p no:cacheprovider' "$PY"

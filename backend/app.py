@@ -127,6 +127,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["AUTH_MODE"] not in ("single", "multi"):
         raise ValueError("TALEWEAVER_AUTH_MODE must be 'single' or 'multi'.")
+    check_shared_database(app)
 
     setup_logging(app)
     security.init_app(app)
@@ -172,6 +173,20 @@ def rotate_keys_command():
     """Re-encrypt every stored API key with the first key of TALEWEAVER_SECRET_KEYS."""
     count = settings_store.rotate_all_secrets()
     click.echo(f"Re-encrypted {count} stored API key(s) with the current key.")
+
+
+def check_shared_database(app: Flask) -> None:
+    """Refuse PostgreSQL without TALEWEAVER_SECRET_KEYS: several instances share that database,
+    and a key each generated for itself would store API keys that the others cannot read."""
+    db.dialect(app)  # a URL that is not PostgreSQL's is refused with its own message
+    if db.database_url(app) and not app.config.get("SECRET_KEYS"):
+        raise SystemExit(
+            "TALEWEAVER_DATABASE_URL is set, so instances may share this database: set "
+            "TALEWEAVER_SECRET_KEYS to the same Fernet key on every instance (generate one with "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'). "
+            "Without it each instance would generate a key of its own and store API keys the "
+            "others cannot decrypt."
+        )
 
 
 def check_bind_address(host: str, app: Flask) -> None:

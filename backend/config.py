@@ -28,6 +28,11 @@ def from_environment() -> dict:
     return {
         # None means "<instance folder>/taleweaver.db", resolved when the app is created.
         "DATABASE": os.environ.get("TALEWEAVER_DATABASE") or None,
+        # postgresql://user:password@host/dbname: PostgreSQL instead of the SQLite file, so that
+        # several instances share users, settings and stories (they then share SECRET_KEYS too).
+        "DATABASE_URL": os.environ.get("TALEWEAVER_DATABASE_URL") or None,
+        # PostgreSQL connections per worker process (requests hold one only while they query).
+        "DATABASE_POOL_SIZE": _int("TALEWEAVER_DATABASE_POOL_SIZE", 10),
         "AUTH_MODE": os.environ.get("TALEWEAVER_AUTH_MODE", "single").strip().lower(),
         "CORS_ORIGINS": _list(
             "TALEWEAVER_CORS_ORIGINS", ["http://localhost:3000", "http://127.0.0.1:3000"]

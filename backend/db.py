@@ -1,4 +1,9 @@
-"""The SQLite connection of each request, and the schema kept current by numbered migrations."""
+"""The database connection of each request (SQLite by default, PostgreSQL when
+TALEWEAVER_DATABASE_URL names one), and the schema kept current by numbered migrations.
+
+Stores call `get_db().execute(sql, params)` with SQLite's SQL and read rows by name or by
+index on either database; `db_dialect` holds every difference between the two.
+"""
 from __future__ import annotations
 
 import os
@@ -6,24 +11,51 @@ import sqlite3
 import threading
 
 import click
+import psycopg
+import psycopg.conninfo
 from flask import current_app, g
+
+import db_dialect
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 LOCAL_USERNAME = "local"
+# Idle SQLite connections kept per database file and process, for the next request to reuse.
+SQLITE_IDLE_CONNECTIONS = 32
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
-_thread = threading.local()
+_sqlite_idle: dict[tuple, list[sqlite3.Connection]] = {}
+_pools: dict[tuple, object] = {}
+_pools_lock = threading.Lock()
+
+# What a UNIQUE or foreign-key violation raises, on either database.
+IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+def database_url(app=None) -> str | None:
+    """The PostgreSQL URL the app runs on, or None for the SQLite file."""
+    app = app or current_app
+    return app.config.get("DATABASE_URL") or None
 
 
 def database_path(app=None) -> str:
-    """Where the app's database file is: app.config['DATABASE'], read when it is needed."""
+    """Which database the app uses, as a key for per-process caches: the PostgreSQL URL, or
+    where the SQLite file is (app.config['DATABASE'], read when it is needed)."""
     app = app or current_app
-    return app.config.get("DATABASE") or os.path.join(app.instance_path, "taleweaver.db")
+    return database_url(app) or app.config.get("DATABASE") or os.path.join(app.instance_path, "taleweaver.db")
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """A connection with the settings every use needs."""
+def dialect(app=None):
+    return db_dialect.for_url(database_url(app))
+
+
+# -- SQLite ----------------------------------------------------------------------------------
+def connect(path: str):
+    """A connection of its own, for work outside a request (a background job, the CLI), with
+    the settings every use needs: to the SQLite file, or to the PostgreSQL URL that
+    `database_path()` gives when the app runs on PostgreSQL. The caller closes it."""
+    if db_dialect.for_url(path if "://" in path else None) is db_dialect.POSTGRES:
+        return PostgresConnection(psycopg.connect(path, autocommit=True, row_factory=_row_factory))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     if not os.path.exists(path):
@@ -38,6 +70,195 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def _sqlite_identity(path: str):
+    try:
+        return (path, os.stat(path).st_ino)
+    except FileNotFoundError:
+        return None
+
+
+def _checkout_sqlite(path: str) -> sqlite3.Connection:
+    """An idle connection to the file, or a new one. Kept per process, not per thread: under
+    gevent every request is a greenlet of its own, so a thread-local one would never be reused."""
+    identity = _sqlite_identity(path)
+    idle = _sqlite_idle.get(identity) if identity else None
+    if idle:
+        try:
+            conn = idle.pop()
+        except IndexError:
+            conn = None
+        if conn is not None:
+            return conn
+    conn = connect(path)
+    if path not in _migrated or identity is None:
+        with _migrate_lock:
+            migrate(conn)
+            _migrated.add(path)
+    return conn
+
+
+def _return_sqlite(conn: sqlite3.Connection, identity) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    idle = _sqlite_idle.setdefault(identity, [])
+    if identity == _sqlite_identity(identity[0]) and len(idle) < SQLITE_IDLE_CONNECTIONS:
+        idle.append(conn)
+    else:
+        conn.close()
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+class Row:
+    """A PostgreSQL row readable like sqlite3.Row: by column name, by index, and as a dict."""
+
+    __slots__ = ("_values", "_index")
+
+    def __init__(self, values, index: dict[str, int]):
+        self._values, self._index = values, index
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self._values[self._index[key]]
+        return self._values[key]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._index, self._values))!r})"
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _row_factory(cursor):
+    index = {column.name: position for position, column in enumerate(cursor.description or ())}
+    return lambda values: Row(values, index)
+
+
+class PostgresCursor:
+    """The result of one statement, with sqlite3's `lastrowid`."""
+
+    def __init__(self, cursor, lastrowid=None):
+        self._cursor, self.lastrowid = cursor, lastrowid
+
+    def fetchone(self):
+        return self._cursor.fetchone() if self._cursor.description and self.lastrowid is None else None
+
+    def fetchall(self):
+        return self._cursor.fetchall() if self._cursor.description and self.lastrowid is None else []
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+# Per database (its DSN, schema included): the tables whose rows get an id, so that an INSERT
+# into one returns it (sqlite3's lastrowid). Forgotten after every migration.
+_id_tables: dict[str, frozenset] = {}
+
+
+class PostgresConnection:
+    """A pooled psycopg connection that takes SQLite's SQL, as the stores write it."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def execute(self, sql: str, params=()) -> PostgresCursor:
+        *leading, last = db_dialect.POSTGRES.statements(sql)
+        for statement in leading:
+            self.raw.execute(statement)
+        table = db_dialect.insert_target(sql)
+        if table is None or table not in self._tables_with_ids():
+            return PostgresCursor(self.raw.execute(last, tuple(params)))
+        cursor = self.raw.execute(last.rstrip().rstrip(";") + " RETURNING id", tuple(params))
+        ids = cursor.fetchall()
+        return PostgresCursor(cursor, ids[-1][0] if ids else 0)
+
+    def _tables_with_ids(self) -> frozenset:
+        dsn = self.raw.info.dsn
+        tables = _id_tables.get(dsn)
+        if tables is None:
+            tables = frozenset(row[0] for row in self.raw.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND column_name = 'id' AND is_identity = 'YES'"))
+            _id_tables[dsn] = tables
+        return tables
+
+    def executemany(self, sql: str, seq_of_params) -> None:
+        (statement,) = db_dialect.POSTGRES.statements(sql)
+        with self.raw.cursor() as cursor:
+            cursor.executemany(statement, [tuple(p) for p in seq_of_params])
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _pool(url: str):
+    """This process's connection pool for the URL (made after gunicorn forks the worker)."""
+    key = (url, os.getpid())
+    pool = _pools.get(key)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                from psycopg_pool import ConnectionPool
+
+                pool = ConnectionPool(
+                    url,
+                    min_size=1,
+                    max_size=current_app.config.get("DATABASE_POOL_SIZE", 10),
+                    kwargs={"autocommit": True, "row_factory": _row_factory},
+                    timeout=30,
+                    open=True,
+                    name="taleweaver",
+                )
+                _pools[key] = pool
+    return pool
+
+
+def _checkout_postgres(url: str) -> PostgresConnection:
+    raw = _pool(url).getconn()
+    conn = PostgresConnection(raw)
+    if url not in _migrated:
+        with _migrate_lock:
+            if url not in _migrated:
+                migrate(conn)
+                _migrated.add(url)
+    return conn
+
+
+def close_pools() -> None:
+    """Close this process's PostgreSQL pools (tests that switch databases, and shutdown)."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
+    _migrated.clear()
+
+
+# -- migrations -----------------------------------------------------------------------------
 def migrations() -> list[tuple[int, str]]:
     """(version, file) of every migration, in order."""
     found = []
@@ -50,19 +271,22 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations this database has not had yet; returns its schema version."""
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("BEGIN IMMEDIATE")
+def migrate(conn) -> int:
+    """Apply the migrations this database has not had yet; returns its schema version.
+    One runner for both databases: the dialect says how the version is kept and locked."""
+    sql = db_dialect.POSTGRES if isinstance(conn, PostgresConnection) else db_dialect.SQLITE
+    version = sql.begin_migration(conn)
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number, path in migrations():
             if number > version:
                 with open(path, encoding="utf-8") as handle:
-                    for statement in _statements(handle.read()):
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+                    for statement in db_dialect.split_statements(handle.read()):
+                        conn.execute(sql.migration_statement(statement))
+                sql.after_migration(conn)
+                sql.set_version(conn, number)
                 version = number
+                if isinstance(conn, PostgresConnection):
+                    _id_tables.pop(conn.raw.info.dsn, None)
         conn.execute("INSERT OR IGNORE INTO users (username) VALUES (?)", (LOCAL_USERNAME,))
         conn.execute("COMMIT")
     except BaseException:
@@ -71,51 +295,53 @@ def migrate(conn: sqlite3.Connection) -> int:
     return version
 
 
-def _statements(script: str) -> list[str]:
-    """The statements of a migration script, split where sqlite3 says one is complete."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        if not current and line.strip().startswith("--"):
-            continue
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return statements
-
-
-def get_db() -> sqlite3.Connection:
-    """The request's connection: each thread keeps one open per database file and reuses it,
-    because opening and configuring a connection costs more than most queries it runs."""
+# -- per request ----------------------------------------------------------------------------
+def get_db():
+    """The request's connection, taken from this process's idle SQLite connections or its
+    PostgreSQL pool, because opening and configuring a connection costs more than most
+    queries it runs. It goes back at the end of the request (or at `release_db()`)."""
     if "db" not in g:
-        path = database_path()
-        try:
-            identity = (path, os.stat(path).st_ino)
-        except FileNotFoundError:
-            identity = None
-        conn = getattr(_thread, "conn", None)
-        if conn is None or identity is None or _thread.identity != identity:
-            if conn is not None:
-                conn.close()
-            conn = connect(path)
-            if path not in _migrated or identity is None:
-                with _migrate_lock:
-                    migrate(conn)
-                    _migrated.add(path)
-            _thread.conn, _thread.identity = conn, (path, os.stat(path).st_ino)
-        g.db = conn
+        url = database_url()
+        if url:
+            g.db = _checkout_postgres(url)
+        else:
+            path = database_path()
+            g.db = _checkout_sqlite(path)
+            g.db_identity = _sqlite_identity(path)
     return g.db
 
 
-def close_db(e=None) -> None:
-    """End of request: the connection stays open for the thread's next request, never mid-transaction."""
+def release_db(e=None) -> None:
+    """Give the request's connection back, never mid-transaction: at the end of the request,
+    or before a call that may wait minutes (an LLM answering) so the pool is not held by it."""
     conn = g.pop("db", None)
-    if conn is not None and conn.in_transaction:
-        conn.execute("ROLLBACK")
+    identity = g.pop("db_identity", None)
+    if conn is None:
+        return
+    if isinstance(conn, PostgresConnection):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        _pool(database_url()).putconn(conn.raw)
+    elif identity is not None:
+        _return_sqlite(conn, identity)
+    else:
+        conn.close()
+
+
+close_db = release_db
 
 
 def init_db() -> int:
     """Create or upgrade the schema of the app's database in place (never drops data)."""
+    url = database_url()
+    if url:
+        conn = PostgresConnection(_pool(url).getconn())
+        try:
+            version = migrate(conn)
+        finally:
+            _pool(url).putconn(conn.raw)
+        _migrated.add(url)
+        return version
     path = database_path()
     conn = connect(path)
     try:
@@ -126,13 +352,22 @@ def init_db() -> int:
     return version
 
 
+def describe(app=None) -> str:
+    """Where the database is, for messages: the file, or the PostgreSQL server without its password."""
+    url = database_url(app)
+    if not url:
+        return database_path(app)
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return f"PostgreSQL database {info.get('dbname', '?')!r} on {info.get('host', 'localhost')}"
+
+
 @click.command("init-db")
 def init_db_command():
     """Create the database, or migrate an existing one to the current schema."""
     version = init_db()
-    click.echo(f"Database ready at {database_path()} (schema version {version}).")
+    click.echo(f"Database ready: {describe()} (schema version {version}).")
 
 
 def init_app(app) -> None:
-    app.teardown_appcontext(close_db)
+    app.teardown_appcontext(release_db)
     app.cli.add_command(init_db_command)

@@ -320,7 +320,7 @@ def start(app, conn, *, story_id: int, user_id: int, service, payload: dict, act
                  json.dumps(context) if context else None),
             )
             conn.execute("COMMIT")
-        except sqlite3.IntegrityError:
+        except db.IntegrityError:
             conn.execute("ROLLBACK")
             row = conn.execute(
                 "SELECT id FROM generations WHERE story_id = ? AND status = 'running'", (story_id,)

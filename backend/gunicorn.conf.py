@@ -1,24 +1,66 @@
-"""gunicorn settings for ./run.sh: threads, so that every stream is forwarded as it arrives."""
+"""gunicorn settings for ./run.sh: gevent workers, so that a stream costs a greenlet, not a thread.
+
+Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /proxy/llm/v1):
+- gthread, 2 workers x 128 threads: each open stream holds a thread for its whole length, so
+  the streams past 256 wait for one to free up: time to first token p99 24.5 s.
+- gthread, 2 x 600 threads: p99 1.24 s, 317 MB, and every thread's stack and GIL hand-offs.
+- gevent, 2 workers x 4,000 connections: p99 0.52 s against 0.21 s sent to the upstream
+  directly, 179 MB; the non-streamed added latency unchanged (+0.74 ms against +0.73).
+  (DESIGN.md section 10, a quiet machine.) Again with bench/burst.py and bench/workers_ab.py on
+  2026-12-01 while other engineers' suites kept the 2 cores busy (load average 5 to 9), so
+  every figure is stretched: gevent p99 2.94 s against 0.92 s direct and 0.96 s through nginx
+  alone, 0 failed, 203 MB; gthread 2 x 128 p99 21.0 s; non-streamed added latency p50 +2.58 ms
+  gevent against +2.49 ms gthread in one interleaved loop (the same, within that noise).
+What monkey-patching changes, and how the code meets it:
+- thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
+  process (not per thread), so a request reuses one instead of opening its own;
+- a blocking C call stalls every greenlet of the worker: password hashing runs in gevent's
+  pool of real threads (auth.py); SQLite queries and Fernet are short and stay inline;
+- the upstream urllib3 pool must hold as many connections as streams open at once
+  (llm_base.UPSTREAM_POOL_SIZE), or it logs "pool is full" and reconnects;
+- psycopg 3 (PostgreSQL) waits on its sockets through gevent by itself (3.1.14 and later);
+- every new upstream connection resolves its host name: gevent's default resolver hands each
+  lookup to a thread (78 us a call here, and a thread hand-off per stream in a burst), c-ares
+  answers in the loop (6.5 us; it reads /etc/hosts too). GEVENT_RESOLVER=thread goes back.
+The standard library is patched here, before on_starting imports the app into the master, so
+that no lock or socket is made unpatched and then inherited by the workers (a module-level
+threading.Lock made before patching would block the whole worker, not one greenlet) -- but only
+when gunicorn itself loads this file: a test that imports it to call on_starting must not turn
+its own process into gevent's.
+TALEWEAVER_WORKER_CLASS=gthread goes back to threads (TALEWEAVER_THREADS per worker).
+"""
 import os
+import sys
+
+worker_class = os.environ.get("TALEWEAVER_WORKER_CLASS", "gevent")
+if worker_class == "gevent" and "gunicorn" in os.path.basename(sys.argv[0]):
+    os.environ.setdefault("GEVENT_RESOLVER", "ares")
+    from gevent import monkey
+
+    monkey.patch_all()
 
 chdir = os.path.dirname(os.path.abspath(__file__))
 bind = f"{os.environ.get('TALEWEAVER_HOST', '127.0.0.1')}:{os.environ.get('TALEWEAVER_PORT', '5000')}"
-worker_class = "gthread"
-# One worker per core; each open stream holds one thread for its whole length, so 2 x 128
-# threads serve 200 concurrent streams with none refused (bench/: 0 failures, 153 MB RSS in all).
+# One worker per core.
 workers = int(os.environ.get("TALEWEAVER_WORKERS", "2"))
+# gevent: open connections per worker (a stream is one); beyond it gunicorn stops accepting.
+worker_connections = int(os.environ.get("TALEWEAVER_WORKER_CONNECTIONS", "4000"))
+# gthread only: threads per worker.
 threads = int(os.environ.get("TALEWEAVER_THREADS", "128"))
-# gthread's heartbeat runs beside the request threads, so long streams are not killed by it.
+# Both workers' heartbeats run beside the requests, so long streams are not killed by it.
 timeout = 120
 graceful_timeout = 10
 keepalive = 5
+# Connections waiting to be accepted: a burst of 1,000 at once must not be refused by the kernel.
+backlog = 4096
 accesslog = os.environ.get("TALEWEAVER_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("TALEWEAVER_LOG_LEVEL", "info").lower()
 
 
 def on_starting(server):
-    """Refuse a non-loopback bind in single-user mode unless overridden; warn about the Host allowlist."""
+    """Refuse a non-loopback bind in single-user mode unless overridden, and PostgreSQL without
+    shared keys; warn about the Host allowlist."""
     import logging
 
     import security

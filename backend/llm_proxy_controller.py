@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+import db
 import generations_controller
 import llm_cache
 import llm_service
@@ -40,6 +41,7 @@ def _models_of(service) -> list[str]:
 @bp.get("/models")
 def list_models():
     service = llm_service.get_active_llm_service()
+    db.release_db()  # the backend may take its time; the connection serves other requests meanwhile
     owner = _text(getattr(service, "backend_type", None)) or "taleweaver"
     return jsonify(
         {
@@ -130,6 +132,7 @@ def chat_completions():
         headers["X-Taleweaver-Backend"] = backend
     if _text(payload.get("model")):
         headers["X-Taleweaver-Model"] = payload["model"]
+    db.release_db()  # a model may take minutes to answer; the connection serves other requests meanwhile
     result = service.chat_completion(payload, stream=stream)
     if not stream:
         if isinstance(result, RawCompletion):

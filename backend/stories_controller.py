@@ -32,7 +32,7 @@ MAX_QUERY = 200
 SORTS = {
     "updated": "updated_at DESC, id DESC",
     "created": "created_at DESC, id DESC",
-    "title": "title COLLATE NOCASE ASC, id ASC",
+    "title": "lower(title) ASC, id ASC",
 }
 
 _NOT_FOUND = "That story does not exist (it may have been deleted)."
@@ -164,7 +164,9 @@ def list_stories():
     where, args = "user_id = ?", [current_user_id()]
     if query:
         pattern = f"%{stories_store.like_escape(query)}%"
-        where += r" AND (title LIKE ? ESCAPE '\' OR premise LIKE ? ESCAPE '\' OR content LIKE ? ESCAPE '\')"
+        # lower() on both sides: LIKE ignores case in SQLite (ASCII) but not in PostgreSQL.
+        where += (r" AND (lower(title) LIKE lower(?) ESCAPE '\' OR lower(premise) LIKE lower(?) ESCAPE '\'"
+                  r" OR lower(content) LIKE lower(?) ESCAPE '\')")
         args += [pattern] * 3
     rows = conn.execute(
         f"SELECT {stories_store.SUMMARY_COLUMNS} FROM stories WHERE {where} ORDER BY {SORTS[sort]}", args

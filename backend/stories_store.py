@@ -113,8 +113,8 @@ def unique_title(conn: sqlite3.Connection, user_id: int, title: str, exclude_id:
     """The title, or with " (2)", " (3)", ... after it when the user has a story of that title."""
     taken = {
         row[0] for row in conn.execute(
-            "SELECT title FROM stories WHERE user_id = ? AND id IS NOT ? AND (title = ? OR title LIKE ? ESCAPE '\\')",
-            (user_id, exclude_id, title, like_escape(title) + " (%)"),
+            "SELECT title FROM stories WHERE user_id = ? AND id != ? AND (title = ? OR title LIKE ? ESCAPE '\\')",
+            (user_id, exclude_id or 0, title, like_escape(title) + " (%)"),
         )
     }
     if title not in taken:

@@ -203,8 +203,11 @@ class PoolTransport:
     """Keep-alive connections per backend origin straight through urllib3: requests' per-call
     preparation (cookies, hooks, environment merging) costs more than the rest of a proxied call."""
 
-    def __init__(self, maxsize: int = 256):
-        # A local LLM is never behind an environment proxy, so none is read.
+    def __init__(self, maxsize: int = 1024):
+        # As many keep-alive connections per backend and worker as streams open at once (under
+        # gevent, 1,000 in a burst): past it, each ending stream's connection is dropped ("pool
+        # is full") and the next one connects anew. A local LLM is never behind an environment
+        # proxy, so none is read.
         self.pools = urllib3.PoolManager(num_pools=32, maxsize=maxsize, block=False)
 
     def send(self, method: str, url: str, *, json_body: Any = None, headers: dict | None = None,

@@ -55,6 +55,14 @@ if [ -f frontend/package.json ]; then
   fi
 fi
 
+if [ "$DEV" = 1 ] && [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+  say "installing Debian postgresql for the PostgreSQL test pass"
+  apt_install postgresql
+fi
+if [ "$DEV" = 1 ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  say "installing Debian nginx for the many-instances test"
+  apt_install nginx
+fi
 if [ "$DEV" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   say "installing Debian chromium for the browser tests"
   apt_install chromium

@@ -15,6 +15,22 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+# Set by run_tests.sh's PostgreSQL pass (tests/postgres_cluster.py): every server then runs on
+# a schema of its own in that database, with shared encryption keys, instead of a SQLite file.
+TEST_DATABASE_URL = os.environ.get("TALEWEAVER_TEST_DATABASE_URL")
+TEST_SECRET_KEYS = "q0xX5cS6m6tq1sTj1FZ0oQd0PZ8rj8mYb3m3wF5c1hA="
+_schemas = iter(range(1, 1_000_000))
+
+
+def new_postgres_database() -> str:
+    """A URL of a new, empty schema of the PostgreSQL pass's database."""
+    import psycopg
+    from urllib.parse import quote
+
+    schema = f"system_{os.getpid()}_{next(_schemas)}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return TEST_DATABASE_URL + "&options=" + quote(f"-csearch_path={schema}", safe="")
 
 
 def free_port() -> int:
@@ -31,7 +47,8 @@ def network_is_loopback_only() -> bool:
 class TaleweaverServer:
     """The real server process on a free loopback port with its own database and key file."""
 
-    def __init__(self, env: dict | None = None, workers: int = 2, threads: int = 32):
+    def __init__(self, env: dict | None = None, workers: int = 2, threads: int = 32,
+                 database_url: str | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="taleweaver-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -48,8 +65,14 @@ class TaleweaverServer:
             "TALEWEAVER_LOG_LEVEL": "DEBUG",
             "TALEWEAVER_ACCESS_LOG": "-",
             "TALEWEAVER_WSL_FALLBACK": "0",
-            **(env or {}),
         }
+        if database_url is None and TEST_DATABASE_URL:
+            database_url = new_postgres_database()
+        self.database_url = database_url
+        if database_url:
+            self.env["TALEWEAVER_DATABASE_URL"] = database_url
+            self.env["TALEWEAVER_SECRET_KEYS"] = TEST_SECRET_KEYS
+        self.env.update(env or {})
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "TaleweaverServer":
@@ -92,8 +115,29 @@ class TaleweaverServer:
         with open(self.log_path, "rb") as handle:
             return handle.read().decode("utf-8", "replace")
 
+    @property
+    def on_postgres(self) -> bool:
+        return bool(self.env.get("TALEWEAVER_DATABASE_URL"))
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        """Rows of a query on the server's database, from outside the server (SQLite's SQL;
+        its `?` placeholders become psycopg's on PostgreSQL)."""
+        if self.on_postgres:
+            import psycopg
+
+            with psycopg.connect(self.env["TALEWEAVER_DATABASE_URL"], autocommit=True) as conn:
+                return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params).fetchall()]
+        import sqlite3
+
+        with sqlite3.connect(self.database) as conn:
+            return conn.execute(sql, params).fetchall()
+
     def database_bytes(self) -> bytes:
-        """The database file and its write-ahead log, as they lie on disk."""
+        """The database file and its write-ahead log, as they lie on disk; on PostgreSQL every
+        table's rows as the server returns them."""
+        if self.on_postgres:
+            tables = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+            return "\n".join(str(row) for (table,) in tables for row in self.query(f'SELECT * FROM "{table}"')).encode()
         data = b""
         for suffix in ("", "-wal", "-shm"):
             path = self.database + suffix

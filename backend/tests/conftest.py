@@ -51,6 +51,7 @@ def _isolated_environment(monkeypatch, tmp_path):
             monkeypatch.delenv(name)
     monkeypatch.setenv("TALEWEAVER_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
     monkeypatch.setenv("TALEWEAVER_WSL_FALLBACK", "0")
+    _use_test_database(monkeypatch.setenv)
     yield
     for suffix in ("-wal", "-shm"):
         for leftover in tmp_path.glob("*" + suffix):
@@ -69,8 +70,74 @@ def _isolated_environment_before_the_app_fixture(tmp_path_factory):
             patch.delenv(name)
     patch.setenv("TALEWEAVER_SECRET_KEY_FILE", str(tmp_path_factory.mktemp("keys") / "secret.key"))
     patch.setenv("TALEWEAVER_WSL_FALLBACK", "0")
+    _use_test_database(patch.setenv)
     yield
     patch.undo()
+
+
+# ---------------------------------------------------------------------------
+# The PostgreSQL pass: with TALEWEAVER_TEST_DATABASE_URL set (run_tests.sh sets it to a
+# throwaway cluster, tests/postgres_cluster.py), every test runs on PostgreSQL in a schema of
+# its own, made before pytest-flask creates the spec's `app`; SQLite otherwise.
+# ---------------------------------------------------------------------------
+TEST_DATABASE_URL = os.environ.get("TALEWEAVER_TEST_DATABASE_URL")
+# Shared by every test of the pass, as instances sharing one database must share it.
+TEST_SECRET_KEY = "bZQ3sXHa6Y3m0D6J8ZfUEdFGLd_Qx4CnY0Xu7P0ajAw="
+_current = {"url": None, "count": 0}
+
+
+def on_postgres() -> bool:
+    return TEST_DATABASE_URL is not None
+
+
+def _use_test_database(setenv) -> None:
+    if _current["url"]:
+        setenv("TALEWEAVER_DATABASE_URL", _current["url"])
+        setenv("TALEWEAVER_SECRET_KEYS", TEST_SECRET_KEY)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if not on_postgres():
+        return
+    if item.get_closest_marker("sqlite_only"):
+        pytest.skip("this test is about the SQLite file; the SQLite pass runs it")
+    import psycopg
+    from urllib.parse import quote
+
+    _current["count"] += 1
+    schema = f"test_{os.getpid()}_{_current['count']}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    _current["url"] = TEST_DATABASE_URL + "&options=" + quote(f"-csearch_path={schema}", safe="")
+    _use_test_database(os.environ.__setitem__)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    if on_postgres():
+        import db
+
+        db.close_pools()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: a test of the SQLite file itself, skipped in the PostgreSQL pass")
+
+
+@pytest.fixture
+def empty_postgres_url():
+    """The URL of a new, empty schema of the PostgreSQL pass's database (skipped on SQLite)."""
+    if not on_postgres():
+        pytest.skip("needs the PostgreSQL pass (TALEWEAVER_TEST_DATABASE_URL)")
+    import psycopg
+    from urllib.parse import quote
+
+    _current["count"] += 1
+    schema = f"empty_{os.getpid()}_{_current['count']}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return TEST_DATABASE_URL + "&options=" + quote(f"-csearch_path={schema}", safe="")
 
 
 @pytest.fixture(autouse=True)

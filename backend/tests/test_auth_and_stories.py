@@ -1,11 +1,11 @@
 """Multi-user mode (login, isolation between users, rate limit, CLI), stories, and the bind check."""
-import sqlite3
 
 import pytest
 from werkzeug.security import generate_password_hash
 
 import auth
 from app import check_bind_address, create_app
+from tests.database import query
 
 ANN_KEY = "sk-proj-AnnsOwnKey0123456789abcdefXYZ"
 
@@ -167,9 +167,7 @@ def test_create_user_cli_makes_an_account_that_can_log_in(multi_app, anon):
     assert result.exit_code == 0, result.output
     assert "Created user 'cleo'" in result.output
     assert login(anon, "cleo", "cleo-password").status_code == 200
-    conn = sqlite3.connect(multi_app.config["DATABASE"])
-    stored = conn.execute("SELECT password_hash FROM users WHERE username = 'cleo'").fetchone()[0]
-    conn.close()
+    ((stored,),) = query(multi_app, "SELECT password_hash FROM users WHERE username = 'cleo'")
     assert "cleo-password" not in stored
 
 

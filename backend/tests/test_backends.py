@@ -11,6 +11,7 @@ import pytest
 import backends
 import crypto
 import db
+import db_dialect
 import llm_service
 import settings_store
 from openai_compatible_service import OpenAICompatibleService
@@ -161,7 +162,7 @@ def _database_at_version_2(path: str) -> None:
     for number, migration in db.migrations():
         if number <= 2:
             with open(migration, encoding="utf-8") as handle:
-                for statement in db._statements(handle.read()):
+                for statement in db_dialect.split_statements(handle.read()):
                     conn.execute(statement)
     conn.execute("PRAGMA user_version = 2")
     conn.execute("INSERT INTO users (username) VALUES ('local')")
@@ -175,6 +176,7 @@ def _database_at_version_2(path: str) -> None:
     conn.close()
 
 
+@pytest.mark.sqlite_only
 def test_migration_003_keeps_rows_and_accepts_new_backend_types(tmp_path):
     path = str(tmp_path / "old.db")
     _database_at_version_2(path)

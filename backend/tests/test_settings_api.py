@@ -1,12 +1,11 @@
 """/api/settings/llm*: validation, normalisation, storage, masking, status, test and models."""
 import json
 import os
-import sqlite3
-
 import pytest
 import requests
 
 import wsl
+from tests.database import query, stored_bytes
 
 OLLAMA = "http://localhost:11434"
 LMSTUDIO = "http://localhost:1234"
@@ -35,11 +34,7 @@ def error_of(response):
 
 
 def settings_rows(app):
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute("SELECT backend_type, is_active, config_json FROM settings").fetchall()
-    finally:
-        conn.close()
+    return query(app, "SELECT backend_type, is_active, config_json FROM settings")
 
 
 # ---- validation: every 400 names its field ----------------------------------------------
@@ -272,11 +267,7 @@ def test_api_key_plaintext_never_appears_in_responses_or_database_file(client, a
         assert KEY.encode() not in body
         assert OTHER_KEY.encode() not in body
         assert KEY[8:-4].encode() not in body
-    stored = b""
-    for path in [app.config["DATABASE"], app.config["DATABASE"] + "-wal"]:
-        if os.path.exists(path):
-            with open(path, "rb") as handle:
-                stored += handle.read()
+    stored = stored_bytes(app)
     (config_json,) = [row[2] for row in settings_rows(app) if row[0] == "chatgpt"]
     assert json.loads(config_json)["api_key_encrypted"].encode() in stored
     assert KEY[3:].encode() not in stored

@@ -18,6 +18,7 @@ import db
 import wsl
 import llm_service
 from app import create_app
+from tests.database import query
 
 KEY = "sk-proj-StoredSecret0123456789abcdefXYZ"
 MASK = "sk-" + "*" * (len(KEY) - 4) + "Z"
@@ -34,7 +35,7 @@ def _fresh_process_caches():
     llm_service._active_cache.clear()
 
 
-def query(path, sql, params=()):
+def sqlite_query(path, sql, params=()):
     conn = sqlite3.connect(path)
     try:
         return conn.execute(sql, params).fetchall()
@@ -42,8 +43,8 @@ def query(path, sql, params=()):
         conn.close()
 
 
-def stored_token(path):
-    (config_json,) = query(path, "SELECT config_json FROM settings WHERE backend_type = 'chatgpt'")[0]
+def stored_token(app):
+    (config_json,) = query(app, "SELECT config_json FROM settings WHERE backend_type = 'chatgpt'")[0]
     return json.loads(config_json)["api_key_encrypted"]
 
 
@@ -59,23 +60,25 @@ def latest_version():
     return db.migrations()[-1][0]
 
 
+@pytest.mark.sqlite_only
 def test_empty_database_at_version_0_gets_the_whole_schema(tmp_path):
     path = str(tmp_path / "empty.db")
     sqlite3.connect(path).close()
-    assert query(path, "PRAGMA user_version") == [(0,)]
+    assert sqlite_query(path, "PRAGMA user_version") == [(0,)]
     app = create_app({"DATABASE": path})
 
     with app.app_context():
         version = db.init_db()
 
     assert version == latest_version()
-    assert query(path, "PRAGMA user_version") == [(version,)]
-    tables = {row[0] for row in query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert sqlite_query(path, "PRAGMA user_version") == [(version,)]
+    tables = {row[0] for row in sqlite_query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"users", "tokens", "settings", "stories"} <= tables
-    assert query(path, "SELECT username FROM users") == [(db.LOCAL_USERNAME,)]
-    assert query(path, "PRAGMA journal_mode") == [("wal",)]
+    assert sqlite_query(path, "SELECT username FROM users") == [(db.LOCAL_USERNAME,)]
+    assert sqlite_query(path, "PRAGMA journal_mode") == [("wal",)]
 
 
+@pytest.mark.sqlite_only
 def test_migrating_an_existing_database_again_keeps_its_rows(tmp_path):
     path = str(tmp_path / "kept.db")
     app = create_app({"DATABASE": path})
@@ -91,9 +94,10 @@ def test_migrating_an_existing_database_again_keeps_its_rows(tmp_path):
     assert version == latest_version()
     assert client.get(f"/api/stories/{story['id']}").get_json()["content"] == "Still here."
     assert client.get("/api/settings/llm").get_json()["config"]["api_key_masked"] == MASK
-    assert query(path, "SELECT count(*) FROM users") == [(1,)]
+    assert sqlite_query(path, "SELECT count(*) FROM users") == [(1,)]
 
 
+@pytest.mark.sqlite_only
 def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch):
     path = str(tmp_path / "upgrade.db")
     app = create_app({"DATABASE": path})
@@ -114,9 +118,10 @@ def test_a_new_migration_upgrades_in_place_and_keeps_rows(tmp_path, monkeypatch)
         version = db.init_db()
 
     assert version == next_number
-    assert query(path, "SELECT title, language FROM stories") == [("Old", "en")]
+    assert sqlite_query(path, "SELECT title, language FROM stories") == [("Old", "en")]
 
 
+@pytest.mark.sqlite_only
 def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
     path = str(tmp_path / "failing.db")
     app = create_app({"DATABASE": path})
@@ -135,29 +140,25 @@ def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
     with app.app_context(), pytest.raises(sqlite3.OperationalError):
         db.init_db()
 
-    assert query(path, "PRAGMA user_version") == [(current,)]
-    assert query(path, "SELECT name FROM sqlite_master WHERE name = 'half_done'") == []
+    assert sqlite_query(path, "PRAGMA user_version") == [(current,)]
+    assert sqlite_query(path, "SELECT name FROM sqlite_master WHERE name = 'half_done'") == []
 
 
 # ---- constraints ----------------------------------------------------------------------------------
 
 def test_database_refuses_two_active_backends_for_one_user(app):
-    path = app.config["DATABASE"]
-    conn = sqlite3.connect(path)
-    try:
+    with app.app_context():
+        conn = db.get_db()
         user_id = conn.execute("SELECT id FROM users").fetchone()[0]
         conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'ollama', 1)", (user_id,))
         conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'chatgpt', 0)", (user_id,))
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(db.IntegrityError):
             conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'lmstudio', 1)", (user_id,))
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(db.IntegrityError):
             conn.execute("UPDATE settings SET is_active = 1 WHERE backend_type = 'chatgpt'")
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(db.IntegrityError):
             conn.execute("INSERT INTO settings (user_id, backend_type, is_active) VALUES (?, 'ollama', 0)", (user_id,))
-        conn.commit()
-    finally:
-        conn.close()
-    assert query(path, "SELECT backend_type FROM settings WHERE is_active = 1") == [("ollama",)]
+    assert query(app, "SELECT backend_type FROM settings WHERE is_active = 1") == [("ollama",)]
 
 
 # ---- encryption keys --------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def test_rotating_keys_re_encrypts_so_the_old_key_can_be_dropped(tmp_path):
     app = create_app({"DATABASE": path, "SECRET_KEYS": [key_a]})
     client = app.test_client()
     save_chatgpt(client)
-    token_before = stored_token(path)
+    token_before = stored_token(app)
 
     app.config["SECRET_KEYS"] = [key_b, key_a]
     crypto.clear_cache()
@@ -180,7 +181,7 @@ def test_rotating_keys_re_encrypts_so_the_old_key_can_be_dropped(tmp_path):
     app.config["SECRET_KEYS"] = [key_b]
     crypto.clear_cache()
     config = client.get("/api/settings/llm").get_json()["config"]
-    token_after = stored_token(path)
+    token_after = stored_token(app)
     assert config["api_key_masked"] == MASK
     assert "key_error" not in config
     assert token_after != token_before
@@ -194,14 +195,14 @@ def test_rotation_without_the_old_key_fails_and_changes_nothing(tmp_path):
     path = str(tmp_path / "rotate.db")
     app = create_app({"DATABASE": path, "SECRET_KEYS": [key_a]})
     save_chatgpt(app.test_client())
-    token_before = stored_token(path)
+    token_before = stored_token(app)
 
     app.config["SECRET_KEYS"] = [key_b]
     with app.app_context():
         result = app.test_cli_runner().invoke(args=["rotate-keys"])
 
     assert result.exit_code != 0
-    assert stored_token(path) == token_before
+    assert stored_token(app) == token_before
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ def saved_with_another_key(tmp_path):
 
 def test_wrong_key_still_shows_settings_with_a_key_error(saved_with_another_key):
     app, path = saved_with_another_key
-    token = stored_token(path)
+    token = stored_token(app)
 
     response = app.test_client().get("/api/settings/llm")
 
@@ -226,8 +227,8 @@ def test_wrong_key_still_shows_settings_with_a_key_error(saved_with_another_key)
     assert config["api_key_masked"] is None
     assert config["has_api_key"] is True
     assert "cannot be decrypted" in config["key_error"]
-    assert stored_token(path) == token
-    assert query(path, "SELECT backend_type, is_active FROM settings") == [("chatgpt", 1)]
+    assert stored_token(app) == token
+    assert query(app, "SELECT backend_type, is_active FROM settings") == [("chatgpt", 1)]
 
 
 def test_wrong_key_gives_the_proxy_a_clear_encryption_error(saved_with_another_key, requests_mock):
@@ -277,6 +278,7 @@ def test_malformed_configured_key_is_a_clear_error(tmp_path):
     assert "Fernet" in response.get_json()["error"]["message"]
 
 
+@pytest.mark.sqlite_only
 def test_generated_key_file_is_private_and_reused(tmp_path):
     key_file = tmp_path / "keys" / "secret.key"
     path = str(tmp_path / "generated.db")
@@ -289,6 +291,7 @@ def test_generated_key_file_is_private_and_reused(tmp_path):
     assert again.test_client().get("/api/settings/llm").get_json()["config"]["api_key_masked"] == MASK
 
 
+@pytest.mark.sqlite_only
 def test_the_spec_app_fixture_keeps_its_key_out_of_the_instance_folder(app, client):
     save_chatgpt(client)
 
@@ -427,9 +430,8 @@ def test_concurrent_saves_of_one_user_leave_one_active_row(app):
 
     run_threads(saver, 8)
 
-    path = app.config["DATABASE"]
-    assert query(path, "SELECT count(*) FROM settings WHERE is_active = 1") == [(1,)]
-    assert query(path, "SELECT count(*) FROM settings") == [(2,)]
+    assert query(app, "SELECT count(*) FROM settings WHERE is_active = 1") == [(1,)]
+    assert query(app, "SELECT count(*) FROM settings") == [(2,)]
     final = app.test_client().get("/api/settings/llm").get_json()
     assert (final["backend_type"], final["config"]["url"]) in {nth_save(t, 24) for t in range(8)}
     assert final["backends"]["ollama"]["config"]["url"] in {nth_save(t, 23)[1] for t in range(8)}
@@ -464,11 +466,11 @@ def test_concurrent_saves_of_many_users_each_keep_their_last_save(tmp_path, monk
         assert (mine["backend_type"], mine["config"]["url"]) == nth_save(thread, 24)
         assert mine["default_model"] == "m24"
         assert mine["backends"]["ollama"]["config"]["url"] == nth_save(thread, 23)[1]
-    path = app.config["DATABASE"]
-    assert query(path, "SELECT user_id, count(*) FROM settings WHERE is_active = 1 GROUP BY user_id HAVING count(*) != 1") == []
-    assert query(path, "SELECT count(DISTINCT user_id) FROM settings WHERE is_active = 1") == [(8,)]
+    assert query(app, "SELECT user_id, count(*) FROM settings WHERE is_active = 1 GROUP BY user_id HAVING count(*) != 1") == []
+    assert query(app, "SELECT count(DISTINCT user_id) FROM settings WHERE is_active = 1") == [(8,)]
 
 
+@pytest.mark.sqlite_only
 def test_a_briefly_locked_database_delays_a_save_instead_of_failing_it(app, client):
     locked, release = threading.Event(), threading.Event()
 
@@ -499,6 +501,7 @@ def test_a_briefly_locked_database_delays_a_save_instead_of_failing_it(app, clie
     assert client.get("/api/settings/llm").get_json()["backend_type"] == "ollama"
 
 
+@pytest.mark.sqlite_only
 def test_a_briefly_locked_database_delays_a_story_save_instead_of_failing_it(app, client):
     conn = sqlite3.connect(app.config["DATABASE"], isolation_level=None, check_same_thread=False)
     conn.execute("BEGIN EXCLUSIVE")
@@ -525,6 +528,7 @@ def test_upstream_failure_does_not_leave_a_settings_transaction_open(client, req
     assert response.get_json()["backends"]["ollama"]["last_test"]["status"] == "error"
 
 
+@pytest.mark.sqlite_only
 def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path):
     import stat
 

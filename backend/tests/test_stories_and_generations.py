@@ -3,7 +3,6 @@ through the Flask test client with a scripted LLM service (the whole-system test
 run the same paths against the real server and fake backends)."""
 import json
 import os
-import sqlite3
 import threading
 import time
 
@@ -14,6 +13,7 @@ import llm_service
 import stories_store
 from app import create_app
 from db import init_db
+from tests.database import connection
 
 REPLY = ["Once", " upon", " a", " time", " there", " was", " a", " fox."]
 
@@ -241,7 +241,7 @@ def test_an_unknown_revision_is_404(web):
 
 def test_revisions_are_thinned_to_the_newest_fifty_plus_one_per_older_hour(story_app, web):
     story = new_story(web, content="v1")
-    with sqlite3.connect(story_app.config["DATABASE"]) as conn:
+    with connection(story_app) as conn:
         # 120 old revisions, 4 in each of 30 past hours, as if written long ago.
         for number in range(2, 122):
             hour, minute = divmod(number - 2, 4)
@@ -547,7 +547,7 @@ def test_an_unknown_generation_is_404(web, method, path):
 
 def insert_running(app, story_id, owner, heartbeat_age=0.0, text="Half a sto"):
     now = time.time()
-    with sqlite3.connect(app.config["DATABASE"]) as conn:
+    with connection(app) as conn:
         conn.execute("UPDATE stories SET content = content || ? WHERE id = ?", (text, story_id))
         cursor = conn.execute(
             "INSERT INTO generations (story_id, user_id, backend_type, model, owner, text, started_at, heartbeat_at) "
@@ -579,7 +579,7 @@ def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_
     read_last = generations.last_for_story
 
     def persist_in_between(conn, story_id):
-        with sqlite3.connect(story_app.config["DATABASE"]) as writer:  # the job, another connection
+        with connection(story_app) as writer:  # the job, another connection
             writer.execute("UPDATE generations SET text = text || 'ry' WHERE story_id = ?", (story_id,))
             writer.execute("UPDATE stories SET content = content || 'ry' WHERE id = ?", (story_id,))
         return read_last(conn, story_id)
@@ -615,9 +615,9 @@ def test_start_up_interrupts_stale_generations_but_leaves_a_live_workers_job_alo
     live = insert_running(story_app, story_b["id"], f"{host}:{os.getppid()}:beef")
 
     with story_app.app_context():
-        from db import connect
+        from db import connect, database_path
 
-        conn = connect(story_app.config["DATABASE"])
+        conn = connect(database_path(story_app))
         assert generations.recover(conn) == 1
         statuses = dict(conn.execute("SELECT id, status FROM generations").fetchall())
         conn.close()
@@ -632,7 +632,7 @@ def test_the_story_and_its_generations_go_when_it_is_deleted(story_app, web, ser
     assert web.delete(f"/api/stories/{story['id']}").status_code == 204
 
     assert web.get(f"/proxy/llm/v1/generations/{generation_id}").status_code == 404
-    with sqlite3.connect(story_app.config["DATABASE"]) as conn:
+    with connection(story_app) as conn:
         assert conn.execute("SELECT count(*) FROM story_revisions").fetchone()[0] == 0
 
 
@@ -643,7 +643,7 @@ def test_only_the_newest_ended_generations_of_a_story_are_kept(story_app, web, s
     for _ in range(5):
         ids.append(generate(web, story["id"], stream=False).get_json()["taleweaver"]["generation_id"])
 
-    with sqlite3.connect(story_app.config["DATABASE"]) as conn:
+    with connection(story_app) as conn:
         kept = [row[0] for row in conn.execute("SELECT id FROM generations ORDER BY id")]
     assert kept == ids[-3:]
 

@@ -5,7 +5,7 @@ import { StrictMode } from 'react';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { App } from './App';
 import { setToken } from './lib/api-client';
-import { CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from './test/fixtures';
+import { BACKENDS, CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from './test/fixtures';
 import { testQueryClient } from './test/render';
 import { apiError, fakeServer, json, type SentRequest } from './test/server';
 
@@ -114,10 +114,11 @@ describe('App in single-user mode', () => {
     await waitFor(() => expect(screen.queryByTestId('backend-missing')).not.toBeInTheDocument());
   });
 
-  it('navigates between Story and Settings from the header', async () => {
+  it('navigates between Story and Settings from the header, and the page title names the page', async () => {
     fakeServer({
       'GET /api/auth/mode': () => json({ mode: 'single' }),
       'GET /api/settings/llm': () => json(OLLAMA_ACTIVE),
+      'GET /api/settings/llm/backends': () => json(BACKENDS),
       'GET /api/settings/llm/status': () => json(CONNECTED_STATUS),
       'GET /api/settings/llm/models': () => json({ backend_type: 'ollama', models: [], default_model: null, details: [] }),
       'GET /api/stories': () => json({ stories: [] }),
@@ -127,8 +128,11 @@ describe('App in single-user mode', () => {
 
     await user.click(await screen.findByRole('link', { name: 'Settings' }));
     expect(await screen.findByRole('heading', { name: 'Settings' })).toBeInTheDocument();
+    expect(document.title).toBe('Settings — Taleweaver');
     await user.click(screen.getByRole('link', { name: 'Story' }));
     expect(await screen.findByRole('heading', { name: 'Write a story' })).toBeInTheDocument();
+    // The Story page names itself after the story.
+    await waitFor(() => expect(document.title).toBe('New story — Taleweaver'));
   });
 
   it('says when the Taleweaver server cannot be reached, and retries', async () => {

@@ -1,6 +1,7 @@
 import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
 import { ErrorMessage } from './components/ErrorMessage';
 import { AppHeader } from './components/layout/AppHeader';
+import { PageTitle } from './components/PageTitle';
 import { useLegacySettingsMigration } from './features/settings/hooks/useLegacySettingsMigration';
 import { useAuthMode } from './features/auth/api/get-auth-mode';
 import { LoginPage } from './features/auth/components/LoginPage';
@@ -22,7 +23,14 @@ function SignedInApp({ multiUser }: { multiUser: boolean }) {
             <Route path="/" />
             <Route path="/story/:id" />
           </Route>
-          <Route path="/settings" element={<SettingsPage />} />
+          <Route
+            path="/settings"
+            element={
+              <PageTitle title="Settings">
+                <SettingsPage />
+              </PageTitle>
+            }
+          />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>
       </main>
@@ -49,6 +57,12 @@ export function App() {
     );
   }
   const multiUser = authMode.data.mode === 'multi';
-  if (multiUser && !token) return <LoginPage />;
+  if (multiUser && !token) {
+    return (
+      <PageTitle title="Log in">
+        <LoginPage />
+      </PageTitle>
+    );
+  }
   return <SignedInApp multiUser={multiUser} />;
 }

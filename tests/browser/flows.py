@@ -7,8 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-BACKEND_OF = {"lmstudio": "lmstudio", "ollama": "ollama", "chatgpt": "chatgpt"}
-LABEL = {"lmstudio": "LM Studio", "ollama": "Ollama", "chatgpt": "ChatGPT"}
+BACKEND_OF = {"lmstudio": "lmstudio", "ollama": "ollama", "chatgpt": "chatgpt", "openai_compatible": "openai_compatible"}
+LABEL = {"lmstudio": "LM Studio", "ollama": "Ollama", "chatgpt": "ChatGPT", "openai_compatible": "OpenAI-compatible server"}
 API_KEY = "sk-browser-test-secret-4242424242"
 # Slow enough that a person (and the test) sees the words arrive and can press Stop.
 CHUNK_DELAY = 0.05
@@ -16,8 +16,13 @@ PREMISE = "A young weaver finds a thread of silver light caught in her loom."
 
 
 def fake_options(kind: str) -> dict:
-    """A fake LLM server streaming at a visible pace; the OpenAI one wants a key."""
-    return {"chunk_delay": CHUNK_DELAY, **({"api_key": API_KEY} if kind == "chatgpt" else {})}
+    """A fake LLM server streaming at a visible pace; the OpenAI one wants a key; the llama.cpp-style
+    one serves two GGUF models, so the test can pick the second."""
+    extra = {
+        "chatgpt": {"api_key": API_KEY},
+        "openai_compatible": {"models": ["qwen2.5-7b-instruct-q4_k_m.gguf", "llama-3.2-1b-instruct-q8_0.gguf"]},
+    }
+    return {"chunk_delay": CHUNK_DELAY, **extra.get(kind, {})}
 
 
 def wait_until(condition, what: str, timeout: float = 10.0) -> None:
@@ -42,6 +47,8 @@ def fill_backend_form(page: Page, backend: str, url: str, api_key: str = API_KEY
         page.get_by_test_id("api-key-input").fill(api_key)
         if not page.get_by_test_id("base-url-input").is_visible():
             page.get_by_test_id("advanced-toggle").click()
+        page.get_by_test_id("base-url-input").fill(url)
+    elif backend == "openai_compatible":
         page.get_by_test_id("base-url-input").fill(url)
     else:
         page.get_by_test_id("url-input").fill(url)
@@ -84,6 +91,9 @@ def configure_backend_in_settings(page: Page, watch, app_url: str, server, fake,
     page.get_by_test_id("model-select").select_option(model)
     page.get_by_test_id("save-button").click()
     expect(page.get_by_test_id("save-result")).to_have_text(f"Saved. {LABEL[backend]} is now the active backend.")
+    # The page tests what it just saved, so "Last test" is the test of the saved values.
+    expect(page.get_by_test_id("test-status")).to_have_text("Connected")
+    expect(page.get_by_test_id("status-last-test")).to_contain_text("(passed)")
 
     saved = server.api("GET", "/api/settings/llm").json()
     assert saved["backend_type"] == backend and saved["default_model"] == model, saved
@@ -102,6 +112,8 @@ def configure_backend_in_settings(page: Page, watch, app_url: str, server, fake,
         page.get_by_test_id("advanced-toggle").click()
         expect(page.get_by_test_id("base-url-input")).to_have_value(fake.url)
         assert_key_not_in_page(page, API_KEY)
+    elif backend == "openai_compatible":
+        expect(page.get_by_test_id("base-url-input")).to_have_value(fake.url)
     else:
         expect(page.get_by_test_id("url-input")).to_have_value(fake.url)
     expect(page.get_by_test_id("model-select")).to_have_value(model)

@@ -10,7 +10,7 @@ from tests.support import configure_fake
 PHONE = {"width": 375, "height": 812}
 
 
-@pytest.mark.parametrize("kind", ["lmstudio", "ollama", "chatgpt"], ids=["lmstudio", "ollama", "chatgpt"])
+@pytest.mark.parametrize("kind", ["lmstudio", "ollama", "chatgpt", "openai_compatible"])
 def test_a_user_sets_up_the_backend_then_writes_stops_and_saves_a_story(
     watched, server, fakes, screenshot_dir, kind
 ):

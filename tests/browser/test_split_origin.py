@@ -87,7 +87,7 @@ def app_urls(frontend, server) -> tuple[str, str]:
     return frontend, server.url
 
 
-@pytest.mark.parametrize("kind", ["lmstudio", "ollama", "chatgpt"], ids=["lmstudio", "ollama", "chatgpt"])
+@pytest.mark.parametrize("kind", ["lmstudio", "ollama", "chatgpt", "openai_compatible"])
 def test_the_whole_flow_works_across_origins_without_a_cors_error(watched, server, frontend, fakes, kind):
     page, watch = watched
     full_backend_flow(page, watch, frontend, server, fakes(kind))
@@ -101,12 +101,17 @@ def test_the_whole_flow_works_across_origins_without_a_cors_error(watched, serve
     assert "x-taleweaver-model" in headers["access-control-expose-headers"].lower()
 
 
-def test_an_origin_the_backend_does_not_allow_shows_up_as_a_cors_error(watched, server, frontend):
-    """The check above can fail: the same bundle opened as http://localhost:<port> is another origin."""
+def test_an_origin_the_backend_does_not_allow_is_told_apart_from_a_server_that_is_down(watched, server, frontend):
+    """The same bundle opened as http://localhost:<port> is another origin, which the server
+    refuses: the page says the server runs but refuses this origin, and names the setting."""
     page, watch = watched
     other_origin = frontend.replace("127.0.0.1", "localhost")
     watch.goto(other_origin + "/")
-    expect(page.get_by_role("alert")).to_contain_text(f"Cannot reach the Taleweaver server at {server.url}")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(f"The Taleweaver server at {server.url} is running but refuses requests")
+    expect(alert).to_contain_text(f"Add {other_origin} to TALEWEAVER_CORS_ORIGINS")
+    expect(alert).not_to_contain_text("is it running?")
     watch.goto("about:blank")
     problems = watch.take_problems()
     assert any("blocked by CORS policy" in problem for problem in problems), problems
+

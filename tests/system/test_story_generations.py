@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import sqlite3
 import time
 
 import psutil
@@ -230,8 +229,7 @@ def connection_avoiding(server: TaleweaverServer, pid: int) -> http.client.HTTPC
 
 
 def job_worker(server: TaleweaverServer, generation_id: int) -> int:
-    with sqlite3.connect(f"file:{server.database}?mode=ro", uri=True) as conn:
-        owner = conn.execute("SELECT owner FROM generations WHERE id = ?", (generation_id,)).fetchone()[0]
+    ((owner,),) = server.query("SELECT owner FROM generations WHERE id = ?", (generation_id,))
     return int(owner.split(":")[1])
 
 

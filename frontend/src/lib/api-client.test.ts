@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { apiError, fakeServer } from '../test/server';
 import { apiJson, getToken, setToken, subscribeToToken } from './api-client';
 
@@ -46,5 +46,43 @@ describe('apiJson', () => {
     expect(getToken()).toBeNull();
     expect(listener).toHaveBeenCalled();
     unsubscribe();
+  });
+});
+
+describe('a backend on another origin that gives no answer', () => {
+  // The base URL is read when the module loads, so each test loads it afresh with its own.
+  async function clientAt(baseUrl: string) {
+    vi.resetModules();
+    vi.stubEnv('VITE_API_BASE_URL', baseUrl);
+    return import('./api-client');
+  }
+
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('is a server refusing this origin when a no-cors health probe reaches it, and names the setting', async () => {
+    const { apiJson } = await clientAt('http://127.0.0.1:5000');
+    const fetchMock = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+      if (init?.mode === 'no-cors' && String(input) === 'http://127.0.0.1:5000/api/health') return new Response(null, { status: 200 });
+      throw new TypeError('Failed to fetch');
+    });
+
+    const error = await apiJson('/api/auth/mode').catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({
+      code: 'origin_not_allowed',
+      message: `The Taleweaver server at http://127.0.0.1:5000 is running but refuses requests from this page's address (${window.location.origin}).`,
+    });
+    expect((error as { hint: string }).hint).toContain(`Add ${window.location.origin} to TALEWEAVER_CORS_ORIGINS`);
+    expect(fetchMock).toHaveBeenCalledTimes(2);
+  });
+
+  it('is a server that is down when the probe fails too', async () => {
+    const { apiJson } = await clientAt('http://127.0.0.1:5000');
+    vi.spyOn(globalThis, 'fetch').mockRejectedValue(new TypeError('Failed to fetch'));
+
+    await expect(apiJson('/api/auth/mode')).rejects.toMatchObject({
+      code: 'network_error',
+      message: 'Cannot reach the Taleweaver server at http://127.0.0.1:5000 — is it running?',
+    });
   });
 });

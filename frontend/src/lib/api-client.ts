@@ -78,6 +78,31 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   );
 }
 
+/**
+ * Why a request got no answer. From another origin, a server that refuses this origin looks
+ * like a server that is down (the browser hides the 403 behind a CORS error); a no-cors request,
+ * which carries no Origin header, still reaches such a server and tells the two apart.
+ */
+async function unreachableError(): Promise<ApiError> {
+  const pageOrigin = window.location.origin;
+  if (baseUrl && new URL(baseUrl, pageOrigin).origin !== pageOrigin) {
+    try {
+      await fetch(`${baseUrl}/api/health`, { mode: 'no-cors', cache: 'no-store' });
+      return new ApiError(
+        0,
+        'origin_not_allowed',
+        `The Taleweaver server at ${serverAddress} is running but refuses requests from this page's address (${pageOrigin}).`,
+        {
+          hint: `Add ${pageOrigin} to TALEWEAVER_CORS_ORIGINS where the server runs (comma-separated, e.g. TALEWEAVER_CORS_ORIGINS=${pageOrigin}), restart the server, then reload this page.`,
+        },
+      );
+    } catch {
+      // No answer even without CORS: the server is down.
+    }
+  }
+  return new ApiError(0, 'network_error', `Cannot reach the Taleweaver server at ${serverAddress} — is it running?`);
+}
+
 /** fetch with the base URL and token; resolves only for a 2xx answer, otherwise throws ApiError. */
 export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
@@ -89,7 +114,7 @@ export async function apiFetch(path: string, init: RequestInit = {}): Promise<Re
     response = await fetch(baseUrl + path, { ...init, headers });
   } catch (error) {
     if (init.signal?.aborted) throw error;
-    throw new ApiError(0, 'network_error', `Cannot reach the Taleweaver server at ${serverAddress} — is it running?`);
+    throw await unreachableError();
   }
   if (response.ok) return response;
 

@@ -1,4 +1,6 @@
+import { http, HttpResponse } from 'msw';
 import { vi } from 'vitest';
+import { setupServer } from 'msw/node';
 
 /** One request the app sent, as the fake server saw it. */
 export interface SentRequest {
@@ -19,26 +21,40 @@ export function apiError(status: number, code: string, message: string, extra: {
   return json({ error: { code, message, ...extra } }, status);
 }
 
+/** MSW's interception of every fetch in the tests (started and reset in setup.ts). */
+export const network = setupServer();
+
 /**
- * Replaces fetch with a fake backend answering "METHOD /path" routes; anything else is a 500
- * naming the request, so a test that sends something unexpected fails visibly.
+ * Fakes the backend with MSW, answering "METHOD /path" routes; anything else is a 500 naming
+ * the request, so a test that sends something unexpected fails visibly. A handler that rejects
+ * is a request that never got an answer (the server is down, or the browser blocked it).
  */
 export function fakeServer(routes: Record<string, Handler>) {
   const requests: SentRequest[] = [];
-  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init = {}) => {
-    const url = new URL(String(input), 'http://localhost');
-    const request: SentRequest = {
-      method: init.method ?? 'GET',
-      path: url.pathname,
-      query: url.searchParams,
-      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-      headers: new Headers(init.headers),
-    };
-    requests.push(request);
-    const handler = routes[`${request.method} ${request.path}`];
-    if (!handler) return apiError(500, 'unexpected', `Test server has no route for ${request.method} ${request.path}`);
-    return handler(request);
-  });
+  // A pass-through spy: MSW answers, and a test can still read the options the app gave fetch
+  // (e.g. keepalive), which the intercepted request does not keep.
+  if (!vi.isMockFunction(globalThis.fetch)) vi.spyOn(globalThis, 'fetch');
+  network.use(
+    http.all('*', async ({ request }) => {
+      const url = new URL(request.url);
+      const text = request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text();
+      const sent: SentRequest = {
+        method: request.method,
+        path: url.pathname,
+        query: url.searchParams,
+        body: text ? JSON.parse(text) : undefined,
+        headers: request.headers,
+      };
+      requests.push(sent);
+      const handler = routes[`${sent.method} ${sent.path}`];
+      if (!handler) return apiError(500, 'unexpected', `Test server has no route for ${sent.method} ${sent.path}`);
+      try {
+        return await handler(sent);
+      } catch {
+        return HttpResponse.error();
+      }
+    }),
+  );
   return {
     requests,
     sent: (method: string, path: string) => requests.filter((request) => request.method === method && request.path === path),

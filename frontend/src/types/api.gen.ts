@@ -128,7 +128,6 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @enum {unknown} */
                         backend_type: components["schemas"]["BackendType"];
                         /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
@@ -194,6 +193,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/llm/backends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every backend type with its config fields, in dropdown order */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description backends */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackendList"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings/llm/test": {
         parameters: {
             query?: never;
@@ -214,7 +258,6 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @enum {unknown} */
                         backend_type: components["schemas"]["BackendType"];
                         /** @description the backend's fields (GET /api/settings/llm/backends): lmstudio/ollama: url; chatgpt: api_key, base_url, organization; openai_compatible: base_url, api_key; all: timeouts; null or absent: the stored values (or the defaults) */
                         config?: {
@@ -241,7 +284,28 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ConnectionTestResult"];
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "connected" | "error";
+                            models: string[];
+                            /** @description null when nothing was contacted */
+                            latency_ms: number | null;
+                            steps: components["schemas"]["TestStep"][];
+                            /** @description the request field at fault (config.api_key when the stored key may not go to a new address) */
+                            field?: string | null;
+                            backend_type: components["schemas"]["BackendType"];
+                            tested_at: string;
+                            server_info: {
+                                version?: string | null;
+                                server?: string;
+                                model?: string | null;
+                                context_length?: number | null;
+                            } | null;
+                            resolved_url: string | null;
+                            error: string | null;
+                            error_code: string | null;
+                            hint: string | null;
+                        };
                     };
                 };
                 /** @description error */
@@ -304,7 +368,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["LLMStatus"];
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "connected" | "disconnected" | "error" | "not_configured";
+                            backend_type: components["schemas"]["BackendType"] | null;
+                            active_model: string | null;
+                            last_tested_at: string | null;
+                            last_test_status: string | null;
+                            checked_at: string | null;
+                            latency_ms: number | null;
+                            error: string | null;
+                            hint: string | null;
+                            model_state: string | null;
+                        };
                     };
                 };
                 /** @description error */
@@ -338,7 +414,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    backend_type?: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+                    backend_type?: components["schemas"]["BackendType"];
                     refresh?: "0" | "1";
                 };
                 header?: never;
@@ -353,7 +429,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ModelList"];
+                        "application/json": {
+                            backend_type: components["schemas"]["BackendType"];
+                            models: string[];
+                            details: components["schemas"]["ModelDetail"][];
+                            default_model: string | null;
+                        };
                     };
                 };
                 /** @description error */
@@ -1829,51 +1910,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/settings/llm/backends": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Every backend type with its config fields, in dropdown order */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description backends */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["BackendList"];
-                    };
-                };
-                /** @description error */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiError"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/stories/{story_id}/context": {
         parameters: {
             query?: never;
@@ -2465,31 +2501,64 @@ export interface components {
                 hint?: string;
             };
         };
-        /** @description GET and POST /api/settings/llm */
         Settings: {
             backend_type: components["schemas"]["BackendType"] | null;
-            /** @description the active backend's config; {} while nothing is saved */
             config: components["schemas"]["PublicConfig"];
             default_model: string | null;
             updated_at: string | null;
-            /** @description every saved backend, by type */
+            /** @description Every saved backend, by backend type. */
             backends: {
                 [key: string]: components["schemas"]["SavedBackend"];
             };
         };
-        /** @description A backend's stored config as responses show it: URL or base URL, timeouts, and for a backend with a secret only its mask (never the key). */
-        BackendConfig: {
+        /**
+         * @description A backend type; the order is the Settings dropdown's (GET /api/settings/llm/backends).
+         * @enum {string}
+         */
+        BackendType: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
+        BackendConfigField: {
+            /** @description The key in config (request and stored). */
+            name: string;
+            label: string;
+            /**
+             * @description url: a server address; secret: stored encrypted, never sent back (the public config has has_<name> and <name>_masked instead); text: free text; seconds: a timeout.
+             * @enum {string}
+             */
+            kind: "url" | "secret" | "text" | "seconds";
+            required: boolean;
+            secret: boolean;
+            default: string | number | null;
+            placeholder: string | null;
+            help: string | null;
+            /** @description Shown under Advanced options. */
+            advanced: boolean;
+        };
+        BackendDescriptor: {
+            type: components["schemas"]["BackendType"];
+            label: string;
+            /** @description A server on the user's machine or network (WSL fallback, loopback allowed by the SSRF allowlist). */
+            local: boolean;
+            description: string;
+            fields: components["schemas"]["BackendConfigField"][];
+        };
+        BackendList: {
+            backends: components["schemas"]["BackendDescriptor"][];
+        };
+        /** @description A backend's stored config as responses show it: its fields (GET /api/settings/llm/backends) without any secret; a secret field <name> appears as has_<name> and <name>_masked. {} when nothing is saved. */
+        PublicConfig: {
             url?: string;
             base_url?: string;
             organization?: string | null;
+            connect_timeout?: number;
+            first_token_timeout?: number;
+            idle_timeout?: number;
             has_api_key?: boolean;
             api_key_masked?: string | null;
+            /** @description The stored key cannot be decrypted with this server's key. */
             key_error?: string;
-            connect_timeout: number;
-            first_token_timeout: number;
-            idle_timeout: number;
+        } & {
+            [key: string]: unknown;
         };
-        /** @description The last connection test of a saved backend's stored values. */
         LastTest: {
             /** @enum {string} */
             status: "connected" | "error";
@@ -2498,52 +2567,20 @@ export interface components {
             tested_at: string;
         };
         SavedBackend: {
-            config: components["schemas"]["BackendConfig"];
+            config: components["schemas"]["PublicConfig"];
             default_model: string | null;
             is_active: boolean;
             updated_at: string;
-            last_test: (components["schemas"]["LastTest"] | null) & (components["schemas"]["LastTest"] | null);
+            last_test: components["schemas"]["LastTest"] | null;
         };
-        DiagnosisStep: {
-            name: string;
+        TestStep: {
+            /** @enum {string} */
+            name: "resolve" | "connect" | "http" | "auth" | "models" | "generate";
             label: string;
             /** @enum {string} */
             status: "ok" | "failed" | "skipped";
             duration_ms: number | null;
             detail: string | null;
-        };
-        /** @description POST /api/settings/llm/test: 200 whatever the connection's outcome */
-        ConnectionTestResult: {
-            /** @enum {string} */
-            status: "connected" | "error";
-            backend_type: string;
-            models: string[];
-            latency_ms: number | null;
-            tested_at: string;
-            server_info?: {
-                version?: string | null;
-            } | null;
-            resolved_url?: string | null;
-            error: string | null;
-            error_code: string | null;
-            hint: string | null;
-            steps: components["schemas"]["DiagnosisStep"][];
-        };
-        /** @description GET /api/settings/llm/status */
-        LLMStatus: {
-            backend_type: string | null;
-            /** @enum {string} */
-            status: "connected" | "disconnected" | "error" | "not_configured";
-            active_model: string | null;
-            last_tested_at: string | null;
-            /** @enum {string|null} */
-            last_test_status: "connected" | "error" | null;
-            checked_at: string | null;
-            latency_ms: number | null;
-            error: string | null;
-            hint: string | null;
-            /** @enum {string|null} */
-            model_state: "loaded" | "loading" | "not-loaded" | null;
         };
         ModelDetail: {
             id: string;
@@ -2552,41 +2589,35 @@ export interface components {
             parameter_size: string | null;
             quantization: string | null;
             context_length: number | null;
-            /** @enum {string|null} */
-            state: "loaded" | "loading" | "not-loaded" | null;
+            state: string | null;
         };
-        /** @description GET /api/settings/llm/models */
-        ModelList: {
-            backend_type: string;
-            models: string[];
-            default_model: string | null;
-            details: components["schemas"]["ModelDetail"][];
-        };
-        /** @description One config field of a backend type, as the Settings form renders it */
-        BackendField: {
-            name: string;
-            label: string;
+        /** @description A generation job. Its text is appended to the story's content as it arrives. */
+        Generation: {
+            id: number;
+            story_id: number;
             /** @enum {string} */
-            kind: "url" | "secret" | "text" | "seconds";
-            required: boolean;
-            secret: boolean;
-            default: string | number | null;
-            placeholder: string | null;
-            help: string | null;
-            advanced: boolean;
-        };
-        /** @description What a backend type is: its label, whether it is a local server, and its config fields */
-        BackendDescriptor: {
-            type: components["schemas"]["BackendType"];
-            label: string;
-            /** @description A server on the user's machine or network (WSL fallback, loopback allowed by the SSRF allowlist). */
-            local: boolean;
-            description: string | null;
-            fields: components["schemas"]["BackendField"][];
-        };
-        /** @description GET /api/settings/llm/backends */
-        BackendList: {
-            backends: components["schemas"]["BackendDescriptor"][];
+            status: "running" | "finished" | "stopped" | "failed" | "interrupted";
+            backend_type: string | null;
+            model: string | null;
+            /** @description the request's parameters other than messages, stream and model */
+            params: Record<string, never>;
+            started_at: string;
+            finished_at: string | null;
+            /** @description characters (Unicode code points) of generated text */
+            text_length: number;
+            finish_reason: string | null;
+            usage: Record<string, never> | null;
+            error: {
+                code?: string;
+                message?: string;
+                hint?: string;
+            } | null;
+            time_to_first_token_ms?: number | null;
+            tokens_per_second?: number | null;
+            /** @enum {string|null} */
+            action?: "continue" | "regenerate" | null;
+            context?: components["schemas"]["ContextBudget"] | null;
+            stats?: components["schemas"]["GenerationStats"];
         };
         StorySummary: {
             id: number;
@@ -2645,9 +2676,21 @@ export interface components {
             /** @description the title is derived from the premise (kept unique) and follows it until a title is given */
             auto_title: boolean;
         };
-        /** @description GET /api/stories, newest first */
-        StoryList: {
-            stories: components["schemas"]["StorySummary"][];
+        ConflictError: {
+            error: {
+                /** @enum {string} */
+                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate";
+                message: string;
+                /** @description with revision_conflict: the story's revision now */
+                current_revision?: number;
+                /** @description with generation_running: the running generation */
+                generation_id?: number;
+            };
+        };
+        /** @description one SSE event: data is a chat.completion.chunk as JSON, or [DONE] */
+        ChatCompletionEvent: {
+            data: string;
+            id?: string;
         };
         AuthMode: {
             /** @enum {string} */
@@ -2683,96 +2726,6 @@ export interface components {
                 };
                 finish_reason: string | null;
             }[];
-        };
-        /** @description A generation job. Its text is appended to the story's content as it arrives. */
-        Generation: {
-            id: number;
-            story_id: number;
-            /** @enum {string} */
-            status: "running" | "finished" | "stopped" | "failed" | "interrupted";
-            backend_type: string | null;
-            model: string | null;
-            /** @description the request's parameters other than messages, stream and model */
-            params: Record<string, never>;
-            started_at: string;
-            finished_at: string | null;
-            /** @description characters (Unicode code points) of generated text */
-            text_length: number;
-            finish_reason: string | null;
-            usage: Record<string, never> | null;
-            error: {
-                code?: string;
-                message?: string;
-                hint?: string;
-            } | null;
-            time_to_first_token_ms?: number | null;
-            tokens_per_second?: number | null;
-            /** @enum {string|null} */
-            action?: "continue" | "regenerate" | null;
-            context?: components["schemas"]["ContextBudget"] | null;
-            stats?: components["schemas"]["GenerationStats"];
-        };
-        ConflictError: {
-            error: {
-                /** @enum {string} */
-                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate";
-                message: string;
-                /** @description with revision_conflict: the story's revision now */
-                current_revision?: number;
-                /** @description with generation_running: the running generation */
-                generation_id?: number;
-            };
-        };
-        /** @description one SSE event: data is a chat.completion.chunk as JSON, or [DONE] */
-        ChatCompletionEvent: {
-            data: string;
-            id?: string;
-        };
-        /**
-         * @description A backend type; the order is the Settings dropdown's (GET /api/settings/llm/backends).
-         * @enum {string}
-         */
-        BackendType: "lmstudio" | "ollama" | "chatgpt" | "openai_compatible";
-        BackendConfigField: {
-            /** @description The key in config (request and stored). */
-            name: string;
-            label: string;
-            /**
-             * @description url: a server address; secret: stored encrypted, never sent back (the public config has has_<name> and <name>_masked instead); text: free text; seconds: a timeout.
-             * @enum {string}
-             */
-            kind: "url" | "secret" | "text" | "seconds";
-            required: boolean;
-            secret: boolean;
-            default: string | number | null;
-            placeholder: string | null;
-            help: string | null;
-            /** @description Shown under Advanced options. */
-            advanced: boolean;
-        };
-        /** @description A backend's stored config as responses show it: its fields (GET /api/settings/llm/backends) without any secret; a secret field <name> appears as has_<name> and <name>_masked. {} when nothing is saved. */
-        PublicConfig: {
-            url?: string;
-            base_url?: string;
-            organization?: string | null;
-            connect_timeout?: number;
-            first_token_timeout?: number;
-            idle_timeout?: number;
-            has_api_key?: boolean;
-            api_key_masked?: string | null;
-            /** @description The stored key cannot be decrypted with this server's key. */
-            key_error?: string;
-        } & {
-            [key: string]: unknown;
-        };
-        TestStep: {
-            /** @enum {string} */
-            name: "resolve" | "connect" | "http" | "auth" | "models" | "generate";
-            label: string;
-            /** @enum {string} */
-            status: "ok" | "failed" | "skipped";
-            duration_ms: number | null;
-            detail: string | null;
         };
         /** @description How much of the model's context a generation of the story's next passage uses. Token counts are estimates (4 characters per token). */
         ContextBudget: {

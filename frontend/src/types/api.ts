@@ -4,48 +4,52 @@ import type { components, paths } from './api.gen';
 
 type Schemas = components['schemas'];
 type JsonBody<Operation> = Operation extends { requestBody?: { content: { 'application/json': infer Body } } } ? Body : never;
-type JsonAnswer<Operation> = Operation extends { responses: { 200: { content: { 'application/json': infer Body } } } } ? Body : never;
+type JsonAnswer<Operation, Status extends number = 200> = Operation extends {
+  responses: { [S in Status]: { content: { 'application/json': infer Body } } };
+}
+  ? Body
+  : never;
 
 /** `/api/*` error body. */
 export type ApiErrorBody = Schemas['ApiError'];
 /** `/proxy/*` error body (OpenAI's shape); also the payload of a mid-stream error event. */
 export type ProxyErrorBody = Schemas['OpenAIError'];
 
-export type LLMSettings = Schemas['Settings'];
-export type SavedBackend = Schemas['SavedBackend'];
-export type BackendConfig = Schemas['BackendConfig'];
-export type LastTest = Schemas['LastTest'];
+export type LLMSettings = JsonAnswer<paths['/api/settings/llm']['get']>;
+export type SavedBackend = LLMSettings['backends'][string];
+export type BackendConfig = SavedBackend['config'];
+export type LastTest = NonNullable<SavedBackend['last_test']>;
 export type SaveSettingsRequest = JsonBody<paths['/api/settings/llm']['post']>;
 export type BackendConfigRequest = NonNullable<SaveSettingsRequest['config']>;
 
 export type TestConnectionRequest = JsonBody<paths['/api/settings/llm/test']['post']>;
-export type TestConnectionResult = Schemas['ConnectionTestResult'];
-export type DiagnosisStep = Schemas['DiagnosisStep'];
+export type TestConnectionResult = JsonAnswer<paths['/api/settings/llm/test']['post']>;
+export type DiagnosisStep = TestConnectionResult['steps'][number];
 
-export type LLMStatus = Schemas['LLMStatus'];
+export type LLMStatus = JsonAnswer<paths['/api/settings/llm/status']['get']>;
 export type ConnectionStatus = LLMStatus['status'];
 export type ModelState = NonNullable<LLMStatus['model_state']>;
-export type ModelsResponse = Schemas['ModelList'];
-export type ModelDetail = Schemas['ModelDetail'];
+export type ModelsResponse = JsonAnswer<paths['/api/settings/llm/models']['get']>;
+export type ModelDetail = ModelsResponse['details'][number];
 
 export type BackendList = Schemas['BackendList'];
 export type BackendDescriptor = Schemas['BackendDescriptor'];
-export type BackendField = Schemas['BackendField'];
+export type BackendConfigField = Schemas['BackendConfigField'];
 
 export type ChatCompletionRequest = JsonBody<paths['/proxy/llm/v1/chat/completions']['post']>;
 export type ChatMessage = NonNullable<ChatCompletionRequest['messages']>[number];
 export type ChatCompletionChunk = Schemas['ChatCompletionChunk'];
 
-export type AuthModeResponse = Schemas['AuthMode'];
+export type AuthModeResponse = JsonAnswer<paths['/api/auth/mode']['get']>;
 export type AuthMode = AuthModeResponse['mode'];
-export type User = Schemas['User'];
 export type LoginRequest = JsonBody<paths['/api/auth/login']['post']>;
-export type LoginResponse = Schemas['LoginResponse'];
-export type CurrentUser = Schemas['CurrentUser'];
+export type LoginResponse = JsonAnswer<paths['/api/auth/login']['post']>;
+export type User = LoginResponse['user'];
+export type CurrentUser = JsonAnswer<paths['/api/auth/me']['get']>;
 
-export type StorySummary = Schemas['StorySummary'];
-export type Story = Schemas['Story'];
-export type StoriesResponse = Schemas['StoryList'];
+export type StoriesResponse = JsonAnswer<paths['/api/stories']['get']>;
+export type StorySummary = StoriesResponse['stories'][number];
+export type Story = JsonAnswer<paths['/api/stories/{story_id}']['get']>;
 export type CreateStoryRequest = JsonBody<paths['/api/stories']['post']>;
 export type UpdateStoryRequest = JsonBody<paths['/api/stories/{story_id}']['patch']>;
 export type RevisionList = JsonAnswer<paths['/api/stories/{story_id}/revisions']['get']>;

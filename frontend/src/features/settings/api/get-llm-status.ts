@@ -13,6 +13,8 @@ export function llmStatusQueryOptions() {
   return queryOptions({
     queryKey: ['settings', 'llm', 'status'],
     queryFn: getLLMStatus,
+    // Fresh until the next poll: a second component showing the status does not ask again.
+    staleTime: STATUS_POLL_MS,
     refetchInterval: STATUS_POLL_MS,
     refetchIntervalInBackground: false,
   });

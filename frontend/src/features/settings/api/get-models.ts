@@ -8,12 +8,18 @@ export function getModels(backendType: string, { refresh = false } = {}): Promis
   return apiJson<ModelsResponse>(`/api/settings/llm/models?${query}`);
 }
 
-/** A saved backend's models; lists change rarely, so "Refresh Models" is the way to ask again. */
+const RETRY_FAILED_LIST_MS = 5000;
+
+/**
+ * A saved backend's models. A list changes rarely, so "Refresh Models" is the way to ask again;
+ * a failed listing is retried every few seconds, so it clears once the backend is back.
+ */
 export function modelsQueryOptions(backendType: string) {
   return queryOptions({
     queryKey: ['settings', 'llm', 'models', backendType],
     queryFn: () => getModels(backendType),
     staleTime: 60_000,
+    refetchInterval: (query) => (query.state.status === 'error' ? RETRY_FAILED_LIST_MS : false),
   });
 }
 

@@ -9,12 +9,16 @@ export function saveLLMSettings(request: SaveSettingsRequest): Promise<LLMSettin
   return apiJson<LLMSettings>('/api/settings/llm', { method: 'POST', body: request });
 }
 
-/** Puts freshly saved settings in the cache; the status and the saved backend's models depend on them, so they refetch. */
+/**
+ * Puts freshly saved settings in the cache. The status and the saved backend's models depend on
+ * them: the status refetches, and the model list is dropped (it may be another server's) and
+ * asked for again.
+ */
 export async function applySavedSettings(queryClient: QueryClient, settings: LLMSettings): Promise<void> {
   queryClient.setQueryData(llmSettingsQueryOptions().queryKey, settings);
   const refetches = [queryClient.invalidateQueries({ queryKey: llmStatusQueryOptions().queryKey })];
   if (settings.backend_type) {
-    refetches.push(queryClient.invalidateQueries({ queryKey: modelsQueryOptions(settings.backend_type).queryKey }));
+    refetches.push(queryClient.resetQueries({ queryKey: modelsQueryOptions(settings.backend_type).queryKey }));
   }
   await Promise.all(refetches);
 }

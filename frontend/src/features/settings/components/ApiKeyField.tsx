@@ -1,34 +1,56 @@
-import type { BackendConfig } from '../../../types/api';
+import { useState } from 'react';
 import { TextField } from '../../../components/TextField';
+import type { BackendConfigField } from '../../../types/api';
+import { REENTER_KEY_MESSAGE } from './backendDrafts';
 
 interface ApiKeyFieldProps {
+  id: string;
+  testId: string;
+  field: BackendConfigField;
   value: string;
   onChange: (value: string) => void;
-  /** The saved ChatGPT config, whose masked key tells the user a key is already stored. */
-  saved?: BackendConfig;
+  /** The stored key's mask, or null when none is stored. */
+  stored: string | null;
+  /** The form points at another address than the stored key was saved for. */
+  mustReenter: boolean;
   error?: string;
 }
 
-/** The key never comes back from the server; only its mask does, so blank means "keep it". */
-export function ApiKeyField({ value, onChange, saved, error }: ApiKeyFieldProps) {
-  const stored = saved?.has_api_key ? (saved.api_key_masked ?? 'a stored key') : null;
+/** A secret field: the key never comes back from the server, only its mask, so blank means "keep it". */
+export function ApiKeyField({ id, testId, field, value, onChange, stored, mustReenter, error }: ApiKeyFieldProps) {
+  const [shown, setShown] = useState(false);
+  const hint = mustReenter
+    ? REENTER_KEY_MESSAGE
+    : stored
+      ? `A key is stored (${stored}). Leave blank to keep it, or paste a new one to replace it.`
+      : (field.help ?? undefined);
   return (
     <TextField
-      id="chatgpt-api-key"
-      label="API key"
-      type="password"
+      id={id}
+      label={field.label}
+      type={shown ? 'text' : 'password'}
       autoComplete="off"
       spellCheck={false}
       value={value}
       onChange={onChange}
-      placeholder={stored ? `${stored} — leave blank to keep` : 'sk-...'}
-      hint={
-        stored
-          ? `A key is stored (${stored}). Leave blank to keep it, or paste a new one to replace it.`
-          : 'Your OpenAI API key. It is stored encrypted on the Taleweaver server and never sent back.'
-      }
+      required={mustReenter || (field.required && !stored)}
+      placeholder={stored && !mustReenter ? `${stored} — leave blank to keep` : (field.placeholder ?? undefined)}
+      hint={error === hint ? undefined : hint}
       error={error}
-      testId="api-key-input"
+      testId={testId}
+      addon={
+        <button
+          type="button"
+          className="button-secondary"
+          aria-pressed={shown}
+          aria-controls={id}
+          aria-label={`${shown ? 'Hide' : 'Show'} ${field.label}`}
+          onClick={() => setShown(!shown)}
+          data-testid={`${testId}-visibility`}
+        >
+          {shown ? 'Hide' : 'Show'}
+        </button>
+      }
     />
   );
 }

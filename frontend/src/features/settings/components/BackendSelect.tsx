@@ -1,29 +1,36 @@
-import { BACKEND_LABELS, BACKEND_TYPES } from '../../../lib/backends';
-import type { BackendType } from '../../../types/LLMTypes';
+import type { BackendDescriptor } from '../../../types/api';
 
 interface BackendSelectProps {
-  value: BackendType;
-  onChange: (backendType: BackendType) => void;
+  backends: BackendDescriptor[];
+  value: string;
+  onChange: (backendType: string) => void;
   error?: string;
 }
 
-export function BackendSelect({ value, onChange, error }: BackendSelectProps) {
+export function BackendSelect({ backends, value, onChange, error }: BackendSelectProps) {
+  const description = backends.find((backend) => backend.type === value)?.description;
   return (
     <div className="field">
       <label htmlFor="backend-type">Backend</label>
       <select
         id="backend-type"
         value={value}
-        onChange={(event) => onChange(event.target.value as BackendType)}
+        onChange={(event) => onChange(event.target.value)}
         aria-invalid={error ? true : undefined}
+        aria-describedby={description ? 'backend-type-hint' : undefined}
         data-testid="backend-select"
       >
-        {BACKEND_TYPES.map((backendType) => (
-          <option key={backendType} value={backendType}>
-            {BACKEND_LABELS[backendType]}
+        {backends.map((backend) => (
+          <option key={backend.type} value={backend.type}>
+            {backend.label}
           </option>
         ))}
       </select>
+      {description && (
+        <p className="field-hint" id="backend-type-hint">
+          {description}
+        </p>
+      )}
       {error && (
         <p className="field-error" role="alert">
           {error}

@@ -1,31 +1,38 @@
-import { BACKEND_LABELS } from '../../../lib/backends';
-import { useModels, useRefreshModels } from '../api/get-models';
-import type { BackendType } from '../../../types/LLMTypes';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 
 interface ModelPickerProps {
-  backendType: BackendType;
-  /** Whether the server has this backend saved, so it can list its models. */
-  isSaved: boolean;
-  /** Models from a successful test of the unsaved values; they win until the next refresh. */
-  testedModels?: string[];
-  onRefreshed: () => void;
+  /** The backend's label, for the hints. */
+  label: string;
+  /** The models of the server the form points at, or null when they are not known for it yet. */
+  models: string[] | null;
+  loading: boolean;
+  /** Why the saved server's models could not be listed. */
+  listError: Error | null;
+  /** The status panel already shows the same failure in full. */
+  listErrorShownAbove: boolean;
+  /** What to do when the models of the server in the form are not known. */
+  unknownHint: string;
   value: string;
   onChange: (model: string) => void;
+  /** The chosen model is not one the server offers (or the server's own validation message). */
   error?: string;
+  onRefresh: () => void;
+  refreshing: boolean;
 }
 
-export function ModelPicker({ backendType, isSaved, testedModels, onRefreshed, value, onChange, error }: ModelPickerProps) {
-  const savedModels = useModels(backendType, isSaved && !testedModels);
-  const refresh = useRefreshModels();
-  const refreshing = refresh.isPending && refresh.variables === backendType;
-  const refreshError = refresh.variables === backendType ? refresh.error : null;
-  const listError = testedModels ? null : (refreshError ?? savedModels.error);
+/** The default model, chosen from the list of the server in the form, never another server's. */
+export function ModelPicker(props: ModelPickerProps) {
+  const { label, models, loading, listError, listErrorShownAbove, unknownHint, value, onChange, error, onRefresh, refreshing } =
+    props;
+  const listed = models ?? [];
+  const missing = value !== '' && !listed.includes(value);
+  const hintId = 'default-model-hint';
+  const errorId = 'default-model-error';
+  const describedBy = [hintId, error && errorId].filter(Boolean).join(' ');
 
-  const models = testedModels ?? savedModels.data?.models ?? [];
-  // The saved default stays choosable even when the backend cannot list it right now.
-  const options = value && !models.includes(value) ? [value, ...models] : models;
-  const loading = !testedModels && savedModels.isFetching;
+  let hint = 'The model stories are written with.';
+  if (models === null && !loading && !listError) hint = unknownHint;
+  else if (models !== null && models.length === 0) hint = `${label} reports no models. Load or download one, then refresh.`;
 
   return (
     <div className="field">
@@ -37,37 +44,43 @@ export function ModelPicker({ backendType, isSaved, testedModels, onRefreshed, v
           onChange={(event) => onChange(event.target.value)}
           aria-invalid={error ? true : undefined}
           aria-busy={loading || refreshing}
+          aria-describedby={describedBy}
           data-testid="model-select"
         >
           <option value="">{loading ? 'Loading models…' : '— Choose a model —'}</option>
-          {options.map((model) => (
+          {listed.map((model) => (
             <option key={model} value={model}>
               {model}
             </option>
           ))}
+          {missing && <option value={value}>{models === null ? value : `${value} (not offered by this server)`}</option>}
         </select>
         <button
           type="button"
           className="button-secondary"
-          disabled={!isSaved || refreshing}
-          onClick={() => refresh.mutate(backendType, { onSuccess: onRefreshed })}
+          disabled={refreshing}
+          onClick={onRefresh}
           data-testid="refresh-models-button"
         >
           {refreshing ? 'Refreshing…' : 'Refresh Models'}
         </button>
       </div>
-      {!isSaved && !testedModels && (
-        <p className="field-hint">Test the connection to list {BACKEND_LABELS[backendType]}&apos;s models.</p>
-      )}
-      {isSaved && !loading && !listError && models.length === 0 && (
-        <p className="field-hint">{BACKEND_LABELS[backendType]} reports no models. Load or download one, then refresh.</p>
-      )}
+      <p className="field-hint" id={hintId} data-testid="model-hint">
+        {hint}
+      </p>
       {error && (
-        <p className="field-error" role="alert">
+        <p className="field-error" id={errorId} role="alert" data-testid="model-select-error">
           {error}
         </p>
       )}
-      {listError && <ErrorMessage error={listError} title="Could not list models" testId="models-error" />}
+      {listError &&
+        (listErrorShownAbove ? (
+          <p className="field-hint" data-testid="models-error">
+            Models cannot be listed while the saved backend fails (see Status above).
+          </p>
+        ) : (
+          <ErrorMessage error={listError} title="Could not list models" testId="models-error" />
+        ))}
     </div>
   );
 }

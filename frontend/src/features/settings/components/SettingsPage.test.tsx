@@ -3,7 +3,7 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deferred } from '../../../test/deferred';
-import { CONNECTED_STATUS, CONNECTED_TEST, OLLAMA_ACTIVE, UNREACHABLE_TEST } from '../../../test/fixtures';
+import { BACKENDS, CONNECTED_STATUS, CONNECTED_TEST, OLLAMA_ACTIVE, UNREACHABLE_TEST } from '../../../test/fixtures';
 import { renderPage } from '../../../test/render';
 import { apiError, fakeServer, json, type SentRequest } from '../../../test/server';
 import { SettingsPage } from './SettingsPage';
@@ -12,8 +12,13 @@ const MODELS = {
   'GET /api/settings/llm/models': (request: SentRequest) =>
     json({
       backend_type: request.query.get('backend_type'),
-      models: request.query.get('refresh') ? ['llama2', 'phi3'] : ['llama2', 'codellama:13b'],
-      default_model: 'llama2',
+      models:
+        request.query.get('backend_type') === 'chatgpt'
+          ? ['gpt-4', 'gpt-4o']
+          : request.query.get('refresh')
+            ? ['llama2', 'phi3']
+            : ['llama2', 'codellama:13b'],
+      default_model: request.query.get('backend_type') === 'chatgpt' ? 'gpt-4' : 'llama2',
       details: [],
     }),
 };
@@ -21,6 +26,7 @@ const MODELS = {
 function settingsServer(routes: Parameters<typeof fakeServer>[0] = {}) {
   return fakeServer({
     'GET /api/settings/llm': () => json(OLLAMA_ACTIVE),
+    'GET /api/settings/llm/backends': () => json(BACKENDS),
     'GET /api/settings/llm/status': () => json(CONNECTED_STATUS),
     ...MODELS,
     ...routes,
@@ -41,13 +47,13 @@ function optionTexts(select: HTMLElement): string[] {
 }
 
 describe('SettingsPage form', () => {
-  it('opens on the active backend with its saved URL and labels the three backends', async () => {
+  it('opens on the active backend with its saved URL and offers every backend the server describes', async () => {
     settingsServer();
     await renderSettings();
 
     const backend = screen.getByLabelText('Backend');
     expect(backend).toHaveValue('ollama');
-    expect(optionTexts(backend)).toEqual(['LM Studio', 'Ollama', 'ChatGPT']);
+    expect(optionTexts(backend)).toEqual(['LM Studio', 'Ollama', 'ChatGPT', 'OpenAI-compatible server']);
     expect(screen.getByLabelText('Server URL')).toHaveValue('http://localhost:11434');
   });
 
@@ -149,12 +155,12 @@ describe('SettingsPage form', () => {
         apiError(400, 'validation_error', 'The idle timeout must be between 1 and 3600 seconds.', { field: 'config.idle_timeout' }),
     });
     const { user } = await renderSettings();
-    expect(screen.queryByLabelText('Idle timeout (s)')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Idle timeout (seconds)')).not.toBeInTheDocument();
 
     await user.click(screen.getByTestId('save-button'));
 
     expect(await screen.findByTestId('idle-timeout-input-error')).toHaveTextContent('between 1 and 3600 seconds');
-    expect(screen.getByLabelText('Idle timeout (s)')).toHaveValue(60);
+    expect(screen.getByLabelText('Idle timeout (seconds)')).toHaveValue(60);
   });
 });
 
@@ -177,10 +183,11 @@ describe('SettingsPage connection test', () => {
     const steps = within(result)
       .getAllByRole('listitem')
       .map((step) => step.textContent);
+    // Each step reads as one sentence-like item to a screen reader, not as run-together words.
     expect(steps).toEqual([
-      'Address resolutionOK0.4 mslocalhost',
-      'TCP connectFailed1.1 msConnection refused',
-      'HTTP answerSkipped',
+      'Address resolution: OK, 0.4 ms, localhost',
+      'TCP connect: Failed, 1.1 ms, Connection refused',
+      'HTTP answer: Skipped',
     ]);
     expect(server.sent('POST', '/api/settings/llm/test')[0].body).toMatchObject({
       backend_type: 'lmstudio',
@@ -192,7 +199,6 @@ describe('SettingsPage connection test', () => {
     settingsServer({ 'POST /api/settings/llm/test': () => json(CONNECTED_TEST) });
     const { user } = await renderSettings();
     await user.selectOptions(screen.getByTestId('backend-select'), 'LM Studio');
-    expect(screen.getByTestId('refresh-models-button')).toBeDisabled();
     expect(screen.getByText("Test the connection to list LM Studio's models.")).toBeInTheDocument();
 
     await user.click(screen.getByTestId('test-connection-button'));
@@ -223,7 +229,8 @@ describe('SettingsPage connection test', () => {
 
     await user.click(screen.getByTestId('test-connection-button'));
 
-    expect(await screen.findByRole('alert')).toHaveTextContent('Could not run the test: The URL must start with http:// or https://.');
+    expect(await screen.findByTestId('url-input-error')).toHaveTextContent('The URL must start with http:// or https://.');
+    expect(screen.getByTestId('url-input')).toHaveAttribute('aria-invalid', 'true');
   });
 });
 

@@ -1,7 +1,6 @@
-import { backendLabel } from '../../../lib/backends';
 import { formatDateTime, formatDuration } from '../../../lib/format';
 import { useLLMStatus } from '../api/get-llm-status';
-import type { ConnectionStatus, LLMStatus, ModelState } from '../../../types/api';
+import type { BackendDescriptor, ConnectionStatus, LLMStatus, ModelState } from '../../../types/api';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 
 const CONNECTION_WORDS: Record<ConnectionStatus, string> = {
@@ -24,7 +23,7 @@ function lastTest(status: LLMStatus): string {
 }
 
 /** The active backend as the server sees it now; refreshed every few seconds while the tab is visible. */
-export function StatusDashboard() {
+export function StatusDashboard({ backends }: { backends: BackendDescriptor[] }) {
   const { data: status, error, isPending, refetch } = useLLMStatus();
 
   return (
@@ -37,13 +36,13 @@ export function StatusDashboard() {
           <dl className="status-grid">
             <div>
               <dt>Backend</dt>
-              <dd data-testid="status-backend">{status.backend_type ? backendLabel(status.backend_type) : 'None'}</dd>
+              <dd data-testid="status-backend">{status.backend_type ? (backends.find((backend) => backend.type === status.backend_type)?.label ?? status.backend_type) : 'None'}</dd>
             </div>
             <div>
               <dt>Connection</dt>
               <dd data-testid="status-connection">
                 <span className={`badge badge-${status.status.replace('_', '-')}`}>{CONNECTION_WORDS[status.status]}</span>
-                {status.latency_ms !== null && <span className="muted"> {formatDuration(status.latency_ms)}</span>}
+                {status.status === 'connected' && status.latency_ms !== null && <span className="muted"> {formatDuration(status.latency_ms)}</span>}
               </dd>
             </div>
             <div>

@@ -375,7 +375,8 @@ describe('StoryPage: generations run on the server', () => {
     const error = await screen.findByTestId('story-error');
     expect(error).toHaveTextContent('The story could not be written: Ollama stopped answering for 60 s.');
     expect(error).toHaveTextContent('The text written before the failure is kept.');
-    expect(within(error).getByRole('link', { name: 'Check the connection in Settings' })).toHaveAttribute('href', '/settings');
+    expect(error).toHaveTextContent('raise the first-token timeout in Settings');
+    expect(within(error).getByRole('link', { name: 'Open Settings' })).toHaveAttribute('href', '/settings');
     expect(storyText()).toHaveValue('It began');
   });
 

@@ -1,0 +1,220 @@
+"""Three instances on one PostgreSQL database behind a real nginx (the repository's
+deploy/nginx config), serving as one: users, tokens, saves, stories and the login rate limit
+are shared; the settings cache of each process follows a save made on another instance; one
+instance killed, the others keep serving. Runs in run_tests.sh's PostgreSQL pass."""
+from __future__ import annotations
+
+import itertools
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import pytest
+import requests
+
+from tests import nginx
+from tests.support import (
+    GUNICORN,
+    ROOT,
+    TEST_DATABASE_URL,
+    TaleweaverServer,
+    delta_text,
+    new_postgres_database,
+    sse_events,
+    sse_events_with_ids,
+)
+
+pytestmark = pytest.mark.skipif(
+    not TEST_DATABASE_URL or not nginx.available(),
+    reason="needs the PostgreSQL pass (TALEWEAVER_TEST_DATABASE_URL) and Debian's nginx",
+)
+
+PASSWORD = "a shared secret phrase"
+PUBLIC_NAME = "taleweaver.test"
+ATTEMPTS_PER_MINUTE = 4
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Three instances (2 workers each) sharing one database and key, and nginx in front."""
+    database = new_postgres_database()
+    env = {"TALEWEAVER_AUTH_MODE": "multi", "TALEWEAVER_ALLOWED_HOSTS": PUBLIC_NAME,
+           "TALEWEAVER_LOGIN_ATTEMPTS_PER_MINUTE": str(ATTEMPTS_PER_MINUTE)}
+    instances = [TaleweaverServer(env=env, database_url=database) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:  # started together: their first requests race to migrate
+        list(pool.map(TaleweaverServer.start, instances))
+        assert all(response.status_code == 200 for response in pool.map(
+            lambda server: server.api("GET", "/api/auth/mode"), instances))
+    proxy = nginx.Nginx([server.port for server in instances], server_name=PUBLIC_NAME).start()
+    import subprocess
+
+    for name in ("ann", "bob"):
+        result = subprocess.run(
+            [str(GUNICORN.with_name("flask")), "--app", "app", "create-user", name, "--password", PASSWORD],
+            cwd=str(ROOT / "backend"), env=instances[0].env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    yield instances, proxy
+    proxy.stop()
+    for server in instances:
+        server.close()
+
+
+def public(proxy, method, path, **kwargs) -> requests.Response:
+    """A request through nginx under the public name, as a browser of the deployment sends it."""
+    headers = {"Host": f"{PUBLIC_NAME}:{proxy.port}", **kwargs.pop("headers", {})}
+    return requests.request(method, proxy.url + path, headers=headers, timeout=30, **kwargs)
+
+
+def login(server_or_proxy, name, password=PASSWORD) -> requests.Response:
+    if isinstance(server_or_proxy, nginx.Nginx):
+        return public(server_or_proxy, "POST", "/api/auth/login", json={"username": name, "password": password})
+    return server_or_proxy.api("POST", "/api/auth/login", json={"username": name, "password": password})
+
+
+def bearer(response) -> dict:
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_a_token_from_one_instance_works_on_every_other(cluster):
+    instances, proxy = cluster
+    token = bearer(login(instances[0], "ann"))
+
+    for server in instances:
+        assert server.api("GET", "/api/auth/me", headers=token).json()["username"] == "ann"
+    assert public(proxy, "GET", "/api/auth/me", headers=token).json()["username"] == "ann"
+
+    assert instances[2].api("POST", "/api/auth/logout", headers=token).status_code in (200, 204)
+    for server in instances:
+        assert server.api("GET", "/api/auth/me", headers=token).status_code == 401
+
+
+def test_nginx_passes_the_public_name_and_a_foreign_name_is_refused(cluster):
+    _, proxy = cluster
+    assert public(proxy, "GET", "/api/auth/mode").json() == {"mode": "multi"}
+    foreign = requests.get(proxy.url + "/api/auth/mode", headers={"Host": "evil.example"}, timeout=30)
+    assert foreign.status_code == 403
+
+
+def test_a_save_on_one_instance_is_used_by_the_next_request_on_every_other(cluster, fake_factory):
+    instances, proxy = cluster
+    token = bearer(login(instances[1], "bob"))
+    secret = "sk-bob-shared-across-instances-0123"
+    first = fake_factory("chatgpt", api_key=secret, reply="From the first backend.")
+    saved = instances[0].api("POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "chatgpt", "config": {"base_url": first.url, "api_key": secret},
+        "default_model": first.models[0]})
+    assert saved.status_code == 200, saved.text
+
+    for server in instances:  # each decrypts the key the first stored, and caches the service
+        for _ in range(2):
+            answer = server.api(
+                "POST", "/proxy/llm/v1/chat/completions", headers=token,
+                json={"messages": [{"role": "user", "content": "Hello"}]})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["choices"][0]["message"]["content"] == "From the first backend."
+
+    second = fake_factory("ollama", reply="From the second backend.")
+    assert instances[2].api("POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "ollama", "config": {"url": second.url}, "default_model": second.models[0]}).status_code == 200
+    for server in instances:
+        answer = server.api("POST", "/proxy/llm/v1/chat/completions", headers=token,
+                            json={"messages": [{"role": "user", "content": "Hello"}]})
+        assert answer.json()["choices"][0]["message"]["content"] == "From the second backend."
+    assert public(proxy, "GET", "/api/settings/llm", headers=token).json()["backend_type"] == "ollama"
+
+
+def test_streams_through_nginx_arrive_whole(cluster, fake_factory):
+    instances, proxy = cluster
+    token = bearer(login(proxy, "ann"))
+    fake = fake_factory("ollama", reply="one two three four five", chunk_delay=0.05)
+    assert public(proxy, "POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "ollama", "config": {"url": fake.url}, "default_model": fake.models[0]}).status_code == 200
+
+    response = public(proxy, "POST", "/proxy/llm/v1/chat/completions", headers=token, stream=True,
+                      json={"messages": [{"role": "user", "content": "Count"}], "stream": True})
+    events = list(sse_events(response))
+
+    assert response.status_code == 200
+    assert events[-1] == "[DONE]"
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1])
+    assert text == "one two three four five"
+
+
+def test_a_story_saved_through_one_instance_is_listed_by_the_others(cluster):
+    instances, proxy = cluster
+    token = bearer(login(proxy, "ann"))
+    story = public(proxy, "POST", "/api/stories", headers=token,
+                   json={"title": "Shared", "content": "Written once, read everywhere."})
+    assert story.status_code == 201, story.text
+
+    for server in instances:
+        titles = [s["title"] for s in server.api("GET", "/api/stories", headers=token).json()["stories"]]
+        assert "Shared" in titles
+    other = bearer(login(instances[2], "bob"))
+    assert instances[1].api("GET", f"/api/stories/{story.json()['id']}", headers=other).status_code == 404
+
+
+def test_the_login_rate_limit_counts_failures_on_every_instance(cluster):
+    instances, proxy = cluster
+    targets = itertools.cycle(instances)
+    for _ in range(ATTEMPTS_PER_MINUTE):
+        assert login(next(targets), "nobody-here", "wrong password").status_code == 401
+
+    for server in instances:
+        refused = login(server, "nobody-here", "wrong password")
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_story_generation_started_on_one_instance_is_re_attached_from_another(cluster, fake_factory):
+    instances, proxy = cluster
+    token = bearer(login(instances[0], "ann"))
+    words = [f"w{i}" for i in range(40)]
+    fake = fake_factory("ollama", reply=" ".join(words), chunk_delay=0.1)
+    assert instances[0].api("POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "ollama", "config": {"url": fake.url}, "default_model": fake.models[0]}).status_code == 200
+    tale = instances[0].api("POST", "/api/stories", headers=token, json={"premise": "A fox who counts"}).json()
+
+    started = instances[0].api("POST", "/proxy/llm/v1/chat/completions", headers=token, stream=True, json={
+        "messages": [{"role": "user", "content": "Count."}], "stream": True, "taleweaver": {"story_id": tale["id"]}})
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    before = []
+    for event_id, data in sse_events_with_ids(started):
+        before.append((event_id, data))
+        if len(delta_text(before).split()) >= 8:
+            break
+    started.close()  # the browser goes away; its next request lands on another instance
+
+    resumed = instances[1].api("GET", f"/proxy/llm/v1/generations/{generation_id}/events?after={event_id}",
+                               headers=token, stream=True)
+    after = list(sse_events_with_ids(resumed))
+
+    assert after[-1][1] == "[DONE]"
+    assert delta_text(after)  # it was still running when it was picked up on the other instance
+    assert delta_text(before) + delta_text(after) == " ".join(words)  # nothing lost, nothing doubled
+    assert instances[2].api("GET", f"/api/stories/{tale['id']}", headers=token).json()["content"] == " ".join(words)
+
+
+def test_with_one_instance_killed_the_others_keep_serving(cluster):
+    instances, proxy = cluster
+    token = bearer(login(proxy, "bob"))
+    victim = psutil.Process(instances[2].process.pid)
+    for process in [*victim.children(recursive=True), victim]:
+        process.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    answers = [public(proxy, "GET", "/api/auth/me", headers=token) for _ in range(12)]
+    assert [a.status_code for a in answers] == [200] * 12
+    for server in instances[:2]:
+        assert server.api("GET", "/api/auth/me", headers=token).json()["username"] == "bob"
+    assert bearer(login(proxy, "ann"))
+
+
+def test_an_instance_on_postgresql_without_shared_keys_refuses_to_start():
+    server = TaleweaverServer(database_url=new_postgres_database())
+    server.env.pop("TALEWEAVER_SECRET_KEYS")
+    with pytest.raises(RuntimeError) as refused:
+        server.start()
+    server.close()
+    assert "set TALEWEAVER_SECRET_KEYS to the same Fernet key on every instance" in str(refused.value)
