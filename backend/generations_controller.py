@@ -166,8 +166,9 @@ def generation_events(generation_id: int):
     """SSE from the cursor (`after`, else Last-Event-ID, else 0) until the generation ends."""
     row = _generation(generation_id)
     after = _offset(request.args.get("after"), "after")
+    last_event_id = _offset(request.headers.get("Last-Event-ID"), "Last-Event-ID")  # checked even when `after` wins
     if after is None:
-        after = _offset(request.headers.get("Last-Event-ID"), "Last-Event-ID") or 0
+        after = last_event_id or 0
     if after > row["text_length"]:
         raise _bad(
             f"after={after} is beyond the text written so far ({row['text_length']} characters).", "after"
