@@ -6,16 +6,18 @@ interface GenerationControlsProps {
   onChange: (settings: GenerationSettings) => void;
   models: ModelsResponse | undefined;
   defaultModel: string | null | undefined;
+  /** The panel was opened: time to ask for the model list. */
+  onOpen: () => void;
   disabled: boolean;
 }
 
 /** Model, temperature, top_p and max tokens of this story's generations, and named presets. */
-export function GenerationControls({ settings, onChange, models, defaultModel, disabled }: GenerationControlsProps) {
+export function GenerationControls({ settings, onChange, models, defaultModel, onOpen, disabled }: GenerationControlsProps) {
   const set = (changes: Partial<GenerationSettings>) => onChange({ ...settings, ...changes });
   const ids = models?.models ?? [];
   const chosen = settings.model ?? '';
   return (
-    <details className="studio-controls" data-testid="generation-controls">
+    <details className="studio-controls" onToggle={(event) => event.currentTarget.open && onOpen()} data-testid="generation-controls">
       <summary>Generation settings</summary>
       <div className="field">
         <label htmlFor="story-model">Model</label>

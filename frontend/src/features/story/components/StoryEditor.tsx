@@ -92,7 +92,9 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   const { fields, storyId, revision, save, server } = doc;
   const controls = readSettings(fields.settings);
   const backendType = settings?.backend_type ?? null;
-  const models = useModels(backendType ?? '', backendType !== null);
+  // The model list is asked for once the generation settings are opened (or a model is chosen).
+  const [modelsWanted, setModelsWanted] = useState(() => Boolean(readSettings(initial ? JSON.stringify(initial.settings ?? {}) : '{}').model));
+  const models = useModels(backendType ?? '', backendType !== null && modelsWanted);
   const writing = generation.isRunning;
   const alternatives = server?.alternatives ?? null;
   const history = server?.history ?? null;
@@ -320,6 +322,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
           onChange={editSettings}
           models={models.data}
           defaultModel={settings?.default_model}
+          onOpen={() => setModelsWanted(true)}
           disabled={writing}
         />
         <BackendStatusLine status={status.data} />
