@@ -34,7 +34,7 @@ export function GenerationNotice({ generation, lastOnServer }: { generation: Gen
       <div className="notice notice-warning" role="status" data-testid="story-interrupted">
         <p>
           <strong>The server stopped while this story was being written.</strong> The text written up to that moment is kept.
-          You can edit it or generate again; continuing from where it broke off comes with the writing studio.
+          You can edit it, or press Continue to go on from where it broke off.
         </p>
       </div>
     );

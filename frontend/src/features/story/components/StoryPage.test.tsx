@@ -348,7 +348,7 @@ describe('StoryPage: generations run on the server', () => {
     openStory();
     const notice = await screen.findByTestId('story-interrupted');
     expect(notice).toHaveTextContent('The server stopped while this story was being written. The text written up to that moment is kept.');
-    expect(notice).toHaveTextContent('continuing from where it broke off comes with the writing studio');
+    expect(notice).toHaveTextContent('press Continue to go on from where it broke off');
     expect(storyText()).toHaveValue('It was dark and');
   });
 
