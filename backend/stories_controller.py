@@ -389,18 +389,11 @@ def get_revision(story_id: int, revision: int):
 def restore_revision(story_id: int, revision: int):
     """The revision's text becomes the story's text, as a new revision (nothing is lost)."""
     body = json_object()
-    base_revision = _base_revision(body)
-    conn = get_db()
+    _base_revision(body)  # a malformed body is a 400 before a missing story is a 404
     _row(story_id)
     old = _revision(story_id, revision)
-    generations.running_for_story(conn, story_id)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = _row(story_id)
-        _check_base(conn, row, base_revision)
-        running = _running_generation(conn, story_id)
-        if running is not None:
-            raise _generation_running(running)
+
+    def restore(conn, row):
         conn.execute(
             "UPDATE stories SET content = ?, word_count = ?, revision = revision + 1, updated_at = ? WHERE id = ?",
             (old["content"], old["word_count"], stories_store.now_stamp(), story_id),
@@ -409,11 +402,8 @@ def restore_revision(story_id: int, revision: int):
         stories_store.keep_alternatives(conn, story_id, stories_store.after_edit(
             stories_store.alternatives_of(row), row["content"], old["content"]))
         stories_store.record_history(conn, story_id, "restore")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return jsonify(story_document(story_id))
+
+    return jsonify(_studio_write(story_id, body, restore))
 
 
 # -- the studio: context budget, alternatives, undo and redo ------------------------------------
