@@ -6,6 +6,7 @@ index on either database; `db_dialect` holds every difference between the two.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -215,7 +216,7 @@ class PostgresConnection:
         self.raw.close()
 
 
-def _pool(url: str):
+def _pool(url: str, app=None):
     """This process's connection pool for the URL (made after gunicorn forks the worker)."""
     key = (url, os.getpid())
     pool = _pools.get(key)
@@ -228,7 +229,7 @@ def _pool(url: str):
                 pool = ConnectionPool(
                     url,
                     min_size=1,
-                    max_size=current_app.config.get("DATABASE_POOL_SIZE", 10),
+                    max_size=(app or current_app).config.get("DATABASE_POOL_SIZE", 10),
                     kwargs={"autocommit": True, "row_factory": _row_factory},
                     timeout=30,
                     open=True,
@@ -238,8 +239,8 @@ def _pool(url: str):
     return pool
 
 
-def _checkout_postgres(url: str) -> PostgresConnection:
-    raw = _pool(url).getconn()
+def _checkout_postgres(url: str, app=None) -> PostgresConnection:
+    raw = _pool(url, app).getconn()
     conn = PostgresConnection(raw)
     if url not in _migrated:
         with _migrate_lock:
@@ -295,19 +296,36 @@ def migrate(conn) -> int:
     return version
 
 
-# -- per request ----------------------------------------------------------------------------
+# -- per request, and borrowed outside one -------------------------------------------------------
+def _checkout(app):
+    """A connection from this process's idle SQLite connections or its PostgreSQL pool, and
+    what `_give_back` needs to return it (the SQLite file's identity)."""
+    url = database_url(app)
+    if url:
+        return _checkout_postgres(url, app), None
+    path = database_path(app)
+    conn = _checkout_sqlite(path)
+    return conn, _sqlite_identity(path)
+
+
+def _give_back(app, conn, identity) -> None:
+    """Return a checked-out connection, never mid-transaction."""
+    if isinstance(conn, PostgresConnection):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        _pool(database_url(app), app).putconn(conn.raw)
+    elif identity is not None:
+        _return_sqlite(conn, identity)
+    else:
+        conn.close()
+
+
 def get_db():
     """The request's connection, taken from this process's idle SQLite connections or its
     PostgreSQL pool, because opening and configuring a connection costs more than most
     queries it runs. It goes back at the end of the request (or at `release_db()`)."""
     if "db" not in g:
-        url = database_url()
-        if url:
-            g.db = _checkout_postgres(url)
-        else:
-            path = database_path()
-            g.db = _checkout_sqlite(path)
-            g.db_identity = _sqlite_identity(path)
+        g.db, g.db_identity = _checkout(current_app)
     return g.db
 
 
@@ -316,16 +334,23 @@ def release_db(e=None) -> None:
     or before a call that may wait minutes (an LLM answering) so the pool is not held by it."""
     conn = g.pop("db", None)
     identity = g.pop("db_identity", None)
-    if conn is None:
-        return
-    if isinstance(conn, PostgresConnection):
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        _pool(database_url()).putconn(conn.raw)
-    elif identity is not None:
-        _return_sqlite(conn, identity)
-    else:
-        conn.close()
+    if conn is not None:
+        _give_back(current_app, conn, identity)
+
+
+@contextlib.contextmanager
+def borrowed(app=None):
+    """A connection for work outside a request's own (a generation job's persist, a follower's
+    query), from the same idle list or pool as get_db(), held only inside the `with` block and
+    given back at its end: code that waits between queries (for text, for a stop) holds none
+    while it waits, and never uses one that was given back. Usable without an app context
+    when `app` is given."""
+    app = app or current_app._get_current_object()
+    conn, identity = _checkout(app)
+    try:
+        yield conn
+    finally:
+        _give_back(app, conn, identity)
 
 
 close_db = release_db

@@ -1,7 +1,9 @@
 """Generation jobs: a chat completion that names its story runs in a background thread of the
 worker that received it, appends its text to the story and persists it (with a heartbeat) every
-FLUSH_SECONDS; followers on any worker tail the database. A job whose process died is marked
-`interrupted` by whoever notices first (start-up, a reader, a new generation of the story)."""
+FLUSH_SECONDS, borrowing a pooled connection for each write. A follower in the job's own process
+takes the text from the live job's memory as it arrives, woken by that job alone; a follower on
+another worker or instance tails the database every POLL_SECONDS. A job whose process died is
+marked `interrupted` by whoever notices first (start-up, a reader, a new generation of the story)."""
 from __future__ import annotations
 
 import atexit
@@ -28,6 +30,7 @@ FLUSH_SECONDS = 0.25  # new text is written at most this long after it arrived
 HEARTBEAT_SECONDS = 0.5  # a job that has nothing new still says it is alive this often
 STALE_SECONDS = 10.0  # a running job silent for this long is taken for dead
 POLL_SECONDS = 0.2  # how often a follower on another worker looks for new text
+CURSOR_CATCH_UP_SECONDS = 2.0  # how long a cursor ahead of the persisted text waits for it
 KEEPALIVE_SECONDS = 15.0  # an SSE comment keeps idle proxies from closing a quiet stream
 STOP_WAIT_SECONDS = 3.0  # how long a stop request waits for the job to say it stopped
 KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
@@ -40,7 +43,6 @@ INTERRUPTED_ERROR = {
     "hint": "Generate again (or Continue) to go on from where it stopped.",
 }
 
-_changed = threading.Condition()  # notified whenever a job of this process persists something
 _live: dict[int, "Job"] = {}  # the jobs running in this process, by generation id
 _live_lock = threading.Lock()
 _owner: tuple[int, str] | None = None
@@ -266,7 +268,6 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    _notify()
     return True
 
 
@@ -278,9 +279,15 @@ def _prune(conn, story_id: int) -> None:
     )
 
 
-def _notify() -> None:
-    with _changed:
-        _changed.notify_all()
+def live_job(generation_id: int) -> "Job | None":
+    """The job of a generation running in this process, if it is."""
+    with _live_lock:
+        return _live.get(generation_id)
+
+
+def _pause(seconds: float) -> None:
+    """Wait between two looks at the database (a seam for tests)."""
+    time.sleep(seconds)
 
 
 # -- starting ------------------------------------------------------------------------------------
@@ -331,7 +338,7 @@ def start(app, conn, *, story_id: int, user_id: int, service, payload: dict, act
                 conn.execute("ROLLBACK")
             raise
         job = Job(app, cursor.lastrowid, story_id, prefix, service, payload,
-                  avoid_repeat=action in prompting.ACTIONS)
+                  avoid_repeat=action in prompting.ACTIONS, started_at=now)
         _live[job.generation_id] = job
     job.start()
     return job.generation_id
@@ -443,17 +450,26 @@ def _sockets_in(generator) -> list:
 
 
 class Job(threading.Thread):
-    """One generation: reads the backend's chunks and persists text, heartbeat and outcome."""
+    """One generation: reads the backend's chunks, keeps its text in memory for the followers of
+    this process (append-only: what is persisted is exactly "".join(text)), and persists text,
+    heartbeat and outcome, borrowing a connection for each write."""
 
     def __init__(self, app, generation_id: int, story_id: int, prefix: str, service, payload: dict,
-                 avoid_repeat: bool = False):
+                 avoid_repeat: bool = False, started_at: float | None = None):
         super().__init__(name=f"taleweaver-generation-{generation_id}", daemon=True)
         self.app, self.generation_id, self.story_id, self.prefix = app, generation_id, story_id, prefix
+        self.started_at = started_at if started_at is not None else time.time()
+        self.model = payload.get("model") or ""
         # The backend is asked for its usage (tokens, speed) at the end of the stream.
         self.upstream = _Upstream(service, {**payload, "stream_options": {
             **(payload.get("stream_options") or {}), "include_usage": True}})
         self.owner = owner_id()
         self.text, self.reasoning = [], []
+        self.text_length = self.reasoning_length = 0
+        # Notified when this job's text grows and when it has ended: its followers, and only
+        # they, wake up.
+        self.changed = threading.Condition()
+        self.ended = False  # set once the outcome is in the database (or the job gave up)
         self.counted_tokens = 0
         # The first characters of a continuation are held back until a repeat of the text's last
         # sentence can be seen (and removed): followers never see text that is taken back.
@@ -466,19 +482,17 @@ class Job(threading.Thread):
     def run(self) -> None:
         try:
             with self.app.app_context():
-                conn = db.connect(db.database_path(self.app))
-                try:
-                    self._run(conn)
-                finally:
-                    conn.close()
+                self._run()
         except Exception:  # noqa: BLE001 - a dead job is marked interrupted by the next reader
             log.exception("generation %s failed inside Taleweaver", self.generation_id)
         finally:
             with _live_lock:
                 _live.pop(self.generation_id, None)
-            _notify()
+            with self.changed:
+                self.ended = True
+                self.changed.notify_all()
 
-    def _run(self, conn) -> None:
+    def _run(self) -> None:
         self.upstream.start()
         persisted = (0, 0)
         last_write = time.monotonic()
@@ -497,12 +511,12 @@ class Job(threading.Thread):
                 break
             if outcome is not None:
                 break
-            sizes = (sum(map(len, self.text)), sum(map(len, self.reasoning)))
+            sizes = (self.text_length, self.reasoning_length)
             if sizes != persisted or time.monotonic() - last_write >= HEARTBEAT_SECONDS:
-                state = self._persist(conn, write_text=sizes != persisted)
+                state = self._persist(write_text=sizes != persisted)
                 persisted, last_write = sizes, time.monotonic()
             else:
-                state = self._state(conn)
+                state = self._state()
             if state == "stop":
                 outcome = ("stopped", None)
             elif state == "gone":
@@ -513,12 +527,24 @@ class Job(threading.Thread):
             self.upstream.stop()
         self._release_held()
         text, reasoning = "".join(self.text), "".join(self.reasoning)
-        _end(
-            conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
-            finish_reason=self.finish_reason if status == "finished" else None,
-            usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
-            first_token_at=self.first_token_at,
-        )
+        with db.borrowed(self.app) as conn:
+            _end(
+                conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
+                finish_reason=self.finish_reason if status == "finished" else None,
+                usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
+                first_token_at=self.first_token_at,
+            )
+
+    def _append(self, content: str | None, reasoning: str | None) -> None:
+        """New text for the followers: appended, then only this job's followers are woken."""
+        if content:
+            self.text.append(content)
+            self.text_length += len(content)
+        if reasoning:
+            self.reasoning.append(reasoning)
+            self.reasoning_length += len(reasoning)
+        with self.changed:
+            self.changed.notify_all()
 
     def _release_held(self) -> None:
         """The held start of a continuation, without a repeat of the text it continues, joins the text."""
@@ -527,7 +553,7 @@ class Job(threading.Thread):
         start = prompting.join_continuation(self.prefix, "".join(self.held))
         self.held = None
         if start:
-            self.text.append(start)
+            self._append(start, None)
 
     def _take(self, chunk) -> None:
         data = _as_dict(chunk)
@@ -542,58 +568,67 @@ class Job(threading.Thread):
         delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
         content = delta.get("content")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(content, str) and content:
+        content = content if isinstance(content, str) and content else None
+        reasoning = reasoning if isinstance(reasoning, str) and reasoning else None
+        if self.first_token_at is None and (content or reasoning):
+            self.first_token_at = time.time()
+        if content:
             self.counted_tokens += 1
             if self.held is not None:
                 self.held.append(content)
                 if sum(map(len, self.held)) >= self.hold_chars:
                     self._release_held()
-            else:
-                self.text.append(content)
-        if isinstance(reasoning, str) and reasoning:
-            self.reasoning.append(reasoning)
-        if self.first_token_at is None and (content or reasoning):
-            self.first_token_at = time.time()
+                content = None
+        if content or reasoning:
+            self._append(content, reasoning)
         if isinstance(choice.get("finish_reason"), str):
             self.finish_reason = choice["finish_reason"]
 
-    def _persist(self, conn, write_text: bool) -> str:
+    def _persist(self, write_text: bool) -> str:
         """Write the text so far (and the heartbeat) in one short transaction; the job's state after."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with db.borrowed(self.app) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT status, stop_requested, owner FROM generations WHERE id = ?", (self.generation_id,)
+                ).fetchone()
+                if row is None or row["status"] != "running" or row["owner"] != self.owner:
+                    conn.execute("ROLLBACK")
+                    return "gone"
+                if write_text:
+                    text = "".join(self.text)
+                    conn.execute(
+                        """UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ?,
+                               counted_tokens = ? WHERE id = ?""",
+                        (text, "".join(self.reasoning), time.time(), self.first_token_at, self.counted_tokens,
+                         self.generation_id),
+                    )
+                    stories_store.set_content(conn, self.story_id, self.prefix + text)
+                else:
+                    conn.execute("UPDATE generations SET heartbeat_at = ? WHERE id = ?",
+                                 (time.time(), self.generation_id))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return "stop" if row["stop_requested"] else "running"
+
+    def _state(self) -> str:
+        with db.borrowed(self.app) as conn:
             row = conn.execute(
                 "SELECT status, stop_requested, owner FROM generations WHERE id = ?", (self.generation_id,)
             ).fetchone()
-            if row is None or row["status"] != "running" or row["owner"] != self.owner:
-                conn.execute("ROLLBACK")
-                return "gone"
-            if write_text:
-                text = "".join(self.text)
-                conn.execute(
-                    """UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ?,
-                           counted_tokens = ? WHERE id = ?""",
-                    (text, "".join(self.reasoning), time.time(), self.first_token_at, self.counted_tokens,
-                     self.generation_id),
-                )
-                stories_store.set_content(conn, self.story_id, self.prefix + text)
-            else:
-                conn.execute("UPDATE generations SET heartbeat_at = ? WHERE id = ?", (time.time(), self.generation_id))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        if write_text:
-            _notify()
-        return "stop" if row["stop_requested"] else "running"
-
-    def _state(self, conn) -> str:
-        row = conn.execute(
-            "SELECT status, stop_requested, owner FROM generations WHERE id = ?", (self.generation_id,)
-        ).fetchone()
         if row is None or row["status"] != "running" or row["owner"] != self.owner:
             return "gone"
         return "stop" if row["stop_requested"] else "running"
+
+    def wait_for_change(self, text_seen: int, reasoning_seen: int, timeout: float) -> None:
+        """Until this job's text grows past what a follower has seen, or the job ends, at most
+        `timeout` seconds (checked under the lock the job notifies with, so no wake-up is missed)."""
+        with self.changed:
+            if not self.ended and self.text_length == text_seen and self.reasoning_length == reasoning_seen:
+                self.changed.wait(timeout)
 
 
 def _interrupt_live_jobs() -> None:
@@ -620,39 +655,53 @@ atexit.register(_interrupt_live_jobs)
 
 # -- stopping ----------------------------------------------------------------------------------
 
-def stop(conn, generation_id: int, user_id: int) -> sqlite3.Row | None:
-    """Ask the job to stop and wait until it has (idempotent on an ended generation)."""
-    row = get_row(conn, generation_id, user_id)
-    if row is None or row["status"] != "running":
-        return row
-    conn.execute("UPDATE generations SET stop_requested = 1 WHERE id = ? AND status = 'running'", (generation_id,))
-    with _live_lock:
-        job = _live.get(generation_id)
+def _wait_for(app, generation_id: int, timeout: float) -> None:
+    """Until the generation may have changed: woken by its job when it runs in this process,
+    else after a pause (a job elsewhere is seen through the database). Holds no connection."""
+    job = live_job(generation_id)
+    if job is not None:
+        job.wait_for_change(job.text_length, job.reasoning_length, timeout)
+    else:
+        _pause(timeout)
+
+
+def stop(app, generation_id: int, user_id: int) -> sqlite3.Row | None:
+    """Ask the job to stop and wait until it has (idempotent on an ended generation); borrows a
+    connection for each look and holds none while it waits."""
+    with db.borrowed(app) as conn:
+        row = get_row(conn, generation_id, user_id)
+        if row is None or row["status"] != "running":
+            return row
+        conn.execute("UPDATE generations SET stop_requested = 1 WHERE id = ? AND status = 'running'", (generation_id,))
+    job = live_job(generation_id)
     if job is not None:
         job.upstream.stop()  # same worker: close the upstream at once
     deadline = time.monotonic() + STOP_WAIT_SECONDS
     while time.monotonic() < deadline:
-        row = get_row(conn, generation_id, user_id)
+        with db.borrowed(app) as conn:
+            row = get_row(conn, generation_id, user_id)
         if row is None or row["status"] != "running":
             return row
-        with _changed:
-            _changed.wait(0.05)
+        _wait_for(app, generation_id, 0.05)
     # The job did not answer (its worker is busy or gone): end it here; its text so far is kept.
-    _end(conn, generation_id, "stopped")
-    return get_row(conn, generation_id, user_id)
+    with db.borrowed(app) as conn:
+        _end(conn, generation_id, "stopped")
+        return get_row(conn, generation_id, user_id)
 
 
-def wait_until_ended(conn, generation_id: int) -> sqlite3.Row | None:
-    """Block until the generation has ended (for a client that asked for no stream)."""
-    last_check = 0.0
+def wait_until_ended(app, generation_id: int) -> None:
+    """Block until the generation has ended (for a client that asked for no stream), holding no
+    connection while it waits."""
     while True:
-        if time.monotonic() - last_check >= POLL_SECONDS:
+        job = live_job(generation_id)
+        if job is not None:
+            job.wait_for_change(job.text_length, job.reasoning_length, POLL_SECONDS)
+            continue
+        with db.borrowed(app) as conn:
             row = get_row(conn, generation_id)
-            if row is None or row["status"] != "running":
-                return row
-            last_check = time.monotonic()
-        with _changed:
-            _changed.wait(POLL_SECONDS)
+        if row is None or row["status"] != "running":
+            return
+        _pause(POLL_SECONDS)
 
 
 def full_text(conn, generation_id: int) -> tuple[str, str]:
@@ -667,14 +716,80 @@ def _event(event_id: int | None, data: dict) -> bytes:
     return head + b"data: " + json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
 
 
-def follow(conn, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
-    """The SSE events of a generation from text offset `after` on, until it ends."""
-    base = conn.execute(
-        "SELECT started_at, model FROM generations WHERE id = ?", (generation_id,)
-    ).fetchone()
-    if base is None:
-        return
-    chunk_id, created, model = f"gen-{generation_id}", int(base["started_at"]), base["model"] or ""
+class _Cursor:
+    """A follower's place in a live job's append-only pieces of text: reads what lies past the
+    offset (in code points) without joining the whole text again on every event."""
+
+    def __init__(self, pieces: list[str], offset: int):
+        self.pieces, self.offset = pieces, offset
+        self.index = self.start = 0  # the next piece to look at, and its offset in the text
+
+    def read(self) -> str:
+        new = []
+        pieces, count = self.pieces, len(self.pieces)
+        while self.index < count:
+            piece = pieces[self.index]
+            end = self.start + len(piece)
+            if end > self.offset:
+                new.append(piece[max(0, self.offset - self.start):])
+                self.offset = end
+            self.start, self.index = end, self.index + 1
+        return "".join(new)
+
+
+def text_length(generation_id: int, persisted: int) -> int:
+    """How much text a follower may have seen: the live job's text when it runs in this process
+    (it is ahead of the database by up to FLUSH_SECONDS), else what is persisted."""
+    job = live_job(generation_id)
+    return job.text_length if job is not None else persisted
+
+
+def reasoning_length(app, generation_id: int) -> int:
+    """How much reasoning there is now (the live job's, else the persisted)."""
+    job = live_job(generation_id)
+    if job is not None:
+        return job.reasoning_length
+    with db.borrowed(app) as conn:
+        row = conn.execute("SELECT length(reasoning) FROM generations WHERE id = ?", (generation_id,)).fetchone()
+    return row[0] if row else 0
+
+
+def wait_for_text(app, generation_id: int, length: int) -> bool:
+    """Whether the persisted text reaches `length` while the generation runs (a cursor from a
+    follower on another worker, which read the job's memory, can be ahead of the database by up
+    to FLUSH_SECONDS): looks for a bounded while, holding no connection between looks."""
+    for _ in range(max(1, round(CURSOR_CATCH_UP_SECONDS / POLL_SECONDS))):
+        _pause(POLL_SECONDS)
+        if text_length(generation_id, -1) >= length:
+            return True  # its job runs in this process now: memory has it
+        with db.borrowed(app) as conn:
+            row = conn.execute(
+                "SELECT status, length(text) AS n FROM generations WHERE id = ?", (generation_id,)
+            ).fetchone()
+        if row is None or row["n"] >= length:
+            return row is not None
+        if row["status"] != "running":
+            return False
+    return False
+
+
+def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
+    """The SSE events of a generation from text offset `after` on, until it ends. While its job
+    runs in this process the text comes from the job's memory as it arrives (no query); otherwise,
+    and for the outcome once the job has ended, from the database, with a connection borrowed
+    for each look and none held while waiting."""
+    job = live_job(generation_id)
+    if job is not None:
+        created, model = int(job.started_at), job.model
+    else:
+        with db.borrowed(app) as conn:
+            base = conn.execute(
+                "SELECT started_at, model FROM generations WHERE id = ?", (generation_id,)
+            ).fetchone()
+        if base is None:
+            return
+        created, model = int(base["started_at"]), base["model"] or ""
+    chunk_id = f"gen-{generation_id}"
 
     def chunk(delta: dict, finish_reason=None, extension=None) -> dict:
         data = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -684,15 +799,41 @@ def follow(conn, generation_id: int, after: int, reasoning_after: int) -> Iterat
         return data
 
     last_sent = time.monotonic()
+    if job is not None:
+        text, reasoning = _Cursor(job.text, after), _Cursor(job.reasoning, reasoning_after)
+        while True:
+            ended = job.ended  # read first: text appended before the end is read below
+            delta = {}
+            content, thought = text.read(), reasoning.read()
+            if content:
+                delta["content"] = content
+            if thought:
+                delta["reasoning_content"] = thought
+            after, reasoning_after = text.offset, reasoning.offset
+            if delta:
+                yield _event(after, chunk(delta))
+                last_sent = time.monotonic()
+            if ended:
+                break  # the outcome (and any text the job did not keep in memory) is in the database
+            if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                yield b": keep-alive\n\n"
+                last_sent = time.monotonic()
+            job.wait_for_change(after, reasoning_after, max(0.0, KEEPALIVE_SECONDS - (time.monotonic() - last_sent)))
     last_liveness = 0.0
     while True:
-        row = conn.execute(
-            """SELECT status, owner, heartbeat_at, length(text) AS n, length(reasoning) AS r,
-                      substr(text, ? + 1) AS tail, substr(reasoning, ? + 1) AS rtail,
-                      finish_reason, usage_json, error_json
-               FROM generations WHERE id = ?""",
-            (after, reasoning_after, generation_id),
-        ).fetchone()
+        with db.borrowed(app) as conn:
+            row = conn.execute(
+                """SELECT status, owner, heartbeat_at, length(text) AS n, length(reasoning) AS r,
+                          substr(text, ? + 1) AS tail, substr(reasoning, ? + 1) AS rtail,
+                          finish_reason, usage_json, error_json
+                   FROM generations WHERE id = ?""",
+                (after, reasoning_after, generation_id),
+            ).fetchone()
+            if (row is not None and row["status"] == "running" and time.monotonic() - last_liveness >= 1.0):
+                last_liveness = time.monotonic()
+                if not is_alive(row["owner"], row["heartbeat_at"], generation_id):
+                    interrupt(conn, generation_id)
+                    continue
         if row is None:  # the story was deleted
             yield _event(after, chunk({}, None, {"status": "stopped", "error": None, "usage": None}))
             yield b"data: [DONE]\n\n"
@@ -712,16 +853,10 @@ def follow(conn, generation_id: int, after: int, reasoning_after: int) -> Iterat
             yield _event(after, chunk({}, row["finish_reason"], extension))
             yield b"data: [DONE]\n\n"
             return
-        if time.monotonic() - last_liveness >= 1.0:
-            last_liveness = time.monotonic()
-            if not is_alive(row["owner"], row["heartbeat_at"], generation_id):
-                interrupt(conn, generation_id)
-                continue
         if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
             yield b": keep-alive\n\n"
             last_sent = time.monotonic()
-        with _changed:
-            _changed.wait(POLL_SECONDS)
+        _pause(POLL_SECONDS)
 
 
 def public_error(error):

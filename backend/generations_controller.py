@@ -2,14 +2,14 @@
 following (SSE with a resumable cursor), reading and stopping it."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request
 
 import generations
 import prompting
 import stories_store
 import studio
 from auth import current_user_id
-from db import database_path, get_db
+from db import database_path, get_db, release_db
 from errors import ApiError
 
 bp = Blueprint("generations", __name__)
@@ -117,7 +117,8 @@ def start_story_generation(story_id: int, payload: dict, service, action: str | 
     headers = {GENERATION_HEADER: str(generation_id)}
     if payload.get("stream") is True:
         return _event_stream(generation_id, 0, 0, headers)
-    generations.wait_until_ended(conn, generation_id)
+    release_db()  # the job may take minutes; waiting holds no connection
+    generations.wait_until_ended(current_app._get_current_object(), generation_id)
     response = _completion(generation_id)
     response.headers.update(headers)
     return response
@@ -132,10 +133,10 @@ def _already_running(generation_id: int) -> ApiError:
 
 
 def _event_stream(generation_id: int, after: int, reasoning_after: int, headers: dict | None = None) -> Response:
-    events = generations.follow(get_db(), generation_id, after, reasoning_after)
-    return Response(
-        stream_with_context(events), mimetype="text/event-stream", headers={**_SSE_HEADERS, **(headers or {})}
-    )
+    """The follower streams after the view has returned and the request's connection has gone
+    back: it borrows connections of its own (generations.follow), never the request's."""
+    events = generations.follow(current_app._get_current_object(), generation_id, after, reasoning_after)
+    return Response(events, mimetype="text/event-stream", headers={**_SSE_HEADERS, **(headers or {})})
 
 
 def _generation(generation_id: int):
@@ -169,26 +170,26 @@ def generation_events(generation_id: int):
     last_event_id = _offset(request.headers.get("Last-Event-ID"), "Last-Event-ID")  # checked even when `after` wins
     if after is None:
         after = last_event_id or 0
-    if after > row["text_length"]:
-        raise _bad(
-            f"after={after} is beyond the text written so far ({row['text_length']} characters).", "after"
-        )
     reasoning_after = _offset(request.args.get("reasoning_after"), "reasoning_after")
+    release_db()  # from here on nothing holds the request's connection
+    app = current_app._get_current_object()
+    written = generations.text_length(generation_id, row["text_length"])
+    if after > written and not (row["status"] == "running" and generations.wait_for_text(app, generation_id, after)):
+        # A cursor from a follower on another worker may be a little ahead of the persisted text
+        # while the generation runs; one beyond what was ever written is an error.
+        raise _bad(f"after={after} is beyond the text written so far ({written} characters).", "after")
     if reasoning_after is None:
-        reasoning_after = 0 if after == 0 else _reasoning_length(generation_id)
+        reasoning_after = 0 if after == 0 else generations.reasoning_length(app, generation_id)
     return _event_stream(generation_id, after, reasoning_after, {GENERATION_HEADER: str(generation_id)})
-
-
-def _reasoning_length(generation_id: int) -> int:
-    row = get_db().execute("SELECT length(reasoning) FROM generations WHERE id = ?", (generation_id,)).fetchone()
-    return row[0] if row else 0
 
 
 @bp.post("/generations/<int:generation_id>/stop")
 def stop_generation(generation_id: int):
     """Stop the generation: the upstream request is closed and the text so far is kept."""
     _generation(generation_id)
-    row = generations.stop(get_db(), generation_id, current_user_id())
+    user_id = current_user_id()
+    release_db()  # stopping waits for the job; it borrows a connection for each look
+    row = generations.stop(current_app._get_current_object(), generation_id, user_id)
     return jsonify(generations.view(row))
 
 

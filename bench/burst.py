@@ -1,9 +1,12 @@
 """Many streams at once: a burst of 1,000 streams opened together, through the proxy, straight
-to the fake upstream, and through nginx alone (the relay reference); and with --instances,
+to the fake upstream, and through nginx alone (the relay reference); with --stories, the same
+burst as story generations (each stream names a story of its own); and with --instances,
 N users' streams spread over several instances on one PostgreSQL database behind nginx.
 A benchmark, not a test: it prints figures next to targets and writes results/burst.*.
 
     .venv/bin/python bench/burst.py                     # the 1,000-stream burst, about 1 minute
+    .venv/bin/python bench/burst.py --stories           # also 1,000 story generations at once
+    .venv/bin/python bench/burst.py --stories --only-stories --results-dir /tmp/b   # that row alone
     .venv/bin/python bench/burst.py --instances 3 --users 20   # also 3 instances behind nginx
 
 Loopback only; the streams are bounded (chunks x interval), and every phase has a time limit.
@@ -14,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,6 +35,17 @@ from tests import nginx  # noqa: E402
 from tests.support import TaleweaverServer  # noqa: E402
 
 TARGETS = {"failed": 0, "ttft_p99_over_direct_s": 0.5, "server_rss_mb": 500.0}
+# The upstream starts every chunk's content with its send time, "<ns>;" (bench/upstream.py).
+STAMP = re.compile(r"(?<![0-9])[0-9]{6,};")
+
+
+def chunks_in(event: dict) -> int:
+    """How many upstream chunks an event carries: one for a relayed chunk; a story generation's
+    follower may send the text of several chunks in one event (counted by their send stamps)."""
+    choices = event.get("choices") or [{}]
+    content = (choices[0].get("delta") or {}).get("content") if isinstance(choices[0], dict) else None
+    stamps = len(STAMP.findall(content)) if isinstance(content, str) else 0
+    return stamps or (1 if sent_ns_of(event) is not None else 0)
 
 
 def request_bytes(port: int, path: str, body: bytes, headers: dict | None = None) -> bytes:
@@ -61,8 +76,8 @@ async def one_stream(port: int, request: bytes, chunks: int) -> dict:
                     elif isinstance(event, dict):
                         if "error" in event:
                             error = json.dumps(event["error"])[:200]
-                        elif sent_ns_of(event) is not None:
-                            content += 1
+                        elif n := chunks_in(event):
+                            content += n
                             if first is None:
                                 first = now_ns()
     except Exception as exc:  # noqa: BLE001 - every way a stream fails is counted
@@ -100,9 +115,10 @@ def tally(outcomes: list[dict]) -> dict:
     }
 
 
-def measured(name: str, targets, chunks: int, limit: float, probes=()) -> dict:
+def measured(name: str, targets, chunks: int, limit: float, probes=(), warm_up: bool = True) -> dict:
     print(f"==> {name}: {len(targets)} streams", flush=True)
-    asyncio.run(burst(targets[:20], chunks, limit))  # warm-up: connections, caches, the upstream's loop
+    if warm_up:
+        asyncio.run(burst(targets[:20], chunks, limit))  # warm-up: connections, caches, the upstream's loop
     samplers = [RssSampler(probe) for probe in probes]
     cpu = [probe.cpu_seconds() for probe in probes]
     for sampler in samplers:
@@ -120,7 +136,10 @@ def measured(name: str, targets, chunks: int, limit: float, probes=()) -> dict:
         result["server_cpu_seconds"] = sum(p.cpu_seconds() - c for p, c in zip(probes, cpu))
     print(f"    failed {result['failed']}, TTFT p50 {result['ttft_ms']['p50']:.0f} ms, "
           f"p99 {result['ttft_ms']['p99']:.0f} ms, max {result['ttft_ms']['max']:.0f} ms"
-          + (f", server RSS peak {result['server_rss_peak_mb']:.0f} MB" if probes else ""), flush=True)
+          + (f", server RSS peak {result['server_rss_peak_mb']:.0f} MB, CPU {result['server_cpu_seconds']:.1f} s"
+             if probes else ""), flush=True)
+    if result["errors"]:
+        print(f"    errors: {result['errors']}", flush=True)
     time.sleep(1.0)
     return result
 
@@ -135,6 +154,25 @@ def start_server(env: dict | None = None, database_url: str | None = None) -> Ta
             server.env.pop(name, None)
     server.env.update(env or {})
     return server.start()
+
+
+def story_generations(server: TaleweaverServer, script: dict, streams: int, chunks: int, limit: float) -> dict:
+    """The burst as story generations: each stream is a chat completion naming a story of its
+    own (created first, not timed), followed over SSE as the Story page does."""
+    session = requests.Session()
+    story_ids = [session.post(server.url + "/api/stories", json={"premise": f"A tale {number}"}, timeout=30).json()["id"]
+                 for number in range(streams + 20)]  # 20 more for the warm-up
+
+    def target(story_id: int) -> tuple[int, bytes]:
+        body = json.dumps({"model": MODEL, "stream": True, "taleweaver": {"story_id": story_id},
+                           "messages": [{"role": "user", "content": json.dumps(script)}]}).encode()
+        return server.port, request_bytes(server.port, PROXY_CHAT, body)
+
+    asyncio.run(burst([target(story_id) for story_id in story_ids[streams:]], chunks, limit))  # warm-up
+    time.sleep(1.0)
+    return measured("story generations through the proxy (one instance)",
+                    [target(story_id) for story_id in story_ids[:streams]], chunks, limit,
+                    [ServerProbe(server.process.pid)], warm_up=False)
 
 
 def many_instances(args, upstream, body: bytes, chunks: int, limit: float) -> dict:
@@ -185,12 +223,16 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=0, help="also N instances on PostgreSQL behind nginx")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--worker-class", default=None, help="gthread to compare with threads")
+    parser.add_argument("--stories", action="store_true", help="also the burst as story generations")
+    parser.add_argument("--only-stories", action="store_true",
+                        help="with --stories: skip nginx alone and the plain proxy (direct stays, as the reference)")
     parser.add_argument("--name", default="burst")
+    parser.add_argument("--results-dir", default=str(BENCH / "results"), help="where NAME.json and NAME.md go")
     args = parser.parse_args()
     chunks = args.chunks
     limit = chunks * args.interval_ms / 1000 + 120
-    body = chat_body("lmstudio", direct=False, stream=True,
-                     script={"chunks": chunks, "interval_ms": args.interval_ms, "chunk_bytes": 16})
+    script = {"chunks": chunks, "interval_ms": args.interval_ms, "chunk_bytes": 16}
+    body = chat_body("lmstudio", direct=False, stream=True, script=script)
     info = machine()
     results: dict = {"settings": vars(args), "machine": info}
     env = {"TALEWEAVER_WORKER_CLASS": args.worker_class} if args.worker_class else None
@@ -198,37 +240,52 @@ def main() -> int:
         results["direct"] = measured("straight to the fake upstream",
                                      [(upstream.port, request_bytes(upstream.port, "/v1/chat/completions", body))] * args.streams,
                                      chunks, limit)
-        relay = nginx.Nginx([upstream.port]).start()
-        try:
-            results["nginx_alone"] = measured(
-                "through nginx alone (relay reference)",
-                [(relay.port, request_bytes(relay.port, "/v1/chat/completions", body))] * args.streams, chunks, limit)
-        finally:
-            relay.stop()
-        server = start_server(env)
-        try:
-            server.configure("lmstudio", {"url": upstream.url}, MODEL)
-            requests.post(server.url + PROXY_CHAT, data=body, headers={"Content-Type": "application/json"}, timeout=60)
-            results["proxied"] = measured(
-                "through the proxy (one instance, backend/gunicorn.conf.py)",
-                [(server.port, request_bytes(server.port, PROXY_CHAT, body))] * args.streams, chunks, limit,
-                [ServerProbe(server.process.pid)])
-            results["proxied"]["worker_class"] = args.worker_class or "gevent (gunicorn.conf.py default)"
-        finally:
-            server.close()
+        if not args.only_stories:
+            relay = nginx.Nginx([upstream.port]).start()
+            try:
+                results["nginx_alone"] = measured(
+                    "through nginx alone (relay reference)",
+                    [(relay.port, request_bytes(relay.port, "/v1/chat/completions", body))] * args.streams,
+                    chunks, limit)
+            finally:
+                relay.stop()
+            server = start_server(env)
+            try:
+                server.configure("lmstudio", {"url": upstream.url}, MODEL)
+                requests.post(server.url + PROXY_CHAT, data=body, headers={"Content-Type": "application/json"}, timeout=60)
+                results["proxied"] = measured(
+                    "through the proxy (one instance, backend/gunicorn.conf.py)",
+                    [(server.port, request_bytes(server.port, PROXY_CHAT, body))] * args.streams, chunks, limit,
+                    [ServerProbe(server.process.pid)])
+                results["proxied"]["worker_class"] = args.worker_class or "gevent (gunicorn.conf.py default)"
+            finally:
+                server.close()
+        if args.stories:
+            # A server of its own: the plain burst's greenlets and heaps do not weigh on this row.
+            server = start_server(env)
+            try:
+                server.configure("lmstudio", {"url": upstream.url}, MODEL)
+                results["stories"] = story_generations(server, script, args.streams, chunks, limit)
+                results["stories"]["worker_class"] = args.worker_class or "gevent (gunicorn.conf.py default)"
+            finally:
+                server.close()
         if args.instances:
             results["many_instances"] = many_instances(args, upstream, body, chunks, limit)
     direct_p99 = results["direct"]["ttft_ms"]["p99"]
-    proxied = results["proxied"]
-    results["targets"] = [
-        {"name": "failed streams", "measured": proxied["failed"], "target": "0", "pass": proxied["failed"] == 0},
-        {"name": "TTFT p99 over direct, s", "measured": (proxied["ttft_ms"]["p99"] - direct_p99) / 1000,
-         "target": "≤ 0.5 s", "pass": (proxied["ttft_ms"]["p99"] - direct_p99) / 1000 <= 0.5},
-        {"name": "server memory peak, MB", "measured": proxied["server_rss_peak_mb"], "target": "< 500 MB",
-         "pass": proxied["server_rss_peak_mb"] < 500},
-    ]
-    out = BENCH / "results"
-    out.mkdir(exist_ok=True)
+    results["targets"] = []
+    for key, label in (("proxied", ""), ("stories", "story generations: ")):
+        if key not in results:
+            continue
+        row = results[key]
+        over = (row["ttft_ms"]["p99"] - direct_p99) / 1000
+        results["targets"] += [
+            {"name": f"{label}failed streams", "measured": row["failed"], "target": "0", "pass": row["failed"] == 0},
+            {"name": f"{label}TTFT p99 over direct, s", "measured": over, "target": "≤ 0.5 s", "pass": over <= 0.5},
+            {"name": f"{label}server memory peak, MB", "measured": row["server_rss_peak_mb"], "target": "< 500 MB",
+             "pass": row["server_rss_peak_mb"] < 500},
+        ]
+    out = Path(args.results_dir)
+    out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / f"{args.name}.md").write_text(markdown(results))
     print(markdown(results))
@@ -245,7 +302,9 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     labels = {"direct": "straight to the fake upstream", "nginx_alone": "nginx alone (relay reference)",
-              "proxied": "through the proxy, one instance", "many_instances": "users over instances behind nginx"}
+              "proxied": "through the proxy, one instance",
+              "stories": "story generations through the proxy, one instance",
+              "many_instances": "users over instances behind nginx"}
     for key, label in labels.items():
         row = results.get(key)
         if not row:
