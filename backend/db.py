@@ -78,9 +78,10 @@ def _sqlite_identity(path: str):
         return None
 
 
-def _checkout_sqlite(path: str) -> sqlite3.Connection:
-    """An idle connection to the file, or a new one. Kept per process, not per thread: under
-    gevent every request is a greenlet of its own, so a thread-local one would never be reused."""
+def _checkout_sqlite(path: str) -> tuple[sqlite3.Connection, tuple | None]:
+    """An idle connection to the file, or a new one, and the file's identity (to give it back
+    under). Kept per process, not per thread: under gevent every request is a greenlet of its
+    own, so a thread-local one would never be reused."""
     identity = _sqlite_identity(path)
     idle = _sqlite_idle.get(identity) if identity else None
     if idle:
@@ -89,13 +90,13 @@ def _checkout_sqlite(path: str) -> sqlite3.Connection:
         except IndexError:
             conn = None
         if conn is not None:
-            return conn
+            return conn, identity
     conn = connect(path)
     if path not in _migrated or identity is None:
         with _migrate_lock:
             migrate(conn)
             _migrated.add(path)
-    return conn
+    return conn, identity or _sqlite_identity(path)
 
 
 def _return_sqlite(conn: sqlite3.Connection, identity) -> None:
@@ -304,8 +305,7 @@ def _checkout(app):
     if url:
         return _checkout_postgres(url, app), None
     path = database_path(app)
-    conn = _checkout_sqlite(path)
-    return conn, _sqlite_identity(path)
+    return _checkout_sqlite(path)
 
 
 def _give_back(app, conn, identity) -> None:

@@ -10,7 +10,6 @@ import atexit
 import json
 import logging
 import os
-import queue
 import secrets
 import socket
 import sqlite3
@@ -173,7 +172,9 @@ def is_alive(owner: str, heartbeat_at: float, generation_id: int) -> bool:
         return True  # another machine: only its heartbeat can tell
     pid = int(pid_text)
     if pid == os.getpid():
-        with _live_lock:
+        if owner == owner_id() and generation_id in _live:
+            return True
+        with _live_lock:  # a job being recorded is registered before the lock is let go
             return owner == owner_id() and generation_id in _live
     try:
         os.kill(pid, 0)
@@ -280,9 +281,9 @@ def _prune(conn, story_id: int) -> None:
 
 
 def live_job(generation_id: int) -> "Job | None":
-    """The job of a generation running in this process, if it is."""
-    with _live_lock:
-        return _live.get(generation_id)
+    """The job of a generation running in this process, if it is (a dict lookup is atomic: no
+    lock, which a job being recorded holds through its database round trip)."""
+    return _live.get(generation_id)
 
 
 def _pause(seconds: float) -> None:
@@ -300,12 +301,14 @@ class AlreadyRunning(Exception):
         self.generation_id = generation_id
 
 
-def start(app, conn, *, story_id: int, user_id: int, service, payload: dict, action: str | None = None,
-          prefix_length: int | None = None, context: dict | None = None) -> int:
-    """Record a new running generation of the story and start its job; returns its id. The job
-    appends to the story's text, or with `prefix_length` to the text's first that many characters
-    (a regeneration replaces the passage after them); a `continue` or `regenerate` action never
-    repeats the end of the text it continues."""
+def create_job(app, conn, *, story_id: int, user_id: int, service, payload: dict, action: str | None = None,
+               prefix_length: int | None = None, context: dict | None = None) -> "Job":
+    """Record a new running generation of the story and return its job, registered as live; the
+    caller starts it (`job.start()`) once it holds no connection, because starting a thread waits
+    for it (under gevent: other requests run meanwhile). The job appends to the story's text, or
+    with `prefix_length` to the text's first that many characters (a regeneration replaces the
+    passage after them); a `continue` or `regenerate` action never repeats the end of the text
+    it continues."""
     running = running_for_story(conn, story_id)
     if running is not None and running["status"] == "running":
         raise AlreadyRunning(running["id"])
@@ -340,8 +343,7 @@ def start(app, conn, *, story_id: int, user_id: int, service, payload: dict, act
         job = Job(app, cursor.lastrowid, story_id, prefix, service, payload,
                   avoid_repeat=action in prompting.ACTIONS, started_at=now)
         _live[job.generation_id] = job
-    job.start()
-    return job.generation_id
+    return job
 
 
 # -- the job ---------------------------------------------------------------------------------
@@ -367,18 +369,25 @@ def _error_record(exc: llm_service.LLMError) -> dict:
 
 
 class _Upstream:
-    """Reads the backend's stream in a thread of its own, so that the job can persist, notice a
-    stop request and close the upstream connection while the backend is silent."""
+    """Reads the backend's stream in a thread of its own and hands each chunk to `take` as it
+    arrives (so followers see it at once), so that the job can persist, notice a stop request
+    and close the upstream connection while the backend is silent. `outcome` is set (and `done`)
+    after the last chunk: ("end" | "stopped" | "error", error record or None)."""
 
-    def __init__(self, service, payload: dict):
-        self.service, self.payload = service, payload
-        self.items: queue.Queue = queue.Queue()
+    def __init__(self, service, payload: dict, take):
+        self.service, self.payload, self.take = service, payload, take
+        self.outcome: tuple[str, dict | None] | None = None
+        self.done = threading.Event()
         self.stopping = threading.Event()
         self.chunks = None
         self.thread = threading.Thread(target=self._run, name="taleweaver-upstream", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+
+    def _ended(self, kind: str, error: dict | None = None) -> None:
+        self.outcome = (kind, error)
+        self.done.set()
 
     def _run(self) -> None:
         chunks = None
@@ -388,21 +397,21 @@ class _Upstream:
             for chunk in chunks:
                 if self.stopping.is_set():
                     break
-                self.items.put(("chunk", chunk))
-            self.items.put(("stopped" if self.stopping.is_set() else "end", None))
+                self.take(chunk)
+            self._ended("stopped" if self.stopping.is_set() else "end")
         except llm_service.LLMError as exc:
             # A read cut short by stop() fails too; that is the stop, not a backend failure.
-            self.items.put(("stopped", None) if self.stopping.is_set() else ("error", _error_record(exc)))
+            self._ended("stopped") if self.stopping.is_set() else self._ended("error", _error_record(exc))
         except Exception:  # noqa: BLE001 - the job must end with a recorded error, never hang
             if self.stopping.is_set():
-                self.items.put(("stopped", None))
+                self._ended("stopped")
                 return
             log.exception("generation stream failed")
-            self.items.put(("error", {
+            self._ended("error", {
                 "code": "internal_error",
                 "message": "The generation failed inside Taleweaver; the server log has details.",
                 "http_status": 500,
-            }))
+            })
         finally:
             close = getattr(chunks, "close", None)
             if callable(close):
@@ -462,13 +471,17 @@ class Job(threading.Thread):
         self.model = payload.get("model") or ""
         # The backend is asked for its usage (tokens, speed) at the end of the stream.
         self.upstream = _Upstream(service, {**payload, "stream_options": {
-            **(payload.get("stream_options") or {}), "include_usage": True}})
+            **(payload.get("stream_options") or {}), "include_usage": True}}, self._take)
         self.owner = owner_id()
         self.text, self.reasoning = [], []
         self.text_length = self.reasoning_length = 0
         # Notified when this job's text grows and when it has ended: its followers, and only
         # they, wake up.
         self.changed = threading.Condition()
+        # Chunks are taken in the upstream's thread; once `closed` (the outcome is being written)
+        # no more text joins, so what is persisted is all the memory's followers ever see.
+        self.lock = threading.Lock()
+        self.closed = False
         self.ended = False  # set once the outcome is in the database (or the job gave up)
         self.counted_tokens = 0
         # The first characters of a continuation are held back until a repeat of the text's last
@@ -496,21 +509,8 @@ class Job(threading.Thread):
         self.upstream.start()
         persisted = (0, 0)
         last_write = time.monotonic()
-        outcome = None
-        while outcome is None:
-            deadline = time.monotonic() + FLUSH_SECONDS
-            while True:
-                try:
-                    kind, item = self.upstream.items.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if kind == "chunk":
-                    self._take(item)
-                    continue
-                outcome = {"end": ("finished", None), "stopped": ("stopped", None)}.get(kind) or ("failed", item)
-                break
-            if outcome is not None:
-                break
+        stopped = False
+        while not self.upstream.done.wait(FLUSH_SECONDS):
             sizes = (self.text_length, self.reasoning_length)
             if sizes != persisted or time.monotonic() - last_write >= HEARTBEAT_SECONDS:
                 state = self._persist(write_text=sizes != persisted)
@@ -518,15 +518,17 @@ class Job(threading.Thread):
             else:
                 state = self._state()
             if state == "stop":
-                outcome = ("stopped", None)
-            elif state == "gone":
+                stopped = True
+                break
+            if state == "gone":
                 self.upstream.stop()  # ended elsewhere (story deleted, or taken for dead)
+                self._close()
                 return
-        status, error = outcome
+        kind, error = ("stopped", None) if stopped else self.upstream.outcome
+        status = {"end": "finished", "stopped": "stopped"}.get(kind, "failed")
         if status != "finished":
             self.upstream.stop()
-        self._release_held()
-        text, reasoning = "".join(self.text), "".join(self.reasoning)
+        text, reasoning = self._close()
         with db.borrowed(self.app) as conn:
             _end(
                 conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
@@ -534,6 +536,13 @@ class Job(threading.Thread):
                 usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
                 first_token_at=self.first_token_at,
             )
+
+    def _close(self) -> tuple[str, str]:
+        """No more chunks join; the held start of a continuation is released. The final text."""
+        with self.lock:
+            self.closed = True
+            self._release_held()
+            return "".join(self.text), "".join(self.reasoning)
 
     def _append(self, content: str | None, reasoning: str | None) -> None:
         """New text for the followers: appended, then only this job's followers are woken."""
@@ -556,9 +565,15 @@ class Job(threading.Thread):
             self._append(start, None)
 
     def _take(self, chunk) -> None:
+        """One chunk of the backend's stream (in the upstream's thread): its text joins the job's."""
         data = _as_dict(chunk)
         if data is None:
             return
+        with self.lock:
+            if not self.closed:
+                self._take_data(data)
+
+    def _take_data(self, data: dict) -> None:
         if isinstance(data.get("usage"), dict):
             self.usage = data["usage"]
         choices = data.get("choices")
@@ -640,9 +655,8 @@ def _interrupt_live_jobs() -> None:
         try:
             conn = db.connect(db.database_path(job.app))
             try:
-                job._release_held()
-                text = "".join(job.text)
-                _end(conn, job.generation_id, "interrupted", text=text, reasoning="".join(job.reasoning),
+                text, reasoning = job._close()
+                _end(conn, job.generation_id, "interrupted", text=text, reasoning=reasoning,
                      content=job.prefix + text, error=INTERRUPTED_ERROR, expect_owner=job.owner)
             finally:
                 conn.close()

@@ -108,16 +108,20 @@ def start_story_generation(story_id: int, payload: dict, service, action: str | 
         if alternatives is not None:
             stories_store.keep_alternatives(conn, story_id, alternatives)
     try:
-        generation_id = generations.start(
+        job = generations.create_job(
             current_app._get_current_object(), conn, story_id=story_id, user_id=user_id,
             service=service, payload=payload, action=action, prefix_length=prefix_length, context=context,
         )
     except generations.AlreadyRunning as running:
         raise _already_running(running.generation_id) from None
+    # Nothing below needs the request's connection: starting the job lets other requests run
+    # (it waits for the thread), and the job may take minutes.
+    release_db()
+    job.start()
+    generation_id = job.generation_id
     headers = {GENERATION_HEADER: str(generation_id)}
     if payload.get("stream") is True:
         return _event_stream(generation_id, 0, 0, headers)
-    release_db()  # the job may take minutes; waiting holds no connection
     generations.wait_until_ended(current_app._get_current_object(), generation_id)
     response = _completion(generation_id)
     response.headers.update(headers)
