@@ -340,7 +340,7 @@ class FakeLLMServer:
         port: int = 0,
         models: Optional[List[str]] = None,
         api_key: Optional[str] = None,
-        reply: str = DEFAULT_REPLY,
+        reply: Any = DEFAULT_REPLY,  # or a function of the request's messages giving the text
         chunk_delay: float = 0.0,
         verbose: bool = False,
         reasoning: Optional[str] = None,
@@ -1006,9 +1006,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     # ----- chat: shared ----------------------------------------------------------------
 
-    def _make_reply(self, limit: Optional[int]) -> _Reply:
+    def _make_reply(self, limit: Optional[int], messages: Any = None) -> _Reply:
         large = self.fake._take_fault("large_reply")
-        return _Reply(self.fake.reply, large["bytes"] if large else None, limit)
+        text = self.fake.reply(messages) if callable(self.fake.reply) else self.fake.reply
+        return _Reply(text, large["bytes"] if large else None, limit)
 
     def _start_stream(self, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
         self.send_response(200)
@@ -1136,7 +1137,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
         if limit is not None and limit < 0:
             limit = None
-        reply = self._make_reply(limit)
+        reply = self._make_reply(limit, messages)
         prompt_tokens = _count_prompt_tokens(messages)
         stream = body.get("stream", True) is not False
 
@@ -1261,7 +1262,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
         if limit is not None and limit < 0:  # LM Studio: -1 = no limit
             limit = None
-        reply = self._make_reply(limit)
+        reply = self._make_reply(limit, messages)
         prompt_tokens = _count_prompt_tokens(messages)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": reply.count,
                  "total_tokens": prompt_tokens + reply.count}
@@ -1603,7 +1604,7 @@ class _LlamaServerHandler(_Handler):
         model = fake.models[0]
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
-        reply = self._make_reply(limit)
+        reply = self._make_reply(limit, messages)
         thoughts = _split_words(fake.reasoning or "")
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())

@@ -3,8 +3,10 @@ and slow fake backends on loopback — reload, a client gone, Stop, SIGKILL, two
 a re-attach on the other worker."""
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
+import threading
 import time
 
 import psutil
@@ -322,3 +324,68 @@ def test_after_a_sigkill_of_the_whole_server_the_text_up_to_a_second_before_is_k
         assert again.status_code == 200, again.text
     finally:
         server.close()
+
+
+BURST = 100
+
+
+def burst_reply(messages) -> str:
+    """Each story's own text: the fake writes words named after the story its prompt names."""
+    name = str(messages[-1]["content"]) if isinstance(messages, list) and messages else "?"
+    return " ".join(f"{name}-w{i}" for i in range(30))
+
+
+def database_connections(server) -> int:
+    """Connections the server's processes hold to its database: PostgreSQL backends of the
+    test cluster's database, or open handles of the SQLite file in the gunicorn processes."""
+    if server.on_postgres:
+        return server.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'client backend'")[0][0]
+    processes = [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children()]
+    return sum(1 for process in processes for handle in process.open_files() if handle.path == server.database)
+
+
+def test_a_hundred_story_generations_at_once_each_get_their_whole_text(server, fake_factory):
+    """A burst of story generations at once, each followed over SSE to its end: every follower
+    gets its own story's whole text, every story holds it and every generation finished; and
+    the server holds far fewer database connections than it runs generations (a job borrows
+    one for each write)."""
+    fake = fake_factory("lmstudio", reply=burst_reply, chunk_delay=0.1)  # 30 words: about 3 s each
+    configure_fake(server, fake, default_model=fake.models[0])
+    stories = [new_story(server, premise=f"Story {number}")["id"] for number in range(BURST)]
+    before = database_connections(server)
+    started = threading.Barrier(BURST + 1, timeout=120)
+
+    def run(story_id: int) -> tuple[str, dict | None]:
+        response = server.api("POST", "/proxy/llm/v1/chat/completions", stream=True, timeout=120, json={
+            "messages": [{"role": "user", "content": f"s{story_id}"}], "stream": True,
+            "taleweaver": {"story_id": story_id}})
+        assert response.status_code == 200, response.text
+        events, final = [], None
+        try:
+            for event_id, data in sse_events_with_ids(response):
+                if data == "[DONE]":
+                    break
+                events.append((event_id, data))
+                if len(events) == 1:
+                    started.wait()  # all streams are open and writing
+                if data.get("taleweaver"):
+                    final = data["taleweaver"]
+        finally:
+            response.close()
+        return delta_text(events), final
+
+    with concurrent.futures.ThreadPoolExecutor(BURST) as pool:
+        outcomes = [pool.submit(run, story_id) for story_id in stories]
+        started.wait()
+        during = max(database_connections(server) for _ in range(10))  # while all of them run
+        results = [outcome.result(timeout=180) for outcome in outcomes]
+
+    for story_id, (text, final) in zip(stories, results):
+        assert text == burst_reply([{"content": f"s{story_id}"}])
+        assert final is not None and final["status"] == "finished"
+        assert story(server, story_id)["content"] == text
+        assert story(server, story_id)["last_generation"]["status"] == "finished"
+    # PostgreSQL: at most the two workers' pools (DATABASE_POOL_SIZE 10 each), where a connection
+    # per job would be one per generation; SQLite: the idle connections plus the few in use.
+    assert during - before <= (2 * 10 if server.on_postgres else BURST // 4), (before, during)
