@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import db
 import generations
 import llm_service
 import stories_store
@@ -36,9 +37,9 @@ class ScriptedService:
         self.payloads.append(payload)
         return self._chunks()
 
-    def _chunks(self):
+    def _chunks(self, pieces=None):
         try:
-            for index, piece in enumerate(self.pieces):
+            for index, piece in enumerate(self.pieces if pieces is None else pieces):
                 if index == self.hold_at:
                     self.reached_hold.set()
                     self.release.wait(10)
@@ -684,3 +685,129 @@ def test_users_never_see_follow_or_stop_each_others_generations(tmp_path, servic
     assert bobs_try.status_code == 404 and bobs_try.get_json()["error"]["code"] == "story_not_found"
     assert client.get("/api/stories", headers=bob).get_json()["stories"] == []
     assert client.get(f"/proxy/llm/v1/generations/{generation_id}", headers=ann).get_json()["status"] == "finished"
+
+
+# ---- followers under load: connections of their own, text from the job's memory -------------------
+
+class PromptNamedService(ScriptedService):
+    """Writes each request a text of its own, named after its prompt (so one follower getting
+    another's text shows); every stream waits at `hold_at` until `release` is set."""
+
+    def chat_completion(self, payload, stream=False):
+        assert stream is True
+        self.payloads.append(payload)
+        return self._chunks(self.text_for(payload["messages"][-1]["content"]))
+
+    @staticmethod
+    def text_for(name):
+        return [f"{name}-{i} " for i in range(6)]
+
+
+def read_in_background(response):
+    """Collect a streamed response's body in a thread of its own, piece by piece."""
+    pieces = []
+    reader = threading.Thread(target=lambda: pieces.extend(response.response), daemon=True)
+    reader.start()
+    return pieces, reader
+
+
+def test_a_follower_never_uses_the_requests_connection_once_it_has_been_given_back(web, service, monkeypatch):
+    """With no idle SQLite connection kept, every connection given back is closed: a follower still
+    querying on its request's connection after the view returned would fail ("Cannot operate on
+    a closed database") instead of streaming."""
+    monkeypatch.setattr(db, "SQLITE_IDLE_CONNECTIONS", 0)
+    story = new_story(web)
+
+    response = generate(web, story["id"])
+    events = sse(response.get_data())
+    generation_id = int(response.headers["X-Taleweaver-Generation"])
+    replay = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events?after=4").get_data())
+
+    assert response.status_code == 200 and text_of(events) == "".join(REPLY)
+    assert events[-2][1]["taleweaver"]["status"] == "finished"
+    assert text_of(replay) == "".join(REPLY)[4:] and replay[-2][1]["taleweaver"]["status"] == "finished"
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
+
+
+def test_a_follower_in_the_jobs_process_gets_the_text_before_it_is_persisted(story_app, web, monkeypatch):
+    held = ScriptedService(hold_at=4)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    may_persist = threading.Event()
+    persist = generations.Job._persist
+
+    def persist_when_allowed(job, *args, **kwargs):
+        may_persist.wait(20)  # the job's writes wait; the text still reaches the follower
+        return persist(job, *args, **kwargs)
+
+    monkeypatch.setattr(generations.Job, "_persist", persist_when_allowed)
+    story = new_story(web)
+    response = generate(story_app.test_client(), story["id"])
+    generation_id = int(response.headers["X-Taleweaver-Generation"])
+    pieces, reader = read_in_background(response)
+
+    try:
+        wait_for(lambda: text_of(sse(b"".join(pieces))) == "Once upon a time")
+        unpersisted = web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()
+        stored = web.get(f"/api/stories/{story['id']}").get_json()
+    finally:
+        may_persist.set()
+        held.release.set()
+    reader.join(10)
+
+    assert unpersisted["status"] == "running" and unpersisted["text_length"] == 0 and stored["content"] == ""
+    events = sse(b"".join(pieces))
+    assert text_of(events) == "".join(REPLY) and events[-2][1]["taleweaver"]["status"] == "finished"
+    assert [event_id for event_id, data in events[:-1]] == sorted(event_id for event_id, _ in events[:-1])
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
+
+
+def test_many_followers_of_different_generations_each_get_their_own_whole_text(story_app, web, monkeypatch):
+    monkeypatch.setattr(db, "SQLITE_IDLE_CONNECTIONS", 1)  # connections are reused, never shared
+    named = PromptNamedService(hold_at=3)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: named)
+    stories = [new_story(web, premise=f"Story {number}")["id"] for number in range(20)]
+    followers = {}
+    for story_id in stories:
+        response = story_app.test_client().post("/proxy/llm/v1/chat/completions", json={
+            "messages": [{"role": "user", "content": f"s{story_id}"}], "stream": True,
+            "taleweaver": {"story_id": story_id}})
+        assert response.status_code == 200
+        followers[story_id] = read_in_background(response)
+
+    try:
+        # Every generation runs at once, each stream held after its first three pieces.
+        for story_id, (pieces, _) in followers.items():
+            wait_for(lambda: text_of(sse(b"".join(pieces))) == "".join(named.text_for(f"s{story_id}")[:3]))
+    finally:
+        named.release.set()
+    for pieces, reader in followers.values():
+        reader.join(10)
+
+    for story_id, (pieces, _) in followers.items():
+        events = sse(b"".join(pieces))
+        assert text_of(events) == "".join(named.text_for(f"s{story_id}"))
+        assert events[-2][1]["taleweaver"]["status"] == "finished" and events[-1][1] == "[DONE]"
+        assert web.get(f"/api/stories/{story_id}").get_json()["content"] == "".join(named.text_for(f"s{story_id}"))
+
+
+def test_a_cursor_a_little_ahead_of_the_persisted_text_waits_for_it(story_app, web, monkeypatch):
+    """A follower on another worker reads the job's memory, so its cursor can be ahead of the
+    database for a moment; a re-attach here with that cursor gets the rest once it is persisted."""
+    story = new_story(web)
+    generation_id = insert_running(story_app, story["id"], "elsewhere:1:abcd", text="Half a sto")
+    steps = [
+        "UPDATE generations SET text = 'Half a story, told.' WHERE id = ?",
+        "UPDATE generations SET status = 'finished', finished_at = heartbeat_at WHERE id = ?",
+    ]
+
+    def the_other_job_writes(seconds):
+        if steps:
+            with connection(story_app) as conn:
+                conn.execute(steps.pop(0), (generation_id,))
+
+    monkeypatch.setattr(generations, "_pause", the_other_job_writes)
+
+    events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events?after={len('Half a story, ')}").get_data())
+
+    assert text_of(events) == "told." and events[0][0] == len("Half a story, told.")
+    assert events[-2][1]["taleweaver"]["status"] == "finished"
