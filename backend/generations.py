@@ -467,6 +467,7 @@ class Job(threading.Thread):
                  avoid_repeat: bool = False, started_at: float | None = None):
         super().__init__(name=f"taleweaver-generation-{generation_id}", daemon=True)
         self.app, self.generation_id, self.story_id, self.prefix = app, generation_id, story_id, prefix
+        self.prefix_words = stories_store.word_count(prefix)
         self.started_at = started_at if started_at is not None else time.time()
         self.model = payload.get("model") or ""
         # The backend is asked for its usage (tokens, speed) at the end of the stream.
@@ -618,7 +619,8 @@ class Job(threading.Thread):
                         (text, "".join(self.reasoning), time.time(), self.first_token_at, self.counted_tokens,
                          self.generation_id),
                     )
-                    stories_store.set_content(conn, self.story_id, self.prefix + text)
+                    stories_store.set_content(conn, self.story_id, self.prefix + text,
+                                              stories_store.word_count_joined(self.prefix, self.prefix_words, text))
                 else:
                     conn.execute("UPDATE generations SET heartbeat_at = ? WHERE id = ?",
                                  (time.time(), self.generation_id))

@@ -28,6 +28,15 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def word_count_joined(head: str, head_words: int, tail: str) -> int:
+    """word_count(head + tail), given head's count: a generation's job counts the story it
+    continues once, not again at every write (on a long story that recount was most of a write)."""
+    words = head_words + word_count(tail)
+    if head and tail and not head[-1].isspace() and not tail[0].isspace():
+        words -= 1  # the word that runs across the join counts once
+    return words
+
+
 def title_from(premise: str, content: str) -> str:
     """A title for a story that has none: the first line of its premise, else of its text."""
     for source in (premise, content):
@@ -70,11 +79,12 @@ def prune_revisions(conn: sqlite3.Connection, story_id: int) -> None:
         conn.executemany("DELETE FROM story_revisions WHERE id = ?", doomed)
 
 
-def set_content(conn: sqlite3.Connection, story_id: int, content: str) -> None:
-    """Write a story's text (used by a generation as its text arrives; no new revision)."""
+def set_content(conn: sqlite3.Connection, story_id: int, content: str, words: int | None = None) -> None:
+    """Write a story's text (used by a generation as its text arrives; no new revision), with its
+    word count when the caller knows it."""
     conn.execute(
         "UPDATE stories SET content = ?, word_count = ?, updated_at = ? WHERE id = ?",
-        (content, word_count(content), now_stamp(), story_id),
+        (content, word_count(content) if words is None else words, now_stamp(), story_id),
     )
 
 
