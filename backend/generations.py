@@ -1,9 +1,11 @@
 """Generation jobs: a chat completion that names its story runs in a background thread of the
-worker that received it, appends its text to the story and persists it (with a heartbeat) every
-FLUSH_SECONDS, borrowing a pooled connection for each write. A follower in the job's own process
-takes the text from the live job's memory as it arrives, woken by that job alone; a follower on
-another worker or instance tails the database every POLL_SECONDS. A job whose process died is
-marked `interrupted` by whoever notices first (start-up, a reader, a new generation of the story)."""
+worker that received it and appends its text to the story; the process's one writer persists
+the text (with a heartbeat) of all its running jobs every FLUSH_SECONDS, in one transaction. A
+follower in the job's own process takes the text from the live job's memory as it arrives, woken
+by that job alone; a follower on another worker or instance tails the database every
+POLL_SECONDS. Jobs, writer and followers borrow a connection for each query and hold none while
+they wait. A job whose process died is marked `interrupted` by whoever notices first (start-up,
+a reader, a new generation of the story)."""
 from __future__ import annotations
 
 import atexit
@@ -374,10 +376,10 @@ class _Upstream:
     and close the upstream connection while the backend is silent. `outcome` is set (and `done`)
     after the last chunk: ("end" | "stopped" | "error", error record or None)."""
 
-    def __init__(self, service, payload: dict, take):
+    def __init__(self, service, payload: dict, take, done: threading.Event):
         self.service, self.payload, self.take = service, payload, take
         self.outcome: tuple[str, dict | None] | None = None
-        self.done = threading.Event()
+        self.done = done
         self.stopping = threading.Event()
         self.chunks = None
         self.thread = threading.Thread(target=self._run, name="taleweaver-upstream", daemon=True)
@@ -459,9 +461,9 @@ def _sockets_in(generator) -> list:
 
 
 class Job(threading.Thread):
-    """One generation: reads the backend's chunks, keeps its text in memory for the followers of
-    this process (append-only: what is persisted is exactly "".join(text)), and persists text,
-    heartbeat and outcome, borrowing a connection for each write."""
+    """One generation: reads the backend's chunks and keeps its text in memory for the followers
+    of this process (append-only: what is persisted is exactly "".join(text)); the process's
+    writer persists text and heartbeat, and the job its outcome."""
 
     def __init__(self, app, generation_id: int, story_id: int, prefix: str, service, payload: dict,
                  avoid_repeat: bool = False, started_at: float | None = None):
@@ -470,10 +472,16 @@ class Job(threading.Thread):
         self.prefix_words = stories_store.word_count(prefix)
         self.started_at = started_at if started_at is not None else time.time()
         self.model = payload.get("model") or ""
+        self.owner = owner_id()
+        # Set when the upstream has ended, or when the process's writer found the generation
+        # stopped or gone (`verdict`): the job then writes its outcome.
+        self.wake = threading.Event()
+        self.verdict: str | None = None
+        self.persisted = self.pending = (0, 0)  # the text and reasoning lengths in the database
+        self.last_write = time.monotonic()
         # The backend is asked for its usage (tokens, speed) at the end of the stream.
         self.upstream = _Upstream(service, {**payload, "stream_options": {
-            **(payload.get("stream_options") or {}), "include_usage": True}}, self._take)
-        self.owner = owner_id()
+            **(payload.get("stream_options") or {}), "include_usage": True}}, self._take, self.wake)
         self.text, self.reasoning = [], []
         self.text_length = self.reasoning_length = 0
         # Notified when this job's text grows and when it has ended: its followers, and only
@@ -508,24 +516,13 @@ class Job(threading.Thread):
 
     def _run(self) -> None:
         self.upstream.start()
-        persisted = (0, 0)
-        last_write = time.monotonic()
-        stopped = False
-        while not self.upstream.done.wait(FLUSH_SECONDS):
-            sizes = (self.text_length, self.reasoning_length)
-            if sizes != persisted or time.monotonic() - last_write >= HEARTBEAT_SECONDS:
-                state = self._persist(write_text=sizes != persisted)
-                persisted, last_write = sizes, time.monotonic()
-            else:
-                state = self._state()
-            if state == "stop":
-                stopped = True
-                break
-            if state == "gone":
-                self.upstream.stop()  # ended elsewhere (story deleted, or taken for dead)
-                self._close()
-                return
-        kind, error = ("stopped", None) if stopped else self.upstream.outcome
+        _writer().ensure_running()
+        self.wake.wait()  # the upstream ended, or the writer found the generation stopped or gone
+        if self.verdict == "gone":
+            self.upstream.stop()  # ended elsewhere (story deleted, or taken for dead)
+            self._close()
+            return
+        kind, error = ("stopped", None) if self.verdict == "stop" else self.upstream.outcome
         status = {"end": "finished", "stopped": "stopped"}.get(kind, "failed")
         if status != "finished":
             self.upstream.stop()
@@ -537,6 +534,12 @@ class Job(threading.Thread):
                 usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
                 first_token_at=self.first_token_at,
             )
+
+    def decide(self, verdict: str) -> None:
+        """The writer found the generation stopped ("stop") or ended elsewhere ("gone")."""
+        if self.verdict is None:
+            self.verdict = verdict
+            self.wake.set()
 
     def _close(self) -> tuple[str, str]:
         """No more chunks join; the held start of a continuation is released. The final text."""
@@ -600,45 +603,29 @@ class Job(threading.Thread):
         if isinstance(choice.get("finish_reason"), str):
             self.finish_reason = choice["finish_reason"]
 
-    def _persist(self, write_text: bool) -> str:
-        """Write the text so far (and the heartbeat) in one short transaction; the job's state after."""
-        with db.borrowed(self.app) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT status, stop_requested, owner FROM generations WHERE id = ?", (self.generation_id,)
-                ).fetchone()
-                if row is None or row["status"] != "running" or row["owner"] != self.owner:
-                    conn.execute("ROLLBACK")
-                    return "gone"
-                if write_text:
-                    text = "".join(self.text)
-                    conn.execute(
-                        """UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ?,
-                               counted_tokens = ? WHERE id = ?""",
-                        (text, "".join(self.reasoning), time.time(), self.first_token_at, self.counted_tokens,
-                         self.generation_id),
-                    )
-                    stories_store.set_content(conn, self.story_id, self.prefix + text,
-                                              stories_store.word_count_joined(self.prefix, self.prefix_words, text))
-                else:
-                    conn.execute("UPDATE generations SET heartbeat_at = ? WHERE id = ?",
-                                 (time.time(), self.generation_id))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        return "stop" if row["stop_requested"] else "running"
-
-    def _state(self) -> str:
-        with db.borrowed(self.app) as conn:
-            row = conn.execute(
-                "SELECT status, stop_requested, owner FROM generations WHERE id = ?", (self.generation_id,)
-            ).fetchone()
-        if row is None or row["status"] != "running" or row["owner"] != self.owner:
-            return "gone"
-        return "stop" if row["stop_requested"] else "running"
+    def write(self, conn, now: float) -> bool:
+        """Its part of the writer's transaction: the text so far when it grew, else the heartbeat
+        when one is due (only while it is still running here). Whether it wrote."""
+        sizes = (self.text_length, self.reasoning_length)
+        if sizes == self.persisted and now - self.last_write < HEARTBEAT_SECONDS:
+            return False
+        if sizes == self.persisted:
+            conn.execute("UPDATE generations SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND owner = ?",
+                         (time.time(), self.generation_id, self.owner))
+        else:
+            text, reasoning = "".join(self.text), "".join(self.reasoning)
+            updated = conn.execute(
+                """UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ?,
+                       counted_tokens = ? WHERE id = ? AND status = 'running' AND owner = ?""",
+                (text, reasoning, time.time(), self.first_token_at, self.counted_tokens,
+                 self.generation_id, self.owner),
+            )
+            if updated.rowcount == 1:
+                stories_store.set_content(conn, self.story_id, self.prefix + text,
+                                          stories_store.word_count_joined(self.prefix, self.prefix_words, text))
+            sizes = (len(text), len(reasoning))
+        self.pending = sizes
+        return True
 
     def wait_for_change(self, text_seen: int, reasoning_seen: int, timeout: float) -> None:
         """Until this job's text grows past what a follower has seen, or the job ends, at most
@@ -646,6 +633,87 @@ class Job(threading.Thread):
         with self.changed:
             if not self.ended and self.text_length == text_seen and self.reasoning_length == reasoning_seen:
                 self.changed.wait(timeout)
+
+
+# -- the process's writer -----------------------------------------------------------------------
+
+def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
+    """In one transaction: the new text (and the heartbeat) of the live jobs that need a write,
+    and what the database says of each job: "running", "stop" (a stop was asked, maybe on another
+    worker) or "gone" (ended elsewhere: the story deleted, or taken for dead). One write lock and
+    one commit for all of this process's jobs, where one per job made the writes the bound."""
+    now, states, written = time.monotonic(), {}, []
+    with db.borrowed(app) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(jobs), 500):
+                batch = {job.generation_id: job for job in jobs[start:start + 500]}
+                rows = conn.execute(
+                    f"SELECT id, status, stop_requested, owner FROM generations WHERE id IN ({', '.join('?' * len(batch))})",
+                    tuple(batch),
+                ).fetchall()
+                found = {row["id"]: row for row in rows}
+                for generation_id, job in batch.items():
+                    row = found.get(generation_id)
+                    if row is None or row["status"] != "running" or row["owner"] != job.owner:
+                        states[job] = "gone"
+                        continue
+                    states[job] = "stop" if row["stop_requested"] else "running"
+                    if job.write(conn, now):
+                        written.append(job)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    for job in written:
+        job.persisted, job.last_write = job.pending, now
+    return states
+
+
+class _Writer(threading.Thread):
+    """This process's one writer of running jobs: every FLUSH_SECONDS it persists them all
+    (`_persist`, one transaction per database) and tells a job that was stopped or is gone."""
+
+    def __init__(self):
+        super().__init__(name="taleweaver-generation-writer", daemon=True)
+        self.pid = os.getpid()
+        self.started_lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        with self.started_lock:
+            if not self.is_alive() and self.ident is None:
+                self.start()
+
+    def run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            by_app: dict[int, list[Job]] = {}
+            for job in list(_live.values()):
+                if job.is_alive() and job.verdict is None and not job.closed:
+                    by_app.setdefault(id(job.app), []).append(job)
+            for jobs in by_app.values():
+                try:
+                    states = _persist(jobs[0].app, jobs)
+                except Exception:  # noqa: BLE001 - tried again at the next interval
+                    log.exception("could not persist %d running generation(s)", len(jobs))
+                    continue
+                for job, state in states.items():
+                    if state != "running":
+                        job.decide(state)
+
+
+_writers: dict[int, _Writer] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer() -> _Writer:
+    """This process's writer (made after gunicorn forks the worker)."""
+    with _writers_lock:
+        writer = _writers.get(os.getpid())
+        if writer is None:
+            writer = _writers[os.getpid()] = _Writer()
+        return writer
 
 
 def _interrupt_live_jobs() -> None:

@@ -733,13 +733,13 @@ def test_a_follower_in_the_jobs_process_gets_the_text_before_it_is_persisted(sto
     held = ScriptedService(hold_at=4)
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
     may_persist = threading.Event()
-    persist = generations.Job._persist
+    persist = generations._persist
 
-    def persist_when_allowed(job, *args, **kwargs):
-        may_persist.wait(20)  # the job's writes wait; the text still reaches the follower
-        return persist(job, *args, **kwargs)
+    def persist_when_allowed(*args, **kwargs):
+        may_persist.wait(20)  # the writes wait; the text still reaches the follower
+        return persist(*args, **kwargs)
 
-    monkeypatch.setattr(generations.Job, "_persist", persist_when_allowed)
+    monkeypatch.setattr(generations, "_persist", persist_when_allowed)
     story = new_story(web)
     response = generate(story_app.test_client(), story["id"])
     generation_id = int(response.headers["X-Taleweaver-Generation"])
