@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import ipaddress
 import json
 import select
 import socket
@@ -266,10 +267,18 @@ _SOCKET_BLOCK = 65536
 
 def _idle_socket_alive(sock) -> bool:
     """An idle keep-alive socket is usable if it is open and has nothing to read (a readable
-    idle socket was closed by the server, or holds bytes nobody asked for)."""
+    idle socket was closed by the server, or holds bytes nobody asked for). poll() where there is
+    one: select() cannot watch a descriptor past 1,023, and a busy server has more; gevent's
+    patching removes poll() and its select() has no such limit."""
     try:
-        if sock.fileno() < 0:
+        fileno = sock.fileno()
+        if fileno < 0:
             return False
+        poll = getattr(select, "poll", None)
+        if poll is not None:
+            poller = poll()
+            poller.register(fileno, select.POLLIN)
+            return not poller.poll(0)
         readable, _, _ = select.select([sock], [], [], 0)
         return not readable
     except (OSError, ValueError):
@@ -315,6 +324,15 @@ def _close(sock) -> None:
         sock.close()
     except OSError:
         pass
+
+
+@functools.lru_cache(maxsize=256)
+def _literal_family(host: str):
+    """AF_INET or AF_INET6 for an IP address, None for a name."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -439,8 +457,18 @@ class SocketTransport:
             origin.close()
 
     def _connect(self, scheme: str, host: str, port: int, connect_timeout: float):
+        family = _literal_family(host)
         try:
-            sock = socket.create_connection((host, port), timeout=connect_timeout)
+            if family is None:
+                sock = socket.create_connection((host, port), timeout=connect_timeout)
+            else:  # an IP address (most local backends): no name lookup to ask for
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(connect_timeout)
+                    sock.connect((host, port))
+                except BaseException:
+                    sock.close()
+                    raise
         except socket.gaierror:
             raise NameNotResolved(host) from None
         except socket.timeout:

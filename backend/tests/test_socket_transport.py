@@ -289,3 +289,28 @@ def test_a_json_body_is_sent_whole_with_its_length(scripted):
     assert b"\r\nAuthorization: Bearer k" in head and b"\r\nContent-Type: application/json" in head
     assert b"Content-Length: %d" % len(body) in head
     assert json.loads(body) == {"messages": [{"role": "user", "content": "\u00e9t\u00e9"}]}
+
+
+def test_keep_alive_works_with_descriptors_past_select_s_limit(scripted):
+    """A busy server holds more than 1,023 descriptors; select() cannot watch those."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("the descriptor limit is too low to test this")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    filler = [socket.socket() for _ in range(1030)]
+    try:
+        def keep_alive(server, conn):
+            while server.read_request(conn) is not None:
+                conn.sendall(_json_answer())
+
+        server = scripted(keep_alive)
+        sender = transport.SocketTransport()
+        for _ in range(3):
+            assert sender.send("GET", server.url + "/v1/models", timeout=(2, 2)).json() == {"ok": True}
+        assert server.connections == 1
+    finally:
+        for sock in filler:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
