@@ -346,7 +346,18 @@ def update_story(story_id: int):
 @bp.delete("/<int:story_id>")
 def delete_story(story_id: int):
     _row(story_id)
-    get_db().execute("DELETE FROM stories WHERE id = ? AND user_id = ?", (story_id, current_user_id()))
+    conn = get_db()
+    # Under the write lock, as a generation's writes of the story are: deleting the story (then,
+    # by cascade, its generations) while a job writes its generation (then the story) would
+    # otherwise take the two rows' locks in opposite orders (a deadlock on PostgreSQL).
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM stories WHERE id = ? AND user_id = ?", (story_id, current_user_id()))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return "", 204
 
 
