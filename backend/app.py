@@ -116,6 +116,22 @@ def setup_logging(app: Flask) -> None:
     logging.getLogger("taleweaver").setLevel(level)
 
 
+def _cors_only_with_origin(app: Flask) -> None:
+    """Run flask-cors's after_request only for a request that sent an Origin header: without one,
+    CORS has nothing to answer (with always_send=False flask-cors adds no header), and its
+    resource matching would otherwise run on every request, each proxied stream's start among them."""
+    funcs = app.after_request_funcs[None]
+    cors_after_request = funcs[-1]
+    assert cors_after_request.__name__ == "cors_after_request", "flask-cors registers its hook last"
+
+    def cors_if_origin(response):
+        if "HTTP_ORIGIN" not in request.environ:
+            return response
+        return cors_after_request(response)
+
+    funcs[-1] = cors_if_origin
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Create the Taleweaver app; the database is only opened when a request needs it."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
@@ -140,6 +156,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         max_age=600,
         always_send=False,  # no Access-Control-Allow-Origin for a request that sent no allowed Origin
     )
+    _cors_only_with_origin(app)
 
     @app.before_request
     def limit_api_body():

@@ -437,6 +437,8 @@ def _sockets_in(generator) -> list:
             if sock is None:
                 fp = getattr(raw, "_fp", None)
                 sock = getattr(getattr(getattr(fp, "fp", None), "raw", None), "_sock", None)
+            if sock is None:
+                sock = getattr(value, "socket", None)  # transport.SocketResponse
             if isinstance(sock, socket.socket):
                 found.append(sock)
     return found

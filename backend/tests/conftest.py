@@ -170,16 +170,17 @@ def _load_fakes():
     return module
 
 
-@pytest.fixture
-def fake_llm(_requests_transport):
+@pytest.fixture(params=["socket", "urllib3"])
+def fake_llm(request, _requests_transport):
     """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
-    all are stopped after the test. The services talk to them through the production transport
-    (pooled urllib3)."""
+    all are stopped after the test. The services talk to them through each real transport in
+    turn: the production one (SocketTransport) and the urllib3 one (PoolTransport)."""
     import transport
 
     fakes = _load_fakes()
     started = []
-    previous = transport.set_default(transport.PoolTransport())
+    chosen = transport.SocketTransport() if request.param == "socket" else transport.PoolTransport()
+    previous = transport.set_default(chosen)
 
     def start(kind: str, **options):
         fake = fakes.FakeLLMServer(kind, **options).start()

@@ -92,22 +92,23 @@ def test_pool_transport_refused_port_fails_at_connect(fake_llm):
     assert [s["name"] for s in failed] == ["connect"]
 
 
-def test_the_default_transport_of_the_app_is_the_pool():
+def test_the_default_transport_of_the_app_is_the_socket_transport():
     import subprocess
     import sys
 
     found = subprocess.run([sys.executable, "-c", "import transport; print(type(transport.default()).__name__)"],
                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            capture_output=True, text=True, check=True).stdout.strip()
-    assert found == "PoolTransport"
+    assert found == "SocketTransport"
 
 
 def test_requests_mock_tests_get_the_requests_transport(requests_mock):
     assert isinstance(transport.default(), transport.RequestsTransport)
 
 
-def test_fake_llm_tests_get_the_pool_transport(fake_llm):
-    assert isinstance(transport.default(), transport.PoolTransport)
+def test_fake_llm_tests_get_a_real_transport(fake_llm, request):
+    expected = {"socket": transport.SocketTransport, "urllib3": transport.PoolTransport}[request.node.callspec.params["fake_llm"]]
+    assert isinstance(transport.default(), expected)
 
 
 # ---- openai_compatible: llama.cpp's llama-server ----------------------------------------
