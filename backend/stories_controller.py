@@ -615,6 +615,11 @@ def _imported_story(entry, index: int) -> dict:
         raise validation_error(f"{where}.settings", error.message) from None
     values["alternatives_json"] = _imported_alternatives(entry.get("alternatives"), values["content"],
                                                          f"{where}.alternatives")
+    for field in ("backend_type", "model", "created_at", "updated_at"):
+        if entry.get(field) is not None and not isinstance(entry[field], str):
+            raise validation_error(f"{where}.{field}", f"{where}.{field} must be text or null.")
+    # A backup from a newer Taleweaver may name a backend or a time format this one does not know:
+    # the story is kept, without them.
     backend_type = entry.get("backend_type")
     values["backend_type"] = backend_type if backend_type in BACKEND_TYPES else None
     model = entry.get("model")

@@ -55,7 +55,7 @@ if [ -f frontend/package.json ]; then
   fi
 fi
 
-if [ "$DEV" = 1 ] && [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+if [ "$DEV" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   say "installing Debian postgresql for the PostgreSQL test pass"
   apt_install postgresql
 fi

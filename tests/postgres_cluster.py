@@ -21,7 +21,17 @@ from urllib.parse import quote
 
 import psycopg
 
-BIN = Path(os.environ.get("TALEWEAVER_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _installed_bin() -> Path:
+    """The bin directory of the newest PostgreSQL installed by Debian's or Ubuntu's packages
+    (15 on Debian 12, 16 on Ubuntu 24.04), or TALEWEAVER_PG_BIN."""
+    if os.environ.get("TALEWEAVER_PG_BIN"):
+        return Path(os.environ["TALEWEAVER_PG_BIN"])
+    versions = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb") if path.parts[-3].isdigit()]
+    return max(versions, key=lambda bin_dir: int(bin_dir.parent.name), default=Path("/usr/lib/postgresql/15/bin"))
+
+
+BIN = _installed_bin()
 USER = "taleweaver"
 DATABASE = "taleweaver"
 UNPRIVILEGED_ID = 65534  # nobody (and nogroup): a user every Debian system has

@@ -39,6 +39,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _uts_namespace_command() -> list[str]:
+    """unshare's command for a UTS namespace of one's own (root's, or an unprivileged user's)."""
+    return ["unshare", "--uts"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--uts"]
+
+
+def can_run_as_another_host() -> bool:
+    """Whether a server can be started under a host name of its own (a UTS namespace), standing in
+    for an instance on another machine."""
+    try:
+        return subprocess.run([*_uts_namespace_command(), "hostname", "taleweaver-probe"],
+                              capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def network_is_loopback_only() -> bool:
     """True inside the loopback-only network namespace run_tests.sh runs these tests in."""
     return [name for _, name in socket.if_nameindex()] == ["lo"]
@@ -48,7 +63,10 @@ class TaleweaverServer:
     """The real server process on a free loopback port with its own database and key file."""
 
     def __init__(self, env: dict | None = None, workers: int = 2, threads: int = 32,
-                 database_url: str | None = None):
+                 database_url: str | None = None, hostname: str | None = None):
+        # With a hostname the server runs in a UTS namespace of its own under that name: to the
+        # other instances it is on another machine, whose processes they cannot look up.
+        self.hostname = hostname
         self.tmp = tempfile.TemporaryDirectory(prefix="taleweaver-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,8 +95,11 @@ class TaleweaverServer:
 
     def start(self) -> "TaleweaverServer":
         self._log = open(self.log_path, "ab")
+        command = [str(GUNICORN), "--config", str(ROOT / "backend" / "gunicorn.conf.py"), "app:create_app()"]
+        if self.hostname:  # unshare and sh exec in turn: the process is still gunicorn's master
+            command = [*_uts_namespace_command(), "sh", "-c", 'hostname "$0" && exec "$@"', self.hostname, *command]
         self.process = subprocess.Popen(
-            [str(GUNICORN), "--config", str(ROOT / "backend" / "gunicorn.conf.py"), "app:create_app()"],
+            command,
             cwd=str(ROOT / "backend"),
             env=self.env,
             stdout=self._log,

@@ -158,3 +158,24 @@ def test_chatgpt_context_is_the_published_window_else_the_documented_default():
     assert service.context_length("gpt-4o-mini") == (128_000, "openai published context window")
     assert service.context_length("gpt-4") == (8192, "openai published context window")
     assert service.context_length("some-new-model") == (8192, "default")
+
+
+@pytest.mark.parametrize("field, value", [("backend_type", False), ("model", 7), ("created_at", ["2026"]),
+                                          ("updated_at", {"at": 1})])
+def test_an_imported_story_field_of_the_wrong_type_is_refused_and_nothing_is_imported(web, field, value):
+    backup = {"format": "taleweaver-library", "version": 1,
+              "stories": [{"title": "Fine", "content": "Text."}, {"title": "Odd", "content": "Text.", field: value}]}
+    refused = web.post("/api/stories/import", json=backup)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["field"] == f"stories[1].{field}"
+    assert web.get("/api/stories").get_json()["stories"] == []
+
+
+def test_an_imported_story_naming_an_unknown_backend_is_kept_without_it(web):
+    backup = {"format": "taleweaver-library", "version": 1,
+              "stories": [{"title": "From a newer Taleweaver", "content": "Text.", "backend_type": "koboldcpp",
+                           "model": "m", "created_at": "yesterday"}]}
+    imported = web.post("/api/stories/import", json=backup)
+    assert imported.status_code == 201
+    listed = web.get("/api/stories").get_json()["stories"]
+    assert [s["title"] for s in listed] == ["From a newer Taleweaver"]

@@ -1,11 +1,16 @@
 """Three instances on one PostgreSQL database behind a real nginx (the repository's
 deploy/nginx config), serving as one: users, tokens, saves, stories and the login rate limit
 are shared; the settings cache of each process follows a save made on another instance; one
-instance killed, the others keep serving. Runs in run_tests.sh's PostgreSQL pass."""
+instance killed, the others keep serving; the instance that runs a story generation killed (on
+this machine, and as if on another one), its followers on the others end it as interrupted with
+every persisted word. Runs in run_tests.sh's PostgreSQL pass."""
 from __future__ import annotations
 
 import itertools
 import signal
+import socket
+import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -18,7 +23,9 @@ from tests.support import (
     ROOT,
     TEST_DATABASE_URL,
     TaleweaverServer,
+    can_run_as_another_host,
     delta_text,
+    kill_whole_server,
     new_postgres_database,
     sse_events,
     sse_events_with_ids,
@@ -34,29 +41,43 @@ PUBLIC_NAME = "taleweaver.test"
 ATTEMPTS_PER_MINUTE = 4
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """Three instances (2 workers each) sharing one database and key, and nginx in front."""
+def start_cluster(last_hostname: str | None = None):
+    """Three instances (2 workers each) sharing one database and key, nginx in front, and the
+    users ann and bob; with last_hostname the third runs as if on another machine."""
     database = new_postgres_database()
     env = {"TALEWEAVER_AUTH_MODE": "multi", "TALEWEAVER_ALLOWED_HOSTS": PUBLIC_NAME,
            "TALEWEAVER_LOGIN_ATTEMPTS_PER_MINUTE": str(ATTEMPTS_PER_MINUTE)}
-    instances = [TaleweaverServer(env=env, database_url=database) for _ in range(3)]
-    with ThreadPoolExecutor(3) as pool:  # started together: their first requests race to migrate
-        list(pool.map(TaleweaverServer.start, instances))
-        assert all(response.status_code == 200 for response in pool.map(
-            lambda server: server.api("GET", "/api/auth/mode"), instances))
-    proxy = nginx.Nginx([server.port for server in instances], server_name=PUBLIC_NAME).start()
-    import subprocess
+    instances = [TaleweaverServer(env=env, database_url=database, hostname=hostname)
+                 for hostname in (None, None, last_hostname)]
+    proxy = nginx.Nginx([server.port for server in instances], server_name=PUBLIC_NAME)
+    try:
+        with ThreadPoolExecutor(3) as pool:  # started together: their first requests race to migrate
+            list(pool.map(TaleweaverServer.start, instances))
+            assert all(response.status_code == 200 for response in pool.map(
+                lambda server: server.api("GET", "/api/auth/mode"), instances))
+        proxy.start()
+        for name in ("ann", "bob"):
+            result = subprocess.run(
+                [str(GUNICORN.with_name("flask")), "--app", "app", "create-user", name, "--password", PASSWORD],
+                cwd=str(ROOT / "backend"), env=instances[0].env, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+    except BaseException:
+        stop_cluster(instances, proxy)
+        raise
+    return instances, proxy
 
-    for name in ("ann", "bob"):
-        result = subprocess.run(
-            [str(GUNICORN.with_name("flask")), "--app", "app", "create-user", name, "--password", PASSWORD],
-            cwd=str(ROOT / "backend"), env=instances[0].env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-    yield instances, proxy
+
+def stop_cluster(instances, proxy) -> None:
     proxy.stop()
     for server in instances:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    instances, proxy = start_cluster()
+    yield instances, proxy
+    stop_cluster(instances, proxy)
 
 
 def public(proxy, method, path, **kwargs) -> requests.Response:
@@ -209,6 +230,134 @@ def test_with_one_instance_killed_the_others_keep_serving(cluster):
     for server in instances[:2]:
         assert server.api("GET", "/api/auth/me", headers=token).json()["username"] == "bob"
     assert bearer(login(proxy, "ann"))
+
+
+WORDS = [f"w{i}" for i in range(120)]
+REPLY = " ".join(WORDS)  # distinct words, one a chunk every 0.05 s (about 6 s): a doubled or lost one shows
+ELSEWHERE = "taleweaver-elsewhere"
+
+
+@pytest.fixture(params=["on this machine", "on another machine"])
+def doomed_cluster(request):
+    """A cluster of its own whose third instance is killed by the test. On another machine (a
+    host name of its own) the others cannot look its processes up: only its heartbeat going
+    stale (generations.STALE_SECONDS, production's 10 s) tells them that its jobs died."""
+    elsewhere = request.param == "on another machine"
+    if elsewhere and not can_run_as_another_host():
+        pytest.skip("needs a UTS namespace (unshare --uts) to give an instance a host name of its own")
+    instances, proxy = start_cluster(ELSEWHERE if elsewhere else None)
+    yield instances, proxy
+    stop_cluster(instances, proxy)
+
+
+def start_generation(server, token: dict, story_id: int) -> requests.Response:
+    """A streamed story generation sent to one instance: that instance runs its job."""
+    return server.api("POST", "/proxy/llm/v1/chat/completions", headers=token, stream=True, json={
+        "messages": [{"role": "user", "content": "Count."}], "stream": True, "taleweaver": {"story_id": story_id}})
+
+
+def final_status(event) -> str | None:
+    """The generation's status that its stream's last chunk (before [DONE]) carries."""
+    return event[1].get("taleweaver", {}).get("status") if isinstance(event[1], dict) else None
+
+
+class Follower(threading.Thread):
+    """A browser tab reading a generation's event stream (already opened) in the background."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(daemon=True)
+        assert response.status_code == 200, response.text
+        self.response = response
+        self.events: list = []
+
+    def run(self) -> None:
+        for event in sse_events_with_ids(self.response):
+            self.events.append(event)
+
+    def ended(self, timeout: float = 60) -> list:
+        """Its events once the stream has ended (a stream still open after the timeout fails)."""
+        self.join(timeout)
+        assert not self.is_alive(), "a follower is still waiting for a generation whose instance was killed"
+        return self.events
+
+
+def test_killing_the_instance_that_runs_a_generation_ends_it_as_interrupted_everywhere_with_its_words_kept(
+        doomed_cluster, fake_factory):
+    instances, proxy = doomed_cluster
+    first, second, victim = instances
+    token = bearer(login(proxy, "ann"))
+    fake = fake_factory("ollama", reply=REPLY, chunk_delay=0.05)
+    assert public(proxy, "POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "ollama", "config": {"url": fake.url}, "default_model": fake.models[0]}).status_code == 200
+    tale, *theirs = [public(proxy, "POST", "/api/stories", headers=token, json={"premise": premise}).json()
+                     for premise in ("A fox who counts", "An owl who counts", "A hare who counts")]
+    their_streams = [start_generation(server, token, story["id"]) for server, story in zip((first, second), theirs)]
+    their_ids = [int(response.headers["X-Taleweaver-Generation"]) for response in their_streams]
+
+    started = start_generation(victim, token, tale["id"])
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    # A tab attached through another instance, following from the first word.
+    follower = Follower(first.api("GET", f"/proxy/llm/v1/generations/{generation_id}/events",
+                                  headers=token, stream=True))
+    follower.start()
+    before = []
+    for event_id, data in sse_events_with_ids(started):
+        before.append((event_id, data))
+        if len(delta_text(before).split()) >= 20:
+            break
+    assert [public(proxy, "GET", f"/proxy/llm/v1/generations/{i}", headers=token).json()["status"]
+            for i in their_ids] == ["running", "running"]  # the others' jobs run through the kill
+
+    kill_whole_server(victim)
+    started.close()
+    persisted, owner = victim.query("SELECT text, owner FROM generations WHERE id = ?", (generation_id,))[0]
+    assert owner.partition(":")[0] == (victim.hostname or socket.gethostname())
+    # The tab whose stream the kill cut reconnects through nginx from its last event.
+    resumed = Follower(public(proxy, "GET", f"/proxy/llm/v1/generations/{generation_id}/events?after={event_id}",
+                              headers=token, stream=True))
+    resumed.start()
+    after, followed = resumed.ended(), follower.ended()
+
+    kept = public(proxy, "GET", f"/api/stories/{tale['id']}", headers=token).json()
+    assert kept["content"] == persisted  # every word persisted before the kill, and nothing else
+    assert persisted.startswith(delta_text(before)) and REPLY.startswith(persisted)
+    assert kept["last_generation"]["status"] == "interrupted" and kept["active_generation"] is None
+    assert kept["last_generation"]["error"]["code"] == "interrupted"
+    for events in (followed, after):  # both tabs end cleanly, neither doubles a word
+        assert events[-1][1] == "[DONE]" and final_status(events[-2]) == "interrupted"
+    assert delta_text(followed) == persisted
+    assert delta_text(before) + delta_text(after) == persisted
+
+    # The story is the survivors' to read, edit and write on again.
+    edited = first.api("PATCH", f"/api/stories/{tale['id']}", headers=token, json={
+        "base_revision": kept["revision"], "content": persisted + " The fox slept."})
+    assert edited.status_code == 200, edited.text
+    assert second.api("GET", f"/api/stories/{tale['id']}", headers=token).json()["content"] == \
+        persisted + " The fox slept."
+    again = public(proxy, "POST", "/proxy/llm/v1/chat/completions", headers=token, json={
+        "messages": [{"role": "user", "content": "Count."}], "max_tokens": 3,
+        "taleweaver": {"story_id": tale["id"]}})
+    assert again.status_code == 200, again.text
+    assert again.json()["taleweaver"]["status"] == "finished"
+    assert first.api("GET", f"/api/stories/{tale['id']}", headers=token).json()["content"].startswith(
+        persisted + " The fox slept.")
+
+    # The other instances' own generations were untouched: every word, finished.
+    for response, story in zip(their_streams, theirs):
+        events = list(sse_events_with_ids(response))
+        assert delta_text(events) == REPLY and final_status(events[-2]) == "finished"
+        assert second.api("GET", f"/api/stories/{story['id']}", headers=token).json()["content"] == REPLY
+
+    # New plain streams through nginx keep working, whichever instance it picks.
+    bob = bearer(login(proxy, "bob"))
+    quick = fake_factory("ollama", reply="one two three")
+    assert public(proxy, "POST", "/api/settings/llm", headers=bob, json={
+        "backend_type": "ollama", "config": {"url": quick.url}, "default_model": quick.models[0]}).status_code == 200
+    for _ in range(6):
+        response = public(proxy, "POST", "/proxy/llm/v1/chat/completions", headers=bob, stream=True,
+                          json={"messages": [{"role": "user", "content": "Count"}], "stream": True})
+        assert response.status_code == 200
+        assert delta_text((None, e) for e in sse_events(response)) == "one two three"
 
 
 def test_an_instance_on_postgresql_without_shared_keys_refuses_to_start():
