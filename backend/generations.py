@@ -1,8 +1,8 @@
 """Generation jobs: a chat completion that names its story runs in a background thread of the
 worker that received it and appends its text to the story; the process's one writer persists
 the text (with a heartbeat) of all its running jobs every FLUSH_SECONDS, in one transaction. A
-follower in the job's own process takes the text from the live job's memory as it arrives, woken
-by that job alone; a follower on another worker or instance tails the database every
+follower in the job's own process takes the text from the live job's memory once it is persisted,
+woken by that job's write alone; a follower on another worker or instance tails the database every
 POLL_SECONDS. Jobs, writer and followers borrow a connection for each query and hold none while
 they wait. A job whose process died is marked `interrupted` by whoever notices first (start-up,
 a reader, a new generation of the story)."""
@@ -486,8 +486,8 @@ class Job(threading.Thread):
             **(payload.get("stream_options") or {}), "include_usage": True}}, self._take, self.wake)
         self.text, self.reasoning = [], []
         self.text_length = self.reasoning_length = 0
-        # Notified when this job's text grows and when it has ended: its followers, and only
-        # they, wake up.
+        # Notified when this job's text was persisted and when it has ended: its followers, and
+        # only they, wake up.
         self.changed = threading.Condition()
         # Chunks are taken in the upstream's thread; once `closed` (the outcome is being written)
         # no more text joins, so what is persisted is all the memory's followers ever see.
@@ -551,15 +551,13 @@ class Job(threading.Thread):
             return "".join(self.text), "".join(self.reasoning)
 
     def _append(self, content: str | None, reasoning: str | None) -> None:
-        """New text for the followers: appended, then only this job's followers are woken."""
+        """New text: its followers get it once the writer has persisted it."""
         if content:
             self.text.append(content)
             self.text_length += len(content)
         if reasoning:
             self.reasoning.append(reasoning)
             self.reasoning_length += len(reasoning)
-        with self.changed:
-            self.changed.notify_all()
 
     def _release_held(self) -> None:
         """The held start of a continuation, without a repeat of the text it continues, joins the text."""
@@ -630,10 +628,11 @@ class Job(threading.Thread):
         return True
 
     def wait_for_change(self, text_seen: int, reasoning_seen: int, timeout: float) -> None:
-        """Until this job's text grows past what a follower has seen, or the job ends, at most
-        `timeout` seconds (checked under the lock the job notifies with, so no wake-up is missed)."""
+        """Until this job's persisted text grows past what a follower has seen, or the job ends,
+        at most `timeout` seconds (checked under the lock the writer notifies with, so no wake-up
+        is missed)."""
         with self.changed:
-            if not self.ended and self.text_length == text_seen and self.reasoning_length == reasoning_seen:
+            if not self.ended and self.persisted == (text_seen, reasoning_seen):
                 self.changed.wait(timeout)
 
 
@@ -670,6 +669,8 @@ def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
             raise
     for job in written:
         job.persisted, job.last_write = job.pending, now
+        with job.changed:
+            job.changed.notify_all()  # its followers, and only they, send the persisted text
     return states
 
 
@@ -746,7 +747,7 @@ def _wait_for(app, generation_id: int, timeout: float) -> None:
     else after a pause (a job elsewhere is seen through the database). Holds no connection."""
     job = live_job(generation_id)
     if job is not None:
-        job.wait_for_change(job.text_length, job.reasoning_length, timeout)
+        job.wait_for_change(*job.persisted, timeout)
     else:
         _pause(timeout)
 
@@ -781,7 +782,7 @@ def wait_until_ended(app, generation_id: int) -> None:
     while True:
         job = live_job(generation_id)
         if job is not None:
-            job.wait_for_change(job.text_length, job.reasoning_length, POLL_SECONDS)
+            job.wait_for_change(*job.persisted, POLL_SECONDS)
             continue
         with db.borrowed(app) as conn:
             row = get_row(conn, generation_id)
@@ -804,37 +805,40 @@ def _event(event_id: int | None, data: dict) -> bytes:
 
 class _Cursor:
     """A follower's place in a live job's append-only pieces of text: reads what lies past the
-    offset (in code points) without joining the whole text again on every event."""
+    offset (in code points) up to a limit (what is persisted) without joining the whole text
+    again on every event."""
 
     def __init__(self, pieces: list[str], offset: int):
         self.pieces, self.offset = pieces, offset
         self.index = self.start = 0  # the next piece to look at, and its offset in the text
 
-    def read(self) -> str:
+    def read(self, limit: int) -> str:
         new = []
         pieces, count = self.pieces, len(self.pieces)
-        while self.index < count:
+        while self.index < count and self.offset < limit:
             piece = pieces[self.index]
             end = self.start + len(piece)
             if end > self.offset:
-                new.append(piece[max(0, self.offset - self.start):])
-                self.offset = end
+                new.append(piece[max(0, self.offset - self.start):limit - self.start])
+                self.offset = min(end, limit)
+            if end > limit:
+                break  # the rest of this piece is not persisted yet
             self.start, self.index = end, self.index + 1
         return "".join(new)
 
 
 def text_length(generation_id: int, persisted: int) -> int:
-    """How much text a follower may have seen: the live job's text when it runs in this process
-    (it is ahead of the database by up to FLUSH_SECONDS), else what is persisted."""
+    """How much text a follower may have seen: what is persisted (the live job's own record of it
+    when it runs in this process, which may be ahead of a row read a moment ago)."""
     job = live_job(generation_id)
-    return job.text_length if job is not None else persisted
+    return max(job.persisted[0], persisted) if job is not None else persisted
 
 
 def reasoning_length(app, generation_id: int) -> int:
     """How much reasoning there is now (the live job's, else the persisted)."""
     job = live_job(generation_id)
     if job is not None:
-        return job.reasoning_length
+        return job.persisted[1]
     with db.borrowed(app) as conn:
         row = conn.execute("SELECT length(reasoning) FROM generations WHERE id = ?", (generation_id,)).fetchone()
     return row[0] if row else 0
@@ -861,7 +865,8 @@ def wait_for_text(app, generation_id: int, length: int) -> bool:
 
 def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
     """The SSE events of a generation from text offset `after` on, until it ends. While its job
-    runs in this process the text comes from the job's memory as it arrives (no query); otherwise,
+    runs in this process the text comes from the job's memory as soon as the writer has persisted
+    it (no query; never a word that a SIGKILL could still take back); otherwise,
     and for the outcome once the job has ended, from the database, with a connection borrowed
     for each look and none held while waiting."""
     job = live_job(generation_id)
@@ -890,7 +895,9 @@ def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterato
         while True:
             ended = job.ended  # read first: text appended before the end is read below
             delta = {}
-            content, thought = text.read(), reasoning.read()
+            # Only what is persisted: a word a follower has seen survives a SIGKILL of the server.
+            persisted = job.persisted
+            content, thought = text.read(persisted[0]), reasoning.read(persisted[1])
             if content:
                 delta["content"] = content
             if thought:

@@ -729,38 +729,6 @@ def test_a_follower_never_uses_the_requests_connection_once_it_has_been_given_ba
     assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
 
 
-def test_a_follower_in_the_jobs_process_gets_the_text_before_it_is_persisted(story_app, web, monkeypatch):
-    held = ScriptedService(hold_at=4)
-    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
-    may_persist = threading.Event()
-    persist = generations._persist
-
-    def persist_when_allowed(*args, **kwargs):
-        may_persist.wait(20)  # the writes wait; the text still reaches the follower
-        return persist(*args, **kwargs)
-
-    monkeypatch.setattr(generations, "_persist", persist_when_allowed)
-    story = new_story(web)
-    response = generate(story_app.test_client(), story["id"])
-    generation_id = int(response.headers["X-Taleweaver-Generation"])
-    pieces, reader = read_in_background(response)
-
-    try:
-        wait_for(lambda: text_of(sse(b"".join(pieces))) == "Once upon a time")
-        unpersisted = web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()
-        stored = web.get(f"/api/stories/{story['id']}").get_json()
-    finally:
-        may_persist.set()
-        held.release.set()
-    reader.join(10)
-
-    assert unpersisted["status"] == "running" and unpersisted["text_length"] == 0 and stored["content"] == ""
-    events = sse(b"".join(pieces))
-    assert text_of(events) == "".join(REPLY) and events[-2][1]["taleweaver"]["status"] == "finished"
-    assert [event_id for event_id, data in events[:-1]] == sorted(event_id for event_id, _ in events[:-1])
-    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
-
-
 def test_many_followers_of_different_generations_each_get_their_own_whole_text(story_app, web, monkeypatch):
     monkeypatch.setattr(db, "SQLITE_IDLE_CONNECTIONS", 1)  # connections are reused, never shared
     named = PromptNamedService(hold_at=3)
