@@ -11,6 +11,9 @@ Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /p
   every figure is stretched: gevent p99 2.94 s against 0.92 s direct and 0.96 s through nginx
   alone, 0 failed, 203 MB; gthread 2 x 128 p99 21.0 s; non-streamed added latency p50 +2.58 ms
   gevent against +2.49 ms gthread in one interleaved loop (the same, within that noise).
+  Quiet, at 8e7e336 (transport.SocketTransport, gc.freeze below): gevent p99 1.08 s against
+  0.47 s direct, 201 MB, 0 failed, 3.7 s of server CPU for the burst; non-streamed added p50
+  1.64 ms gevent against 1.67 ms gthread (bench/results/burst.md, workers_ab.json).
 What monkey-patching changes, and how the code meets it:
 - thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
   process (not per thread), so a request reuses one instead of opening its own;
