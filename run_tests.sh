@@ -20,16 +20,19 @@ PG_LOG=$(mktemp)
 PG_PID=$!
 backend_status=0
 (cd backend && loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider) || backend_status=$?
+
+# The frontend checks run while the PostgreSQL pass finishes (it outlasts the SQLite pass).
+frontend_status=0
+if [ -f frontend/package.json ]; then
+  echo "==> frontend checks and tests"
+  (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent) || frontend_status=$?
+fi
+
 pg_status=0
 wait "$PG_PID" || pg_status=$?
 echo "==> backend tests on PostgreSQL"
 cat "$PG_LOG"; rm -f "$PG_LOG"
-[ "$backend_status" = 0 ] && [ "$pg_status" = 0 ] || exit 1
-
-if [ -f frontend/package.json ]; then
-  echo "==> frontend checks and tests"
-  (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent)
-fi
+[ "$backend_status" = 0 ] && [ "$pg_status" = 0 ] && [ "$frontend_status" = 0 ] || exit 1
 
 echo "==> whole-system and browser tests (SQLite)"
 loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider
