@@ -447,16 +447,7 @@ def _sockets_in(generator) -> list:
         for value in list(frame.f_locals.values()):
             if hasattr(value, "gi_frame"):
                 pending.append(value)
-            raw = getattr(value, "raw", None)
-            if raw is None:
-                continue
-            connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-            sock = getattr(connection, "sock", None)
-            if sock is None:
-                fp = getattr(raw, "_fp", None)
-                sock = getattr(getattr(getattr(fp, "fp", None), "raw", None), "_sock", None)
-            if sock is None:
-                sock = getattr(value, "socket", None)  # transport.SocketResponse
+            sock = getattr(value, "socket", None)  # every transport's answer names its socket
             if isinstance(sock, socket.socket):
                 found.append(sock)
     return found

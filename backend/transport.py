@@ -93,6 +93,8 @@ class Response(Protocol):
     def json(self) -> Any: ...
     def close(self) -> None: ...
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]: ...
+    @property
+    def socket(self) -> Any: ...  # what Stop shuts down mid-answer (None once released)
 
 
 class Transport(Protocol):
@@ -138,7 +140,28 @@ def _iter_lines(raw, idle_timeout: float, dropped: tuple[type[BaseException], ..
         yield buffer
 
 
-class PoolResponse:
+class _Body:
+    """What every transport's answer derives from its `content`."""
+
+    __slots__ = ()
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def _urllib3_socket(raw):
+    """The socket a urllib3 answer is being read from (None once it is released)."""
+    sock = getattr(getattr(raw, "connection", None) or getattr(raw, "_connection", None), "sock", None)
+    if sock is None:
+        sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    return sock
+
+
+class PoolResponse(_Body):
     """An answer read through urllib3."""
 
     __slots__ = ("raw", "status_code", "headers", "reason", "_content")
@@ -161,16 +184,14 @@ class PoolResponse:
                 raise ReadTimedOut(before_first_byte=False) from None
         return self._content
 
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
     def close(self) -> None:
         self.raw.close()
         self.raw.release_conn()
+
+    @property
+    def socket(self):
+        """The connection's socket while the answer is being read (None once released)."""
+        return _urllib3_socket(self.raw)
 
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
         return _iter_lines(self.raw, idle_timeout, (urllib3.exceptions.ProtocolError, OSError))
@@ -369,7 +390,7 @@ def _request_head(method: str, target: str, host: str, port: int, scheme: str, h
         ) from None
 
 
-class SocketResponse:
+class SocketResponse(_Body):
     """An answer parsed by geventhttpclient; closing it gives a fully read socket back for the
     next request and closes any other (which stops the backend mid-answer)."""
 
@@ -396,13 +417,6 @@ class SocketResponse:
             finally:
                 self.raw.release()
         return self._content
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
 
     def close(self) -> None:
         self.raw.release()
@@ -522,7 +536,7 @@ class SocketTransport:
         return response
 
 
-class RequestsResponse:
+class RequestsResponse(_Body):
     """An answer read through requests (what requests-mock answers)."""
 
     __slots__ = ("response", "status_code", "headers", "reason")
@@ -540,15 +554,13 @@ class RequestsResponse:
         except requests.exceptions.ConnectionError:
             raise ConnectionDropped("closed while sending the answer") from None
 
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
     def close(self) -> None:
         self.response.close()
+
+    @property
+    def socket(self):
+        """The connection's socket while the answer is being read (None once released)."""
+        return _urllib3_socket(getattr(self.response, "raw", None))
 
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
         return _iter_lines(

@@ -105,7 +105,7 @@ def _chunk(data: bytes) -> bytes:
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
-def test_a_read_answer_gives_its_connection_back_for_the_next_request(scripted):
+def _three_requests_over_one_connection(scripted) -> None:
     def keep_alive(server, conn):
         while server.read_request(conn) is not None:
             conn.sendall(_json_answer())
@@ -115,6 +115,10 @@ def test_a_read_answer_gives_its_connection_back_for_the_next_request(scripted):
     for _ in range(3):
         assert sender.send("GET", server.url + "/v1/models", timeout=(2, 2)).json() == {"ok": True}
     assert server.connections == 1
+
+
+def test_a_read_answer_gives_its_connection_back_for_the_next_request(scripted):
+    _three_requests_over_one_connection(scripted)
 
 
 def test_a_stream_closed_before_its_end_closes_the_connection_and_the_next_request_opens_another(scripted):
@@ -301,16 +305,29 @@ def test_keep_alive_works_with_descriptors_past_select_s_limit(scripted):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
     filler = [socket.socket() for _ in range(1030)]
     try:
-        def keep_alive(server, conn):
-            while server.read_request(conn) is not None:
-                conn.sendall(_json_answer())
-
-        server = scripted(keep_alive)
-        sender = transport.SocketTransport()
-        for _ in range(3):
-            assert sender.send("GET", server.url + "/v1/models", timeout=(2, 2)).json() == {"ok": True}
-        assert server.connections == 1
+        _three_requests_over_one_connection(scripted)
     finally:
         for sock in filler:
             sock.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize("chosen", [transport.SocketTransport, transport.PoolTransport])
+def test_every_transport_names_the_socket_a_stream_is_read_from(scripted, chosen):
+    """Stop (generations._Upstream.stop) shuts down the socket a stream is being read from."""
+    release = threading.Event()
+
+    def unfinished_stream(server, conn):
+        if server.read_request(conn) is not None:
+            conn.sendall(SSE_HEAD + _chunk(b'data: {"n":1}\n\n'))
+            release.wait(10)
+
+    server = scripted(unfinished_stream)
+    answer = chosen().send("POST", server.url + "/v1/chat/completions", json_body={}, stream=True, timeout=(2, 5))
+    try:
+        lines = answer.iter_lines(5)
+        assert next(lines) == b'data: {"n":1}'
+        assert isinstance(answer.socket, socket.socket)
+    finally:
+        release.set()
+        answer.close()
