@@ -806,3 +806,43 @@ def test_a_continuation_keeps_the_storys_word_count_right_as_it_is_written(web, 
 
     assert during["word_count"] == 3
     assert web.get(f"/api/stories/{story['id']}").get_json()["word_count"] == 4
+
+
+@pytest.fixture
+def no_round_for_an_hour(monkeypatch):
+    """The process's writer with its next round of every job an hour away (the round in progress
+    is let finish first), and back to FLUSH_SECONDS afterwards."""
+    writer = generations._writer()
+    writer.ensure_running()
+    monkeypatch.setattr(generations, "FLUSH_SECONDS", 3600.0)
+    writer.next_round = 0.0
+    writer.first_text.set()
+    wait_for(lambda: writer.next_round - time.monotonic() > 3000)
+    yield writer
+    monkeypatch.undo()
+    writer.next_round = 0.0
+    writer.first_text.set()
+    wait_for(lambda: writer.next_round - time.monotonic() < 3000)
+
+
+def test_the_first_words_are_persisted_and_sent_without_waiting_for_the_writers_round(web, monkeypatch, no_round_for_an_hour):
+    held = ScriptedService(hold_at=1)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    story = new_story(web)
+    started = generate(web, story["id"])
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    assert held.reached_hold.wait(5)
+
+    # The backend has sent "Once" and is silent; no round is due for an hour.
+    assert wait_for(lambda: web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"] == 4)
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "Once"
+    follower = web.get(f"/proxy/llm/v1/generations/{generation_id}/events?after=0", buffered=False)
+    first = next(piece for piece in follower.response if b"delta" in piece)
+    assert json.loads(first.decode().split("data: ", 1)[1])["choices"][0]["delta"]["content"] == "Once"
+
+    held.release.set()
+    assert text_of(sse(b"".join(follower.response))) == "".join(REPLY[1:])
+    follower.close()
+    assert wait_until_ended(web, generation_id)["status"] == "finished"
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "".join(REPLY)
