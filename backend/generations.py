@@ -597,9 +597,10 @@ class Job(threading.Thread):
         if isinstance(choice.get("finish_reason"), str):
             self.finish_reason = choice["finish_reason"]
 
-    def write(self, conn, now: float) -> bool:
+    def write(self, conn, now: float, stamp: str) -> bool:
         """Its part of the writer's transaction: the text so far when it grew, else the heartbeat
-        when one is due (only while it is still running here). Whether it wrote."""
+        when one is due (only while it is still running here); the story was edited at `stamp`.
+        Whether it wrote."""
         sizes = (self.text_length, self.reasoning_length)
         if sizes == self.persisted and now - self.last_write < HEARTBEAT_SECONDS:
             return False
@@ -616,7 +617,8 @@ class Job(threading.Thread):
             )
             if updated.rowcount == 1:
                 stories_store.set_content(conn, self.story_id, self.prefix + text,
-                                          stories_store.word_count_joined(self.prefix, self.prefix_words, text))
+                                          stories_store.word_count_joined(self.prefix, self.prefix_words, text),
+                                          stamp)
             sizes = (len(text), len(reasoning))
         self.pending = sizes
         return True
@@ -638,6 +640,7 @@ def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
     worker) or "gone" (ended elsewhere: the story deleted, or taken for dead). One write lock and
     one commit for all of this process's jobs, where one per job made the writes the bound."""
     now, states, written = time.monotonic(), {}, []
+    stamp = stories_store.now_stamp()  # one edit time for the transaction's stories (formatting it cost more than their UPDATEs)
     with db.borrowed(app) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -654,7 +657,7 @@ def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
                         states[job] = "gone"
                         continue
                     states[job] = "stop" if row["stop_requested"] else "running"
-                    if job.write(conn, now):
+                    if job.write(conn, now, stamp):
                         written.append(job)
             conn.execute("COMMIT")
         except BaseException:
@@ -696,7 +699,8 @@ class _Writer(threading.Thread):
             full = time.monotonic() >= self.next_round  # else only the jobs whose first text waits
             by_app: dict[int, list[Job]] = {}
             for job in list(_live.values()):
-                if job.is_alive() and job.verdict is None and not job.closed and (
+                # started and not ended (attributes: is_alive() takes a lock, 500 times a round)
+                if job.ident is not None and not job.ended and job.verdict is None and not job.closed and (
                         full or (job.persisted == (0, 0) and (job.text_length or job.reasoning_length))):
                     by_app.setdefault(id(job.app), []).append(job)
             self._persist_each(by_app)

@@ -79,12 +79,13 @@ def prune_revisions(conn: sqlite3.Connection, story_id: int) -> None:
         conn.executemany("DELETE FROM story_revisions WHERE id = ?", doomed)
 
 
-def set_content(conn: sqlite3.Connection, story_id: int, content: str, words: int | None = None) -> None:
+def set_content(conn: sqlite3.Connection, story_id: int, content: str, words: int | None = None,
+                stamp: str | None = None) -> None:
     """Write a story's text (used by a generation as its text arrives; no new revision), with its
-    word count when the caller knows it."""
+    word count when the caller knows it, edited at `stamp` (now_stamp() unless given)."""
     conn.execute(
         "UPDATE stories SET content = ?, word_count = ?, updated_at = ? WHERE id = ?",
-        (content, word_count(content) if words is None else words, now_stamp(), story_id),
+        (content, word_count(content) if words is None else words, stamp or now_stamp(), story_id),
     )
 
 
