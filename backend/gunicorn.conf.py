@@ -14,6 +14,10 @@ Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /p
   Quiet, at 8e7e336 (transport.SocketTransport, gc.freeze below): gevent p99 1.08 s against
   0.47 s direct, 201 MB, 0 failed, 3.7 s of server CPU for the burst; non-streamed added p50
   1.64 ms gevent against 1.67 ms gthread (bench/results/burst.md, workers_ab.json).
+- gevent_pywsgi (gevent's own HTTP server under gunicorn), 2026-12-01, interleaved: 18% less CPU
+  per stream opened one after another (1.89 against 2.32 ms), but in the burst the same p99 over
+  direct (+0.83 to +1.04 s against +0.80 to +1.11 s) and server CPU (4.1-4.3 against 4.2-4.6 s),
+  so gunicorn's own gevent worker stays (bench/README.md, "What was tried for the burst").
 What monkey-patching changes, and how the code meets it:
 - thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
   process (not per thread), so a request reuses one instead of opening its own;
