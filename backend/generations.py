@@ -51,11 +51,35 @@ _recovered: set[str] = set()
 
 
 def owner_id() -> str:
-    """host:pid:token of this process (computed after gunicorn's fork, once per process)."""
+    """host:pid:token of this process (computed after gunicorn's fork, once per process); `host`
+    is the host name and which processes' ids this one sees (`process_view`)."""
     global _owner
     if _owner is None or _owner[0] != os.getpid():
-        _owner = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
+        _owner = (os.getpid(), f"{process_view()}:{os.getpid()}:{secrets.token_hex(4)}")
     return _owner[1]
+
+
+_views: dict[str, str] = {}
+
+
+def process_view() -> str:
+    """The host name, and where /proc says so the kernel's boot and this process's PID namespace:
+    a job's owner may be probed by process id only from the same view. Containers of one service
+    often share a host name (set in compose or by a pod template) while each has a PID namespace
+    of its own, where the other's process ids mean nothing: probing them would take a running
+    job of another instance for dead."""
+    hostname = socket.gethostname()
+    view = _views.get(hostname)
+    if view is None:
+        parts = []
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as fh:
+                parts.append(fh.read().strip()[:8])
+            parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+        except OSError:
+            parts = []  # no /proc (macOS): the host name alone, as before
+        view = _views[hostname] = "~".join([hostname.replace(":", "_"), *parts])
+    return view
 
 
 def iso(epoch: float | None) -> str | None:
@@ -170,8 +194,8 @@ def is_alive(owner: str, heartbeat_at: float, generation_id: int) -> bool:
         return False
     host, _, rest = owner.partition(":")
     pid_text, _, _token = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True  # another machine: only its heartbeat can tell
+    if host != process_view() or not pid_text.isdigit():
+        return True  # another machine or container: only its heartbeat can tell
     pid = int(pid_text)
     if pid == os.getpid():
         if owner == owner_id() and generation_id in _live:

@@ -573,10 +573,8 @@ def dead_pid():
 def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_length(story_app, web, monkeypatch):
     """A page shows `content` and follows from `active_generation.text_length`: they must agree
     even when the job persists more text between the reads of the generation and the story."""
-    import socket as socket_module
-
     story = new_story(web, content="Once. ")
-    insert_running(story_app, story["id"], f"{socket_module.gethostname()}:{os.getppid()}:beef")
+    insert_running(story_app, story["id"], f"{generations.process_view()}:{os.getppid()}:beef")
     read_last = generations.last_for_story
 
     def persist_in_between(conn, story_id):
@@ -594,10 +592,8 @@ def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_
 
 
 def test_a_generation_whose_process_died_is_interrupted_and_keeps_its_text(story_app, web):
-    import socket as socket_module
-
     story = new_story(web)
-    generation_id = insert_running(story_app, story["id"], f"{socket_module.gethostname()}:{dead_pid()}:abcd")
+    generation_id = insert_running(story_app, story["id"], f"{generations.process_view()}:{dead_pid()}:abcd")
 
     seen = web.get(f"/api/stories/{story['id']}").get_json()
 
@@ -607,10 +603,34 @@ def test_a_generation_whose_process_died_is_interrupted_and_keeps_its_text(story
     assert seen["content"] == "Half a sto" and seen["revision"] == 2
 
 
-def test_start_up_interrupts_stale_generations_but_leaves_a_live_workers_job_alone(story_app, web):
+def test_a_container_with_the_same_host_name_is_not_probed_by_process_id(story_app, web):
+    """Two containers of one service may share a host name, each with a PID namespace of its own:
+    a process id written by the other means nothing here, so only its heartbeat tells (a fresh one:
+    running), where the same id from this namespace is probed (dead: interrupted)."""
     import socket as socket_module
 
-    host = socket_module.gethostname()
+    view = generations.process_view()
+    assert view.split("~")[0] == socket_module.gethostname()
+    if "~" not in view:
+        pytest.skip("no /proc here: processes are told apart by host name alone")
+    other_container = "~".join([socket_module.gethostname(), "0badb007", "4026531836"])
+    assert other_container != view
+    story_a, story_b = new_story(web, premise="A"), new_story(web, premise="B")
+    elsewhere = insert_running(story_app, story_a["id"], f"{other_container}:{dead_pid()}:beef")
+    here = insert_running(story_app, story_b["id"], f"{view}:{dead_pid()}:beef")
+
+    seen = [web.get(f"/api/stories/{story['id']}").get_json()["last_generation"] for story in (story_a, story_b)]
+
+    assert [(g["id"], g["status"]) for g in seen] == [(elsewhere, "running"), (here, "interrupted")]
+
+
+def test_the_owner_of_a_job_names_this_processs_view_and_id():
+    host, pid, token = generations.owner_id().split(":")
+    assert host == generations.process_view() and int(pid) == os.getpid() and len(token) == 8
+
+
+def test_start_up_interrupts_stale_generations_but_leaves_a_live_workers_job_alone(story_app, web):
+    host = generations.process_view()
     story_a, story_b = new_story(web, premise="A"), new_story(web, premise="B")
     stale = insert_running(story_app, story_a["id"], f"{host}:{os.getpid()}:0000", heartbeat_age=60)
     live = insert_running(story_app, story_b["id"], f"{host}:{os.getppid()}:beef")
