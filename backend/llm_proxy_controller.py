@@ -70,7 +70,31 @@ def _chat_request() -> dict:
     model = payload.get("model")
     if model is not None and not isinstance(model, str):
         raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
+    _check_sampling(payload)
     return payload
+
+
+# The sampling parameters openapi.json describes, by the JSON type each must have (or null).
+_NUMBERS = ("temperature", "top_p")
+_INTEGERS = ("max_tokens", "seed")
+
+
+def _check_sampling(payload: dict) -> None:
+    """A sampling parameter of the wrong type is refused here, naming it, rather than sent on to
+    the backend (which answers it in its own words, or for a story's generation fails the job)."""
+    for name in _NUMBERS + _INTEGERS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        if name in _INTEGERS and not integer:
+            raise ApiError(400, "invalid_request", f"'{name}' must be a whole number.", field=name)
+        if name in _NUMBERS and not (integer or isinstance(value, float)):
+            raise ApiError(400, "invalid_request", f"'{name}' must be a number.", field=name)
+    stop = payload.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list) and all(isinstance(item, str) for item in stop)):
+        raise ApiError(400, "invalid_request", "'stop' must be a string or a list of strings.", field="stop")
 
 
 def _check_messages(messages) -> None:

@@ -223,6 +223,15 @@ def test_json_that_is_not_an_object_is_400_invalid_json(client):
     ({"model": "m", "messages": HELLO, "stream": "true"}, "stream"),
     ({"model": "m", "messages": HELLO, "stream": 1}, "stream"),
     ({"model": 7, "messages": HELLO}, "model"),
+    ({"messages": HELLO, "top_p": []}, "top_p"),
+    ({"messages": HELLO, "temperature": "hot"}, "temperature"),
+    ({"messages": HELLO, "temperature": True}, "temperature"),
+    ({"messages": HELLO, "max_tokens": "[Filtered]"}, "max_tokens"),
+    ({"messages": HELLO, "max_tokens": 1.5}, "max_tokens"),
+    ({"messages": HELLO, "seed": False}, "seed"),
+    ({"messages": HELLO, "stop": ["end", 3]}, "stop"),
+    ({"messages": HELLO, "stop": {"at": "end"}}, "stop"),
+    ({"messages": HELLO, "stream": True, "top_p": [], "taleweaver": {"story_id": 1}}, "top_p"),
 ])
 def test_malformed_chat_request_is_400_naming_the_param(client, requests_mock, payload, param):
     save(client, "ollama")
@@ -232,6 +241,21 @@ def test_malformed_chat_request_is_400_naming_the_param(client, requests_mock, p
 
     assert openai_error(response, 400, response.get_json()["error"]["code"])["param"] == param
     assert upstream.call_count == 0
+
+
+@pytest.mark.parametrize("params", [
+    {"temperature": 0, "top_p": 1, "max_tokens": 64, "seed": 7, "stop": "THE END"},
+    {"temperature": 0.7, "top_p": 0.95, "stop": ["\n\n", "THE END"]},
+    {"temperature": None, "top_p": None, "max_tokens": None, "seed": None, "stop": None},
+])
+def test_sampling_parameters_of_the_right_type_or_null_go_to_the_backend(client, requests_mock, params):
+    save(client, "ollama")
+    upstream = mock_answer(requests_mock, "ollama")
+
+    response = client.post("/proxy/llm/v1/chat/completions", json={"messages": HELLO, **params})
+
+    assert response.status_code == 200, response.get_json()
+    assert upstream.call_count == 1
 
 
 def test_unknown_proxy_path_and_wrong_method_answer_in_openai_shape(client):

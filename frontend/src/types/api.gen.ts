@@ -1382,11 +1382,11 @@ export interface paths {
                             content: string;
                         }[];
                         stream?: boolean;
-                        temperature?: number;
-                        top_p?: number;
-                        max_tokens?: number;
-                        stop?: string | string[];
-                        seed?: number;
+                        temperature?: number | null;
+                        top_p?: number | null;
+                        max_tokens?: number | null;
+                        stop?: string | string[] | null;
+                        seed?: number | null;
                         /** @description Taleweaver's extension: the story this generation writes into; with an action the server writes the messages (leave messages out) */
                         taleweaver?: {
                             story_id?: number | null;
@@ -1809,11 +1809,11 @@ export interface paths {
                             content: string;
                         }[];
                         stream?: boolean;
-                        temperature?: number;
-                        top_p?: number;
-                        max_tokens?: number;
-                        stop?: string | string[];
-                        seed?: number;
+                        temperature?: number | null;
+                        top_p?: number | null;
+                        max_tokens?: number | null;
+                        stop?: string | string[] | null;
+                        seed?: number | null;
                     };
                 };
             };
