@@ -19,6 +19,10 @@ MIGRATION_LOCK_KEY = 0x7A1E_3EA4_0000_0001
 WRITE_LOCK_KEY = 0x7A1E_3EA4_0000_0002
 
 _STRFTIME_NOW = re.compile(r"strftime\('%Y-%m-%dT%H:%M:%SZ',\s*'now'\)")
+# Now as a Unix time in seconds, by the database's clock (heartbeats are compared across
+# instances whose own clocks may disagree): SQLite's form, and PostgreSQL's for it.
+EPOCH_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_PG_EPOCH_NOW = "(EXTRACT(EPOCH FROM clock_timestamp())::double precision)"
 _PG_NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
 _INSERT_OR_REPLACE = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE)
@@ -109,6 +113,7 @@ class PostgresDialect:
             on_conflict = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
             sql = sql[:replace.start()] + f"INSERT INTO {table} ({replace.group(2)})" + sql[replace.end():]
             sql = sql.rstrip().rstrip(";")
+        sql = sql.replace(EPOCH_NOW, _PG_EPOCH_NOW)
         # psycopg reads % everywhere as the start of a placeholder, even inside literals.
         sql = sql.replace("%", "%%")
         sql = _outside_quotes(sql, lambda part: part.replace("?", "%s"))

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import db
+import db_dialect
 import llm_service
 import prompting
 import stories_store
@@ -151,10 +152,14 @@ def view(row: sqlite3.Row) -> dict:
     }
 
 
+# A heartbeat is written, and its age read, by the database's clock (EPOCH_NOW): instances on
+# one PostgreSQL judge each other's jobs by it, and their own clocks may disagree by more than
+# STALE_SECONDS (a VM resumed from sleep, WSL after the laptop slept).
+HEARTBEAT_AGE = f"{db_dialect.EPOCH_NOW} - heartbeat_at AS heartbeat_age"
 _VIEW_COLUMNS = (
     "id, story_id, user_id, status, backend_type, model, params_json, started_at, first_token_at, "
     "finished_at, length(text) AS text_length, finish_reason, usage_json, error_json, owner, heartbeat_at, "
-    "action, counted_tokens, context_json"
+    f"{HEARTBEAT_AGE}, action, counted_tokens, context_json"
 )
 
 
@@ -166,7 +171,7 @@ def get_row(conn: sqlite3.Connection, generation_id: int, user_id: int | None = 
         sql += " AND user_id = ?"
         args += (user_id,)
     row = conn.execute(sql, args).fetchone()
-    if row is not None and row["status"] == "running" and not is_alive(row["owner"], row["heartbeat_at"], row["id"]):
+    if row is not None and row["status"] == "running" and not is_alive(row["owner"], row["heartbeat_age"], row["id"]):
         interrupt(conn, row["id"])
         row = conn.execute(sql, args).fetchone()
     return row
@@ -188,9 +193,10 @@ def last_for_story(conn: sqlite3.Connection, story_id: int) -> sqlite3.Row | Non
 
 # -- liveness and recovery ----------------------------------------------------------------------
 
-def is_alive(owner: str, heartbeat_at: float, generation_id: int) -> bool:
-    """Whether the job of a `running` generation may still be running."""
-    if time.time() - heartbeat_at > STALE_SECONDS:
+def is_alive(owner: str, heartbeat_age: float, generation_id: int) -> bool:
+    """Whether the job of a `running` generation may still be running (`heartbeat_age`: seconds
+    since its last heartbeat, by the database's clock)."""
+    if heartbeat_age > STALE_SECONDS:
         return False
     host, _, rest = owner.partition(":")
     pid_text, _, _token = rest.partition(":")
@@ -220,11 +226,11 @@ def recover(conn: sqlite3.Connection) -> int:
     """Start-up: every running generation whose job is gone becomes `interrupted`. A job of another
     live worker (fresh heartbeat, process alive) is left alone."""
     rows = conn.execute(
-        "SELECT id, owner, heartbeat_at FROM generations WHERE status = 'running'"
+        f"SELECT id, owner, {HEARTBEAT_AGE} FROM generations WHERE status = 'running'"
     ).fetchall()
     count = 0
     for row in rows:
-        if not is_alive(row["owner"], row["heartbeat_at"], row["id"]) and interrupt(conn, row["id"]):
+        if not is_alive(row["owner"], row["heartbeat_age"], row["id"]) and interrupt(conn, row["id"]):
             count += 1
     if count:
         log.warning("marked %d generation(s) left running by a stopped server as interrupted", count)
@@ -264,9 +270,9 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
             conn.execute("ROLLBACK")
             return False
         finished_at = now if status != "interrupted" else min(now, row["heartbeat_at"])
-        sets = ["status = ?", "finished_at = ?", "heartbeat_at = ?", "finish_reason = ?", "usage_json = ?",
-                "error_json = ?"]
-        args = [status, finished_at, now, finish_reason, json.dumps(usage) if usage else None,
+        sets = ["status = ?", "finished_at = ?", f"heartbeat_at = {db_dialect.EPOCH_NOW}", "finish_reason = ?",
+                "usage_json = ?", "error_json = ?"]
+        args = [status, finished_at, finish_reason, json.dumps(usage) if usage else None,
                 json.dumps(error) if error else None]
         if text is not None:
             sets += ["text = ?", "reasoning = ?"]
@@ -348,11 +354,11 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, payload: dict
             if prefix_length is not None:
                 prefix = prefix[:prefix_length]
             cursor = conn.execute(
-                """INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
+                f"""INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
                        started_at, heartbeat_at, action, prefix_length, context_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, {db_dialect.EPOCH_NOW}, ?, ?, ?)""",
                 (story_id, user_id, getattr(service, "backend_type", None) or None, payload.get("model"),
-                 json.dumps(params), owner_id(), now, now, action, len(prefix),
+                 json.dumps(params), owner_id(), now, action, len(prefix),
                  json.dumps(context) if context else None),
             )
             conn.execute("COMMIT")
@@ -629,15 +635,12 @@ class Job(threading.Thread):
         if sizes == self.persisted and now - self.last_write < HEARTBEAT_SECONDS:
             return False
         if sizes == self.persisted:
-            conn.execute("UPDATE generations SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND owner = ?",
-                         (time.time(), self.generation_id, self.owner))
+            conn.execute(_HEARTBEAT, (self.generation_id, self.owner))
         else:
             text, reasoning = "".join(self.text), "".join(self.reasoning)
             updated = conn.execute(
-                """UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = ?, first_token_at = ?,
-                       counted_tokens = ? WHERE id = ? AND status = 'running' AND owner = ?""",
-                (text, reasoning, time.time(), self.first_token_at, self.counted_tokens,
-                 self.generation_id, self.owner),
+                _TEXT_AND_HEARTBEAT,
+                (text, reasoning, self.first_token_at, self.counted_tokens, self.generation_id, self.owner),
             )
             if updated.rowcount == 1:
                 stories_store.set_content(conn, self.story_id, self.prefix + text,
@@ -657,6 +660,11 @@ class Job(threading.Thread):
 
 
 # -- the process's writer -----------------------------------------------------------------------
+
+_HEARTBEAT = (f"UPDATE generations SET heartbeat_at = {db_dialect.EPOCH_NOW} "
+              "WHERE id = ? AND status = 'running' AND owner = ?")
+_TEXT_AND_HEARTBEAT = (f"UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = {db_dialect.EPOCH_NOW}, "
+                       "first_token_at = ?, counted_tokens = ? WHERE id = ? AND status = 'running' AND owner = ?")
 
 def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
     """In one transaction: the new text (and the heartbeat) of the live jobs that need a write,
@@ -955,7 +963,7 @@ def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterato
     while True:
         with db.borrowed(app) as conn:
             row = conn.execute(
-                """SELECT status, owner, heartbeat_at, length(text) AS n, length(reasoning) AS r,
+                f"""SELECT status, owner, {HEARTBEAT_AGE}, length(text) AS n, length(reasoning) AS r,
                           substr(text, ? + 1) AS tail, substr(reasoning, ? + 1) AS rtail,
                           finish_reason, usage_json, error_json
                    FROM generations WHERE id = ?""",
@@ -963,7 +971,7 @@ def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterato
             ).fetchone()
             if (row is not None and row["status"] == "running" and time.monotonic() - last_liveness >= 1.0):
                 last_liveness = time.monotonic()
-                if not is_alive(row["owner"], row["heartbeat_at"], generation_id):
+                if not is_alive(row["owner"], row["heartbeat_age"], generation_id):
                     interrupt(conn, generation_id)
                     continue
         if row is None:  # the story was deleted

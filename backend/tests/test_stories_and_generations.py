@@ -624,6 +624,39 @@ def test_a_container_with_the_same_host_name_is_not_probed_by_process_id(story_a
     assert [(g["id"], g["status"]) for g in seen] == [(elsewhere, "running"), (here, "interrupted")]
 
 
+def test_heartbeats_are_judged_by_the_databases_clock_not_this_instances(story_app, web, monkeypatch):
+    """Instances on one PostgreSQL judge each other's jobs by their heartbeats: an instance whose
+    own clock is a minute ahead must not take another's fresh heartbeat for a dead job, and one a
+    minute behind must not write heartbeats that look a minute old."""
+    real_time = time.time
+    story = new_story(web)
+    elsewhere = insert_running(story_app, story["id"], "another-machine:4242:beef")  # heartbeat: now
+
+    monkeypatch.setattr(generations.time, "time", lambda: real_time() + 60)
+    assert web.get(f"/proxy/llm/v1/generations/{elsewhere}").get_json()["status"] == "running"
+    with story_app.app_context():
+        from db import connect, database_path
+
+        conn = connect(database_path(story_app))
+        assert generations.recover(conn) == 0
+        conn.close()
+
+    monkeypatch.setattr(generations.time, "time", lambda: real_time() - 60)
+    with connection(story_app) as conn:
+        conn.execute("UPDATE generations SET status = 'interrupted' WHERE id = ?", (elsewhere,))
+    held = ScriptedService(hold_at=2)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    started = generate(web, story["id"])
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    assert held.reached_hold.wait(5)
+    with connection(story_app) as conn:
+        heartbeat = conn.execute("SELECT heartbeat_at FROM generations WHERE id = ?", (generation_id,)).fetchone()[0]
+    assert abs(heartbeat - real_time()) < 30  # written by the database's clock, not a minute behind
+    held.release.set()
+    assert wait_until_ended(web, generation_id)["status"] == "finished"
+
+
 def test_the_owner_of_a_job_names_this_processs_view_and_id():
     host, pid, token = generations.owner_id().split(":")
     assert host == generations.process_view() and int(pid) == os.getpid() and len(token) == 8
