@@ -339,6 +339,21 @@ def release_db(e=None) -> None:
 
 
 @contextlib.contextmanager
+def write_transaction(conn):
+    """The block as one write transaction under the database's write lock (SQLite's BEGIN
+    IMMEDIATE; PostgreSQL's translation in db_dialect): committed at its end, rolled back if it
+    raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextlib.contextmanager
 def borrowed(app=None):
     """A connection for work outside a request's own (a generation job's persist, a follower's
     query), from the same idle list or pool as get_db(), held only inside the `with` block and

@@ -259,16 +259,14 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
     """In one transaction: the generation's final state, its story's text and a new revision.
     False when it had already ended (or, with expect_owner, belongs to another process)."""
     now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with db.write_transaction(conn):
         row = conn.execute(
             """SELECT story_id, owner, heartbeat_at, length(text) AS n, action, prefix_length
                FROM generations WHERE id = ? AND status = 'running'""",
             (generation_id,),
         ).fetchone()
         if row is None or (expect_owner is not None and row["owner"] != expect_owner):
-            conn.execute("ROLLBACK")
-            return False
+            return False  # nothing was written: the transaction ends with nothing in it
         finished_at = now if status != "interrupted" else min(now, row["heartbeat_at"])
         sets = ["status = ?", "finished_at = ?", f"heartbeat_at = {db_dialect.EPOCH_NOW}", "finish_reason = ?",
                 "usage_json = ?", "error_json = ?"]
@@ -296,11 +294,6 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
             stories_store.bump_revision(conn, story_id, "generation")
             stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
         _prune(conn, story_id)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return True
 
 
@@ -348,30 +341,24 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, payload: dict
     now = time.time()
     # Registered as live before any reader of this process can see the row (is_alive takes the lock).
     with _live_lock:
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            prefix = conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
-            if prefix_length is not None:
-                prefix = prefix[:prefix_length]
-            cursor = conn.execute(
-                f"""INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
-                       started_at, heartbeat_at, action, prefix_length, context_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, {db_dialect.EPOCH_NOW}, ?, ?, ?)""",
-                (story_id, user_id, getattr(service, "backend_type", None) or None, payload.get("model"),
-                 json.dumps(params), owner_id(), now, action, len(prefix),
-                 json.dumps(context) if context else None),
-            )
-            conn.execute("COMMIT")
-        except db.IntegrityError:
-            conn.execute("ROLLBACK")
+            with db.write_transaction(conn):
+                prefix = conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
+                if prefix_length is not None:
+                    prefix = prefix[:prefix_length]
+                cursor = conn.execute(
+                    f"""INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
+                           started_at, heartbeat_at, action, prefix_length, context_json)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, {db_dialect.EPOCH_NOW}, ?, ?, ?)""",
+                    (story_id, user_id, getattr(service, "backend_type", None) or None, payload.get("model"),
+                     json.dumps(params), owner_id(), now, action, len(prefix),
+                     json.dumps(context) if context else None),
+                )
+        except db.IntegrityError:  # the story's one running generation is another's (rolled back)
             row = conn.execute(
                 "SELECT id FROM generations WHERE story_id = ? AND status = 'running'", (story_id,)
             ).fetchone()
             raise AlreadyRunning(row["id"] if row else 0) from None
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         job = Job(app, cursor.lastrowid, story_id, prefix, service, payload,
                   avoid_repeat=action in prompting.ACTIONS, started_at=now)
         _live[job.generation_id] = job
@@ -674,8 +661,7 @@ def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
     now, states, written = time.monotonic(), {}, []
     stamp = stories_store.now_stamp()  # one edit time for the transaction's stories (formatting it cost more than their UPDATEs)
     with db.borrowed(app) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with db.write_transaction(conn):
             for start in range(0, len(jobs), 500):
                 batch = {job.generation_id: job for job in jobs[start:start + 500]}
                 rows = conn.execute(
@@ -691,11 +677,6 @@ def _persist(app, jobs: list["Job"]) -> dict["Job", str]:
                     states[job] = "stop" if row["stop_requested"] else "running"
                     if job.write(conn, now, stamp):
                         written.append(job)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     for job in written:
         job.persisted, job.last_write = job.pending, now
         with job.changed:
@@ -711,7 +692,6 @@ class _Writer(threading.Thread):
 
     def __init__(self):
         super().__init__(name="taleweaver-generation-writer", daemon=True)
-        self.pid = os.getpid()
         self.started_lock = threading.Lock()
         # Set by a job whose first text arrived: that text is persisted (and sent) without
         # waiting for the next round, so time to first token does not wait for the writer.

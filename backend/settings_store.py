@@ -13,7 +13,7 @@ import backends
 import crypto
 import wsl
 from backend_descriptor import BackendDescriptor, ConfigField
-from db import get_db
+from db import get_db, write_transaction
 from errors import ApiError, validation_error
 
 BACKEND_TYPES = backends.BACKEND_TYPES
@@ -414,8 +414,7 @@ def save(user_id: int, backend_type: str, config: dict, default_model: str | Non
     stored = dict(config, default_model=default_model)
     stamp = now_iso()
     db = get_db()
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         test_changes, last_test = _last_test_after_save(db, user_id, backend_type, config)
         db.execute(
             "UPDATE settings SET is_active = 0 WHERE user_id = ? AND is_active = 1 AND backend_type != ?",
@@ -434,10 +433,6 @@ def save(user_id: int, backend_type: str, config: dict, default_model: str | Non
                 (json.dumps(last_test) if last_test else None, user_id, backend_type),
             )
         db.execute("UPDATE users SET settings_version = settings_version + 1 WHERE id = ?", (user_id,))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def record_test(user_id: int, backend_type: str, outcome: dict) -> None:
@@ -477,9 +472,8 @@ def public_settings(user_id: int) -> dict:
 def rotate_all_secrets() -> int:
     """Re-encrypt every stored secret with the first configured key; returns how many."""
     db = get_db()
-    db.execute("BEGIN IMMEDIATE")
     count = 0
-    try:
+    with write_transaction(db):
         for row in db.execute("SELECT id, config_json FROM settings").fetchall():
             config = json.loads(row["config_json"] or "{}")
             names = [name for name in config if name.endswith("_encrypted") and config[name]]
@@ -489,8 +483,4 @@ def rotate_all_secrets() -> int:
             if names:
                 db.execute("UPDATE settings SET config_json = ? WHERE id = ?", (json.dumps(config), row["id"]))
         db.execute("UPDATE users SET settings_version = settings_version + 1")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return count

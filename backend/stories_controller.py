@@ -14,7 +14,7 @@ import prompting
 import stories_store
 import studio
 from auth import current_user_id
-from db import get_db
+from db import get_db, write_transaction
 from errors import ApiError, validation_error
 from request_body import json_object
 from settings_store import BACKEND_TYPES
@@ -210,8 +210,7 @@ def create_story():
         raise validation_error("backend_type", f"backend_type must be one of {', '.join(BACKEND_TYPES)}, or null.")
     model = _text(body, "model", 256) or None
     stamp = stories_store.now_stamp()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         cursor = conn.execute(
             """INSERT INTO stories (user_id, title, premise, genre, length, settings_json, content, word_count,
                    backend_type, model, revision, created_at, updated_at, memory, authors_note, auto_title)
@@ -222,10 +221,6 @@ def create_story():
         )
         stories_store.add_revision(conn, cursor.lastrowid, "edit")
         stories_store.record_history(conn, cursor.lastrowid, "created")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     response = jsonify(story_document(cursor.lastrowid))
     response.status_code = 201
     return response
@@ -306,8 +301,7 @@ def update_story(story_id: int):
     conn = get_db()
     _row(story_id)
     generations.running_for_story(conn, story_id)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         row = _row(story_id)
         _check_base(conn, row, base_revision)
         premise_changed = changes.get("premise", row["premise"]) != row["premise"]
@@ -336,10 +330,6 @@ def update_story(story_id: int):
             stories_store.add_revision(conn, story_id, "edit")
             if "content" in changes:
                 stories_store.record_history(conn, story_id, "edit")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return jsonify(story_document(story_id))
 
 
@@ -350,14 +340,8 @@ def delete_story(story_id: int):
     # Under the write lock, as a generation's writes of the story are: deleting the story (then,
     # by cascade, its generations) while a job writes its generation (then the story) would
     # otherwise take the two rows' locks in opposite orders (a deadlock on PostgreSQL).
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.execute("DELETE FROM stories WHERE id = ? AND user_id = ?", (story_id, current_user_id()))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return "", 204
 
 
@@ -426,18 +410,13 @@ def _studio_write(story_id: int, body: dict, change) -> dict:
     conn = get_db()
     _row(story_id)
     generations.running_for_story(conn, story_id)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         row = _row(story_id)
         _check_base(conn, row, base_revision)
         running = _running_generation(conn, story_id)
         if running is not None:
             raise _generation_running(running)
         change(conn, row)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return story_document(story_id)
 
 
@@ -649,8 +628,7 @@ def import_library():
     conn = get_db()
     user_id = current_user_id()
     imported = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         for values in stories:
             title = values["title"].strip() or stories_store.short_title(values["premise"], values["content"])
             values["title"] = stories_store.unique_title(conn, user_id, title)
@@ -663,10 +641,6 @@ def import_library():
             stories_store.add_revision(conn, cursor.lastrowid, "edit")
             stories_store.record_history(conn, cursor.lastrowid, "imported")
             imported.append({"id": cursor.lastrowid, "title": values["title"]})
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     response = jsonify({"imported": len(imported), "stories": imported})
     response.status_code = 201
     return response
