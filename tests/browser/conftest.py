@@ -91,7 +91,7 @@ class BrowserWatch:
 
     Allowed, each a request cancelled with net::ERR_ABORTED where nothing went wrong:
     - a request of a document the test itself navigated away from (a reload while a status
-      poll was in flight);
+      poll was in flight), or one started while that navigation was under way;
     - a generation's event stream (POST /proxy/llm/v1/chat/completions, or following it with
       GET /proxy/llm/v1/generations/<id>/events): the page cancels it once it has read
       `data: [DONE]`, a moment before the server's closing empty chunk arrives, so Chromium
@@ -140,13 +140,18 @@ class BrowserWatch:
             self.problems.append(f"HTTP {response.status} for {response.request.method} {response.url}")
 
     # -- what tests call -----------------------------------------------------------------
+    # A navigation counts twice: before it (what the old document had started) and after it
+    # (what the old document started while the navigation was under way, as a status poll can
+    # on a slow machine, is cancelled by it too).
     def goto(self, url: str) -> None:
         self._navigations += 1
         self.page.goto(url)
+        self._navigations += 1
 
     def reload(self) -> None:
         self._navigations += 1
         self.page.reload()
+        self._navigations += 1
 
     def take_problems(self) -> list[str]:
         """Hands over (and forgets) what was seen so far, for a test that expects problems."""
