@@ -558,17 +558,23 @@ class Job(threading.Thread):
             self._release_held()
             return "".join(self.text), "".join(self.reasoning)
 
+    @property
+    def first_text_waiting(self) -> bool:
+        """Text has arrived and none of it is persisted yet: the writer persists it at once."""
+        return self.persisted == (0, 0) and bool(self.text_length or self.reasoning_length)
+
     def _append(self, content: str | None, reasoning: str | None) -> None:
         """New text: its followers get it once the writer has persisted it (the first text at
         once: the writer is woken for it rather than waiting for its next round)."""
-        if not (self.text_length or self.reasoning_length) and (content or reasoning):
-            _writer().first_text.set()
+        waiting = self.first_text_waiting
         if content:
             self.text.append(content)
             self.text_length += len(content)
         if reasoning:
             self.reasoning.append(reasoning)
             self.reasoning_length += len(reasoning)
+        if not waiting and self.first_text_waiting:
+            _writer().first_text.set()
 
     def _release_held(self) -> None:
         """The held start of a continuation, without a repeat of the text it continues, joins the text."""
@@ -713,7 +719,7 @@ class _Writer(threading.Thread):
             for job in list(_live.values()):
                 # started and not ended (attributes: is_alive() takes a lock, 500 times a round)
                 if job.ident is not None and not job.ended and job.verdict is None and not job.closed and (
-                        full or (job.persisted == (0, 0) and (job.text_length or job.reasoning_length))):
+                        full or job.first_text_waiting):
                     by_app.setdefault(id(job.app), []).append(job)
             self._persist_each(by_app)
             if full:
