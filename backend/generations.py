@@ -261,13 +261,16 @@ def _end(conn, generation_id: int, status: str, *, text: str | None = None, reas
     now = time.time()
     with db.write_transaction(conn):
         row = conn.execute(
-            """SELECT story_id, owner, heartbeat_at, length(text) AS n, action, prefix_length
+            f"""SELECT story_id, owner, {HEARTBEAT_AGE}, length(text) AS n, action, prefix_length
                FROM generations WHERE id = ? AND status = 'running'""",
             (generation_id,),
         ).fetchone()
         if row is None or (expect_owner is not None and row["owner"] != expect_owner):
             return False  # nothing was written: the transaction ends with nothing in it
-        finished_at = now if status != "interrupted" else min(now, row["heartbeat_at"])
+        # An interrupted job ended at its last heartbeat: its age (by the database's clock) taken
+        # from this process's now, so the time is on the clock its start was measured by when it
+        # ran here, even with the database's clock elsewhere.
+        finished_at = now if status != "interrupted" else now - max(0.0, row["heartbeat_age"])
         sets = ["status = ?", "finished_at = ?", f"heartbeat_at = {db_dialect.EPOCH_NOW}", "finish_reason = ?",
                 "usage_json = ?", "error_json = ?"]
         args = [status, finished_at, finish_reason, json.dumps(usage) if usage else None,

@@ -657,6 +657,26 @@ def test_heartbeats_are_judged_by_the_databases_clock_not_this_instances(story_a
     assert wait_until_ended(web, generation_id)["status"] == "finished"
 
 
+def test_an_interrupted_generation_ends_at_its_last_heartbeat_on_the_clock_it_started_by(story_app, web, monkeypatch):
+    """The database (PostgreSQL on another machine) may keep another time than this instance: a
+    job that died here ends at its last heartbeat, told on this instance's clock, which its start
+    was measured by; never before it started."""
+    real_time = time.time
+    story = new_story(web)
+    ahead = 3600.0  # this instance's clock, an hour ahead of the database's
+    monkeypatch.setattr(generations.time, "time", lambda: real_time() + ahead)
+    generation_id = insert_running(story_app, story["id"], f"{generations.process_view()}:{dead_pid()}:abcd",
+                                   heartbeat_age=60)
+    with connection(story_app) as conn:  # it started 70 s ago here; its heartbeat stopped 60 s ago
+        conn.execute("UPDATE generations SET started_at = ?, heartbeat_at = ? WHERE id = ?",
+                     (real_time() + ahead - 70, real_time() - 60, generation_id))
+
+    seen = web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()
+
+    assert seen["status"] == "interrupted"
+    assert 9_000 <= seen["stats"]["elapsed_ms"] <= 20_000  # about 10 s: from its start to its last heartbeat
+
+
 def test_the_owner_of_a_job_names_this_processs_view_and_id():
     host, pid, token = generations.owner_id().split(":")
     assert host == generations.process_view() and int(pid) == os.getpid() and len(token) == 8
