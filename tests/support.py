@@ -232,6 +232,24 @@ def delta_text(events) -> str:
     )
 
 
+def wait_for(condition, timeout=20.0, interval=0.05):
+    """The condition's first true value, asked every `interval` seconds; fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def new_story(server: TaleweaverServer, premise: str, **fields) -> dict:
+    """A story created through the API (201), as the API returns it."""
+    response = server.api("POST", "/api/stories", json={"premise": premise, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def kill_whole_server(server: TaleweaverServer) -> None:
     """SIGKILL the gunicorn master and every worker at once, as a power cut or the OOM killer would."""
     import psutil

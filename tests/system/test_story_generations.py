@@ -4,6 +4,7 @@ a re-attach on the other worker."""
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import http.client
 import json
 import threading
@@ -13,27 +14,19 @@ import psutil
 import pytest
 import requests
 
+from tests import support
 from tests.support import (
     TaleweaverServer,
     configure_fake,
     delta_text,
     kill_whole_server,
     sse_events_with_ids,
+    wait_for,
 )
 
 WORDS = [f"w{i}" for i in range(60)]
 REPLY = " ".join(WORDS)  # distinct words: a doubled or lost one shows
 PIECES = [WORDS[0]] + [" " + word for word in WORDS[1:]]  # what the fake sends, one per chunk
-
-
-def wait_for(condition, timeout=20.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -44,10 +37,7 @@ def slow_ollama(server, fake_factory):
     return fake
 
 
-def new_story(server, **fields) -> dict:
-    response = server.api("POST", "/api/stories", json={"premise": "A fox who counts", **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
+new_story = functools.partial(support.new_story, premise="A fox who counts")
 
 
 def start(server, story_id: int, stream: bool = True) -> requests.Response:

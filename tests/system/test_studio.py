@@ -3,33 +3,20 @@ loopback: continue builds its prompt within the model's context, regenerate keep
 undo/redo, stats from each backend's usage, the library and its backup round trip."""
 from __future__ import annotations
 
+import functools
 import json
-import time
 
 import pytest
 
-from tests.support import TaleweaverServer, configure_fake
+from tests import support
+from tests.support import TaleweaverServer, configure_fake, wait_for
 
 KINDS = ("lmstudio", "ollama", "chatgpt", "openai_compatible")
 MEMORY = "Mira is a fox who counts everything; she lives under the old mill."
 NOTE = "Keep it quiet and wintry; the mill burns down soon."
 
 
-def wait_for(condition, timeout=20.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def new_story(server, **fields) -> dict:
-    body = {"premise": "A fox who counts the snowflakes", **fields}
-    response = server.api("POST", "/api/stories", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
+new_story = functools.partial(support.new_story, premise="A fox who counts the snowflakes")
 
 
 def story(server, story_id: int) -> dict:
