@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import sqlite3
 
 import click
 from flask import Flask, jsonify, request, send_from_directory
@@ -54,6 +55,16 @@ def register_error_handlers(app: Flask) -> None:
     def secret_key_error(exc: crypto.SecretKeyError):
         log.error("encryption key problem: %s", exc)
         return _error(500, "encryption_key_error", str(exc))
+
+    @app.errorhandler(db.DatabaseUnavailable)
+    def database_unavailable(exc: db.DatabaseUnavailable):
+        log.error("%s %s: %s", request.method, request.path, exc.message)
+        return _error(503, exc.code, exc.message, exc.hint, retry_after=exc.retry_after)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def sqlite_error(exc: sqlite3.OperationalError):
+        trouble = db.sqlite_trouble(exc, db.describe())
+        return database_unavailable(trouble) if trouble is not None else unexpected(exc)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

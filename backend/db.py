@@ -22,6 +22,8 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migra
 LOCAL_USERNAME = "local"
 # Idle SQLite connections kept per database file and process, for the next request to reuse.
 SQLITE_IDLE_CONNECTIONS = 32
+# How long a write waits for another writer's lock on the SQLite file before it is refused.
+SQLITE_BUSY_SECONDS = 30
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -63,10 +65,10 @@ def connect(path: str):
         # Settings hold encrypted keys and token hashes: only the owner reads the file
         # (SQLite gives its -wal and -shm files the same permissions).
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_SECONDS * 1000)}")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
@@ -217,6 +219,105 @@ class PostgresConnection:
         self.raw.close()
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or written, or stayed busy: a message that says which
+    database (never a password) and what to do. Answered with 503 and its code."""
+
+    def __init__(self, message: str, hint: str, code: str = "database_unavailable", retry_after: str | None = None):
+        super().__init__(message)
+        self.message, self.hint, self.code, self.retry_after = message, hint, code, retry_after
+
+
+def where(url: str) -> str:
+    """'PostgreSQL database 'x' on host:port as user u', from the URL without its password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL database of TALEWEAVER_DATABASE_URL"
+    host = info.get("host") or "localhost (Unix socket)"
+    port = f":{info['port']}" if info.get("port") else ""
+    user = f" as user {info['user']!r}" if info.get("user") else ""
+    return f"PostgreSQL database {info.get('dbname', '?')!r} on {host}{port}{user}"
+
+
+def _reason(url: str, exc: Exception) -> str:
+    """psycopg's reason on one line, with the URL's password masked should it ever appear."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    if password:
+        text = text.replace(password, "****")
+    from crypto import redact
+
+    return redact(text)
+
+
+CONNECT_CHECK_SECONDS = 5
+
+
+def cannot_connect(url: str, failure: Exception) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"Cannot connect to the {where(url)}: {_reason(url, failure)}",
+        "Check that PostgreSQL is running and reachable from the Taleweaver server, and that "
+        "TALEWEAVER_DATABASE_URL (host, port, user, password, database name) is right.",
+    )
+
+
+def unreachable(url: str, exc: Exception) -> DatabaseUnavailable:
+    """What to tell the user when no connection came: a fresh connection is tried once to tell
+    a database that cannot be reached (its reason) from a pool whose connections stayed busy."""
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
+    except psycopg.Error as failure:
+        return cannot_connect(url, failure)
+    return DatabaseUnavailable(
+        f"Every connection of this Taleweaver process to the {where(url)} stayed in use "
+        f"({type(exc).__name__}: {_reason(url, exc)}).",
+        "Try again in a moment. If it keeps happening, raise TALEWEAVER_DATABASE_POOL_SIZE "
+        "(and PostgreSQL's max_connections to match).",
+        code="database_busy", retry_after="5",
+    )
+
+
+# What SQLite says when the file, not the SQL, is the trouble (sqlite3.OperationalError's text).
+_SQLITE_TROUBLE = (
+    (("database is locked", "database table is locked"), "database_busy",
+     "The SQLite database {path} stayed locked by another writer for {busy:g} s; nothing was changed.",
+     "Try again in a moment. If another program has the file open (a backup tool, a database "
+     "browser), close it."),
+    (("database or disk is full",), "database_full",
+     "The disk that holds the SQLite database {path} is full; nothing was saved.",
+     "Free some space on that disk, then try again: what you typed is still on the page."),
+    (("unable to open database file", "readonly database", "disk i/o error"), "database_unavailable",
+     "Taleweaver cannot write its SQLite database {path} ({reason}); nothing was saved.",
+     "Check that the folder exists, that the user running Taleweaver may write the file, and "
+     "that the disk is mounted read-write (TALEWEAVER_DATABASE names another file)."),
+)
+
+
+def sqlite_trouble(exc: sqlite3.OperationalError, path: str) -> DatabaseUnavailable | None:
+    """A clear DatabaseUnavailable for a locked, full or unwritable SQLite file; None for
+    anything else (an error in the SQL itself is Taleweaver's, answered as internal)."""
+    reason = str(exc)
+    for needles, code, message, hint in _SQLITE_TROUBLE:
+        if any(needle in reason.lower() for needle in needles):
+            return DatabaseUnavailable(message.format(path=path, reason=reason, busy=SQLITE_BUSY_SECONDS), hint, code=code,
+                                       retry_after="5" if code == "database_busy" else None)
+    return None
+
+
+def _getconn(url: str, app=None):
+    """A connection from the pool; a clear DatabaseUnavailable when none comes."""
+    from psycopg_pool import PoolTimeout
+
+    try:
+        return _pool(url, app).getconn()
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        raise unreachable(url, exc) from None
+
+
 def _pool(url: str, app=None):
     """This process's connection pool for the URL (made after gunicorn forks the worker)."""
     key = (url, os.getpid())
@@ -232,7 +333,7 @@ def _pool(url: str, app=None):
                     min_size=1,
                     max_size=(app or current_app).config.get("DATABASE_POOL_SIZE", 10),
                     kwargs={"autocommit": True, "row_factory": _row_factory},
-                    timeout=30,
+                    timeout=(app or current_app).config.get("DATABASE_POOL_TIMEOUT", 30),
                     open=True,
                     name="taleweaver",
                 )
@@ -241,7 +342,7 @@ def _pool(url: str, app=None):
 
 
 def _checkout_postgres(url: str, app=None) -> PostgresConnection:
-    raw = _pool(url, app).getconn()
+    raw = _getconn(url, app)
     conn = PostgresConnection(raw)
     if url not in _migrated:
         with _migrate_lock:
@@ -375,7 +476,11 @@ def init_db() -> int:
     """Create or upgrade the schema of the app's database in place (never drops data)."""
     url = database_url()
     if url:
-        conn = PostgresConnection(_pool(url).getconn())
+        try:  # at once, rather than after the pool's wait, when the database cannot be reached
+            psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
+        except psycopg.Error as exc:
+            raise cannot_connect(url, exc) from None
+        conn = PostgresConnection(_getconn(url))
         try:
             version = migrate(conn)
         finally:
@@ -397,14 +502,16 @@ def describe(app=None) -> str:
     url = database_url(app)
     if not url:
         return database_path(app)
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    return f"PostgreSQL database {info.get('dbname', '?')!r} on {info.get('host', 'localhost')}"
+    return where(url)
 
 
 @click.command("init-db")
 def init_db_command():
     """Create the database, or migrate an existing one to the current schema."""
-    version = init_db()
+    try:
+        version = init_db()
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(f"{exc.message}\n{exc.hint}") from None
     click.echo(f"Database ready: {describe()} (schema version {version}).")
 
 

@@ -2,6 +2,9 @@
 the PostgreSQL migrations (advisory lock, transactional DDL), and the start-up refusal of a
 shared database without shared keys."""
 import os
+import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -13,6 +16,7 @@ from app import create_app
 from tests.database import query
 
 KEYS = [Fernet.generate_key().decode()]
+BACKEND = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("sqlite, postgres", [
@@ -55,6 +59,74 @@ def test_postgresql_without_shared_secret_keys_refuses_to_start():
     message = str(refused.value)
     assert "TALEWEAVER_SECRET_KEYS" in message
     assert "every instance" in message
+
+
+PASSWORD = "pw-never-shown-7391"
+
+
+@pytest.fixture
+def refused_port():
+    """A loopback port where nothing listens (bound, never listening: a connection is refused)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_init_db_names_the_database_it_cannot_reach_and_what_to_do(refused_port):
+    """`./run.sh` runs `flask init-db` first: it stops there, at once, with what to do."""
+    url = f"postgresql://writer:{PASSWORD}@127.0.0.1:{refused_port}/stories"
+    env = {**os.environ, "TALEWEAVER_DATABASE_URL": url, "TALEWEAVER_SECRET_KEYS": KEYS[0]}
+    flask = os.path.join(os.path.dirname(sys.executable), "flask")
+
+    result = subprocess.run([flask, "--app", "app", "init-db"], cwd=BACKEND, env=env,
+                            capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 1 and "Traceback" not in output
+    assert f"Cannot connect to the PostgreSQL database 'stories' on 127.0.0.1:{refused_port} as user 'writer'" in output
+    assert "Connection refused" in output
+    assert "Check that PostgreSQL is running" in output and "TALEWEAVER_DATABASE_URL" in output
+    assert PASSWORD not in output
+
+
+def test_a_request_while_the_database_cannot_be_reached_is_a_503_that_says_why(refused_port, caplog):
+    url = f"postgresql://writer:{PASSWORD}@127.0.0.1:{refused_port}/stories"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEYS": KEYS, "DATABASE_POOL_TIMEOUT": 0.5, "TESTING": True})
+    client = app.test_client()
+    try:
+        settings = client.get("/api/settings/llm")
+        chat = client.post("/proxy/llm/v1/chat/completions",
+                           json={"messages": [{"role": "user", "content": "Hello"}]})
+    finally:
+        db.close_pools()
+
+    assert settings.status_code == 503 and chat.status_code == 503
+    api_error, proxy_error = settings.get_json()["error"], chat.get_json()["error"]
+    assert api_error["code"] == proxy_error["code"] == "database_unavailable"
+    for error in (api_error, proxy_error):
+        assert f"Cannot connect to the PostgreSQL database 'stories' on 127.0.0.1:{refused_port}" in error["message"]
+        assert "Connection refused" in error["message"] and "TALEWEAVER_DATABASE_URL" in error["hint"]
+    assert proxy_error["type"] == "server_error"  # OpenAI's shape under /proxy
+    assert PASSWORD not in settings.get_data(as_text=True) + chat.get_data(as_text=True) + caplog.text
+
+
+def test_a_pool_whose_connections_all_stay_in_use_is_a_503_to_try_again(empty_postgres_url):
+    app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True,
+                      "DATABASE_POOL_SIZE": 1, "DATABASE_POOL_TIMEOUT": 0.5})
+    with app.app_context():
+        db.init_db()
+    client = app.test_client()
+
+    with db.borrowed(app):  # the pool's only connection, held
+        busy = client.get("/api/settings/llm")
+    again = client.get("/api/settings/llm")
+
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    error = busy.get_json()["error"]
+    assert error["code"] == "database_busy" and "stayed in use" in error["message"]
+    assert "TALEWEAVER_DATABASE_POOL_SIZE" in error["hint"]
+    assert again.status_code == 200  # given back: served again
 
 
 def test_rows_read_by_name_and_by_index(app):

@@ -548,3 +548,80 @@ def test_two_migrations_with_one_number_are_refused(tmp_path, monkeypatch):
 
     with pytest.raises(RuntimeError, match="Two migrations are numbered 005"):
         db.migrations()
+
+
+# ---- the SQLite file in trouble: locked, full ---------------------------------------------------
+
+@pytest.fixture
+def story_web(tmp_path, monkeypatch):
+    """A client of an app on its own SQLite file, with a story in it; SQLite waits 0.3 s for a lock."""
+    monkeypatch.setattr(db, "SQLITE_BUSY_SECONDS", 0.3)
+    monkeypatch.setattr(db, "_sqlite_idle", {})  # connections made from here on wait that long
+    path = str(tmp_path / "stories.db")
+    app = create_app({"DATABASE": path, "TESTING": True})
+    with app.app_context():
+        db.init_db()
+    web = app.test_client()
+    story = web.post("/api/stories", json={"premise": "A lighthouse keeper", "content": "The fog came."}).get_json()
+    return web, story, path
+
+
+@pytest.mark.sqlite_only
+def test_a_save_while_another_program_holds_the_sqlite_lock_is_a_503_to_retry_and_loses_nothing(story_web):
+    web, story, path = story_web
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a backup tool or a database browser writing
+    try:
+        refused = web.patch(f"/api/stories/{story['id']}", json={"base_revision": story["revision"],
+                                                                  "content": "The fog came. It sang."})
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    error = refused.get_json()["error"]
+    assert error["code"] == "database_busy" and path in error["message"] and "locked" in error["message"]
+    assert "Try again" in error["hint"]
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "The fog came."
+    saved = web.patch(f"/api/stories/{story['id']}", json={"base_revision": story["revision"],
+                                                            "content": "The fog came. It sang."})
+    assert saved.status_code == 200 and saved.get_json()["content"] == "The fog came. It sang."
+
+
+@pytest.mark.sqlite_only
+def test_a_save_when_the_disk_is_full_is_a_503_that_says_so_and_keeps_the_story(story_web, monkeypatch):
+    web, story, path = story_web
+    connect = db.connect
+
+    def on_a_full_disk(where):  # SQLite may not grow the file by a single page
+        conn = connect(where)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(db, "connect", on_a_full_disk)
+    monkeypatch.setattr(db, "_sqlite_idle", {})
+    refused = web.patch(f"/api/stories/{story['id']}", json={"base_revision": story["revision"],
+                                                              "content": "The fog came. " + "It sang. " * 20_000})
+    monkeypatch.setattr(db, "connect", connect)
+    monkeypatch.setattr(db, "_sqlite_idle", {})
+
+    assert refused.status_code == 503
+    error = refused.get_json()["error"]
+    assert error["code"] == "database_full" and path in error["message"] and "full" in error["message"]
+    assert "Free some space" in error["hint"]
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "The fog came."
+
+
+def test_an_error_in_the_sql_itself_stays_an_internal_error(app, client, monkeypatch):
+    """Only the file's trouble is told as the database's; a mistake in Taleweaver's SQL is ours."""
+    import settings_store
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("no such column: nonsense")
+
+    monkeypatch.setattr(settings_store, "public_settings", broken)
+    answer = client.get("/api/settings/llm")
+
+    assert answer.status_code == 500 and answer.get_json()["error"]["code"] == "internal_error"
+    assert "nonsense" not in answer.get_data(as_text=True)
