@@ -265,6 +265,21 @@ def cannot_connect(url: str, failure: Exception) -> DatabaseUnavailable:
     )
 
 
+def startup_warning(app) -> str | None:
+    """Why the PostgreSQL database cannot be reached as the server starts (it may come up after
+    it: the server serves anyway), or None."""
+    url = database_url(app)
+    if not url:
+        return None
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
+    except psycopg.Error as exc:
+        trouble = cannot_connect(url, exc)
+        return (f"{trouble.message} {trouble.hint} Until it can be reached, requests are answered "
+                "with 503 database_unavailable.")
+    return None
+
+
 def unreachable(url: str, exc: Exception) -> DatabaseUnavailable:
     """What to tell the user when no connection came: a fresh connection is tried once to tell
     a database that cannot be reached (its reason) from a pool whose connections stayed busy."""

@@ -70,9 +70,10 @@ loglevel = os.environ.get("TALEWEAVER_LOG_LEVEL", "info").lower()
 
 def on_starting(server):
     """Refuse a non-loopback bind in single-user mode unless overridden, and PostgreSQL without
-    shared keys; warn about the Host allowlist."""
+    shared keys; warn about the Host allowlist, and about a PostgreSQL that cannot be reached."""
     import logging
 
+    import db
     import security
     from app import check_bind_address, create_app
 
@@ -81,6 +82,9 @@ def on_starting(server):
     check_bind_address(host, app)
     for warning in security.startup_warnings(app.config):
         logging.getLogger("taleweaver.security").warning(warning)
+    unreachable = db.startup_warning(app)
+    if unreachable:
+        logging.getLogger("taleweaver.database").warning(unreachable)
 
 # Several servers (tests, benchmarks) may run side by side; none needs gunicorn's control socket.
 control_socket_disable = True

@@ -111,6 +111,26 @@ def test_a_request_while_the_database_cannot_be_reached_is_a_503_that_says_why(r
     assert PASSWORD not in settings.get_data(as_text=True) + chat.get_data(as_text=True) + caplog.text
 
 
+def test_gunicorn_start_warns_of_a_database_it_cannot_reach(refused_port, monkeypatch, caplog):
+    import importlib.util
+
+    monkeypatch.setenv("TALEWEAVER_DATABASE_URL", f"postgresql://writer:{PASSWORD}@127.0.0.1:{refused_port}/stories")
+    monkeypatch.setenv("TALEWEAVER_SECRET_KEYS", KEYS[0])
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", os.path.join(BACKEND, "gunicorn.conf.py"))
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+
+    class Server:
+        class cfg:
+            bind = ["127.0.0.1:5000"]
+
+    with caplog.at_level("WARNING", logger="taleweaver.database"):
+        conf.on_starting(Server)
+
+    assert f"Cannot connect to the PostgreSQL database 'stories' on 127.0.0.1:{refused_port}" in caplog.text
+    assert "503 database_unavailable" in caplog.text and PASSWORD not in caplog.text
+
+
 def test_a_pool_whose_connections_all_stay_in_use_is_a_503_to_try_again(empty_postgres_url):
     app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True,
                       "DATABASE_POOL_SIZE": 1, "DATABASE_POOL_TIMEOUT": 0.5})
