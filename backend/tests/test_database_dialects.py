@@ -112,20 +112,13 @@ def test_a_request_while_the_database_cannot_be_reached_is_a_503_that_says_why(r
 
 
 def test_gunicorn_start_warns_of_a_database_it_cannot_reach(refused_port, monkeypatch, caplog):
-    import importlib.util
+    from tests.gunicorn_start import on_starting
 
     monkeypatch.setenv("TALEWEAVER_DATABASE_URL", f"postgresql://writer:{PASSWORD}@127.0.0.1:{refused_port}/stories")
     monkeypatch.setenv("TALEWEAVER_SECRET_KEYS", KEYS[0])
-    spec = importlib.util.spec_from_file_location("gunicorn_conf", os.path.join(BACKEND, "gunicorn.conf.py"))
-    conf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conf)
-
-    class Server:
-        class cfg:
-            bind = ["127.0.0.1:5000"]
 
     with caplog.at_level("WARNING", logger="taleweaver.database"):
-        conf.on_starting(Server)
+        on_starting("127.0.0.1:5000")
 
     assert f"Cannot connect to the PostgreSQL database 'stories' on 127.0.0.1:{refused_port}" in caplog.text
     assert "503 database_unavailable" in caplog.text and PASSWORD not in caplog.text

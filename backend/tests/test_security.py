@@ -126,24 +126,14 @@ def test_listening_beyond_loopback_without_names_says_how_to_allow_one():
 
 
 def test_gunicorn_start_logs_the_host_warning(tmp_path, monkeypatch, caplog):
-    import importlib.util
-    import os
+    from tests.gunicorn_start import on_starting
 
     monkeypatch.setenv("TALEWEAVER_HOST", "0.0.0.0")
     monkeypatch.setenv("TALEWEAVER_ALLOW_REMOTE_SINGLE_USER", "1")
     monkeypatch.setenv("TALEWEAVER_DATABASE", str(tmp_path / "g.db"))
-    spec = importlib.util.spec_from_file_location(
-        "gunicorn_conf", os.path.join(os.path.dirname(os.path.dirname(__file__)), "gunicorn.conf.py")
-    )
-    conf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conf)
-
-    class Server:
-        class cfg:
-            bind = ["0.0.0.0:5000"]
 
     with caplog.at_level("WARNING", logger="taleweaver.security"):
-        conf.on_starting(Server)
+        on_starting("0.0.0.0:5000")
 
     assert "TALEWEAVER_ALLOWED_HOSTS=" in caplog.text
 
