@@ -7,6 +7,7 @@ import os
 import sqlite3
 
 import click
+import psycopg
 from flask import Flask, jsonify, request, send_from_directory
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
@@ -60,6 +61,10 @@ def register_error_handlers(app: Flask) -> None:
     def database_unavailable(exc: db.DatabaseUnavailable):
         log.error("%s %s: %s", request.method, request.path, exc.message)
         return _error(503, exc.code, exc.message, exc.hint, retry_after=exc.retry_after)
+
+    @app.errorhandler(psycopg.OperationalError)
+    def postgres_error(exc: psycopg.OperationalError):
+        return database_unavailable(db.connection_lost(db.database_url(), exc))
 
     @app.errorhandler(sqlite3.OperationalError)
     def sqlite_error(exc: sqlite3.OperationalError):

@@ -205,7 +205,10 @@ class PostgresConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        """In a transaction that may be rolled back: not on a connection the server cut (its
+        status is UNKNOWN), which the pool discards when it is given back."""
+        status = psycopg.pq.TransactionStatus
+        return self.raw.info.transaction_status in (status.INTRANS, status.INERROR, status.ACTIVE)
 
     def commit(self) -> None:
         if self.in_transaction:
@@ -262,6 +265,17 @@ def cannot_connect(url: str, failure: Exception) -> DatabaseUnavailable:
         f"Cannot connect to the {where(url)}: {_reason(url, failure)}",
         "Check that PostgreSQL is running and reachable from the Taleweaver server, and that "
         "TALEWEAVER_DATABASE_URL (host, port, user, password, database name) is right.",
+    )
+
+
+def connection_lost(url: str, exc: Exception) -> DatabaseUnavailable:
+    """A query that failed because of the server or the connection (PostgreSQL restarted, the
+    connection was cut): the pool replaces that connection, so trying again works once the
+    database is back."""
+    return DatabaseUnavailable(
+        f"The {where(url)} did not complete this request: {_reason(url, exc)}",
+        "Try again in a moment: Taleweaver reconnects by itself. If it keeps happening, check that "
+        "PostgreSQL is running and reachable from the Taleweaver server.",
     )
 
 

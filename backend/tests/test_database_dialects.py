@@ -142,6 +142,36 @@ def test_a_pool_whose_connections_all_stay_in_use_is_a_503_to_try_again(empty_po
     assert again.status_code == 200  # given back: served again
 
 
+def test_a_request_on_a_connection_postgresql_cut_is_a_503_and_the_next_one_is_served(empty_postgres_url):
+    """PostgreSQL restarted, or an admin ended the session: the pooled connection is dead."""
+    import psycopg
+
+    app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True,
+                      "DATABASE_POOL_SIZE": 1})
+    with app.app_context():
+        db.init_db()
+    client = app.test_client()
+    assert client.get("/api/settings/llm").status_code == 200
+    with db.borrowed(app) as conn:  # the pool's only connection, the one the next request gets
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(empty_postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(200):
+            if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                break
+            threading.Event().wait(0.02)
+
+    cut = client.get("/api/settings/llm")
+    again = client.get("/api/settings/llm")
+    db.close_pools()
+
+    assert cut.status_code == 503, cut.get_data(as_text=True)
+    error = cut.get_json()["error"]
+    assert error["code"] == "database_unavailable" and "did not complete this request" in error["message"]
+    assert "Try again" in error["hint"]
+    assert again.status_code == 200  # the pool put a new connection in its place
+
+
 def test_rows_read_by_name_and_by_index(app):
     with app.app_context():
         row = db.get_db().execute("SELECT id, username FROM users WHERE username = ?", (db.LOCAL_USERNAME,)).fetchone()
