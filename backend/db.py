@@ -337,14 +337,28 @@ def sqlite_trouble(exc: sqlite3.OperationalError, path: str) -> DatabaseUnavaila
     return None
 
 
+# The databases a request of this process found unreachable: until one answers again, the next
+# requests ask it directly (refused at once) rather than each waiting out the pool's timeout.
+_down: set[str] = set()
+
+
 def _getconn(url: str, app=None):
     """A connection from the pool; a clear DatabaseUnavailable when none comes."""
     from psycopg_pool import PoolTimeout
 
+    if url in _down:
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
+        except psycopg.Error as exc:
+            raise cannot_connect(url, exc) from None
+        _down.discard(url)  # back: the pool reconnects
     try:
         return _pool(url, app).getconn()
     except (PoolTimeout, psycopg.OperationalError) as exc:
-        raise unreachable(url, exc) from None
+        problem = unreachable(url, exc)
+        if problem.code == "database_unavailable":
+            _down.add(url)
+        raise problem from None
 
 
 def _pool(url: str, app=None):
@@ -387,6 +401,7 @@ def close_pools() -> None:
         for pool in _pools.values():
             pool.close()
         _pools.clear()
+        _down.clear()
     _migrated.clear()
 
 

@@ -124,6 +124,38 @@ def test_gunicorn_start_warns_of_a_database_it_cannot_reach(refused_port, monkey
     assert "503 database_unavailable" in caplog.text and PASSWORD not in caplog.text
 
 
+def test_once_the_database_is_found_gone_the_next_requests_do_not_wait_out_the_pool(refused_port, monkeypatch):
+    from psycopg_pool import ConnectionPool
+
+    waits = []
+    getconn = ConnectionPool.getconn
+    monkeypatch.setattr(ConnectionPool, "getconn", lambda pool, timeout=None: (waits.append(pool), getconn(pool, timeout))[1])
+    url = f"postgresql://writer:{PASSWORD}@127.0.0.1:{refused_port}/stories"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEYS": KEYS, "DATABASE_POOL_TIMEOUT": 0.5, "TESTING": True})
+    client = app.test_client()
+    try:
+        answers = [client.get("/api/settings/llm") for _ in range(3)]
+    finally:
+        db.close_pools()
+
+    assert [answer.status_code for answer in answers] == [503, 503, 503]
+    assert len(waits) == 1  # only the first waited on the pool; the others asked the database
+    for answer in answers:
+        error = answer.get_json()["error"]
+        assert error["code"] == "database_unavailable" and "Connection refused" in error["message"]
+
+
+def test_a_database_found_gone_is_used_again_once_it_answers(empty_postgres_url):
+    app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True})
+    with app.app_context():
+        db.init_db()
+    db._down.add(empty_postgres_url)  # as a request that found it unreachable left it
+
+    answer = app.test_client().get("/api/settings/llm")
+
+    assert answer.status_code == 200 and empty_postgres_url not in db._down
+
+
 def test_a_pool_whose_connections_all_stay_in_use_is_a_503_to_try_again(empty_postgres_url):
     app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True,
                       "DATABASE_POOL_SIZE": 1, "DATABASE_POOL_TIMEOUT": 0.5})

@@ -1,3 +1,4 @@
+import { ApiError } from '../../../lib/api-client';
 import type { SaveState } from '../lib/document-sync';
 
 function saveWords(save: SaveState): string {
@@ -10,8 +11,11 @@ function saveWords(save: SaveState): string {
       return 'Saving...';
     case 'conflict':
       return 'Not saved: this story was changed in another tab or window';
-    case 'failed':
-      return `Not saved: ${save.error.message}`;
+    case 'failed': {
+      // The server's hint says what to do (free some space, try again in a moment).
+      const hint = save.error instanceof ApiError && save.error.hint ? ` ${save.error.hint}` : '';
+      return `Not saved: ${save.error.message}${hint}`;
+    }
   }
 }
 

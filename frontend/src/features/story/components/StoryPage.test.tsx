@@ -185,6 +185,34 @@ describe('StoryPage: a story is a document on the server', () => {
     await waitFor(() => expect(status).toHaveTextContent(/^Saved$/));
     expect(server.sent('PATCH', '/api/stories/7')).toHaveLength(2);
   });
+
+  it('says what to do when the server cannot store the story (a full disk), and keeps the text', async () => {
+    let full = true;
+    const server = storyBackend({
+      'PATCH /api/stories/7': (request) =>
+        full
+          ? apiError(503, 'database_full', 'The disk that holds the SQLite database /data/taleweaver.db is full; nothing was saved.', {
+              hint: 'Free some space on that disk, then try again: what you typed is still on the page.',
+            })
+          : json({ ...STORY, ...(request.body as object), revision: 4 }),
+    });
+    const user = userEvent.setup();
+    openStory();
+    await user.type(await screen.findByLabelText('Title'), '!');
+    const status = screen.getByTestId('save-status');
+    await waitFor(
+      () =>
+        expect(status).toHaveTextContent(
+          'Not saved: The disk that holds the SQLite database /data/taleweaver.db is full; nothing was saved. Free some space on that disk, then try again',
+        ),
+      SAVE_TIMEOUT,
+    );
+    expect(screen.getByLabelText('Title')).toHaveValue('The Clockmaker!');
+    full = false;
+    await user.click(within(status).getByRole('button', { name: 'Retry' }));
+    await waitFor(() => expect(status).toHaveTextContent(/^Saved$/));
+    expect(server.patches().at(-1)).toMatchObject({ title: 'The Clockmaker!' });
+  });
 });
 
 describe('StoryPage: another tab saved first (409)', () => {
