@@ -12,12 +12,24 @@ PY="$PWD/.venv/bin/python"
 
 with_postgres() { "$PY" -m tests.postgres_cluster -- "$@"; }
 
-# The PostgreSQL pass of the backend suite runs beside the SQLite pass (it mostly waits on the
-# database server), which keeps the whole run within its time budget on two cores.
+# A PostgreSQL pass runs beside its SQLite pass, its output kept in a file and shown after it.
+beside_start() {
+  BESIDE_LOG=$(mktemp)
+  (with_postgres sh -c ". scripts/loopback_only.sh; $1" "$PY" >"$BESIDE_LOG" 2>&1) &
+  BESIDE_PID=$!
+}
+beside_finish() {  # waits for it, shows its output under the heading $1; its exit status
+  local status=0
+  wait "$BESIDE_PID" || status=$?
+  echo "==> $1"
+  cat "$BESIDE_LOG"; rm -f "$BESIDE_LOG"
+  return "$status"
+}
+
+# The backend suite's PostgreSQL pass mostly waits on the database server, so running it beside
+# the SQLite pass keeps the whole run within its time budget on two cores.
 echo "==> backend tests (SQLite, and PostgreSQL alongside: its log is shown after)"
-PG_LOG=$(mktemp)
-(with_postgres sh -c '. scripts/loopback_only.sh; cd backend && loopback_only "$0" -m pytest tests/ -q --tb=short -p no:cacheprovider' "$PY" >"$PG_LOG" 2>&1) &
-PG_PID=$!
+beside_start 'cd backend && loopback_only "$0" -m pytest tests/ -q --tb=short -p no:cacheprovider'
 backend_status=0
 (cd backend && loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider) || backend_status=$?
 
@@ -29,23 +41,17 @@ if [ -f frontend/package.json ]; then
 fi
 
 pg_status=0
-wait "$PG_PID" || pg_status=$?
-echo "==> backend tests on PostgreSQL"
-cat "$PG_LOG"; rm -f "$PG_LOG"
+beside_finish "backend tests on PostgreSQL" || pg_status=$?
 [ "$backend_status" = 0 ] && [ "$pg_status" = 0 ] && [ "$frontend_status" = 0 ] || exit 1
 
-# The PostgreSQL pass of the whole-system tests runs beside the SQLite pass too, each in its own
+# The whole-system tests' PostgreSQL pass runs beside the SQLite pass too, each in its own
 # loopback network namespace (their servers' ports cannot meet): one after the other they took
-# 512 s of a 15-minute budget here, side by side 340-351 s.
+# 512 s of a 15-minute budget here, side by side 340-358 s.
 echo "==> whole-system and browser tests (SQLite, and on PostgreSQL alongside: its log is shown after)"
-SYSTEM_PG_LOG=$(mktemp)
-(with_postgres sh -c '. scripts/loopback_only.sh; loopback_only "$0" -m pytest tests/system -v --tb=short -p no:cacheprovider' "$PY" >"$SYSTEM_PG_LOG" 2>&1) &
-SYSTEM_PG_PID=$!
+beside_start 'loopback_only "$0" -m pytest tests/system -v --tb=short -p no:cacheprovider'
 system_status=0
 loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider || system_status=$?
 
 system_pg_status=0
-wait "$SYSTEM_PG_PID" || system_pg_status=$?
-echo "==> whole-system tests on PostgreSQL (three instances behind nginx among them)"
-cat "$SYSTEM_PG_LOG"; rm -f "$SYSTEM_PG_LOG"
+beside_finish "whole-system tests on PostgreSQL (three instances behind nginx among them)" || system_pg_status=$?
 [ "$system_status" = 0 ] && [ "$system_pg_status" = 0 ] || exit 1

@@ -203,12 +203,14 @@ class PostgresConnection:
         with self.raw.cursor() as cursor:
             cursor.executemany(statement, [tuple(p) for p in seq_of_params])
 
+    # In a transaction that may be rolled back: not on a connection the server cut (its status
+    # is UNKNOWN), which the pool discards when it is given back.
+    _OPEN = frozenset((psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR,
+                       psycopg.pq.TransactionStatus.ACTIVE))
+
     @property
     def in_transaction(self) -> bool:
-        """In a transaction that may be rolled back: not on a connection the server cut (its
-        status is UNKNOWN), which the pool discards when it is given back."""
-        status = psycopg.pq.TransactionStatus
-        return self.raw.info.transaction_status in (status.INTRANS, status.INERROR, status.ACTIVE)
+        return self.raw.info.transaction_status in self._OPEN
 
     def commit(self) -> None:
         if self.in_transaction:
@@ -231,11 +233,17 @@ class DatabaseUnavailable(Exception):
         self.message, self.hint, self.code, self.retry_after = message, hint, code, retry_after
 
 
+def _conninfo(url: str) -> dict | None:
+    try:
+        return psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return None
+
+
 def where(url: str) -> str:
     """'PostgreSQL database 'x' on host:port as user u', from the URL without its password."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
+    info = _conninfo(url)
+    if info is None:
         return "the PostgreSQL database of TALEWEAVER_DATABASE_URL"
     host = info.get("host") or "localhost (Unix socket)"
     port = f":{info['port']}" if info.get("port") else ""
@@ -246,10 +254,7 @@ def where(url: str) -> str:
 def _reason(url: str, exc: Exception) -> str:
     """psycopg's reason on one line, with the URL's password masked should it ever appear."""
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    try:
-        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
-    except psycopg.ProgrammingError:
-        password = None
+    password = (_conninfo(url) or {}).get("password")
     if password:
         text = text.replace(password, "****")
     from crypto import redact
@@ -258,14 +263,21 @@ def _reason(url: str, exc: Exception) -> str:
 
 
 CONNECT_CHECK_SECONDS = 5
+RETRY_AFTER_SECONDS = "5"  # what a 503 database_busy tells a client to wait
 
 
-def cannot_connect(url: str, failure: Exception) -> DatabaseUnavailable:
-    return DatabaseUnavailable(
-        f"Cannot connect to the {where(url)}: {_reason(url, failure)}",
-        "Check that PostgreSQL is running and reachable from the Taleweaver server, and that "
-        "TALEWEAVER_DATABASE_URL (host, port, user, password, database name) is right.",
-    )
+def probe(url: str) -> DatabaseUnavailable | None:
+    """One fresh connection, outside the pool (at most CONNECT_CHECK_SECONDS): why the database
+    cannot be reached, or None when it answers."""
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
+    except psycopg.Error as failure:
+        return DatabaseUnavailable(
+            f"Cannot connect to the {where(url)}: {_reason(url, failure)}",
+            "Check that PostgreSQL is running and reachable from the Taleweaver server, and that "
+            "TALEWEAVER_DATABASE_URL (host, port, user, password, database name) is right.",
+        )
+    return None
 
 
 def connection_lost(url: str, exc: Exception) -> DatabaseUnavailable:
@@ -283,30 +295,25 @@ def startup_warning(app) -> str | None:
     """Why the PostgreSQL database cannot be reached as the server starts (it may come up after
     it: the server serves anyway), or None."""
     url = database_url(app)
-    if not url:
+    trouble = probe(url) if url else None
+    if trouble is None:
         return None
-    try:
-        psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
-    except psycopg.Error as exc:
-        trouble = cannot_connect(url, exc)
-        return (f"{trouble.message} {trouble.hint} Until it can be reached, requests are answered "
-                "with 503 database_unavailable.")
-    return None
+    return (f"{trouble.message} {trouble.hint} Until it can be reached, requests are answered "
+            "with 503 database_unavailable.")
 
 
 def unreachable(url: str, exc: Exception) -> DatabaseUnavailable:
     """What to tell the user when no connection came: a fresh connection is tried once to tell
     a database that cannot be reached (its reason) from a pool whose connections stayed busy."""
-    try:
-        psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
-    except psycopg.Error as failure:
-        return cannot_connect(url, failure)
+    trouble = probe(url)
+    if trouble is not None:
+        return trouble
     return DatabaseUnavailable(
         f"Every connection of this Taleweaver process to the {where(url)} stayed in use "
         f"({type(exc).__name__}: {_reason(url, exc)}).",
         "Try again in a moment. If it keeps happening, raise TALEWEAVER_DATABASE_POOL_SIZE "
         "(and PostgreSQL's max_connections to match).",
-        code="database_busy", retry_after="5",
+        code="database_busy", retry_after=RETRY_AFTER_SECONDS,
     )
 
 
@@ -330,10 +337,11 @@ def sqlite_trouble(exc: sqlite3.OperationalError, path: str) -> DatabaseUnavaila
     """A clear DatabaseUnavailable for a locked, full or unwritable SQLite file; None for
     anything else (an error in the SQL itself is Taleweaver's, answered as internal)."""
     reason = str(exc)
+    lowered = reason.lower()
     for needles, code, message, hint in _SQLITE_TROUBLE:
-        if any(needle in reason.lower() for needle in needles):
+        if any(needle in lowered for needle in needles):
             return DatabaseUnavailable(message.format(path=path, reason=reason, busy=SQLITE_BUSY_SECONDS), hint, code=code,
-                                       retry_after="5" if code == "database_busy" else None)
+                                       retry_after=RETRY_AFTER_SECONDS if code == "database_busy" else None)
     return None
 
 
@@ -347,10 +355,9 @@ def _getconn(url: str, app=None):
     from psycopg_pool import PoolTimeout
 
     if url in _down:
-        try:
-            psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
-        except psycopg.Error as exc:
-            raise cannot_connect(url, exc) from None
+        trouble = probe(url)
+        if trouble is not None:
+            raise trouble
         _down.discard(url)  # back: the pool reconnects
     try:
         return _pool(url, app).getconn()
@@ -520,10 +527,9 @@ def init_db() -> int:
     """Create or upgrade the schema of the app's database in place (never drops data)."""
     url = database_url()
     if url:
-        try:  # at once, rather than after the pool's wait, when the database cannot be reached
-            psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
-        except psycopg.Error as exc:
-            raise cannot_connect(url, exc) from None
+        trouble = probe(url)  # at once, rather than after the pool's wait
+        if trouble is not None:
+            raise trouble
         conn = PostgresConnection(_getconn(url))
         try:
             version = migrate(conn)

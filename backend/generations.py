@@ -569,14 +569,14 @@ class Job(threading.Thread):
     def _append(self, content: str | None, reasoning: str | None) -> None:
         """New text: its followers get it once the writer has persisted it (the first text at
         once: the writer is woken for it rather than waiting for its next round)."""
-        waiting = self.first_text_waiting
+        had_text = self.text_length or self.reasoning_length  # two attributes a chunk, on the relay's path
         if content:
             self.text.append(content)
             self.text_length += len(content)
         if reasoning:
             self.reasoning.append(reasoning)
             self.reasoning_length += len(reasoning)
-        if not waiting and self.first_text_waiting:
+        if not had_text and self.first_text_waiting:
             _writer().first_text.set()
 
     def _release_held(self) -> None:
