@@ -10,6 +10,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 
 import click
 import psycopg
@@ -266,18 +267,43 @@ CONNECT_CHECK_SECONDS = 5
 RETRY_AFTER_SECONDS = "5"  # what a 503 database_busy tells a client to wait
 
 
+# What PostgreSQL answers when it is up but every connection slot is taken: busy, not down.
+_SERVER_FULL = ("too many clients", "remaining connection slots")
+
+
 def probe(url: str) -> DatabaseUnavailable | None:
     """One fresh connection, outside the pool (at most CONNECT_CHECK_SECONDS): why the database
-    cannot be reached, or None when it answers."""
+    cannot be reached, or None when it answers (a server with no connection slot left answers
+    too: it is up, and busy)."""
     try:
         psycopg.connect(url, connect_timeout=CONNECT_CHECK_SECONDS).close()
     except psycopg.Error as failure:
+        reason = _reason(url, failure)
+        if any(text in reason for text in _SERVER_FULL):
+            return None
         return DatabaseUnavailable(
-            f"Cannot connect to the {where(url)}: {_reason(url, failure)}",
+            f"Cannot connect to the {where(url)}: {reason}",
             "Check that PostgreSQL is running and reachable from the Taleweaver server, and that "
             "TALEWEAVER_DATABASE_URL (host, port, user, password, database name) is right.",
         )
     return None
+
+
+# A request's probe answers the requests of this process that ask within PROBE_SHARED_SECONDS,
+# so that many requests waiting at once make one fresh connection, not one each (a busy pool
+# is exactly when PostgreSQL's connection slots are short).
+PROBE_SHARED_SECONDS = 1.0
+_probes: dict[str, tuple[float, DatabaseUnavailable | None]] = {}
+_probe_lock = threading.Lock()
+
+
+def _probe_shared(url: str) -> DatabaseUnavailable | None:
+    with _probe_lock:
+        when, trouble = _probes.get(url, (None, None))
+        if when is None or time.monotonic() - when > PROBE_SHARED_SECONDS:
+            trouble = probe(url)
+            _probes[url] = (time.monotonic(), trouble)
+        return trouble
 
 
 def connection_lost(url: str, exc: Exception) -> DatabaseUnavailable:
@@ -305,7 +331,7 @@ def startup_warning(app) -> str | None:
 def unreachable(url: str, exc: Exception) -> DatabaseUnavailable:
     """What to tell the user when no connection came: a fresh connection is tried once to tell
     a database that cannot be reached (its reason) from a pool whose connections stayed busy."""
-    trouble = probe(url)
+    trouble = _probe_shared(url)
     if trouble is not None:
         return trouble
     return DatabaseUnavailable(
@@ -348,6 +374,12 @@ def sqlite_trouble(exc: sqlite3.OperationalError, path: str) -> DatabaseUnavaila
 # The databases a request of this process found unreachable: until one answers again, the next
 # requests ask it directly (refused at once) rather than each waiting out the pool's timeout.
 _down: set[str] = set()
+# How long a request waits on the pool before it asks the database directly whether it is up:
+# a pool that lost its connections to a stopped database keeps trying to reconnect and counts
+# those tries as connections on the way, so by itself it would make the request wait its whole
+# timeout (30 s) for an answer that is known in milliseconds. When the database answers, the
+# pool was only busy, and the request waits out the rest of the timeout.
+PROBE_AFTER_SECONDS = 2.0
 
 
 def _getconn(url: str, app=None):
@@ -355,17 +387,24 @@ def _getconn(url: str, app=None):
     from psycopg_pool import PoolTimeout
 
     if url in _down:
-        trouble = probe(url)
+        trouble = _probe_shared(url)
         if trouble is not None:
             raise trouble
         _down.discard(url)  # back: the pool reconnects
+    pool = _pool(url, app)
+    first = min(pool.timeout, (app or current_app).config.get("DATABASE_PROBE_AFTER", PROBE_AFTER_SECONDS))
     try:
-        return _pool(url, app).getconn()
+        return pool.getconn(timeout=first)
     except (PoolTimeout, psycopg.OperationalError) as exc:
         problem = unreachable(url, exc)
-        if problem.code == "database_unavailable":
-            _down.add(url)
-        raise problem from None
+    if problem.code == "database_busy" and pool.timeout > first:
+        try:
+            return pool.getconn(timeout=pool.timeout - first)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            problem = unreachable(url, exc)
+    if problem.code == "database_unavailable":
+        _down.add(url)
+    raise problem
 
 
 def _pool(url: str, app=None):
@@ -409,6 +448,7 @@ def close_pools() -> None:
             pool.close()
         _pools.clear()
         _down.clear()
+        _probes.clear()
     _migrated.clear()
 
 

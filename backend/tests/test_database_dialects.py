@@ -1,11 +1,13 @@
 """One migration runner and one store API on SQLite and PostgreSQL: the dialect's translations,
 the PostgreSQL migrations (advisory lock, transactional DDL), and the start-up refusal of a
 shared database without shared keys."""
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import threading
+from urllib.parse import quote
 
 import pytest
 from cryptography.fernet import Fernet
@@ -143,6 +145,167 @@ def test_once_the_database_is_found_gone_the_next_requests_do_not_wait_out_the_p
     for answer in answers:
         error = answer.get_json()["error"]
         assert error["code"] == "database_unavailable" and "Connection refused" in error["message"]
+
+
+def test_the_first_request_waits_on_the_pool_only_until_it_asks_the_database(refused_port, monkeypatch):
+    """With the pool's own 30 s timeout, a request whose database cannot be reached is answered
+    once the pool gave no connection for DATABASE_PROBE_AFTER, not after the 30 s."""
+    from psycopg_pool import ConnectionPool
+
+    waits = []
+    getconn = ConnectionPool.getconn
+    monkeypatch.setattr(ConnectionPool, "getconn", lambda pool, timeout=None: (waits.append(timeout), getconn(pool, timeout))[1])
+    url = f"postgresql://writer:{PASSWORD}@127.0.0.1:{refused_port}/stories"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEYS": KEYS, "TESTING": True, "DATABASE_PROBE_AFTER": 0.3})
+    try:
+        answer = app.test_client().get("/api/settings/llm")
+    finally:
+        db.close_pools()
+
+    assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "database_unavailable"
+    assert "Connection refused" in answer.get_json()["error"]["message"]
+    assert waits == [0.3]  # one short wait, then the database was asked; not the pool's 30 s
+
+
+class PostgresRelay:
+    """A loopback TCP relay to the test cluster's socket that can be stopped: the database goes
+    away for every connection made through it (the open ones cut, new ones refused)."""
+
+    def __init__(self, url: str):
+        import psycopg.conninfo
+
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        self.target = os.path.join(info["host"], f".s.PGSQL.{info.get('port', 5432)}")
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.url = (f"postgresql://{info['user']}@127.0.0.1:{self.port}/{info['dbname']}"
+                    + (f"?options={quote(info['options'], safe='')}" if info.get("options") else ""))
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # stopped
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(self.target)
+            self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close alone would not)
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_a_database_that_goes_away_is_told_within_the_short_wait_not_the_pools_timeout(empty_postgres_url, monkeypatch):
+    """PostgreSQL stops while the server runs: the request on the cut connection fails at once;
+    the next one, whose pool has no connection left and keeps trying to make one, is answered
+    after the short wait, with the reason. The pool's own timeout stays 30 s."""
+    from psycopg_pool import ConnectionPool
+
+    with create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True}).app_context():
+        db.init_db()
+    relay = PostgresRelay(empty_postgres_url)
+    app = create_app({"DATABASE_URL": relay.url, "SECRET_KEYS": KEYS, "TESTING": True,
+                      "DATABASE_POOL_SIZE": 1, "DATABASE_PROBE_AFTER": 0.3})
+    client = app.test_client()
+    try:
+        assert client.get("/api/settings/llm").status_code == 200
+        relay.stop()
+        waits = []
+        getconn = ConnectionPool.getconn
+        monkeypatch.setattr(ConnectionPool, "getconn",
+                            lambda pool, timeout=None: (waits.append(timeout), getconn(pool, timeout))[1])
+        answers = [client.get("/api/settings/llm") for _ in range(2)]
+    finally:
+        db.close_pools()
+
+    assert [answer.status_code for answer in answers] == [503, 503]
+    cut, gone = (answer.get_json()["error"] for answer in answers)
+    assert cut["code"] == gone["code"] == "database_unavailable"
+    assert "did not complete this request" in cut["message"]
+    assert f"Cannot connect to the PostgreSQL database" in gone["message"] and f"127.0.0.1:{relay.port}" in gone["message"]
+    assert "Connection refused" in gone["message"]
+    assert waits == [0.3, 0.3]  # each waited on the pool only for the short wait
+
+
+def test_a_busy_pool_is_waited_on_for_its_whole_timeout_once_the_database_answers(empty_postgres_url, monkeypatch):
+    """The database answers the probe, so the pool was busy, not cut off: the request goes on
+    waiting, and gets the connection given back meanwhile."""
+    from psycopg_pool import ConnectionPool
+
+    app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True,
+                      "DATABASE_POOL_SIZE": 1, "DATABASE_POOL_TIMEOUT": 20, "DATABASE_PROBE_AFTER": 0.2})
+    with app.app_context():
+        db.init_db()
+    held, give_back = threading.Event(), threading.Event()
+
+    def hold():
+        with db.borrowed(app):  # the pool's only connection
+            held.set()
+            give_back.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    probe = db.probe
+    monkeypatch.setattr(db, "probe", lambda url: (give_back.set(), probe(url))[1])  # given back as it asks
+    waits = []
+    getconn = ConnectionPool.getconn
+    monkeypatch.setattr(ConnectionPool, "getconn", lambda pool, timeout=None: (waits.append(timeout), getconn(pool, timeout))[1])
+    try:
+        answer = app.test_client().get("/api/settings/llm")
+    finally:
+        give_back.set()
+        holder.join(10)
+        db.close_pools()
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert waits == [0.2, pytest.approx(19.8)]  # the short wait, then the rest of the pool's timeout
+
+
+def test_one_probe_answers_the_requests_that_ask_together(monkeypatch):
+    calls = []
+    monkeypatch.setattr(db, "probe", lambda url: calls.append(url))
+    clock = [1000.0]
+    monkeypatch.setattr(db.time, "monotonic", lambda: clock[0])
+    db._probes.clear()
+
+    for _ in range(5):
+        db._probe_shared("postgresql://a@/x")
+    clock[0] += db.PROBE_SHARED_SECONDS + 0.1
+    db._probe_shared("postgresql://a@/x")
+    db._probes.clear()
+
+    assert len(calls) == 2  # one for the five asked together, one after the answer grew old
+
+
+def test_a_postgresql_with_no_connection_slot_left_is_busy_not_gone(monkeypatch):
+    import psycopg
+
+    def full(*args, **kwargs):
+        raise psycopg.OperationalError('connection failed: FATAL:  sorry, too many clients already')
+
+    monkeypatch.setattr(psycopg, "connect", full)
+
+    assert db.probe("postgresql://writer@127.0.0.1:5432/stories") is None
 
 
 def test_a_database_found_gone_is_used_again_once_it_answers(empty_postgres_url):
