@@ -18,6 +18,10 @@ Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /p
   per stream opened one after another (1.89 against 2.32 ms), but in the burst the same p99 over
   direct (+0.83 to +1.04 s against +0.80 to +1.11 s) and server CPU (4.1-4.3 against 4.2-4.6 s),
   so gunicorn's own gevent worker stays (bench/README.md, "What was tried for the burst").
+- uWSGI 2.0.31 with its gevent loop (C HTTP parser and writer), 2026-12-01, 4 interleaved pairs:
+  p99 over direct +0.86 to +1.22 s against gunicorn's +0.67 to +0.88 s, the same server CPU
+  (3.5-4.1 s against 3.7-4.1 s), 273 against 201 MB: no gain from a C server around the same
+  app, so gunicorn stays (bench/README.md).
 What monkey-patching changes, and how the code meets it:
 - thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
   process (not per thread), so a request reuses one instead of opening its own;
