@@ -535,8 +535,12 @@ class Job(threading.Thread):
             self.upstream.stop()  # ended elsewhere (story deleted, or taken for dead)
             self._close()
             return
-        kind, error = ("stopped", None) if self.verdict == "stop" else self.upstream.outcome
-        status = {"end": "finished", "stopped": "stopped"}.get(kind, "failed")
+        if self.verdict == "shutdown" and self.upstream.outcome is None:
+            # The server is stopping: the text so far is kept, and Continue goes on from it.
+            status, error = "interrupted", INTERRUPTED_ERROR
+        else:
+            kind, error = ("stopped", None) if self.verdict == "stop" else self.upstream.outcome
+            status = {"end": "finished", "stopped": "stopped"}.get(kind, "failed")
         if status != "finished":
             self.upstream.stop()
         text, reasoning = self._close()
@@ -549,7 +553,8 @@ class Job(threading.Thread):
             )
 
     def decide(self, verdict: str) -> None:
-        """The writer found the generation stopped ("stop") or ended elsewhere ("gone")."""
+        """The writer found the generation stopped ("stop") or ended elsewhere ("gone"), or the
+        server is stopping ("shutdown")."""
         if self.verdict is None:
             self.verdict = verdict
             self.wake.set()
@@ -755,6 +760,20 @@ def _writer() -> _Writer:
         return writer
 
 
+def interrupt_for_shutdown() -> int:
+    """The worker is stopping (SIGTERM: `kill`, `docker stop`, systemd, a rolling restart):
+    every job of this process ends now as `interrupted` with all its text, through its own
+    outcome path, so its followers get that outcome and their streams end cleanly, and the
+    worker's graceful wait ends with them instead of being cut by the master's SIGKILL (which
+    would lose the last words and leave the generation `running`). A generation cannot
+    outlive its process; Continue goes on from the kept text on any instance."""
+    with _live_lock:
+        jobs = list(_live.values())
+    for job in jobs:
+        job.decide("shutdown")
+    return len(jobs)
+
+
 def _interrupt_live_jobs() -> None:
     """At a worker's orderly exit: its running jobs end as `interrupted` with all their text."""
     with _live_lock:
@@ -899,7 +918,34 @@ def wait_for_text(app, generation_id: int, length: int) -> bool:
     return False
 
 
+_followers = [0]  # followers streaming in this process (wait_until_quiet)
+_followers_lock = threading.Lock()
+
+
 def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
+    """`_follow`, counted while it streams (a stopping worker waits for its followers to have
+    sent the outcome)."""
+    with _followers_lock:
+        _followers[0] += 1
+    try:
+        yield from _follow(app, generation_id, after, reasoning_after)
+    finally:
+        with _followers_lock:
+            _followers[0] -= 1
+
+
+def wait_until_quiet(seconds: float) -> bool:
+    """At most `seconds` for this process's jobs to have ended and its followers to have sent
+    their last event; whether they did."""
+    deadline = time.monotonic() + seconds
+    while _live or _followers[0]:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
     """The SSE events of a generation from text offset `after` on, until it ends. While its job
     runs in this process the text comes from the job's memory as soon as the writer has persisted
     it (no query; never a word that a SIGKILL could still take back); otherwise,

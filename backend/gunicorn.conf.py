@@ -102,3 +102,38 @@ def post_worker_init(worker):
     import gc
 
     gc.freeze()
+    _watch_for_shutdown(worker)
+
+
+def worker_int(worker):
+    """Ctrl+C (SIGINT) or SIGQUIT: the worker exits right after this, and the master kills it
+    2 s later. Its story generations end as interrupted with every word kept, and their
+    readers get that outcome before the worker goes (at most 1.5 s)."""
+    import generations
+
+    if generations.interrupt_for_shutdown():
+        generations.wait_until_quiet(1.5)
+
+
+# How often a worker looks whether it has been told to stop (cheap: one attribute read).
+SHUTDOWN_CHECK_SECONDS = 0.25
+
+
+def _watch_for_shutdown(worker):
+    """When the worker is told to stop (SIGTERM from `kill`, `docker stop`, systemd or a
+    rolling restart; gunicorn sets `worker.alive` false), its running story generations end at
+    once as interrupted with every word kept (generations.interrupt_for_shutdown). Otherwise
+    their followers' streams keep the worker in its graceful wait until the master's SIGKILL,
+    which loses the last words and leaves the generations marked running. Ctrl+C (SIGINT) and
+    SIGQUIT go through worker_int instead."""
+    import threading
+    import time
+
+    import generations
+
+    def watch():
+        while worker.alive:
+            time.sleep(SHUTDOWN_CHECK_SECONDS)
+        generations.interrupt_for_shutdown()
+
+    threading.Thread(target=watch, name="taleweaver-shutdown-watch", daemon=True).start()

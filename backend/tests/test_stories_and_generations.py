@@ -449,6 +449,51 @@ def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, mo
     assert events[-2][1]["taleweaver"]["status"] == "stopped"
 
 
+def test_a_stopping_server_ends_its_running_generations_as_interrupted_with_their_text(web, monkeypatch):
+    held = ScriptedService(hold_at=3)
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
+    story = new_story(web)
+    started = web.post("/proxy/llm/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Write."}], "stream": True,
+        "taleweaver": {"story_id": story["id"]}}, buffered=False)
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    assert held.reached_hold.wait(5)
+    wait_for(lambda: web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"] == len("Once upon a"))
+
+    assert generations.interrupt_for_shutdown() == 1
+    assert generations.wait_until_quiet(10)
+
+    generation = web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()
+    assert generation["status"] == "interrupted" and generation["error"]["code"] == "interrupted"
+    held.release.set()
+    assert held.closed.wait(5)  # the upstream was closed
+    assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "Once upon a"
+    events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events").get_data())
+    assert text_of(events) == "Once upon a" and events[-2][1]["taleweaver"]["status"] == "interrupted"
+    assert generations.interrupt_for_shutdown() == 0  # nothing left running
+
+
+def test_a_generation_whose_stream_had_just_ended_when_the_server_stops_is_finished(web, service, monkeypatch):
+    story = new_story(web)
+    ends = []
+    run = generations.Job._run
+
+    def run_after_shutdown(job):  # the upstream ends, then the stop arrives before the outcome is written
+        job.upstream._run()
+        job.decide("shutdown")
+        ends.append(job.verdict)
+        job.upstream.start = lambda: None
+        return run(job)
+
+    monkeypatch.setattr(generations.Job, "_run", run_after_shutdown)
+    answer = generate(web, story["id"], stream=False)
+
+    assert answer.status_code == 200 and ends == ["shutdown"]
+    generation = web.get(f"/api/stories/{story['id']}").get_json()["last_generation"]
+    assert generation["status"] == "finished"
+
+
 def test_a_backend_failure_mid_stream_keeps_the_text_and_records_what_to_do(web, monkeypatch):
     failing = ScriptedService(fail_at=3)
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: failing)

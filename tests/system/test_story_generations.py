@@ -7,6 +7,7 @@ import concurrent.futures
 import functools
 import http.client
 import json
+import signal
 import threading
 import time
 
@@ -314,6 +315,54 @@ def test_after_a_sigkill_of_the_whole_server_the_text_up_to_a_second_before_is_k
         assert again.status_code == 200, again.text
     finally:
         server.close()
+
+
+def stop_orderly(server: TaleweaverServer, how: str) -> None:
+    """Stop the server as its user does: `kill`, `docker stop` or systemd send SIGTERM to the
+    gunicorn master; Ctrl+C in the terminal of ./run.sh sends SIGINT to every process of it."""
+    master = psutil.Process(server.process.pid)
+    for process in [master, *master.children()] if how == "ctrl-c" else [master]:
+        process.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
+    server.process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_an_orderly_stop_ends_a_followed_generation_as_interrupted_with_every_word_kept(fake_factory, how):
+    """A reader is following the generation when the server is stopped: the reader gets the
+    outcome (interrupted) and a clean end, and the story keeps all the model wrote before the
+    stop, marked interrupted at once (before the SIGTERM fix, the worker waited for the stream
+    until the master's SIGKILL: the last words lost, the stream cut, the generation `running`)."""
+    words = [f"w{i}" for i in range(300)]  # 30 s of writing: longer than the graceful wait
+    pieces = [words[0]] + [" " + word for word in words[1:]]
+    fake = fake_factory("ollama", reply=" ".join(words), chunk_delay=0.1)
+    server = TaleweaverServer().start()
+    try:
+        configure_fake(server, fake, default_model=fake.models[0])
+        tale = new_story(server)
+        response = start(server, tale["id"])
+        generation_id = int(response.headers["X-Taleweaver-Generation"])
+        events = sse_events_with_ids(response)
+        seen, _ = read_some(events, 25)
+        stopped_at = time.monotonic()
+        stop_orderly(server, how)
+        seen += list(events)  # the rest of the stream: it must end, not break
+        log = server.log_text()
+
+        status, error_json, kept_text = server.query(
+            "SELECT status, error_json, text FROM generations WHERE id = ?", (generation_id,))[0]
+        content = server.query("SELECT content FROM stories WHERE id = ?", (tale["id"],))[0][0]
+    finally:
+        server.close()
+
+    chunk_times = fake.stats["chunk_times"]
+    sent = "".join(pieces[:len(chunk_times)])
+    before = "".join(pieces[:sum(1 for moment in chunk_times if moment <= stopped_at)])
+    assert status == "interrupted" and json.loads(error_json)["code"] == "interrupted"
+    assert content == kept_text  # the story holds the generation's text
+    assert sent.startswith(content) and content.startswith(before)  # every word written before the stop
+    assert delta_text(seen) == content  # the reader saw exactly what is kept
+    assert seen[-1][1] == "[DONE]" and seen[-2][1]["taleweaver"]["status"] == "interrupted"
+    assert "Worker graceful timeout" not in log
 
 
 BURST = 100
