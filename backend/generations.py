@@ -760,6 +760,12 @@ def _writer() -> _Writer:
         return writer
 
 
+# Set once this process is stopping: its followers of generations that run in other instances
+# end their streams (without an outcome: the page re-attaches through another instance).
+_stopping = threading.Event()
+STOPPING_FOLLOW_SECONDS = 1.0
+
+
 def interrupt_for_shutdown() -> int:
     """The worker is stopping (SIGTERM: `kill`, `docker stop`, systemd, a rolling restart):
     every job of this process ends now as `interrupted` with all its text, through its own
@@ -767,6 +773,7 @@ def interrupt_for_shutdown() -> int:
     worker's graceful wait ends with them instead of being cut by the master's SIGKILL (which
     would lose the last words and leave the generation `running`). A generation cannot
     outlive its process; Continue goes on from the kept text on any instance."""
+    _stopping.set()
     with _live_lock:
         jobs = list(_live.values())
     for job in jobs:
@@ -995,6 +1002,7 @@ def _follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterat
                 last_sent = time.monotonic()
             job.wait_for_change(after, reasoning_after, max(0.0, KEEPALIVE_SECONDS - (time.monotonic() - last_sent)))
     last_liveness = 0.0
+    stopping_since = None
     while True:
         with db.borrowed(app) as conn:
             row = conn.execute(
@@ -1028,6 +1036,13 @@ def _follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterat
             yield _event(after, chunk({}, row["finish_reason"], extension))
             yield b"data: [DONE]\n\n"
             return
+        if _stopping.is_set():
+            # This process is stopping: a generation of its other workers ends within a moment
+            # (its outcome is sent); one that runs in another instance goes on there, and the
+            # reader re-attaches through it.
+            stopping_since = stopping_since or time.monotonic()
+            if time.monotonic() - stopping_since >= STOPPING_FOLLOW_SECONDS:
+                return
         if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
             yield b": keep-alive\n\n"
             last_sent = time.monotonic()

@@ -450,6 +450,7 @@ def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, mo
 
 
 def test_a_stopping_server_ends_its_running_generations_as_interrupted_with_their_text(web, monkeypatch):
+    monkeypatch.setattr(generations, "_stopping", threading.Event())  # this process goes on after the test
     held = ScriptedService(hold_at=3)
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
     story = new_story(web)
@@ -646,6 +647,23 @@ def test_a_generation_whose_process_died_is_interrupted_and_keeps_its_text(story
     assert seen["last_generation"]["id"] == generation_id and seen["last_generation"]["status"] == "interrupted"
     assert seen["last_generation"]["error"]["code"] == "interrupted" and seen["last_generation"]["error"]["hint"]
     assert seen["content"] == "Half a sto" and seen["revision"] == 2
+
+
+def test_a_stopping_server_ends_its_readers_of_a_generation_running_elsewhere_without_an_outcome(story_app, web, monkeypatch):
+    """The generation runs in another instance and goes on there: the reader's stream ends (no
+    outcome, no [DONE]), so the page re-attaches through another instance, instead of holding
+    this one in its graceful wait until it is killed."""
+    story = new_story(web)
+    generation_id = insert_running(story_app, story["id"], "another-machine:4242:cafe")
+    monkeypatch.setattr(generations, "_stopping", threading.Event())
+    monkeypatch.setattr(generations, "STOPPING_FOLLOW_SECONDS", 0.2)
+    generations.interrupt_for_shutdown()
+
+    events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events").get_data())
+
+    assert text_of(events) == "Half a sto"
+    assert all(data != "[DONE]" and not (isinstance(data, dict) and "taleweaver" in data) for _, data in events)
+    assert web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["status"] == "running"  # left alone
 
 
 def test_a_container_with_the_same_host_name_is_not_probed_by_process_id(story_app, web):

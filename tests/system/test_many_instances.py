@@ -217,6 +217,47 @@ def test_a_story_generation_started_on_one_instance_is_re_attached_from_another(
     assert instances[2].api("GET", f"/api/stories/{tale['id']}", headers=token).json()["content"] == " ".join(words)
 
 
+def test_an_instance_stopped_for_a_restart_lets_its_readers_re_attach_elsewhere_at_once(cluster, fake_factory):
+    """A rolling restart: SIGTERM to an instance whose worker is following a generation that runs
+    on another instance. The reader's stream ends at once (no outcome: the generation goes on),
+    the instance exits without waiting out its graceful timeout, and the reader re-attaches
+    through another instance and gets the rest: nothing lost, nothing doubled."""
+    instances, proxy = cluster
+    runner, stopped, other = instances
+    token = bearer(login(runner, "ann"))
+    words = [f"w{i}" for i in range(80)]
+    fake = fake_factory("ollama", reply=" ".join(words), chunk_delay=0.1)
+    assert runner.api("POST", "/api/settings/llm", headers=token, json={
+        "backend_type": "ollama", "config": {"url": fake.url}, "default_model": fake.models[0]}).status_code == 200
+    tale = runner.api("POST", "/api/stories", headers=token, json={"premise": "A fox who counts"}).json()
+    started = runner.api("POST", "/proxy/llm/v1/chat/completions", headers=token, stream=True, json={
+        "messages": [{"role": "user", "content": "Count."}], "stream": True, "taleweaver": {"story_id": tale["id"]}})
+    generation_id = int(started.headers["X-Taleweaver-Generation"])
+    started.close()
+    reader = stopped.api("GET", f"/proxy/llm/v1/generations/{generation_id}/events", headers=token, stream=True)
+    events = sse_events_with_ids(reader)
+    seen = []
+    for event in events:
+        seen.append(event)
+        if len(delta_text(seen).split()) >= 10:
+            break
+    try:
+        stopped.process.send_signal(signal.SIGTERM)
+        seen += list(events)  # ends, not cut
+        stopped.process.wait(timeout=30)
+        log = stopped.log_text()
+        cursor = max(event_id for event_id, _ in seen if event_id is not None)
+        rest = list(sse_events_with_ids(other.api(
+            "GET", f"/proxy/llm/v1/generations/{generation_id}/events?after={cursor}", headers=token, stream=True)))
+    finally:
+        stopped.start()  # the next tests use all three
+
+    assert all(not (isinstance(data, dict) and "taleweaver" in data) and data != "[DONE]" for _, data in seen)
+    assert "Worker graceful timeout" not in log
+    assert rest[-1][1] == "[DONE]" and final_status(rest[-2]) == "finished"
+    assert delta_text(seen) + delta_text(rest) == " ".join(words)
+
+
 def test_with_one_instance_killed_the_others_keep_serving(cluster):
     instances, proxy = cluster
     token = bearer(login(proxy, "bob"))
