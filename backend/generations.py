@@ -925,13 +925,13 @@ def wait_for_text(app, generation_id: int, length: int) -> bool:
     return False
 
 
-_followers = [0]  # followers streaming in this process (wait_until_quiet)
+_followers = [0]  # followers streaming in this process (busy)
 _followers_lock = threading.Lock()
 
 
 def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
     """`_follow`, counted while it streams (a stopping worker waits for its followers to have
-    sent the outcome)."""
+    sent the outcome: shutdown.py)."""
     with _followers_lock:
         _followers[0] += 1
     try:
@@ -941,15 +941,9 @@ def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterato
             _followers[0] -= 1
 
 
-def wait_until_quiet(seconds: float) -> bool:
-    """At most `seconds` for this process's jobs to have ended and its followers to have sent
-    their last event; whether they did."""
-    deadline = time.monotonic() + seconds
-    while _live or _followers[0]:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
+def busy() -> bool:
+    """Whether a job of this process runs or a follower still streams."""
+    return bool(_live or _followers[0])
 
 
 def _follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:

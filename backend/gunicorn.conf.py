@@ -63,7 +63,10 @@ worker_connections = int(os.environ.get("TALEWEAVER_WORKER_CONNECTIONS", "4000")
 threads = int(os.environ.get("TALEWEAVER_THREADS", "128"))
 # Both workers' heartbeats run beside the requests, so long streams are not killed by it.
 timeout = 120
-graceful_timeout = 10
+# A stopping worker waits this long for its open requests (plain streams may finish meanwhile;
+# story generations end at once, every word kept: shutdown.py). Keep it below what stops the
+# server (docker stop waits 10 s before its SIGKILL, systemd 90 s).
+graceful_timeout = int(os.environ.get("TALEWEAVER_GRACEFUL_TIMEOUT", "8"))
 keepalive = 5
 # Connections waiting to be accepted: a burst of 1,000 at once must not be refused by the kernel.
 backlog = 4096
@@ -107,12 +110,10 @@ def post_worker_init(worker):
 
 def worker_int(worker):
     """Ctrl+C (SIGINT) or SIGQUIT: the worker exits right after this, and the master kills it
-    2 s later. Its story generations end as interrupted with every word kept, and their
-    readers get that outcome before the worker goes (at most 1.5 s)."""
-    import generations
+    2 s later (shutdown.at_once)."""
+    import shutdown
 
-    if generations.interrupt_for_shutdown():
-        generations.wait_until_quiet(1.5)
+    shutdown.at_once()
 
 
 # How often a worker looks whether it has been told to stop (cheap: one attribute read).
@@ -120,20 +121,19 @@ SHUTDOWN_CHECK_SECONDS = 0.25
 
 
 def _watch_for_shutdown(worker):
-    """When the worker is told to stop (SIGTERM from `kill`, `docker stop`, systemd or a
-    rolling restart; gunicorn sets `worker.alive` false), its running story generations end at
-    once as interrupted with every word kept (generations.interrupt_for_shutdown). Otherwise
-    their followers' streams keep the worker in its graceful wait until the master's SIGKILL,
-    which loses the last words and leaves the generations marked running. Ctrl+C (SIGINT) and
-    SIGQUIT go through worker_int instead."""
+    """When the worker is told to stop (SIGTERM; gunicorn sets `worker.alive` false), its story
+    generations end as interrupted with every word kept and plain streams still open just before
+    its graceful time runs out end with an error that says so (shutdown.graceful). Otherwise
+    their streams keep the worker in its graceful wait until the master's SIGKILL, which cuts
+    them, loses a generation's last words and leaves it marked running."""
     import threading
     import time
 
-    import generations
+    import shutdown
 
     def watch():
         while worker.alive:
             time.sleep(SHUTDOWN_CHECK_SECONDS)
-        generations.interrupt_for_shutdown()
+        shutdown.graceful(worker.cfg.graceful_timeout)
 
     threading.Thread(target=watch, name="taleweaver-shutdown-watch", daemon=True).start()

@@ -11,6 +11,7 @@ import pytest
 import db
 import generations
 import llm_service
+import shutdown
 import stories_store
 from app import create_app
 from db import init_db
@@ -463,7 +464,7 @@ def test_a_stopping_server_ends_its_running_generations_as_interrupted_with_thei
     wait_for(lambda: web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"] == len("Once upon a"))
 
     assert generations.interrupt_for_shutdown() == 1
-    assert generations.wait_until_quiet(10)
+    assert shutdown.wait_until_quiet(10)
 
     generation = web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()
     assert generation["status"] == "interrupted" and generation["error"]["code"] == "interrupted"
