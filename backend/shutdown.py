@@ -30,10 +30,9 @@ def graceful(graceful_timeout: float) -> None:
 
 def at_once() -> None:
     """The worker exits right after this."""
-    jobs = generations.interrupt_for_shutdown()
-    streams = llm_proxy_controller.cut_open_streams()
-    if jobs or streams:
-        wait_until_quiet(QUIET_SECONDS)
+    generations.interrupt_for_shutdown()
+    llm_proxy_controller.cut_open_streams()
+    wait_until_quiet(QUIET_SECONDS)  # at once when nothing streams
 
 
 def wait_until_quiet(seconds: float) -> bool:
