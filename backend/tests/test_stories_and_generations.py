@@ -422,7 +422,8 @@ def test_the_text_cannot_be_edited_while_a_generation_writes_it_but_the_title_ca
     assert final["content"] == "".join(REPLY) and final["title"] == "The Reading Fox" and final["revision"] == 3
 
 
-def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, monkeypatch):
+def held_at_once_upon_a(web, monkeypatch):
+    """A streamed generation whose backend waits after "Once upon a", persisted; its client gone."""
     held = ScriptedService(hold_at=3)
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
     story = new_story(web)
@@ -433,6 +434,11 @@ def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, mo
     started.close()
     assert held.reached_hold.wait(5)
     wait_for(lambda: web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"] == len("Once upon a"))
+    return held, story, generation_id
+
+
+def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, monkeypatch):
+    held, story, generation_id = held_at_once_upon_a(web, monkeypatch)
 
     stopped = web.post(f"/proxy/llm/v1/generations/{generation_id}/stop")
 
@@ -452,16 +458,7 @@ def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, mo
 
 def test_a_stopping_server_ends_its_running_generations_as_interrupted_with_their_text(web, monkeypatch):
     monkeypatch.setattr(generations, "_stopping", threading.Event())  # this process goes on after the test
-    held = ScriptedService(hold_at=3)
-    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)
-    story = new_story(web)
-    started = web.post("/proxy/llm/v1/chat/completions", json={
-        "messages": [{"role": "user", "content": "Write."}], "stream": True,
-        "taleweaver": {"story_id": story["id"]}}, buffered=False)
-    generation_id = int(started.headers["X-Taleweaver-Generation"])
-    started.close()
-    assert held.reached_hold.wait(5)
-    wait_for(lambda: web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()["text_length"] == len("Once upon a"))
+    held, story, generation_id = held_at_once_upon_a(web, monkeypatch)
 
     assert generations.interrupt_for_shutdown() == 1
     assert shutdown.wait_until_quiet(10)

@@ -285,15 +285,22 @@ def sent_before(fake, moment: float) -> str:
     return "".join(PIECES[:count])
 
 
+def followed_to(server, fake, words: int):
+    """A story generation on the fake, followed until `words` words have arrived: the story,
+    the generation's id, the rest of its event stream and the events read."""
+    configure_fake(server, fake, default_model=fake.models[0])
+    tale = new_story(server)
+    response = start(server, tale["id"])
+    events = sse_events_with_ids(response)
+    seen, _ = read_some(events, words)
+    return tale, int(response.headers["X-Taleweaver-Generation"]), events, seen
+
+
 def test_after_a_sigkill_of_the_whole_server_the_text_up_to_a_second_before_is_kept_as_interrupted(fake_factory):
     fake = fake_factory("ollama", reply=REPLY, chunk_delay=0.1)
     server = TaleweaverServer().start()
     try:
-        configure_fake(server, fake, default_model=fake.models[0])
-        tale = new_story(server)
-        response = start(server, tale["id"])
-        generation_id = int(response.headers["X-Taleweaver-Generation"])
-        read_some(sse_events_with_ids(response), 25)
+        tale, generation_id, _, _ = followed_to(server, fake, 25)
         killed_at = time.monotonic()
         kill_whole_server(server)
         sent = sent_before(fake, killed_at)
@@ -337,12 +344,7 @@ def test_an_orderly_stop_ends_a_followed_generation_as_interrupted_with_every_wo
     fake = fake_factory("ollama", reply=" ".join(words), chunk_delay=0.1)
     server = TaleweaverServer().start()
     try:
-        configure_fake(server, fake, default_model=fake.models[0])
-        tale = new_story(server)
-        response = start(server, tale["id"])
-        generation_id = int(response.headers["X-Taleweaver-Generation"])
-        events = sse_events_with_ids(response)
-        seen, _ = read_some(events, 25)
+        tale, generation_id, events, seen = followed_to(server, fake, 25)
         stopped_at = time.monotonic()
         stop_orderly(server, how)
         seen += list(events)  # the rest of the stream: it must end, not break
