@@ -306,6 +306,12 @@ def _probe_shared(url: str) -> DatabaseUnavailable | None:
         return trouble
 
 
+def found_gone(url: str) -> bool:
+    """Whether this process's last probe of the database found it unreachable: until one finds
+    it back, requests ask it directly (refused at once) rather than each waiting on the pool."""
+    return _probes.get(url, (None, None))[1] is not None
+
+
 def connection_lost(url: str, exc: Exception) -> DatabaseUnavailable:
     """A query that failed because of the server or the connection (PostgreSQL restarted, the
     connection was cut): the pool replaces that connection, so trying again works once the
@@ -371,9 +377,6 @@ def sqlite_trouble(exc: sqlite3.OperationalError, path: str) -> DatabaseUnavaila
     return None
 
 
-# The databases a request of this process found unreachable: until one answers again, the next
-# requests ask it directly (refused at once) rather than each waiting out the pool's timeout.
-_down: set[str] = set()
 # How long a request waits on the pool before it asks the database directly whether it is up:
 # a pool that lost its connections to a stopped database keeps trying to reconnect and counts
 # those tries as connections on the way, so by itself it would make the request wait its whole
@@ -386,11 +389,10 @@ def _getconn(url: str, app=None):
     """A connection from the pool; a clear DatabaseUnavailable when none comes."""
     from psycopg_pool import PoolTimeout
 
-    if url in _down:
+    if found_gone(url):
         trouble = _probe_shared(url)
         if trouble is not None:
-            raise trouble
-        _down.discard(url)  # back: the pool reconnects
+            raise trouble  # still gone; once a probe finds it back, the pool reconnects
     pool = _pool(url, app)
     first = min(pool.timeout, (app or current_app).config.get("DATABASE_PROBE_AFTER", PROBE_AFTER_SECONDS))
     try:
@@ -402,8 +404,6 @@ def _getconn(url: str, app=None):
             return pool.getconn(timeout=pool.timeout - first)
         except (PoolTimeout, psycopg.OperationalError) as exc:
             problem = unreachable(url, exc)
-    if problem.code == "database_unavailable":
-        _down.add(url)
     raise problem
 
 
@@ -447,7 +447,6 @@ def close_pools() -> None:
         for pool in _pools.values():
             pool.close()
         _pools.clear()
-        _down.clear()
         _probes.clear()
     _migrated.clear()
 

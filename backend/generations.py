@@ -24,6 +24,7 @@ import db
 import db_dialect
 import llm_service
 import prompting
+import shutdown
 import stories_store
 
 log = logging.getLogger("taleweaver.generations")
@@ -543,14 +544,18 @@ class Job(threading.Thread):
             status = {"end": "finished", "stopped": "stopped"}.get(kind, "failed")
         if status != "finished":
             self.upstream.stop()
-        text, reasoning = self._close()
         with db.borrowed(self.app) as conn:
-            _end(
-                conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
-                finish_reason=self.finish_reason if status == "finished" else None,
-                usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
-                first_token_at=self.first_token_at,
-            )
+            self.write_outcome(conn, status, error)
+
+    def write_outcome(self, conn, status: str, error: dict | None) -> bool:
+        """No more text joins; the generation ends with all of it, the outcome and the counts."""
+        text, reasoning = self._close()
+        return _end(
+            conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
+            finish_reason=self.finish_reason if status == "finished" else None,
+            usage=self.usage, error=error, expect_owner=self.owner, counted_tokens=self.counted_tokens,
+            first_token_at=self.first_token_at,
+        )
 
     def decide(self, verdict: str) -> None:
         """The writer found the generation stopped ("stop") or ended elsewhere ("gone"), or the
@@ -782,7 +787,8 @@ def interrupt_for_shutdown() -> int:
 
 
 def _interrupt_live_jobs() -> None:
-    """At a worker's orderly exit: its running jobs end as `interrupted` with all their text."""
+    """At an exit whose jobs did not end through shutdown.py (their own outcome path): they end
+    here as `interrupted` with all their text."""
     with _live_lock:
         jobs = list(_live.values())
     for job in jobs:
@@ -790,9 +796,7 @@ def _interrupt_live_jobs() -> None:
         try:
             conn = db.connect(db.database_path(job.app))
             try:
-                text, reasoning = job._close()
-                _end(conn, job.generation_id, "interrupted", text=text, reasoning=reasoning,
-                     content=job.prefix + text, error=INTERRUPTED_ERROR, expect_owner=job.owner)
+                job.write_outcome(conn, "interrupted", INTERRUPTED_ERROR)
             finally:
                 conn.close()
         except Exception:  # noqa: BLE001 - exiting anyway; the next start-up marks it
@@ -925,25 +929,16 @@ def wait_for_text(app, generation_id: int, length: int) -> bool:
     return False
 
 
-_followers = [0]  # followers streaming in this process (busy)
-_followers_lock = threading.Lock()
-
-
 def follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:
-    """`_follow`, counted while it streams (a stopping worker waits for its followers to have
-    sent the outcome: shutdown.py)."""
-    with _followers_lock:
-        _followers[0] += 1
-    try:
+    """`_follow`, known to shutdown.py while it streams (a stopping worker waits for its
+    readers to have sent the outcome)."""
+    with shutdown.streaming():
         yield from _follow(app, generation_id, after, reasoning_after)
-    finally:
-        with _followers_lock:
-            _followers[0] -= 1
 
 
-def busy() -> bool:
-    """Whether a job of this process runs or a follower still streams."""
-    return bool(_live or _followers[0])
+def running_jobs() -> int:
+    """How many jobs run in this process."""
+    return len(_live)
 
 
 def _follow(app, generation_id: int, after: int, reasoning_after: int) -> Iterator[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 
-import gevent
 from flask import Blueprint, Response, current_app, jsonify, request
 
 import db
@@ -12,6 +11,7 @@ import generations_controller
 import llm_cache
 import llm_service
 import settings_store
+import shutdown
 from errors import ApiError, openai_error_body
 from openai_wire import RawCompletion
 
@@ -121,41 +121,18 @@ def _error_event(message: str, error_type: str, code: str, hint: str | None = No
     return b"data: " + json.dumps(openai_error_body(message, error_type, code, hint=hint)).encode() + b"\n\n"
 
 
-class ServerStopping(gevent.GreenletExit):
-    """Thrown into a plain stream's greenlet by a stopping worker just before its graceful time
-    runs out: the stream ends with an error event that says so instead of being cut by the kill.
-    A GreenletExit, so that no `except Exception` between here and the upstream socket takes it
-    for a backend failure, and gunicorn ends the request quietly if it lands elsewhere."""
-
-
 STOPPING_MESSAGE = "The Taleweaver server is stopping (a restart or shutdown); this answer was cut here."
 STOPPING_HINT = "Send the request again in a moment: the server, or another instance, answers it."
 
-# The greenlets of this process's open plain streams (under gevent; a thread cannot be cut).
-_open_streams: set = set()
-
-
-def open_streams() -> int:
-    return len(_open_streams)
-
-
-def cut_open_streams() -> int:
-    """End every open plain stream of this process with the stopping error; how many."""
-    streams = list(_open_streams)
-    for greenlet in streams:
-        greenlet.kill(ServerStopping, block=False)
-    return len(streams)
-
 
 def _sse_stream(chunks):
-    """SSE events for the service's chunks, forwarded one by one as they arrive."""
-    current = gevent.getcurrent()
-    if isinstance(current, gevent.Greenlet):
-        _open_streams.add(current)
+    """SSE events for the service's chunks, forwarded one by one as they arrive (a stopping
+    worker may cut them: shutdown.py)."""
     try:
-        for chunk in chunks:
-            yield _sse_event(chunk)
-    except ServerStopping:
+        with shutdown.streaming(cut=True):
+            for chunk in chunks:
+                yield _sse_event(chunk)
+    except shutdown.ServerStopping:
         log.warning("a stream was cut because the server is stopping")
         yield _error_event(STOPPING_MESSAGE, "server_error", "server_stopping", STOPPING_HINT)
     except llm_service.LLMError as exc:
@@ -165,7 +142,6 @@ def _sse_stream(chunks):
         log.exception("stream relay failed")
         yield _error_event("The stream failed inside Taleweaver; see the server log.", "server_error", "internal_error")
     finally:
-        _open_streams.discard(current)
         close = getattr(chunks, "close", None)
         if callable(close):
             close()  # stops the upstream request when the browser has gone away

@@ -13,33 +13,73 @@ from __future__ import annotations
 
 import time
 
-import generations
-import llm_proxy_controller
+import gevent
 
 STREAM_CUT_MARGIN_SECONDS = 2.0
 QUIET_SECONDS = 1.5
 
 
+class ServerStopping(gevent.GreenletExit):
+    """Thrown into a plain stream's greenlet by a stopping worker just before its graceful time
+    runs out: the stream ends with an error event that says so instead of being cut by the kill.
+    A GreenletExit, so that no `except Exception` between the stream and the upstream socket
+    takes it for a backend failure, and gunicorn ends the request quietly if it lands elsewhere."""
+
+
+# The responses this process is streaming (a generation's reader, a plain stream): for each, the
+# greenlet to throw ServerStopping into, or None when it is not to be cut (or runs in a thread,
+# which cannot be).
+_streams: dict["streaming", gevent.Greenlet | None] = {}
+
+
+class streaming:  # noqa: N801 - used as `with shutdown.streaming():`, like a function
+    """While a response streams from this process; a stopping worker waits for it to end, and
+    with `cut` first ends it with ServerStopping. (A class: once per stream, on its start path.)"""
+
+    __slots__ = ("cut",)
+
+    def __init__(self, cut: bool = False):
+        self.cut = cut
+
+    def __enter__(self):
+        current = gevent.getcurrent() if self.cut else None
+        _streams[self] = current if isinstance(current, gevent.Greenlet) else None
+
+    def __exit__(self, *exc_info):
+        del _streams[self]
+
+
+def _cut_streams() -> None:
+    for greenlet in [greenlet for greenlet in _streams.values() if greenlet is not None]:
+        greenlet.kill(ServerStopping, block=False)
+
+
 def graceful(graceful_timeout: float) -> None:
     """The worker was told to stop and waits for its requests up to `graceful_timeout`."""
+    import generations
+
     started = time.monotonic()
     generations.interrupt_for_shutdown()
     time.sleep(max(0.0, graceful_timeout - STREAM_CUT_MARGIN_SECONDS - (time.monotonic() - started)))
-    llm_proxy_controller.cut_open_streams()
+    _cut_streams()
 
 
 def at_once() -> None:
     """The worker exits right after this."""
+    import generations
+
     generations.interrupt_for_shutdown()
-    llm_proxy_controller.cut_open_streams()
+    _cut_streams()
     wait_until_quiet(QUIET_SECONDS)  # at once when nothing streams
 
 
 def wait_until_quiet(seconds: float) -> bool:
-    """At most `seconds` for the jobs, their readers and the plain streams of this process to
-    have sent their last event; whether they did."""
+    """At most `seconds` for the jobs of this process to have ended and its streams to have
+    sent their last event; whether they did."""
+    import generations
+
     deadline = time.monotonic() + seconds
-    while generations.busy() or llm_proxy_controller.open_streams():
+    while generations.running_jobs() or _streams:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)

@@ -312,11 +312,11 @@ def test_a_database_found_gone_is_used_again_once_it_answers(empty_postgres_url)
     app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True})
     with app.app_context():
         db.init_db()
-    db._down.add(empty_postgres_url)  # as a request that found it unreachable left it
+    db._probes[empty_postgres_url] = (0.0, db.DatabaseUnavailable("gone", "wait"))  # as a request that found it unreachable left it
 
     answer = app.test_client().get("/api/settings/llm")
 
-    assert answer.status_code == 200 and empty_postgres_url not in db._down
+    assert answer.status_code == 200 and not db.found_gone(empty_postgres_url)
 
 
 def test_a_pool_whose_connections_all_stay_in_use_is_a_503_to_try_again(empty_postgres_url):
