@@ -22,10 +22,10 @@ Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /p
   p99 over direct +0.86 to +1.22 s against gunicorn's +0.67 to +0.88 s, the same server CPU
   (3.5-4.1 s against 3.7-4.1 s), 273 against 201 MB: no gain from a C server around the same
   app, so gunicorn stays (bench/README.md).
-- The floors (bench/floors.py, 2026-12-01, Intel Xeon, 4 interleaved rounds): a bare WSGI relay
-  under this worker +0.36 s over direct at p99 (median), the same relay as a Flask view +0.55 s,
-  Taleweaver +0.65 s. The issue's 0.5 s is below what Flask alone costs on 2 cores shared with
-  the client and the upstream; what is left to gain is in the app, not in the server.
+- The floors (bench/floors.py, 2026-12-01, Intel Xeon, 6 interleaved rounds): a bare WSGI relay
+  under this worker +0.36 s over direct at p99 (median), the same relay as a Flask view +0.53 s,
+  Taleweaver +0.59 s. gunicorn's own part (the bare relay) is within the issue's 0.5 s; Flask's
+  dispatch takes the rest of it, on 2 cores shared with the client and the upstream.
 What monkey-patching changes, and how the code meets it:
 - thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
   process (not per thread), so a request reuses one instead of opening its own;
