@@ -331,3 +331,61 @@ def test_every_transport_names_the_socket_a_stream_is_read_from(scripted, chosen
     finally:
         release.set()
         answer.close()
+
+
+_UNDER_GEVENT = r'''
+from gevent import monkey
+monkey.patch_all()
+import json, select, socket, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import transport
+
+def serve(listener, close_after_one, counts):
+    while True:
+        conn, _ = listener.accept()
+        counts.append(1)
+        def one(conn=conn):
+            data = b""
+            while True:
+                piece = conn.recv(65536)
+                if not piece:
+                    return conn.close()
+                data += piece
+                if b"\r\n\r\n" in data:
+                    data = b""
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    if close_after_one:
+                        return conn.close()
+        threading.Thread(target=one, daemon=True).start()
+
+results = {"poll_is_the_standard_librarys": transport._POLL is not None and transport._POLL is not select.poll}
+for name, close_after_one in (("kept_alive", False), ("closed_by_server", True)):
+    listener = socket.create_server(("127.0.0.1", 0))
+    counts = []
+    threading.Thread(target=serve, args=(listener, close_after_one, counts), daemon=True).start()
+    sender = transport.SocketTransport()
+    url = "http://127.0.0.1:%d/v1/models" % listener.getsockname()[1]
+    answers = []
+    for _ in range(3):
+        answers.append(sender.send("GET", url, timeout=(2, 2)).json())
+        time.sleep(0.05)  # a server's close reaches the idle socket
+    results[name] = {"answers": answers, "connections": len(counts)}
+print(json.dumps(results))
+'''
+
+
+def test_under_gevent_idle_connections_are_checked_without_the_event_loop():
+    """The server's workers run patched by gevent, whose poll() waits through its event loop even
+    for a check that waits for nothing: the check uses the standard library's, and still tells
+    a live idle connection (reused) from one the server closed (a new one is opened)."""
+    import os
+    import subprocess
+    import sys
+
+    backend = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", _UNDER_GEVENT, backend], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["poll_is_the_standard_librarys"] is True
+    assert results["kept_alive"] == {"answers": [{}, {}, {}], "connections": 1}
+    assert results["closed_by_server"] == {"answers": [{}, {}, {}], "connections": 3}
