@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 import urllib3.exceptions
-from gevent.monkey import get_original
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketPoolResponse
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "Taleweaver"}
@@ -285,21 +284,18 @@ class PoolTransport:
 # origin's list once an answer has been read to its end.
 
 _SOCKET_BLOCK = 65536
-# The standard library's poll() even where gevent has patched `select` (get_original gives the
-# module's own when nothing is patched): a check with no wait needs no event loop, and gevent's
-# poll() runs one, with a timer and a switch to its hub (20 us a check against 1 us here).
-_POLL = getattr(select, "poll", None) and get_original("select", "poll")
 
 
 def _idle_socket_alive(sock) -> bool:
     """An idle keep-alive socket is usable if it is open and has nothing to read (a readable
     idle socket was closed by the server, or holds bytes nobody asked for). poll() where there is
-    one: select() cannot watch a descriptor past 1,023, and a busy server has more."""
+    one: select() cannot watch a descriptor past 1,023, and a busy server has more; gevent's
+    patching removes poll() and its select() has no such limit."""
     try:
         fileno = sock.fileno()
         if fileno < 0:
             return False
-        poll = _POLL
+        poll = getattr(select, "poll", None)
         if poll is not None:
             poller = poll()
             poller.register(fileno, select.POLLIN)
