@@ -16,13 +16,11 @@ burst is bounded (streams x chunks x interval) and has a time limit.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
@@ -32,7 +30,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from burst import TARGETS, burst, request_bytes, start_server, tally  # noqa: E402
+from burst import TARGETS, measured, request_bytes, start_server  # noqa: E402
 from clients import ServerProbe  # noqa: E402
 from run import MODEL, PROXY_CHAT, Upstream, chat_body, machine  # noqa: E402
 from tests.support import free_port, wait_for  # noqa: E402
@@ -47,14 +45,23 @@ LABELS = {
 
 
 class FloorServer:
-    """gunicorn with ./run.sh's worker settings around one of bench/floor_apps.py's apps."""
+    """gunicorn with ./run.sh's worker settings (backend/gunicorn.conf.py's) around one of
+    bench/floor_apps.py's apps."""
 
     def __init__(self, app: str, upstream_url: str):
         self.port = free_port()
-        env = {**os.environ, "FLOOR_UPSTREAM": upstream_url, "GEVENT_RESOLVER": "ares"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TALEWEAVER_")}
+        env.update(FLOOR_UPSTREAM=upstream_url, GEVENT_RESOLVER="ares")
+        # ./run.sh's worker settings, read from its config. Not with runpy, which would name the
+        # config in sys.argv[0] while it runs: the config then takes itself for gunicorn's and
+        # patches this process with gevent.
+        config = ROOT / "backend" / "gunicorn.conf.py"
+        conf: dict = {"__file__": str(config)}
+        exec(compile(config.read_text(), str(config), "exec"), conf)  # noqa: S102 - our own config
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "2",
-             "--worker-connections", "4000", "--backlog", "4096", "--keep-alive", "5",
+            [sys.executable, "-m", "gunicorn", "--worker-class", conf["worker_class"],
+             "--workers", str(conf["workers"]), "--worker-connections", str(conf["worker_connections"]),
+             "--backlog", str(conf["backlog"]), "--keep-alive", str(conf["keepalive"]),
              "--log-level", "warning", "--bind", f"127.0.0.1:{self.port}", "--chdir", str(BENCH),
              f"floor_apps:{app}"],
             env=env, stdout=subprocess.DEVNULL,
@@ -76,17 +83,6 @@ class FloorServer:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-
-
-def one_burst(port: int, path: str, body: bytes, streams: int, chunks: int, limit: float, probe=None) -> dict:
-    targets = [(port, request_bytes(port, path, body))] * streams
-    asyncio.run(burst(targets[:20], chunks, limit))  # warm-up, as burst.py does
-    cpu = probe.cpu_seconds() if probe else None
-    result = tally(asyncio.run(burst(targets, chunks, limit)))
-    if probe:
-        result["server_cpu_seconds"] = probe.cpu_seconds() - cpu
-    time.sleep(1.0)
-    return result
 
 
 def main() -> int:
@@ -115,13 +111,12 @@ def main() -> int:
             }
             for number in range(args.rounds):
                 order = ARMS[number % len(ARMS):] + ARMS[:number % len(ARMS)]
+                print(f"round {number + 1} of {args.rounds}", flush=True)
                 row = {}
                 for arm in order:
                     port, path, probe = where[arm]
-                    row[arm] = one_burst(port, path, body, args.streams, args.chunks, limit, probe)
-                    print(f"round {number + 1} {arm:>10}: failed {row[arm]['failed']}, "
-                          f"TTFT p99 {row[arm]['ttft_ms']['p99']:.0f} ms"
-                          + (f", server CPU {row[arm]['server_cpu_seconds']:.1f} s" if probe else ""), flush=True)
+                    row[arm] = measured(LABELS[arm], [(port, request_bytes(port, path, body))] * args.streams,
+                                        args.chunks, limit, [probe] if probe else [])
                 results["rounds"].append(row)
         finally:
             taleweaver.close()

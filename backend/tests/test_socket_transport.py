@@ -336,40 +336,29 @@ def test_every_transport_names_the_socket_a_stream_is_read_from(scripted, chosen
 _UNDER_GEVENT = r'''
 from gevent import monkey
 monkey.patch_all()
-import json, socket, sys, threading, time
-sys.path.insert(0, sys.argv[1])
+import json, sys, time
+sys.path[:0] = sys.argv[1:3]
 import transport
+from test_socket_transport import ScriptedServer, _json_answer
 
-def serve(listener, close_after_one, counts):
-    while True:
-        conn, _ = listener.accept()
-        counts.append(1)
-        def one(conn=conn):
-            data = b""
-            while True:
-                piece = conn.recv(65536)
-                if not piece:
-                    return conn.close()
-                data += piece
-                if b"\r\n\r\n" in data:
-                    data = b""
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-                    if close_after_one:
-                        return conn.close()
-        threading.Thread(target=one, daemon=True).start()
+def kept_alive(server, conn):
+    while server.read_request(conn) is not None:
+        conn.sendall(_json_answer(b"{}"))
+
+def closed_by_server(server, conn):
+    if server.read_request(conn) is not None:
+        conn.sendall(_json_answer(b"{}"))
 
 results = {}
-for name, close_after_one in (("kept_alive", False), ("closed_by_server", True)):
-    listener = socket.create_server(("127.0.0.1", 0))
-    counts = []
-    threading.Thread(target=serve, args=(listener, close_after_one, counts), daemon=True).start()
+for script in (kept_alive, closed_by_server):
+    server = ScriptedServer(script)
     sender = transport.SocketTransport()
-    url = "http://127.0.0.1:%d/v1/models" % listener.getsockname()[1]
     answers = []
     for _ in range(3):
-        answers.append(sender.send("GET", url, timeout=(2, 2)).json())
+        answers.append(sender.send("GET", server.url + "/v1/models", timeout=(2, 2)).json())
         time.sleep(0.05)  # a server's close reaches the idle socket
-    results[name] = {"answers": answers, "connections": len(counts)}
+    results[script.__name__] = {"answers": answers, "connections": server.connections}
+    server.close()
 print(json.dumps(results))
 '''
 
@@ -381,8 +370,9 @@ def test_under_gevent_a_live_idle_connection_is_reused_and_one_the_server_closed
     import subprocess
     import sys
 
-    backend = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", _UNDER_GEVENT, backend], capture_output=True, text=True, timeout=60)
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run([sys.executable, "-c", _UNDER_GEVENT, os.path.dirname(here), here],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert results["kept_alive"] == {"answers": [{}, {}, {}], "connections": 1}
