@@ -26,6 +26,11 @@ beside_finish() {  # waits for it, shows its output under the heading $1; its ex
   return "$status"
 }
 
+# The backend's layers (backend/.importlinter): a lower layer never imports a higher one, and no
+# module imports another in a cycle. Breaking either fails here, before any suite runs.
+echo "==> backend layers contract (lint-imports)"
+(cd backend && "$PWD/../.venv/bin/lint-imports" --no-cache) || exit 1
+
 # The backend suite's PostgreSQL pass mostly waits on the database server, so running it beside
 # the SQLite pass keeps the whole run within its time budget on two cores.
 echo "==> backend tests (SQLite, and PostgreSQL alongside: its log is shown after)"

@@ -27,10 +27,11 @@ Why gevent (bench/, this 2-core machine, 1,000 streams opened at once through /p
   Taleweaver +0.59 s. gunicorn's own part (the bare relay) is within the issue's 0.5 s; Flask's
   dispatch takes the rest of it, on 2 cores shared with the client and the upstream.
 What monkey-patching changes, and how the code meets it:
-- thread-locals become per greenlet, i.e. per request: db.py keeps idle SQLite connections per
-  process (not per thread), so a request reuses one instead of opening its own;
+- thread-locals become per greenlet, i.e. per request: taleweaver/storage/db.py keeps idle SQLite
+  connections per process (not per thread), so a request reuses one instead of opening its own;
 - a blocking C call stalls every greenlet of the worker: password hashing runs in gevent's
-  pool of real threads (auth.py); SQLite queries and Fernet are short and stay inline;
+  pool of real threads (taleweaver/web/auth.py); SQLite queries and Fernet are short and stay
+  inline;
 - the upstream client: transport.SocketTransport keeps up to 1,024 idle keep-alive sockets per
   backend and worker (as many as streams may end at once); its sockets are gevent's because
   the standard library is patched, and geventhttpclient's C parser reads the answers. It costs
@@ -68,8 +69,8 @@ threads = int(os.environ.get("TALEWEAVER_THREADS", "128"))
 # Both workers' heartbeats run beside the requests, so long streams are not killed by it.
 timeout = 120
 # A stopping worker waits this long for its open requests (plain streams may finish meanwhile;
-# story generations end at once, every word kept: shutdown.py). Keep it below what stops the
-# server (docker stop waits 10 s before its SIGKILL, systemd 90 s).
+# story generations end at once, every word kept: taleweaver/generations/shutdown.py). Keep it
+# below what stops the server (docker stop waits 10 s before its SIGKILL, systemd 90 s).
 graceful_timeout = int(os.environ.get("TALEWEAVER_GRACEFUL_TIMEOUT", "8"))
 keepalive = 5
 # Connections waiting to be accepted: a burst of 1,000 at once must not be refused by the kernel.
@@ -84,9 +85,9 @@ def on_starting(server):
     shared keys; warn about the Host allowlist, and about a PostgreSQL that cannot be reached."""
     import logging
 
-    import db
-    import security
-    from app import check_bind_address, create_app
+    from taleweaver.storage import db
+    from taleweaver.web import security
+    from taleweaver.web.app import check_bind_address, create_app
 
     host = server.cfg.bind[0].rsplit(":", 1)[0]
     app = create_app()
@@ -115,7 +116,7 @@ def post_worker_init(worker):
 def worker_int(worker):
     """Ctrl+C (SIGINT) or SIGQUIT: the worker exits right after this, and the master kills it
     2 s later (shutdown.at_once)."""
-    import shutdown
+    from taleweaver.generations import shutdown
 
     shutdown.at_once()
 
@@ -133,7 +134,7 @@ def _watch_for_shutdown(worker):
     import threading
     import time
 
-    import shutdown
+    from taleweaver.generations import shutdown
 
     def watch():
         while worker.alive:

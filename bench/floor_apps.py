@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backend"))
 
-import transport  # noqa: E402
+from taleweaver.llm import transport  # noqa: E402
 
 _UPSTREAM = os.environ.get("FLOOR_UPSTREAM", "http://127.0.0.1:1") + "/v1/chat/completions"
 _TRANSPORT = transport.SocketTransport()

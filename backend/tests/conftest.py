@@ -146,7 +146,7 @@ def _requests_transport():
     only sees what goes through `requests`; the services send through the pooled urllib3
     transport unless handed another, so here every test hands them the requests transport by
     default. Tests that run the production transport say so: the `fake_llm` fixture."""
-    import transport
+    from taleweaver.llm import transport
 
     with transport.using(transport.RequestsTransport()):
         yield
@@ -175,7 +175,7 @@ def fake_llm(request, _requests_transport):
     """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
     all are stopped after the test. The services talk to them through each real transport in
     turn: the production one (SocketTransport) and the urllib3 one (PoolTransport)."""
-    import transport
+    from taleweaver.llm import transport
 
     fakes = _load_fakes()
     started = []

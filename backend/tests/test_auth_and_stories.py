@@ -3,7 +3,7 @@
 import pytest
 from werkzeug.security import generate_password_hash
 
-import auth
+from taleweaver.web import auth
 from app import check_bind_address, create_app
 from tests.database import query
 

@@ -11,15 +11,10 @@ import os
 
 import pytest
 
-import transport
-from llm_service import (
-    ContextLengthExceeded,
-    LMStudioService,
-    ModelNotFound,
-    OllamaService,
-    OpenAIService,
-)
-from openai_compatible_service import OpenAICompatibleService
+from taleweaver.llm import transport
+from llm_service import LMStudioService, OllamaService, OpenAIService
+from taleweaver.llm.errors import ContextLengthExceeded, ModelNotFound
+from taleweaver.llm.backends.openai_compatible_service import OpenAICompatibleService
 
 LONG_PROMPT = "word " * 5000  # 5,004 tokens as the fakes count them (words + 4 per message)
 THOUGHT = "The fox must be clever, so the twist comes at the bridge."
@@ -96,7 +91,7 @@ def test_the_default_transport_of_the_app_is_the_socket_transport():
     import subprocess
     import sys
 
-    found = subprocess.run([sys.executable, "-c", "import transport; print(type(transport.default()).__name__)"],
+    found = subprocess.run([sys.executable, "-c", "from taleweaver.llm import transport; print(type(transport.default()).__name__)"],
                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            capture_output=True, text=True, check=True).stdout.strip()
     assert found == "SocketTransport"
@@ -281,7 +276,7 @@ def test_ollama_inline_thinking_without_think_is_moved_out_of_the_content(client
 
 
 def test_think_split_over_chunks_is_still_kept_out_of_the_content():
-    from reasoning import ThinkSplitter
+    from taleweaver.llm.reasoning import ThinkSplitter
 
     splitter = ThinkSplitter()
     pieces = [splitter.split(p) for p in ["<think>plan", " the", " twist</th", "ink>Once", " upon"]]
@@ -391,7 +386,7 @@ def test_openai_compatible_pointed_at_lm_studios_port_suggests_the_lm_studio_typ
 
 
 def test_answer_text_ending_like_a_tag_start_is_never_held_back():
-    from reasoning import ThinkSplitter
+    from taleweaver.llm.reasoning import ThinkSplitter
 
     splitter = ThinkSplitter()
     assert splitter.split("<think>hm</think>The end <") == ("The end <", "hm")

@@ -8,13 +8,13 @@ import sqlite3
 
 import pytest
 
-import backends
-import crypto
+from taleweaver.llm import registry as backends
+from taleweaver.storage import crypto
 import db
-import db_dialect
+from taleweaver.storage import dialect as db_dialect
 import llm_service
-import settings_store
-from openai_compatible_service import OpenAICompatibleService
+from taleweaver.settings import store as settings_store
+from taleweaver.llm.backends.openai_compatible_service import OpenAICompatibleService
 
 KEY = "sk-local-server-key-123456"
 
@@ -202,7 +202,7 @@ def test_migration_003_keeps_rows_and_accepts_new_backend_types(tmp_path):
 # ---- a local server in multi-user mode (SSRF allowlist) -------------------------------------
 
 def test_multi_user_openai_compatible_may_use_loopback_but_not_other_hosts(tmp_path):
-    import auth
+    from taleweaver.web import auth
     from app import create_app
 
     app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})

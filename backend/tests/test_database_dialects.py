@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 import db
-import db_dialect
+from taleweaver.storage import dialect as db_dialect
 from app import create_app
 from tests.database import query
 

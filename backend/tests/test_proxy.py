@@ -4,7 +4,7 @@ import json
 import pytest
 import requests
 
-import wsl
+from taleweaver.llm import wsl
 
 KEY = "sk-proj-ProxyKey0123456789abcdefXYZ"
 HELLO = [{"role": "user", "content": "Tell me a story"}]

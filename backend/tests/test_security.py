@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-import security
+from taleweaver.web import security
 from app import create_app
 from db import init_db
 

@@ -4,19 +4,9 @@ import json
 import pytest
 import requests
 
-import wsl
-from llm_service import (
-    BackendAuthError,
-    BackendError,
-    BackendRejected,
-    BackendTimeout,
-    BackendUnreachable,
-    LMStudioService,
-    ModelNotFound,
-    OllamaService,
-    OpenAIService,
-    RateLimited,
-)
+from taleweaver.llm import wsl
+from llm_service import LMStudioService, OllamaService, OpenAIService
+from taleweaver.llm.errors import BackendAuthError, BackendError, BackendRejected, BackendTimeout, BackendUnreachable, ModelNotFound, RateLimited
 
 OLLAMA = "http://localhost:11434"
 LMSTUDIO = "http://localhost:1234"

@@ -4,7 +4,7 @@ import os
 import pytest
 import requests
 
-import wsl
+from taleweaver.llm import wsl
 from tests.database import query, stored_bytes
 
 OLLAMA = "http://localhost:11434"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import transport
+from taleweaver.llm import transport
 
 
 class ScriptedServer:
@@ -338,7 +338,7 @@ from gevent import monkey
 monkey.patch_all()
 import json, sys, time
 sys.path[:0] = sys.argv[1:3]
-import transport
+from taleweaver.llm import transport
 from test_socket_transport import ScriptedServer, _json_answer
 
 def kept_alive(server, conn):

@@ -12,10 +12,10 @@ import requests
 from cryptography.fernet import Fernet, InvalidToken
 from werkzeug.security import generate_password_hash
 
-import auth
-import crypto
+from taleweaver.web import auth
+from taleweaver.storage import crypto
 import db
-import wsl
+from taleweaver.llm import wsl
 import llm_service
 from app import create_app
 from tests.database import query
@@ -615,7 +615,7 @@ def test_a_save_when_the_disk_is_full_is_a_503_that_says_so_and_keeps_the_story(
 
 def test_an_error_in_the_sql_itself_stays_an_internal_error(app, client, monkeypatch):
     """Only the file's trouble is told as the database's; a mistake in Taleweaver's SQL is ours."""
-    import settings_store
+    from taleweaver.settings import store as settings_store
 
     def broken(*args, **kwargs):
         raise sqlite3.OperationalError("no such column: nonsense")

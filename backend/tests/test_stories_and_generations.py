@@ -9,10 +9,11 @@ import time
 import pytest
 
 import db
-import generations
+from taleweaver.generations import core as generations
 import llm_service
-import shutdown
-import stories_store
+from taleweaver.llm.errors import BackendError, BackendUnreachable
+from taleweaver.generations import shutdown
+from taleweaver.stories import store as stories_store
 from app import create_app
 from db import init_db
 from tests.database import connection
@@ -45,7 +46,7 @@ class ScriptedService:
                     self.reached_hold.set()
                     self.release.wait(10)
                 if index == self.fail_at:
-                    raise llm_service.BackendError(
+                    raise BackendError(
                         "Ollama closed the connection in the middle of the answer.",
                         hint="The backend may have crashed or run out of memory; check it and try again.",
                     )
@@ -266,7 +267,7 @@ def test_revisions_are_thinned_to_the_newest_fifty_plus_one_per_older_hour(story
 
 
 def test_a_story_of_another_user_cannot_be_saved_or_its_revisions_read(tmp_path):
-    import auth
+    from taleweaver.web import auth
 
     app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})
     with app.app_context():
@@ -529,7 +530,7 @@ def test_a_generation_that_fails_before_any_text_answers_the_backends_error(web,
         backend_type, default_model = "ollama", "llama3.2:3b"
 
         def chat_completion(self, payload, stream=False):
-            raise llm_service.BackendUnreachable("Ollama did not answer at http://127.0.0.1:9.",
+            raise BackendUnreachable("Ollama did not answer at http://127.0.0.1:9.",
                                                  hint="Is `ollama serve` running?")
 
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: Unreachable())
@@ -790,7 +791,7 @@ def test_title_from_cuts_a_long_first_line_at_a_word():
 
 
 def test_users_never_see_follow_or_stop_each_others_generations(tmp_path, service):
-    import auth
+    from taleweaver.web import auth
 
     app = create_app({"DATABASE": str(tmp_path / "multi.db"), "AUTH_MODE": "multi", "TESTING": True})
     with app.app_context():

@@ -4,11 +4,11 @@ reports no usage, and each backend's context length as its API gives it (request
 import pytest
 
 import llm_service
-import prompting
-from lmstudio_service import LMStudioService
-from ollama_service import OllamaService
-from openai_compatible_service import OpenAICompatibleService
-from openai_service import OpenAIService
+from taleweaver.stories import prompting
+from taleweaver.llm.backends.lmstudio_service import LMStudioService
+from taleweaver.llm.backends.ollama_service import OllamaService
+from taleweaver.llm.backends.openai_compatible_service import OpenAICompatibleService
+from taleweaver.llm.backends.openai_service import OpenAIService
 from tests.test_stories_and_generations import ScriptedService, new_story, story_app, wait_until_ended, web  # noqa: F401 (fixtures)
 
 STORY = {"premise": "A fox who counts", "genre": "Fable", "length": "", "memory": "Mira is a fox.",

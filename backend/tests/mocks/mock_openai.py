@@ -1,5 +1,5 @@
 """Stand-in for OpenAIService with canned answers (spec §6.5), for tests and development."""
-from crypto import mask_secret
+from taleweaver.storage.crypto import mask_secret
 
 
 class MockOpenAIService:

@@ -1,0 +1,301 @@
+"""Ollama through its native API (/api/*), translated to and from OpenAI's chat format."""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Iterator
+
+from taleweaver.llm import reasoning
+from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, timeout_fields
+from taleweaver.llm.service import LLMService, openai_chunk
+from taleweaver.llm.errors import BackendError, LLMError
+from taleweaver.llm.transport import TransportError
+
+DESCRIPTOR = BackendDescriptor(
+    type="ollama",
+    label="Ollama",
+    description="Ollama on this machine or your network (`ollama serve`)",
+    local=True,
+    strip_api_suffix=True,
+    fields=(
+        ConfigField("url", "Server URL", "url", required=True, default="http://localhost:11434",
+                    placeholder="http://localhost:11434",
+                    help="Where `ollama serve` listens (OLLAMA_HOST)."),
+        *timeout_fields(first_token=300),
+    ),
+    # Ollama's own default num_ctx (OLLAMA_CONTEXT_LENGTH unset), whatever the model allows.
+    default_context_length=4096,
+)
+
+# OpenAI request fields that Ollama takes as model options, under Ollama's name.
+_OPTION_NAMES = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "num_predict",
+    "max_completion_tokens": "num_predict",
+    "seed": "seed",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "stop": "stop",
+}
+_FINISH_REASONS = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
+
+
+def _ollama_message(message: dict) -> dict:
+    """An OpenAI chat message as Ollama wants it (text parts joined, images as base64)."""
+    content = message.get("content")
+    result = {"role": message.get("role", "user")}
+    if isinstance(content, list):
+        texts, images = [], []
+        for part in content:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text":
+                texts.append(str(part.get("text", "")))
+            elif part.get("type") == "image_url":
+                url = (part.get("image_url") or {}).get("url", "")
+                if isinstance(url, str) and url.startswith("data:") and "," in url:
+                    images.append(url.split(",", 1)[1])
+        result["content"] = "\n".join(texts)
+        if images:
+            result["images"] = images
+    else:
+        result["content"] = "" if content is None else str(content)
+    return result
+
+
+def to_ollama_request(payload: dict, model: str, stream: bool) -> dict:
+    """The /api/chat body for an OpenAI chat completion request."""
+    options = {}
+    for openai_name, ollama_name in _OPTION_NAMES.items():
+        if payload.get(openai_name) is not None:
+            options[ollama_name] = payload[openai_name]
+    if isinstance(options.get("stop"), str):
+        options["stop"] = [options["stop"]]
+    body = {
+        "model": model,
+        "messages": [_ollama_message(m) for m in payload.get("messages") or [] if isinstance(m, dict)],
+        "stream": stream,
+    }
+    if options:
+        body["options"] = options
+    think = payload.get("think")
+    if isinstance(think, bool) or think in ("low", "medium", "high"):
+        body["think"] = think
+    response_format = payload.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_object":
+        body["format"] = "json"
+    return body
+
+
+def _usage(body: dict) -> dict:
+    """OpenAI's usage from Ollama's counters, with the generation speed Ollama measured
+    (eval_count tokens in eval_duration nanoseconds)."""
+    prompt = int(body.get("prompt_eval_count") or 0)
+    completion = int(body.get("eval_count") or 0)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    duration = body.get("eval_duration")
+    if isinstance(duration, (int, float)) and duration > 0 and completion:
+        usage["tokens_per_second"] = round(completion / (duration / 1e9), 2)
+    return usage
+
+
+@DESCRIPTOR.implemented_by
+class OllamaService(LLMService):
+    """An Ollama server (`ollama serve`)."""
+
+    def get_models(self) -> list[str]:
+        return [m["name"] for m in self._tags()]
+
+    def _tags(self) -> list[dict]:
+        body = self.get_json("/api/tags")
+        models = body.get("models") if isinstance(body, dict) else None
+        if not isinstance(models, list):
+            raise BackendError(
+                f"Ollama at {self.base_url} answered /api/tags without a 'models' list.",
+                hint="Is this URL really an Ollama server?",
+                step="models",
+            )
+        return [m for m in models if isinstance(m, dict) and isinstance(m.get("name"), str)]
+
+    def _running(self) -> dict[str, dict] | None:
+        body = self.optional_json("/api/ps")
+        models = body.get("models") if isinstance(body, dict) else None
+        if not isinstance(models, list):
+            return None
+        return {m.get("name"): m for m in models if isinstance(m, dict)}
+
+    def model_details(self) -> list[dict]:
+        running = self._running()
+        details = []
+        for m in self._tags():
+            info = m.get("details") if isinstance(m.get("details"), dict) else {}
+            state = None if running is None else ("loaded" if m["name"] in running else "not-loaded")
+            details.append(
+                {
+                    "id": m["name"],
+                    "size": m.get("size"),
+                    "family": info.get("family"),
+                    "parameter_size": info.get("parameter_size"),
+                    "quantization": info.get("quantization_level"),
+                    "context_length": None,
+                    "state": state,
+                }
+            )
+        return details
+
+    def model_state(self, model: str | None) -> str | None:
+        running = self._running()
+        if running is None or not model:
+            return None
+        return "loaded" if model in running else "not-loaded"
+
+    def context_length(self, model: str | None) -> tuple[int, str]:
+        """Ollama runs a model with its `num_ctx` parameter when the model sets one, else with
+        Ollama's default (4096 tokens), never more than the model's own `context_length`
+        (`/api/show` → `model_info["<arch>.context_length"]`)."""
+        default = super().context_length(model)
+        if not model:
+            return default
+        try:
+            body = self.request("POST", "/api/show", json_body={"model": model},
+                                read_timeout=self.connect_timeout).json()
+        except (LLMError, ValueError, TransportError):
+            return default
+        if not isinstance(body, dict):
+            return default
+        match = re.search(r"^\s*num_ctx\s+(\d+)", body.get("parameters") or "", re.MULTILINE)
+        if match:
+            return int(match.group(1)), "ollama num_ctx"
+        info = body.get("model_info") if isinstance(body.get("model_info"), dict) else {}
+        trained = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int) and v > 0]
+        if trained and trained[0] < default[0]:
+            return trained[0], "ollama model_info"
+        return default[0], "ollama default num_ctx"
+
+    def server_info(self) -> dict | None:
+        body = self.optional_json("/api/version")
+        return {"version": body.get("version")} if isinstance(body, dict) else None
+
+    def chat_completion(self, payload: dict, stream: bool = False):
+        model = self.resolve_model(payload)
+        body = to_ollama_request(payload, model, stream)
+        response = self.request("POST", "/api/chat", json_body=body, stream=stream)
+        if not stream:
+            try:
+                answer = response.json()
+            except ValueError:
+                raise BackendError("Ollama answered the chat request with something that is not JSON.") from None
+            if isinstance(answer, dict) and answer.get("error"):
+                raise self.context_overflow(str(answer["error"])) or BackendError(
+                    self.redact(f"Ollama reported an error: {answer['error']}")
+                )
+            message = answer.get("message") or {}
+            content, thinking = reasoning.split_message(str(message.get("content") or ""))
+            thinking = "\n".join(part for part in (message.get("thinking"), thinking) if part)
+            reply = {"role": "assistant", "content": content}
+            if thinking:
+                reply["reasoning_content"] = thinking
+            return {
+                "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": answer.get("model", model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": reply,
+                        "finish_reason": _FINISH_REASONS.get(answer.get("done_reason"), "stop"),
+                    }
+                ],
+                "usage": _usage(answer),
+            }
+        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        return self._translate_stream(response, model, include_usage)
+
+    def _translate_stream(self, response, model: str, include_usage: bool) -> Iterator[dict]:
+        """OpenAI chunks made from Ollama's NDJSON lines as each one arrives."""
+        completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        inline_thinking = reasoning.ThinkSplitter()
+        try:
+            yield openai_chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+            for line in self.iter_stream_lines(response):
+                try:
+                    part = json.loads(line)
+                except ValueError:
+                    raise self.malformed(line) from None
+                if not isinstance(part, dict):
+                    raise self.malformed(line)
+                if part.get("error"):
+                    overflow = self.context_overflow(str(part["error"]))
+                    if overflow:
+                        raise overflow
+                    raise BackendError(
+                        self.redact(f"Ollama reported an error in the middle of the answer: {part['error']}"),
+                        step="generate",
+                    )
+                message = part.get("message") or {}
+                delta = {}
+                if message.get("thinking"):
+                    delta["reasoning_content"] = message["thinking"]
+                if message.get("content"):
+                    content, thinking = inline_thinking.split(message["content"])
+                    if content:
+                        delta["content"] = content
+                    if thinking:
+                        delta["reasoning_content"] = delta.get("reasoning_content", "") + thinking
+                if delta:
+                    yield openai_chunk(completion_id, created, model, delta)
+                if part.get("done"):
+                    reason = _FINISH_REASONS.get(part.get("done_reason"), "stop")
+                    yield openai_chunk(completion_id, created, model, {}, reason)
+                    if include_usage:
+                        yield {
+                            "id": completion_id,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": model,
+                            "choices": [],
+                            "usage": _usage(part),
+                        }
+                    return
+            raise BackendError(
+                "Ollama ended the answer without finishing it.",
+                hint="The Ollama server may have stopped; check it and try again.",
+                step="generate",
+            )
+        finally:
+            response.close()
+
+    def unreachable_hint(self) -> str:
+        return (
+            f"Is `ollama serve` running, and does it listen at {self.base_url}? If Taleweaver runs in "
+            "WSL and Ollama on Windows (or another machine), start Ollama with OLLAMA_HOST=0.0.0.0 so "
+            "it listens beyond 127.0.0.1, and use that machine's address."
+        )
+
+    def raise_for_status(self, response) -> None:
+        message = self.upstream_error_message(response)
+        if "requires more system memory" in message.lower():
+            raise BackendError(
+                f"Ollama could not load the model: {message}",
+                hint="Pick a smaller model (or a smaller quantization), or close other programs "
+                "that use memory, then try again.",
+                step="generate",
+            )
+        super().raise_for_status(response)
+
+    def context_hint(self) -> str:
+        return (
+            "Raise the model's context in Ollama (the num_ctx parameter, or OLLAMA_CONTEXT_LENGTH "
+            "for the server), or send a shorter prompt."
+        )
+
+    def model_hint(self) -> str:
+        return "Pull the model first (`ollama pull <name>`), or pick one from the list in Settings."
+
+    def no_models_hint(self) -> str:
+        return "Ollama answered but has no models yet: pull one with `ollama pull llama3.2`."

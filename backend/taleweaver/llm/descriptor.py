@@ -1,0 +1,138 @@
+"""What a backend type *is*, as data: label, config fields (which are secret, which say where
+the server is), whether it is a local server, and the service class that talks to it.
+
+Each backend's module (llm/backends/) declares its descriptor beside its service class;
+registry.py lists them. Validation, the masked view, the connection check, the service factory and the OpenAPI enums
+are generic over these descriptors (in the manner of LiteLLM's provider configs)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FIELD_KINDS = ("url", "secret", "text", "seconds")
+
+# Every backend type whose service class has been declared (`implemented_by`), so that code
+# below the registry (the service base class naming the server that answered instead) can name
+# another backend without importing the registry, which imports every backend's module.
+_implemented: dict[str, "BackendDescriptor"] = {}
+
+
+def implemented(backend_type: str) -> "BackendDescriptor":
+    """The descriptor of a backend type whose module has been loaded (KeyError otherwise)."""
+    return _implemented[backend_type]
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One setting of a backend, as the Settings form shows it and validation checks it."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool = False
+    default: Any = None
+    placeholder: str | None = None
+    help: str | None = None
+    advanced: bool = False
+    # What the error says when a required value is missing.
+    missing_message: str | None = None
+    # Part of the connection a stored secret is bound to (always true of the URL field).
+    binds_secrets: bool = False
+
+    def __post_init__(self):
+        if self.kind not in FIELD_KINDS:
+            raise ValueError(f"field kind must be one of {FIELD_KINDS}, not {self.kind!r}")
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == "secret"
+
+    def public(self) -> dict:
+        """The field as GET /api/settings/llm/backends describes it (all nine keys)."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind,
+            "required": self.required,
+            "secret": self.secret,
+            "default": self.default,
+            "placeholder": self.placeholder,
+            "help": self.help,
+            "advanced": self.advanced,
+        }
+
+
+def timeout_fields(first_token: float = 300) -> tuple[ConfigField, ...]:
+    """The three timeouts every backend has, with this backend's first-token default."""
+    return (
+        ConfigField("connect_timeout", "Connect timeout", "seconds", default=5, advanced=True,
+                    help="How long to wait for the server to accept a connection."),
+        ConfigField("first_token_timeout", "First-token timeout", "seconds", default=first_token, advanced=True,
+                    help="How long to wait for the first word of an answer (a model may be loading)."),
+        ConfigField("idle_timeout", "Idle timeout", "seconds", default=60, advanced=True,
+                    help="How long a streamed answer may pause between two pieces."),
+    )
+
+
+@dataclass(frozen=True)
+class BackendDescriptor:
+    """One backend type: the single source of truth for everything that differs between them."""
+
+    type: str
+    label: str
+    description: str
+    local: bool
+    fields: tuple[ConfigField, ...]
+    # Strip an API suffix users paste (/v1, /api) from the URL: the service adds its own paths.
+    strip_api_suffix: bool = False
+    # The context length (tokens) assumed when the backend does not say: the page's budget and
+    # the trimming of old story text use it (see LLMService.context_length).
+    default_context_length: int = 4096
+    service: type = field(default=None, compare=False)  # set by implemented_by
+
+    def implemented_by(self, cls: type) -> type:
+        """Class decorator: `cls` is this backend's service; it takes its type, label and
+        locality from here."""
+        cls.backend_type = self.type
+        cls.label = self.label
+        cls.local_server = self.local
+        cls.descriptor = self
+        object.__setattr__(self, "service", cls)
+        _implemented[self.type] = self
+        return cls
+
+    def field(self, name: str) -> ConfigField:
+        return next(f for f in self.fields if f.name == name)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def url_field(self) -> ConfigField:
+        """The field that says where the server is."""
+        return next(f for f in self.fields if f.kind == "url")
+
+    @property
+    def secret_fields(self) -> tuple[ConfigField, ...]:
+        return tuple(f for f in self.fields if f.secret)
+
+    @property
+    def connection_fields(self) -> tuple[ConfigField, ...]:
+        """The fields a stored secret is bound to: a key saved for one address is never
+        sent to another."""
+        return tuple(f for f in self.fields if f.kind == "url" or f.binds_secrets)
+
+    @property
+    def timeout_defaults(self) -> dict[str, float]:
+        return {f.name: f.default for f in self.fields if f.kind == "seconds"}
+
+    def public(self) -> dict:
+        """The descriptor as GET /api/settings/llm/backends serves it."""
+        return {
+            "type": self.type,
+            "label": self.label,
+            "local": self.local,
+            "description": self.description,
+            "fields": [f.public() for f in self.fields],
+        }

@@ -1,0 +1,60 @@
+"""The writing studio on the server: the prompt of a story's next passage (continue, or
+regenerate the last one), built from the story within the context of the model that writes it."""
+from __future__ import annotations
+
+from taleweaver.llm import cache as llm_cache
+from taleweaver.stories import prompting
+from taleweaver.stories import store as stories_store
+from taleweaver.errors import ApiError
+
+CONTEXT_CACHE_SECONDS = 60.0
+
+
+def context_length(service, model: str | None) -> tuple[int, str]:
+    """The model's context length and where the figure comes from, asked of the backend at most
+    once a minute per model (a test's stand-in service without a cache key is asked each time)."""
+    key = getattr(service, "cache_key", None)
+    if not isinstance(key, tuple):
+        return service.context_length(model)
+    return llm_cache.cached("context", key + (model,), CONTEXT_CACHE_SECONDS, lambda: service.context_length(model))
+
+
+def story_fields(row) -> dict:
+    return {k: row[k] for k in ("premise", "genre", "length", "memory", "authors_note")}
+
+
+def passage_prefix(row, action: str) -> tuple[str, dict | None]:
+    """The text a new passage follows and, for a regeneration, the alternatives with the passage
+    as it is now kept among them. 409 when there is no generated passage to regenerate."""
+    content = row["content"]
+    if action != "regenerate":
+        return content, None
+    alternatives = stories_store.alternatives_of(row)
+    if alternatives is None or alternatives["start"] > len(content):
+        raise ApiError(
+            409, "nothing_to_regenerate",
+            "This story has no generated passage to regenerate (an edit before it, or an undo, may have "
+            "removed it); press Continue to write a new one.",
+        )
+    return content[: alternatives["start"]], stories_store.with_current_tail(alternatives, content)
+
+
+def build_prompt(row, action: str, service, model: str | None, max_tokens) -> prompting.Prompt:
+    """The messages and the context budget of the story's next passage."""
+    if action not in prompting.ACTIONS:
+        raise ApiError(400, "invalid_request", f"The action must be one of {', '.join(prompting.ACTIONS)}.",
+                       field="taleweaver.action")
+    text, _ = passage_prefix(row, action)
+    tokens, source = context_length(service, model)
+    try:
+        return prompting.build(story_fields(row), text, tokens, max_tokens, source)
+    except prompting.ContextTooSmall as small:
+        error = ApiError(
+            400, "context_length_exceeded",
+            f"Memory, author's note and premise with room for the answer ({small.max_tokens} tokens) need "
+            f"about {small.needed} tokens, more than the model's context of {small.context_length} tokens.",
+            hint="Shorten the memory, author's note or premise, lower Max tokens, or pick a model with a "
+            "longer context.",
+        )
+        error.extra = {"context_length": small.context_length, "needed_tokens": small.needed}
+        raise error from None

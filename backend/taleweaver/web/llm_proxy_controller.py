@@ -1,0 +1,186 @@
+"""/proxy/llm/v1: an OpenAI-compatible API in front of the user's active LLM backend."""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from taleweaver.storage import db
+from taleweaver.web import generations_controller
+from taleweaver.llm import cache as llm_cache
+from taleweaver.settings import llm_service
+from taleweaver.settings import store as settings_store
+from taleweaver.generations import streams
+from taleweaver.web.auth import current_user_id
+from taleweaver.errors import ApiError, openai_error_body
+from taleweaver.llm.openai_wire import RawCompletion
+from taleweaver.llm.errors import LLMError
+
+bp = Blueprint("llm_proxy", __name__)
+log = logging.getLogger("taleweaver.proxy")
+
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_DONE = b"data: [DONE]\n\n"
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _models_of(service) -> list[str]:
+    """The model ids of the service, from the list cache the settings API shares (a service
+    without a cache key, such as a test's stand-in, is asked directly)."""
+    key = getattr(service, "cache_key", None)
+    if not isinstance(key, tuple):
+        return list(service.get_models())
+    refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
+    if refresh:
+        key = key[:-1] + (settings_store.note_models_refreshed(key[1]),)
+    ttl = current_app.config.get("MODELS_CACHE_SECONDS", 10)
+    return [d["id"] for d in llm_cache.model_details(key, lambda: service, ttl, refresh)]
+
+
+@bp.get("/models")
+def list_models():
+    service = llm_service.get_active_llm_service(current_user_id())
+    db.release_db()  # the backend may take its time; the connection serves other requests meanwhile
+    owner = _text(getattr(service, "backend_type", None)) or "taleweaver"
+    return jsonify(
+        {
+            "object": "list",
+            "data": [
+                {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
+                for model_id in _models_of(service)
+            ],
+        }
+    )
+
+
+def _chat_request() -> dict:
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.")
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    messages = payload.get("messages")
+    extension = payload.get("taleweaver")
+    # A studio action (taleweaver.action) has the server write the messages.
+    if not (isinstance(extension, dict) and extension.get("action") is not None and messages is None):
+        _check_messages(messages)
+    if "stream" in payload and not isinstance(payload["stream"], bool):
+        raise ApiError(400, "invalid_request", "'stream' must be true or false.", field="stream")
+    model = payload.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
+    _check_sampling(payload)
+    return payload
+
+
+# The sampling parameters openapi.json describes, by the JSON type each must have (or null).
+_NUMBERS = ("temperature", "top_p")
+_INTEGERS = ("max_tokens", "seed")
+
+
+def _check_sampling(payload: dict) -> None:
+    """A sampling parameter of the wrong type is refused here, naming it, rather than sent on to
+    the backend (which answers it in its own words, or for a story's generation fails the job)."""
+    for name in _NUMBERS + _INTEGERS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        if name in _INTEGERS and not integer:
+            raise ApiError(400, "invalid_request", f"'{name}' must be a whole number.", field=name)
+        if name in _NUMBERS and not (integer or isinstance(value, float)):
+            raise ApiError(400, "invalid_request", f"'{name}' must be a number.", field=name)
+    stop = payload.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list) and all(isinstance(item, str) for item in stop)):
+        raise ApiError(400, "invalid_request", "'stop' must be a string or a list of strings.", field="stop")
+
+
+def _check_messages(messages) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "invalid_request", "'messages' must be a non-empty list of chat messages.", field="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ApiError(
+                400, "invalid_request", f"messages[{index}] must be an object with a 'role' and 'content'.",
+                field=f"messages[{index}]",
+            )
+
+
+def _sse_event(chunk) -> bytes:
+    if isinstance(chunk, (bytes, bytearray)):
+        return b"data: " + bytes(chunk) + b"\n\n"
+    if isinstance(chunk, str):
+        return b"data: " + chunk.encode() + b"\n\n"
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _error_event(message: str, error_type: str, code: str, hint: str | None = None) -> bytes:
+    return b"data: " + json.dumps(openai_error_body(message, error_type, code, hint=hint)).encode() + b"\n\n"
+
+
+STOPPING_MESSAGE = "The Taleweaver server is stopping (a restart or shutdown); this answer was cut here."
+STOPPING_HINT = "Send the request again in a moment: the server, or another instance, answers it."
+
+
+def _sse_stream(chunks):
+    """SSE events for the service's chunks, forwarded one by one as they arrive (a stopping
+    worker may cut them: generations/streams.py)."""
+    try:
+        with streams.streaming(cut=True):
+            for chunk in chunks:
+                yield _sse_event(chunk)
+    except streams.ServerStopping:
+        log.warning("a stream was cut because the server is stopping")
+        yield _error_event(STOPPING_MESSAGE, "server_error", "server_stopping", STOPPING_HINT)
+    except LLMError as exc:
+        log.warning("stream from the LLM backend failed: %s", exc.message)
+        yield _error_event(exc.message, exc.openai_type, exc.code, exc.hint)
+    except Exception:  # noqa: BLE001 - the client must always see the stream end cleanly
+        log.exception("stream relay failed")
+        yield _error_event("The stream failed inside Taleweaver; see the server log.", "server_error", "internal_error")
+    finally:
+        close = getattr(chunks, "close", None)
+        if callable(close):
+            close()  # stops the upstream request when the browser has gone away
+    yield _DONE
+
+
+@bp.post("/chat/completions")
+def chat_completions():
+    payload = _chat_request()
+    story_id, action = generations_controller.named_story(payload)
+    service = llm_service.get_active_llm_service(current_user_id())
+    if not payload.get("model"):
+        default = _text(getattr(service, "default_model", None))
+        if default:
+            payload["model"] = default
+    if story_id is not None:
+        return generations_controller.start_story_generation(story_id, payload, service, action)
+    stream = payload.get("stream") is True
+    headers = {}
+    backend = _text(getattr(service, "backend_type", None))
+    if backend:
+        headers["X-Taleweaver-Backend"] = backend
+    if _text(payload.get("model")):
+        headers["X-Taleweaver-Model"] = payload["model"]
+    db.release_db()  # a model may take minutes to answer; the connection serves other requests meanwhile
+    result = service.chat_completion(payload, stream=stream)
+    if not stream:
+        if isinstance(result, RawCompletion):
+            return Response(result.body, mimetype="application/json", headers=headers)
+        response = jsonify(result)
+        response.headers.update(headers)
+        return response
+    return Response(_sse_stream(result), mimetype="text/event-stream", headers={**_SSE_HEADERS, **headers})
+
+
+def init_app(app) -> None:
+    generations_controller.init_app(app)
+    app.register_blueprint(bp, url_prefix="/proxy/llm/v1")
+    # The old LM Studio-only path, kept so existing callers go on working.
+    app.register_blueprint(bp, url_prefix="/proxy/lmstudio/v1", name="lmstudio_proxy_alias")
