@@ -18,10 +18,12 @@ function SignedInApp({ multiUser }: { multiUser: boolean }) {
       <AppHeader multiUser={multiUser} />
       <main>
         <Routes>
-          {/* One Story page for both, so a new story keeps its editor when it gets its own URL. */}
+          {/* One Story page for both, so a new story keeps its editor when it gets its own URL: the
+              page is the parent's element, and the children only name its URLs (each renders
+              nothing in its place, said outright so the router does not take the page for missing). */}
           <Route element={<StoryPage />}>
-            <Route path="/" />
-            <Route path="/story/:id" />
+            <Route path="/" element={null} />
+            <Route path="/story/:id" element={null} />
           </Route>
           <Route
             path="/settings"
