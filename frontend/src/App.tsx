@@ -2,11 +2,10 @@ import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
 import { ErrorMessage } from './components/ErrorMessage';
 import { AppHeader } from './components/layout/AppHeader';
 import { PageTitle } from './components/PageTitle';
-import { useLegacySettingsMigration } from './features/settings/hooks/useLegacySettingsMigration';
 import { useAuthMode } from './features/auth/api/get-auth-mode';
 import { LoginPage } from './features/auth/components/LoginPage';
 import { useToken } from './features/auth/hooks/useToken';
-import { SettingsPage } from './features/settings/components/SettingsPage';
+import { SettingsPage, useLegacySettingsMigration } from './features/settings';
 import { StoryPage } from './features/story/components/StoryPage';
 
 /** The app once the user may use it (always in single-user mode, after login in multi-user mode). */

@@ -2,13 +2,9 @@ import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 import { ApiError } from '../../../lib/api-client';
 import type { BackendDescriptor, LLMSettings, TestConnectionRequest } from '../../../types/api';
-import { useModels, useRefreshModels } from '../api/get-models';
-import { useLLMStatus } from '../api/get-llm-status';
-import { useSaveLLMSettings } from '../api/save-llm-settings';
-import { useTestConnection } from '../api/test-connection';
+import { useLLMStatus, useModels, useRefreshModels, useTestConnection } from '../api/llmBackend';
+import { useSaveLLMSettings } from '../api/settings';
 import { useBackendDraft } from '../hooks/useBackendDraft';
-import { AdvancedOptions } from './AdvancedOptions';
-import { BackendSelect } from './BackendSelect';
 import {
   addressOf,
   connectionOf,
@@ -16,12 +12,15 @@ import {
   draftConfig,
   draftErrors,
   draftRequest,
+  fieldInputId,
   fieldKey,
   savedDraft,
   secretMustBeReentered,
   storedSecret,
-} from './backendDrafts';
-import { ConfigField, fieldInputId } from './ConfigField';
+} from '../lib/backendDrafts';
+import { AdvancedOptions } from './AdvancedOptions';
+import { BackendSelect } from './BackendSelect';
+import { ConfigField } from './ConfigField';
 import { ConnectionTestResult } from './ConnectionTestResult';
 import { ModelPicker } from './ModelPicker';
 

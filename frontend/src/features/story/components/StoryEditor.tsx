@@ -1,8 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ErrorMessage } from '../../../components/ErrorMessage';
-import { useLLMStatus } from '../../settings/api/get-llm-status';
-import { useModels } from '../../settings/api/get-models';
+import { useLLMStatus, useModels } from '../../settings';
 import { BACKEND_LABELS } from '../../../lib/backends';
 import { isBackendType } from '../../../lib/backends';
 import type { LLMSettings } from '../../../types/api';
