@@ -1,9 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ErrorMessage } from '../../../components/ErrorMessage';
-import { useLLMStatus, useModels } from '../../settings';
-import { BACKEND_LABELS } from '../../../lib/backends';
-import { isBackendType } from '../../../lib/backends';
+import { useBackendLabel, useModels } from '../../settings';
 import type { LLMSettings } from '../../../types/api';
 import { createStory } from '../api/create-story';
 import { storiesQueryOptions } from '../api/get-stories';
@@ -44,10 +42,10 @@ function isEditable(target: EventTarget | null): boolean {
 }
 
 /** The proxy's headers say who wrote it; the saved settings stand in when they are missing. */
-function authorLine(origin: GenerationOrigin | null, settings: LLMSettings | undefined): string {
-  const backend = [origin?.backend, settings?.backend_type].find(isBackendType);
+function authorLine(origin: GenerationOrigin | null, settings: LLMSettings | undefined, backendLabel: (backendType: string) => string): string {
+  const backend = origin?.backend || settings?.backend_type;
   const model = origin?.model || settings?.default_model;
-  const parts = [backend && BACKEND_LABELS[backend], model].filter(Boolean);
+  const parts = [backend && backendLabel(backend), model].filter(Boolean);
   return parts.length ? parts.join(' · ') : 'the configured backend';
 }
 
@@ -87,7 +85,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   const [studioError, setStudioError] = useState<Error | null>(null);
   const [studioBusy, setStudioBusy] = useState(false);
   const readerRef = useRef<HTMLHeadingElement>(null);
-  const status = useLLMStatus();
+  const backendLabel = useBackendLabel();
   const { fields, storyId, revision, save, server } = doc;
   const controls = readSettings(fields.settings);
   const backendType = settings?.backend_type ?? null;
@@ -324,7 +322,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
           onOpen={() => setModelsWanted(true)}
           disabled={writing}
         />
-        <BackendStatusLine status={status.data} />
+        <BackendStatusLine />
         <ContextMeter budget={budget.data} error={budget.error} />
       </form>
 
@@ -422,8 +420,8 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
           {fields.title || 'Your story'}
         </h2>
         <p className="muted" data-testid="story-origin">
-          {writing ? `Writing with ${authorLine(generation.origin, settings)}…` : `${words} words`}
-          {!writing && generation.origin && ` · written by ${authorLine(generation.origin, settings)}`}
+          {writing ? `Writing with ${authorLine(generation.origin, settings, backendLabel)}…` : `${words} words`}
+          {!writing && generation.origin && ` · written by ${authorLine(generation.origin, settings, backendLabel)}`}
         </p>
         {lengthStop && (
           <p className="notice" role="status" data-testid="length-stop">
