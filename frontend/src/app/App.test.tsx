@@ -4,10 +4,10 @@ import userEvent from '@testing-library/user-event';
 import { StrictMode } from 'react';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { setToken } from './lib/api-client';
-import { BACKENDS, CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from './test/fixtures';
-import { testQueryClient } from './test/render';
-import { apiError, fakeServer, json, type SentRequest } from './test/server';
+import { setToken } from '../lib/api-client';
+import { BACKENDS, CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from '../test/fixtures';
+import { testQueryClient } from '../test/render';
+import { apiError, fakeServer, json, type SentRequest } from '../test/server';
 
 const USER = { id: 1, username: 'ann' };
 

@@ -1,12 +1,10 @@
 import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
-import { ErrorMessage } from './components/ErrorMessage';
-import { AppHeader } from './components/layout/AppHeader';
-import { PageTitle } from './components/PageTitle';
-import { useAuthMode } from './features/auth/api/get-auth-mode';
-import { LoginPage } from './features/auth/components/LoginPage';
-import { useToken } from './features/auth/hooks/useToken';
-import { SettingsPage, useLegacySettingsMigration } from './features/settings';
-import { StoryPage } from './features/story/components/StoryPage';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { PageTitle } from '../components/PageTitle';
+import { LoginPage, useAuthMode, useToken } from '../features/auth';
+import { SettingsPage, useLegacySettingsMigration } from '../features/settings';
+import { StoryPage } from '../features/story';
+import { AppHeader } from './AppHeader';
 
 /** The app once the user may use it (always in single-user mode, after login in multi-user mode). */
 function SignedInApp({ multiUser }: { multiUser: boolean }) {
