@@ -1,7 +1,7 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { clearDrafts } from '../features/settings/lib/draftStore';
+import { clearDrafts } from '../features/settings';
 import { network } from './server';
 
 // A request no test answers is an error, never a real network call.

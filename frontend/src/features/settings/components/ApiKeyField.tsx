@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { TextField } from '../../../components/TextField';
 import type { BackendConfigField } from '../../../types/api';
-import { REENTER_KEY_MESSAGE } from './backendDrafts';
+import { REENTER_KEY_MESSAGE } from '../lib/backendDrafts';
 
 interface ApiKeyFieldProps {
   id: string;

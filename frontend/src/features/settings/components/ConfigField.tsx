@@ -1,11 +1,7 @@
 import { TextField } from '../../../components/TextField';
 import type { BackendConfigField, BackendDescriptor } from '../../../types/api';
+import { fieldInputId } from '../lib/backendDrafts';
 import { ApiKeyField } from './ApiKeyField';
-
-/** The id of a field's input, so a failed Save can move focus to it. */
-export function fieldInputId(descriptor: BackendDescriptor, field: BackendConfigField): string {
-  return `${descriptor.type}-${field.name}`.replaceAll('_', '-');
-}
 
 /** The test id browser tests find a field by, e.g. `base-url-input`. */
 function fieldTestId(field: BackendConfigField): string {

@@ -1,37 +1,18 @@
-import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { ErrorMessage } from '../../../components/ErrorMessage';
+import { type FormEvent, useState } from 'react';
 import { ApiError } from '../../../lib/api-client';
-import type { BackendDescriptor, LLMSettings, TestConnectionRequest } from '../../../types/api';
-import { useModels, useRefreshModels } from '../api/get-models';
-import { useLLMStatus } from '../api/get-llm-status';
-import { useSaveLLMSettings } from '../api/save-llm-settings';
-import { useTestConnection } from '../api/test-connection';
+import type { BackendConfigField, BackendDescriptor, LLMSettings } from '../../../types/api';
+import { useSaveLLMSettings } from '../api/settings';
 import { useBackendDraft } from '../hooks/useBackendDraft';
+import { useConnectionTest } from '../hooks/useConnectionTest';
+import { useFieldErrors } from '../hooks/useFieldErrors';
+import { useModelChoices } from '../hooks/useModelChoices';
+import { DEFAULT_MODEL_KEY, draftRequest, fieldKey, savedDraft, secretMustBeReentered, storedSecret } from '../lib/backendDrafts';
 import { AdvancedOptions } from './AdvancedOptions';
 import { BackendSelect } from './BackendSelect';
-import {
-  addressOf,
-  connectionOf,
-  DEFAULT_MODEL_KEY,
-  draftConfig,
-  draftErrors,
-  draftRequest,
-  fieldKey,
-  savedDraft,
-  secretMustBeReentered,
-  storedSecret,
-} from './backendDrafts';
-import { ConfigField, fieldInputId } from './ConfigField';
-import { ConnectionTestResult } from './ConnectionTestResult';
+import { ConfigField } from './ConfigField';
+import { ConnectionTest } from './ConnectionTest';
 import { ModelPicker } from './ModelPicker';
-
-/** The values a connection test ran with, to tell whether its result still belongs to the form. */
-interface TestedValues {
-  backendType: string;
-  connection: string;
-  address: string;
-  generate: boolean;
-}
+import { SaveControls } from './SaveControls';
 
 interface LLMSettingsFormProps {
   settings: LLMSettings;
@@ -45,125 +26,47 @@ interface LLMSettingsFormProps {
  */
 export function LLMSettingsForm({ settings, backends }: LLMSettingsFormProps) {
   const { descriptor, saved, draft, isEdited, choose, setValue, setDefaultModel, discardEdits } = useBackendDraft(backends, settings);
-  const test = useTestConnection();
+  const test = useConnectionTest(descriptor, draft);
+  const choices = useModelChoices(descriptor, draft, saved, test.models);
   const save = useSaveLLMSettings();
-  const refresh = useRefreshModels();
-  const status = useLLMStatus();
-  const [tested, setTested] = useState<TestedValues | null>(null);
   const [generate, setGenerate] = useState(false);
-  // Client-side problems are shown once the user tried to test or save, and then kept current.
-  const [attempt, setAttempt] = useState<{ action: 'test' | 'save'; count: number } | null>(null);
-  const checked = attempt !== null;
-  const focusTarget = useRef<string | null>(null);
 
   const backendType = descriptor.type;
   const label = descriptor.label;
-  const isSaved = saved !== undefined;
-  const connection = connectionOf(descriptor, draft);
-  const address = addressOf(descriptor, draft);
-  const atSavedAddress = isSaved && address === addressOf(descriptor, savedDraft(descriptor, saved));
   const request = draftRequest(descriptor, draft);
-
-  // A result belongs to the exact values it was for; editing them takes it off the screen.
-  const testBelongs = tested !== null && tested.backendType === backendType && tested.connection === connection;
-  const testResult = testBelongs && !test.isPending ? test.data : undefined;
-  const testError = testBelongs && !test.isPending ? test.error : null;
-  const testedModels =
-    test.data?.status === 'connected' && tested?.backendType === backendType && tested.address === address ? test.data.models : null;
-
-  const savedModels = useModels(backendType, atSavedAddress && testedModels === null);
-  const models = testedModels ?? (atSavedAddress ? (savedModels.data?.models ?? null) : null);
-  const modelsLoading = testedModels === null && atSavedAddress && savedModels.isFetching;
-  const refreshError = refresh.variables === backendType ? refresh.error : null;
-  const listError = testedModels === null && atSavedAddress ? (refreshError ?? savedModels.error) : null;
-  const statusError = status.data?.backend_type === backendType ? status.data.error : null;
-
   const saveBelongs = save.variables !== undefined && JSON.stringify(save.variables) === JSON.stringify(request);
-  const serverError =
-    (saveBelongs && !save.isPending ? save.error : null) ??
-    (testBelongs && testResult?.field ? new ApiError(200, testResult.error_code ?? 'error', testResult.error ?? '', { field: testResult.field }) : null) ??
-    (testError instanceof ApiError && testError.field ? testError : null);
-
-  const clientErrors = draftErrors(descriptor, draft, saved);
-  const modelMissing = draft.defaultModel !== '' && models !== null && !models.includes(draft.defaultModel);
-  if (modelMissing) {
-    clientErrors[DEFAULT_MODEL_KEY] =
-      `“${draft.defaultModel}” is not offered by this ${label} server: choose one of its models, or test again after loading it.`;
-  }
-  const fieldErrors: Record<string, string> = {
-    ...(checked ? clientErrors : {}),
-    ...(modelMissing ? { [DEFAULT_MODEL_KEY]: clientErrors[DEFAULT_MODEL_KEY] } : {}),
-    ...(serverError instanceof ApiError && serverError.field ? { [serverError.field]: serverError.message } : {}),
-  };
-  const fieldOrder = ['backend_type', ...descriptor.fields.map(fieldKey), DEFAULT_MODEL_KEY];
-  const inputIds: Record<string, string> = {
-    backend_type: 'backend-type',
-    [DEFAULT_MODEL_KEY]: 'default-model',
-    ...Object.fromEntries(descriptor.fields.map((field) => [fieldKey(field), fieldInputId(descriptor, field)])),
-  };
-  const serverErrorOnField = serverError instanceof ApiError && serverError.field !== undefined && serverError.field in inputIds;
-
-  // Focus moves to the first field in error once it is on the page (advanced options open first).
-  useEffect(() => {
-    const element = focusTarget.current && document.getElementById(focusTarget.current);
-    if (element) {
-      element.focus();
-      focusTarget.current = null;
-    }
+  const testError = test.result?.field
+    ? new ApiError(200, test.result.error_code ?? 'error', test.result.error ?? '', { field: test.result.field })
+    : test.error;
+  const errors = useFieldErrors({
+    descriptor,
+    draft,
+    saved,
+    models: choices.models,
+    serverError: (saveBelongs && !save.isPending ? save.error : null) ?? testError,
   });
 
-  const tryAgain = (action: 'test' | 'save') => setAttempt((last) => ({ action, count: (last?.count ?? 0) + 1 }));
-  const focusFirstError = (errors: Record<string, string>) => {
-    const first = fieldOrder.find((key) => errors[key]);
-    if (first) focusTarget.current = inputIds[first];
-  };
-
   const runTest = () => {
-    const errors = { ...clientErrors };
-    delete errors[DEFAULT_MODEL_KEY];
-    tryAgain('test');
-    if (Object.keys(errors).length > 0) {
-      focusFirstError(errors);
-      return;
-    }
-    const body: TestConnectionRequest = { backend_type: backendType, config: draftConfig(descriptor, draft) };
-    if (generate) {
-      body.generate = true;
-      if (draft.defaultModel) body.model = draft.defaultModel;
-    }
-    setTested({ backendType, connection, address, generate });
-    test.mutate(body);
+    if (errors.check('test')) test.run(descriptor, draft, { generate });
   };
 
   const runSave = () => {
-    tryAgain('save');
-    if (Object.keys(clientErrors).length > 0) {
-      focusFirstError(clientErrors);
-      return;
-    }
+    if (!errors.check('save')) return;
     save.mutate(request, {
       onError: (error) => {
-        if (error instanceof ApiError && error.field) focusFirstError({ [error.field]: error.message });
+        if (error instanceof ApiError && error.field) errors.focusFirstError({ [error.field]: error.message });
       },
       onSuccess: (stored, sent) => {
         const descriptorSaved = backends.find((backend) => backend.type === sent.backend_type);
         discardEdits(sent.backend_type);
-        if (!descriptorSaved) return;
         // Testing what was just saved makes "Last test" the test of the saved values.
-        const savedValues = savedDraft(descriptorSaved, stored.backends[sent.backend_type]);
-        setTested({
-          backendType: sent.backend_type,
-          connection: connectionOf(descriptorSaved, savedValues),
-          address: addressOf(descriptorSaved, savedValues),
-          generate: false,
-        });
-        test.mutate({ backend_type: sent.backend_type, config: draftConfig(descriptorSaved, savedValues) });
+        if (descriptorSaved) test.run(descriptorSaved, savedDraft(descriptorSaved, stored.backends[sent.backend_type]));
       },
     });
   };
 
   const refreshModels = () => {
-    if (atSavedAddress) refresh.mutate(backendType, { onSuccess: () => setTested(null) });
+    if (choices.atSavedAddress) choices.refreshSaved(test.forget);
     else runTest();
   };
 
@@ -173,14 +76,14 @@ export function LLMSettingsForm({ settings, backends }: LLMSettingsFormProps) {
     runTest();
   };
 
-  const renderField = (field: BackendDescriptor['fields'][number]) => (
+  const renderField = (field: BackendConfigField) => (
     <ConfigField
       key={field.name}
       descriptor={descriptor}
       field={field}
       value={draft.values[field.name]}
       onChange={(value) => setValue(field.name, value)}
-      error={fieldErrors[fieldKey(field)]}
+      error={errors.fieldErrors[fieldKey(field)]}
       stored={field.secret ? storedSecret(field, saved) : null}
       mustReenter={secretMustBeReentered(descriptor, field, draft, saved)}
     />
@@ -188,100 +91,60 @@ export function LLMSettingsForm({ settings, backends }: LLMSettingsFormProps) {
   const basicFields = descriptor.fields.filter((field) => !field.advanced);
   const advancedFields = descriptor.fields.filter((field) => field.advanced);
   const showSaved = save.isSuccess && save.variables?.backend_type === backendType && !isEdited;
-  const testing = test.isPending && tested?.backendType === backendType;
-  const hasFieldErrors = fieldOrder.some((key) => fieldErrors[key] && key !== DEFAULT_MODEL_KEY) || (checked && modelMissing);
 
   return (
     <section className="card" aria-labelledby="backend-heading">
       <h2 id="backend-heading">LLM backend</h2>
       <form onSubmit={submit} noValidate>
-        <BackendSelect backends={backends} value={backendType} onChange={choose} error={fieldErrors.backend_type} />
+        <BackendSelect backends={backends} value={backendType} onChange={choose} error={errors.fieldErrors.backend_type} />
 
         {basicFields.map(renderField)}
 
         {advancedFields.length > 0 && (
-          <AdvancedOptions hasError={advancedFields.some((field) => fieldErrors[fieldKey(field)])}>
+          <AdvancedOptions hasError={advancedFields.some((field) => errors.fieldErrors[fieldKey(field)])}>
             <div className="field-row">{advancedFields.map(renderField)}</div>
           </AdvancedOptions>
         )}
 
-        <label className="checkbox">
-          <input
-            type="checkbox"
-            checked={generate}
-            onChange={(event) => setGenerate(event.target.checked)}
-            data-testid="test-generate-checkbox"
-          />
-          <span>Also generate one token with the default model (checks that the model loads and answers)</span>
-        </label>
-
-        <div className="actions">
-          <button type="submit" className="button-secondary" disabled={testing} data-testid="test-connection-button">
-            {testing ? 'Testing…' : 'Test Connection'}
-          </button>
-        </div>
-        <div aria-live="polite">
-          {testing && <p role="status">Testing the connection to {label}…</p>}
-          {testResult && (
-            <ConnectionTestResult
-              result={testResult}
-              label={label}
-              generateRequested={tested?.generate ?? false}
-              unsaved={!isSaved || isEdited}
-            />
-          )}
-          {testError && !(testError instanceof ApiError && testError.field) && (
-            <ErrorMessage error={testError} title="Could not run the test" testId="test-result" />
-          )}
-          {!testing && !testBelongs && tested?.backendType === backendType && (
-            <p className="test-stale muted" data-testid="test-stale">
-              The values have changed since the last test: test again to check them.
-            </p>
-          )}
-        </div>
+        <ConnectionTest
+          label={label}
+          generate={generate}
+          onGenerateChange={setGenerate}
+          testing={test.testing}
+          result={test.result}
+          error={test.error}
+          generateRequested={test.generateRequested}
+          unsaved={saved === undefined || isEdited}
+          stale={test.stale}
+        />
 
         <ModelPicker
           label={label}
-          models={models}
-          loading={modelsLoading}
-          listError={listError}
-          listErrorShownAbove={listError !== null && statusError !== null && listError.message === statusError}
+          models={choices.models}
+          loading={choices.loading}
+          listError={choices.listError}
+          listErrorShownAbove={choices.listErrorShownAbove}
           unknownHint={
-            isSaved
-              ? `Test the connection to list the models of the server in the form.`
-              : `Test the connection to list ${label}'s models.`
+            saved ? `Test the connection to list the models of the server in the form.` : `Test the connection to list ${label}'s models.`
           }
           value={draft.defaultModel}
           onChange={setDefaultModel}
-          error={fieldErrors[DEFAULT_MODEL_KEY]}
+          error={errors.fieldErrors[DEFAULT_MODEL_KEY]}
           onRefresh={refreshModels}
-          refreshing={(refresh.isPending && refresh.variables === backendType) || testing}
+          refreshing={choices.refreshing || test.testing}
         />
 
-        <div className="actions">
-          <button type="button" className="button-primary" onClick={runSave} disabled={save.isPending} data-testid="save-button">
-            {save.isPending ? 'Saving…' : 'Save'}
-          </button>
-        </div>
-        {showSaved && (
-          <div role="status">
-            <p className="notice notice-success" data-testid="save-result">
-              Saved. {label} is now the active backend.
-            </p>
-            {!save.data?.default_model && (
-              <p className="notice notice-warning" data-testid="save-warning">
-                No default model is chosen: stories cannot be written until you choose one and save again.
-              </p>
-            )}
-          </div>
-        )}
-        {hasFieldErrors && !showSaved && (
-          <p className="notice notice-error" role="alert" data-testid="save-result">
-            {attempt?.action === 'save' ? 'Not saved — fix' : 'Fix'} the {Object.keys(fieldErrors).length === 1 ? 'field' : 'fields'}{' '}
-            marked above.
-          </p>
-        )}
-        {saveBelongs && save.error && !serverErrorOnField && <ErrorMessage error={save.error} title="Not saved" testId="save-result" />}
+        <SaveControls
+          label={label}
+          saving={save.isPending}
+          onSave={runSave}
+          saved={showSaved}
+          savedWithoutModel={!save.data?.default_model}
+          hasFieldErrors={errors.hasFieldErrors}
+          lastAction={errors.lastAction}
+          fieldErrorCount={Object.keys(errors.fieldErrors).length}
+          saveError={saveBelongs && save.error && !errors.serverErrorOnField ? save.error : null}
+        />
       </form>
     </section>
   );

@@ -1,6 +1,6 @@
 import { ErrorMessage } from '../../../components/ErrorMessage';
-import { useBackends } from '../api/get-backends';
-import { useLLMSettings } from '../api/get-llm-settings';
+import { useBackends } from '../api/llmBackend';
+import { useLLMSettings } from '../api/settings';
 import { LLMSettingsForm } from './LLMSettingsForm';
 import { StatusDashboard } from './StatusDashboard';
 

@@ -1,7 +1,7 @@
-import { formatDateTime, formatDuration } from '../../../lib/format';
-import { useLLMStatus } from '../api/get-llm-status';
-import type { BackendDescriptor, ConnectionStatus, LLMStatus, ModelState } from '../../../types/api';
 import { ErrorMessage } from '../../../components/ErrorMessage';
+import { formatDateTime, formatDuration } from '../../../lib/format';
+import type { BackendDescriptor, ConnectionStatus, LLMStatus, ModelState } from '../../../types/api';
+import { backendLabel, useLLMStatus } from '../api/llmBackend';
 
 const CONNECTION_WORDS: Record<ConnectionStatus, string> = {
   connected: 'Connected',
@@ -36,7 +36,7 @@ export function StatusDashboard({ backends }: { backends: BackendDescriptor[] })
           <dl className="status-grid">
             <div>
               <dt>Backend</dt>
-              <dd data-testid="status-backend">{status.backend_type ? (backends.find((backend) => backend.type === status.backend_type)?.label ?? status.backend_type) : 'None'}</dd>
+              <dd data-testid="status-backend">{status.backend_type ? backendLabel(backends, status.backend_type) : 'None'}</dd>
             </div>
             <div>
               <dt>Connection</dt>

@@ -1,6 +1,6 @@
 import { useSyncExternalStore } from 'react';
 import type { BackendDescriptor, LLMSettings } from '../../../types/api';
-import { type BackendDraft, savedDraft } from '../components/backendDrafts';
+import { type BackendDraft, savedDraft } from '../lib/backendDrafts';
 import { discardDraft, editDraft, getDrafts, selectBackend, subscribeToDrafts } from '../lib/draftStore';
 
 /**

@@ -1,11 +1,12 @@
 import { Link } from 'react-router-dom';
-import { BACKEND_LABELS, isBackendType } from '../../../lib/backends';
-import type { LLMStatus } from '../../../types/api';
+import { useBackendLabel, useLLMStatus } from '../../settings';
 
 /** The active backend's state, said before Generate is pressed. */
-export function BackendStatusLine({ status }: { status: LLMStatus | undefined }) {
+export function BackendStatusLine() {
+  const status = useLLMStatus().data;
+  const backendLabel = useBackendLabel();
   if (!status || status.status === 'not_configured') return null;
-  const label = isBackendType(status.backend_type) ? BACKEND_LABELS[status.backend_type] : status.backend_type;
+  const label = backendLabel(status.backend_type ?? '');
   const model = status.active_model ? ` · ${status.active_model}` : '';
   if (status.status === 'connected') {
     return (

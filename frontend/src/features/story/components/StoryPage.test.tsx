@@ -2,7 +2,7 @@ import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event';
 import { useLocation } from 'react-router-dom';
 import { describe, expect, it, vi } from 'vitest';
-import { NOTHING_SAVED, OLLAMA_ACTIVE } from '../../../test/fixtures';
+import { BACKENDS, NOTHING_SAVED, OLLAMA_ACTIVE } from '../../../test/fixtures';
 import { renderPage } from '../../../test/render';
 import { apiError, controlledStream, fakeServer, json, sseResponse } from '../../../test/server';
 import type { Story, UpdateStoryRequest } from '../../../types/api';
@@ -20,6 +20,7 @@ function storyBackend(routes: Routes = {}, initial: Story = STORY) {
   let story: Story = { ...initial };
   const server = fakeServer({
     'GET /api/settings/llm': () => json(OLLAMA_ACTIVE),
+    'GET /api/settings/llm/backends': () => json(BACKENDS),
     'GET /api/stories': () => json({ stories: [story] }),
     'GET /api/stories/7': () => json(story),
     'PATCH /api/stories/7': (request) => {
@@ -457,7 +458,7 @@ describe('StoryPage: generations run on the server', () => {
     storyBackend({ 'GET /api/settings/llm': () => json(NOTHING_SAVED), 'GET /api/stories': () => json({ stories: [] }) });
     const user = userEvent.setup();
     openStory('/');
-    expect(await screen.findByTestId('backend-missing')).toHaveTextContent('Choose LM Studio, Ollama or ChatGPT in Settings');
+    expect(await screen.findByTestId('backend-missing')).toHaveTextContent('Choose LM Studio, Ollama, ChatGPT or OpenAI-compatible server in Settings');
     await user.type(screen.getByLabelText('Premise'), PREMISE.slice(0, 1));
     expect(screen.getByRole('button', { name: 'Generate story' })).toBeDisabled();
   });

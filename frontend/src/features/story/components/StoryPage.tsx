@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useMatch, useNavigate } from 'react-router-dom';
 import { ErrorMessage } from '../../../components/ErrorMessage';
-import { useLLMSettings } from '../../settings/api/get-llm-settings';
+import { useLLMSettings } from '../../settings';
 import { storyQueryOptions } from '../api/get-story';
 import { BackendMissingNotice } from './BackendMissingNotice';
 import { StoryEditor } from './StoryEditor';

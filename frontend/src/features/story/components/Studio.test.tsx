@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { CONNECTED_STATUS, OLLAMA_ACTIVE } from '../../../test/fixtures';
+import { BACKENDS, CONNECTED_STATUS, OLLAMA_ACTIVE } from '../../../test/fixtures';
 import { renderPage } from '../../../test/render';
 import { controlledStream, fakeServer, json, sseResponse } from '../../../test/server';
 import type { ContextBudget, Story, UpdateStoryRequest } from '../../../types/api';
@@ -42,6 +42,7 @@ function studioBackend(routes: Routes = {}, initial: Story = WITH_VERSIONS) {
   let story: Story = { ...initial };
   const server = fakeServer({
     'GET /api/settings/llm': () => json(OLLAMA_ACTIVE),
+    'GET /api/settings/llm/backends': () => json(BACKENDS),
     'GET /api/settings/llm/status': () => json(CONNECTED_STATUS),
     'GET /api/settings/llm/models': () => json({ backend_type: 'ollama', models: ['llama2', 'mistral:7b'], default_model: 'llama2', details: [] }),
     'GET /api/stories': () => json({ stories: [story] }),

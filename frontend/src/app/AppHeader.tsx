@@ -1,5 +1,5 @@
 import { NavLink } from 'react-router-dom';
-import { UserMenu } from '../../features/auth/components/UserMenu';
+import { UserMenu } from '../features/auth';
 
 export function AppHeader({ multiUser }: { multiUser: boolean }) {
   return (

@@ -2,12 +2,12 @@ import { QueryClientProvider } from '@tanstack/react-query';
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { StrictMode } from 'react';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { setToken } from './lib/api-client';
-import { BACKENDS, CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from './test/fixtures';
-import { testQueryClient } from './test/render';
-import { apiError, fakeServer, json, type SentRequest } from './test/server';
+import { setToken } from '../lib/api-client';
+import { BACKENDS, CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from '../test/fixtures';
+import { testQueryClient } from '../test/render';
+import { apiError, fakeServer, json, type SentRequest } from '../test/server';
 
 const USER = { id: 1, username: 'ann' };
 
@@ -133,6 +133,22 @@ describe('App in single-user mode', () => {
     expect(await screen.findByRole('heading', { name: 'Write a story' })).toBeInTheDocument();
     // The Story page names itself after the story.
     await waitFor(() => expect(document.title).toBe('New story — Taleweaver'));
+  });
+
+  it('opens a new story (#/) and a saved one (#/story/<id>) without a router warning', async () => {
+    const warn = vi.spyOn(console, 'warn');
+    fakeServer({
+      'GET /api/auth/mode': () => json({ mode: 'single' }),
+      'GET /api/settings/llm': () => json(OLLAMA_ACTIVE),
+      'GET /api/stories': () => json({ stories: [] }),
+      'GET /api/stories/7': () => apiError(404, 'not_found', 'No story 7.'),
+    });
+    renderApp();
+    expect(await screen.findByRole('heading', { name: 'Write a story' })).toBeInTheDocument();
+    window.location.hash = '#/story/7';
+    expect(await screen.findByTestId('story-load-error')).toHaveTextContent('No story 7.');
+
+    expect(warn.mock.calls.flat().join('\n')).not.toContain('Matched leaf route');
   });
 
   it('says when the Taleweaver server cannot be reached, and retries', async () => {

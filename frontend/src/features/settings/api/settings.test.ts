@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NOTHING_SAVED, OLLAMA_ACTIVE } from '../../../test/fixtures';
 import { apiError, fakeServer, json } from '../../../test/server';
-import { migrateLegacySettings } from './migrate-legacy-settings';
+import { migrateLegacySettings } from './settings';
 
 const LEGACY_KEY = 'lmstudioSettings';
 

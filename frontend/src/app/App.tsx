@@ -1,13 +1,10 @@
 import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
-import { ErrorMessage } from './components/ErrorMessage';
-import { AppHeader } from './components/layout/AppHeader';
-import { PageTitle } from './components/PageTitle';
-import { useLegacySettingsMigration } from './features/settings/hooks/useLegacySettingsMigration';
-import { useAuthMode } from './features/auth/api/get-auth-mode';
-import { LoginPage } from './features/auth/components/LoginPage';
-import { useToken } from './features/auth/hooks/useToken';
-import { SettingsPage } from './features/settings/components/SettingsPage';
-import { StoryPage } from './features/story/components/StoryPage';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { PageTitle } from '../components/PageTitle';
+import { LoginPage, useAuthMode, useToken } from '../features/auth';
+import { SettingsPage, useLegacySettingsMigration } from '../features/settings';
+import { StoryPage } from '../features/story';
+import { AppHeader } from './AppHeader';
 
 /** The app once the user may use it (always in single-user mode, after login in multi-user mode). */
 function SignedInApp({ multiUser }: { multiUser: boolean }) {
@@ -18,10 +15,12 @@ function SignedInApp({ multiUser }: { multiUser: boolean }) {
       <AppHeader multiUser={multiUser} />
       <main>
         <Routes>
-          {/* One Story page for both, so a new story keeps its editor when it gets its own URL. */}
+          {/* One Story page for both, so a new story keeps its editor when it gets its own URL: the
+              page is the parent's element, and the children only name its URLs (each renders
+              nothing in its place, said outright so the router does not take the page for missing). */}
           <Route element={<StoryPage />}>
-            <Route path="/" />
-            <Route path="/story/:id" />
+            <Route path="/" element={null} />
+            <Route path="/story/:id" element={null} />
           </Route>
           <Route
             path="/settings"

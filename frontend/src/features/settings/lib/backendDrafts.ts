@@ -11,6 +11,11 @@ export function fieldKey(field: BackendConfigField): string {
   return `config.${field.name}`;
 }
 
+/** The id of a field's input, so a failed Save can move focus to it. */
+export function fieldInputId(descriptor: BackendDescriptor, field: BackendConfigField): string {
+  return `${descriptor.type}-${field.name}`.replaceAll('_', '-');
+}
+
 export const DEFAULT_MODEL_KEY = 'default_model';
 
 const MIN_SECONDS = 0.1;

@@ -1,0 +1,44 @@
+import { useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { storiesQueryOptions } from '../api/get-stories';
+import type { StoryFields } from '../api/types';
+import type { DocumentSync, SaveState } from '../lib/document-sync';
+import { ConflictNotice, SetAsideNotice } from './ConflictNotice';
+import { SaveIndicator } from './SaveIndicator';
+
+/** Whether the story is saved, and the writer's choice when another tab or window saved it first. */
+export function SaveNotices({ sync, save }: { sync: DocumentSync; save: SaveState }) {
+  const queryClient = useQueryClient();
+  // The writer's version, set aside when they chose to reload the other one.
+  const [setAside, setSetAside] = useState<StoryFields | null>(null);
+  const refreshLibrary = () => queryClient.invalidateQueries({ queryKey: storiesQueryOptions().queryKey });
+
+  return (
+    <>
+      <div className="story-form-bar">
+        <SaveIndicator save={save} onRetry={() => void sync.retry()} />
+      </div>
+      {save.kind === 'conflict' && (
+        <ConflictNotice
+          theirs={save.theirs}
+          onReloadTheirs={async () => setSetAside(await sync.reloadTheirs())}
+          onKeepBoth={async () => {
+            await sync.keepBoth();
+            await refreshLibrary();
+          }}
+        />
+      )}
+      {setAside && (
+        <SetAsideNotice
+          mine={setAside}
+          onSaveAsNew={async () => {
+            const copy = await sync.saveAsNewStory(setAside);
+            await refreshLibrary();
+            return copy;
+          }}
+          onDismiss={() => setSetAside(null)}
+        />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,48 @@
+import { useEffect, useRef } from 'react';
+
+interface Shortcuts {
+  /** Writes on: a new story when there is no text yet, else the next passage. */
+  writeOn: () => void;
+  stop: () => void;
+  undo: () => void;
+  redo: () => void;
+  /** Nothing runs: no generation, no studio call, no save conflict. */
+  idle: boolean;
+  writing: boolean;
+  canGenerate: boolean;
+}
+
+function isEditable(target: EventTarget | null): boolean {
+  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+}
+
+/**
+ * Ctrl/Cmd+Enter writes on, Escape stops; Ctrl/Cmd+Z and Shift+Z undo and redo outside a text
+ * field (inside one, the field's own undo works on what is typed there).
+ */
+export function useStoryShortcuts(shortcuts: Shortcuts): void {
+  // One listener for the page's life, reading the latest state.
+  const latest = useRef(shortcuts);
+  useEffect(() => {
+    latest.current = shortcuts;
+  });
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const k = latest.current;
+      const mod = event.ctrlKey || event.metaKey;
+      if (event.key === 'Escape' && k.writing) {
+        event.preventDefault();
+        k.stop();
+      } else if (mod && event.key === 'Enter' && k.idle && k.canGenerate) {
+        event.preventDefault();
+        k.writeOn();
+      } else if (mod && event.key.toLowerCase() === 'z' && !isEditable(event.target) && k.idle) {
+        event.preventDefault();
+        if (event.shiftKey) k.redo();
+        else k.undo();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+}
