@@ -26,6 +26,7 @@ from taleweaver.stories import prompting
 from taleweaver.generations import streams
 from taleweaver.stories import store as stories_store
 from taleweaver.llm.errors import LLMError
+from taleweaver.llm.stream import Stream
 
 log = logging.getLogger("taleweaver.generations")
 
@@ -402,7 +403,7 @@ class _Upstream:
         self.outcome: tuple[str, dict | None] | None = None
         self.done = done
         self.stopping = threading.Event()
-        self.chunks = None
+        self.stream: Stream | None = None
         self.thread = threading.Thread(target=self._run, name="taleweaver-upstream", daemon=True)
 
     def start(self) -> None:
@@ -413,11 +414,12 @@ class _Upstream:
         self.done.set()
 
     def _run(self) -> None:
-        chunks = None
+        stream = None
         try:
-            chunks = self.service.chat_completion(self.payload, stream=True)
-            self.chunks = chunks
-            for chunk in chunks:
+            stream = self.stream = Stream.of(self.service.chat_completion(self.payload, stream=True))
+            if self.stopping.is_set():
+                stream.abort()  # stopped while the request was on its way
+            for chunk in stream:
                 if self.stopping.is_set():
                     break
                 self.take(chunk)
@@ -436,42 +438,18 @@ class _Upstream:
                 "http_status": 500,
             })
         finally:
-            close = getattr(chunks, "close", None)
-            if callable(close):
+            if stream is not None:
                 try:
-                    close()
+                    stream.close()
                 except Exception:  # noqa: BLE001 - closing is best effort
                     pass
 
     def stop(self) -> None:
-        """Stop reading and close the upstream connection now, even in the middle of a read."""
+        """Stop reading and abort the stream now, even in the middle of a read (from any thread)."""
         self.stopping.set()
-        for sock in _sockets_in(self.chunks):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-def _sockets_in(generator) -> list:
-    """The sockets of the HTTP responses a stream generator (or those it delegates to) reads."""
-    found, seen, pending = [], set(), [generator]
-    while pending:
-        item = pending.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        frame = getattr(item, "gi_frame", None)
-        pending.append(getattr(item, "gi_yieldfrom", None))
-        if frame is None:
-            continue
-        for value in list(frame.f_locals.values()):
-            if hasattr(value, "gi_frame"):
-                pending.append(value)
-            sock = getattr(value, "socket", None)  # every transport's answer names its socket
-            if isinstance(sock, socket.socket):
-                found.append(sock)
-    return found
+        stream = self.stream
+        if stream is not None:
+            stream.abort()
 
 
 class Job(threading.Thread):
