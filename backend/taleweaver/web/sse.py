@@ -18,7 +18,8 @@ KEEP_ALIVE = b": keep-alive\n\n"
 
 
 def _json(data) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    # ASCII, with escapes: a lone surrogate a backend sent (valid in JSON, not in UTF-8) passes on.
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def data(chunk) -> bytes:
