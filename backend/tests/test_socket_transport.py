@@ -312,27 +312,6 @@ def test_keep_alive_works_with_descriptors_past_select_s_limit(scripted):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-@pytest.mark.parametrize("chosen", [transport.SocketTransport, transport.PoolTransport])
-def test_every_transport_names_the_socket_a_stream_is_read_from(scripted, chosen):
-    """Stop (generations._Upstream.stop) shuts down the socket a stream is being read from."""
-    release = threading.Event()
-
-    def unfinished_stream(server, conn):
-        if server.read_request(conn) is not None:
-            conn.sendall(SSE_HEAD + _chunk(b'data: {"n":1}\n\n'))
-            release.wait(10)
-
-    server = scripted(unfinished_stream)
-    answer = chosen().send("POST", server.url + "/v1/chat/completions", json_body={}, stream=True, timeout=(2, 5))
-    try:
-        lines = answer.iter_lines(5)
-        assert next(lines) == b'data: {"n":1}'
-        assert isinstance(answer.socket, socket.socket)
-    finally:
-        release.set()
-        answer.close()
-
-
 _UNDER_GEVENT = r'''
 from gevent import monkey
 monkey.patch_all()

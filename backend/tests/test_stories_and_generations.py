@@ -9,10 +9,9 @@ import time
 import pytest
 
 import db
-from taleweaver.generations import core as generations
 import llm_service
+from taleweaver.generations import ending, followers, job, registry, rows, shutdown, writer
 from taleweaver.llm.errors import BackendError, BackendUnreachable
-from taleweaver.generations import shutdown
 from taleweaver.stories import store as stories_store
 from app import create_app
 from db import init_db
@@ -63,9 +62,9 @@ def story_app(tmp_path):
     with app.app_context():
         init_db()
     yield app
-    for job in list(generations._live.values()):
-        job.upstream.stop()
-        job.join(5)
+    for running in registry.live_jobs():
+        running.upstream.stop()
+        running.join(5)
 
 
 @pytest.fixture
@@ -458,10 +457,10 @@ def test_stop_ends_the_generation_keeps_the_text_and_closes_the_upstream(web, mo
 
 
 def test_a_stopping_server_ends_its_running_generations_as_interrupted_with_their_text(web, monkeypatch):
-    monkeypatch.setattr(generations, "_stopping", threading.Event())  # this process goes on after the test
+    monkeypatch.setattr(shutdown, "stopping", threading.Event())  # this process goes on after the test
     held, story, generation_id = held_at_once_upon_a(web, monkeypatch)
 
-    assert generations.interrupt_for_shutdown() == 1
+    assert shutdown.interrupt_jobs() == 1
     assert shutdown.wait_until_quiet(10)
 
     generation = web.get(f"/proxy/llm/v1/generations/{generation_id}").get_json()
@@ -471,22 +470,22 @@ def test_a_stopping_server_ends_its_running_generations_as_interrupted_with_thei
     assert web.get(f"/api/stories/{story['id']}").get_json()["content"] == "Once upon a"
     events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events").get_data())
     assert text_of(events) == "Once upon a" and events[-2][1]["taleweaver"]["status"] == "interrupted"
-    assert generations.interrupt_for_shutdown() == 0  # nothing left running
+    assert shutdown.interrupt_jobs() == 0  # nothing left running
 
 
 def test_a_generation_whose_stream_had_just_ended_when_the_server_stops_is_finished(web, service, monkeypatch):
     story = new_story(web)
     ends = []
-    run = generations.Job._run
+    run = job.Job._run
 
-    def run_after_shutdown(job):  # the upstream ends, then the stop arrives before the outcome is written
-        job.upstream._run()
-        job.decide("shutdown")
-        ends.append(job.verdict)
-        job.upstream.start = lambda: None
-        return run(job)
+    def run_after_shutdown(this):  # the upstream ends, then the stop arrives before the outcome is written
+        this.upstream._run()
+        this.decide("shutdown")
+        ends.append(this.verdict)
+        this.upstream.start = lambda: None
+        return run(this)
 
-    monkeypatch.setattr(generations.Job, "_run", run_after_shutdown)
+    monkeypatch.setattr(job.Job, "_run", run_after_shutdown)
     answer = generate(web, story["id"], stream=False)
 
     assert answer.status_code == 200 and ends == ["shutdown"]
@@ -619,8 +618,8 @@ def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_
     """A page shows `content` and follows from `active_generation.text_length`: they must agree
     even when the job persists more text between the reads of the generation and the story."""
     story = new_story(web, content="Once. ")
-    insert_running(story_app, story["id"], f"{generations.process_view()}:{os.getppid()}:beef")
-    read_last = generations.last_for_story
+    insert_running(story_app, story["id"], f"{registry.process_view()}:{os.getppid()}:beef")
+    read_last = rows.last_for_story
 
     def persist_in_between(conn, story_id):
         with connection(story_app) as writer:  # the job, another connection
@@ -628,7 +627,7 @@ def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_
             writer.execute("UPDATE stories SET content = content || 'ry' WHERE id = ?", (story_id,))
         return read_last(conn, story_id)
 
-    monkeypatch.setattr(generations, "last_for_story", persist_in_between)
+    monkeypatch.setattr(rows, "last_for_story", persist_in_between)
     seen = web.get(f"/api/stories/{story['id']}").get_json()
 
     assert seen["content"] == "Once. Half a story"
@@ -638,7 +637,7 @@ def test_a_story_read_while_its_job_writes_shows_text_that_ends_exactly_at_text_
 
 def test_a_generation_whose_process_died_is_interrupted_and_keeps_its_text(story_app, web):
     story = new_story(web)
-    generation_id = insert_running(story_app, story["id"], f"{generations.process_view()}:{dead_pid()}:abcd")
+    generation_id = insert_running(story_app, story["id"], f"{registry.process_view()}:{dead_pid()}:abcd")
 
     seen = web.get(f"/api/stories/{story['id']}").get_json()
 
@@ -654,9 +653,9 @@ def test_a_stopping_server_ends_its_readers_of_a_generation_running_elsewhere_wi
     this one in its graceful wait until it is killed."""
     story = new_story(web)
     generation_id = insert_running(story_app, story["id"], "another-machine:4242:cafe")
-    monkeypatch.setattr(generations, "_stopping", threading.Event())
-    monkeypatch.setattr(generations, "STOPPING_FOLLOW_SECONDS", 0.2)
-    generations.interrupt_for_shutdown()
+    monkeypatch.setattr(shutdown, "stopping", threading.Event())
+    monkeypatch.setattr(followers, "STOPPING_FOLLOW_SECONDS", 0.2)
+    shutdown.interrupt_jobs()
 
     events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events").get_data())
 
@@ -671,7 +670,7 @@ def test_a_container_with_the_same_host_name_is_not_probed_by_process_id(story_a
     running), where the same id from this namespace is probed (dead: interrupted)."""
     import socket as socket_module
 
-    view = generations.process_view()
+    view = registry.process_view()
     assert view.split("~")[0] == socket_module.gethostname()
     if "~" not in view:
         pytest.skip("no /proc here: processes are told apart by host name alone")
@@ -694,16 +693,16 @@ def test_heartbeats_are_judged_by_the_databases_clock_not_this_instances(story_a
     story = new_story(web)
     elsewhere = insert_running(story_app, story["id"], "another-machine:4242:beef")  # heartbeat: now
 
-    monkeypatch.setattr(generations.time, "time", lambda: real_time() + 60)
+    monkeypatch.setattr(time, "time", lambda: real_time() + 60)
     assert web.get(f"/proxy/llm/v1/generations/{elsewhere}").get_json()["status"] == "running"
     with story_app.app_context():
         from db import connect, database_path
 
         conn = connect(database_path(story_app))
-        assert generations.recover(conn) == 0
+        assert registry.recover(conn) == 0
         conn.close()
 
-    monkeypatch.setattr(generations.time, "time", lambda: real_time() - 60)
+    monkeypatch.setattr(time, "time", lambda: real_time() - 60)
     with connection(story_app) as conn:
         conn.execute("UPDATE generations SET status = 'interrupted' WHERE id = ?", (elsewhere,))
     held = ScriptedService(hold_at=2)
@@ -726,8 +725,8 @@ def test_an_interrupted_generation_ends_at_its_last_heartbeat_on_the_clock_it_st
     real_time = time.time
     story = new_story(web)
     ahead = 3600.0  # this instance's clock, an hour ahead of the database's
-    monkeypatch.setattr(generations.time, "time", lambda: real_time() + ahead)
-    generation_id = insert_running(story_app, story["id"], f"{generations.process_view()}:{dead_pid()}:abcd",
+    monkeypatch.setattr(time, "time", lambda: real_time() + ahead)
+    generation_id = insert_running(story_app, story["id"], f"{registry.process_view()}:{dead_pid()}:abcd",
                                    heartbeat_age=60)
     with connection(story_app) as conn:  # it started 70 s ago here; its heartbeat stopped 60 s ago
         conn.execute("UPDATE generations SET started_at = ?, heartbeat_at = ? WHERE id = ?",
@@ -740,12 +739,12 @@ def test_an_interrupted_generation_ends_at_its_last_heartbeat_on_the_clock_it_st
 
 
 def test_the_owner_of_a_job_names_this_processs_view_and_id():
-    host, pid, token = generations.owner_id().split(":")
-    assert host == generations.process_view() and int(pid) == os.getpid() and len(token) == 8
+    host, pid, token = registry.owner_id().split(":")
+    assert host == registry.process_view() and int(pid) == os.getpid() and len(token) == 8
 
 
 def test_start_up_interrupts_stale_generations_but_leaves_a_live_workers_job_alone(story_app, web):
-    host = generations.process_view()
+    host = registry.process_view()
     story_a, story_b = new_story(web, premise="A"), new_story(web, premise="B")
     stale = insert_running(story_app, story_a["id"], f"{host}:{os.getpid()}:0000", heartbeat_age=60)
     live = insert_running(story_app, story_b["id"], f"{host}:{os.getppid()}:beef")
@@ -754,7 +753,7 @@ def test_start_up_interrupts_stale_generations_but_leaves_a_live_workers_job_alo
         from db import connect, database_path
 
         conn = connect(database_path(story_app))
-        assert generations.recover(conn) == 1
+        assert registry.recover(conn) == 1
         statuses = dict(conn.execute("SELECT id, status FROM generations").fetchall())
         conn.close()
 
@@ -773,7 +772,7 @@ def test_the_story_and_its_generations_go_when_it_is_deleted(story_app, web, ser
 
 
 def test_only_the_newest_ended_generations_of_a_story_are_kept(story_app, web, service, monkeypatch):
-    monkeypatch.setattr(generations, "KEEP_ENDED_PER_STORY", 3)
+    monkeypatch.setattr(ending, "KEEP_ENDED_PER_STORY", 3)
     story = new_story(web)
     ids = []
     for _ in range(5):
@@ -898,17 +897,17 @@ def test_a_cursor_a_little_ahead_of_the_persisted_text_waits_for_it(story_app, w
     database for a moment; a re-attach here with that cursor gets the rest once it is persisted."""
     story = new_story(web)
     generation_id = insert_running(story_app, story["id"], "elsewhere:1:abcd", text="Half a sto")
-    steps = [
-        "UPDATE generations SET text = 'Half a story, told.' WHERE id = ?",
-        "UPDATE generations SET status = 'finished', finished_at = heartbeat_at WHERE id = ?",
-    ]
+    read_generation = rows.get_row
 
-    def the_other_job_writes(seconds):
-        if steps:
-            with connection(story_app) as conn:
-                conn.execute(steps.pop(0), (generation_id,))
+    def the_other_job_writes_once_it_was_read(conn, *args):
+        row = read_generation(conn, *args)  # the request sees 'Half a sto', behind its cursor
+        with connection(story_app) as other_worker:
+            other_worker.execute("UPDATE generations SET text = 'Half a story, told.' WHERE id = ?", (generation_id,))
+            other_worker.execute("UPDATE generations SET status = 'finished', finished_at = heartbeat_at WHERE id = ?",
+                                 (generation_id,))
+        return row
 
-    monkeypatch.setattr(generations, "_pause", the_other_job_writes)
+    monkeypatch.setattr(rows, "get_row", the_other_job_writes_once_it_was_read)
 
     events = sse(web.get(f"/proxy/llm/v1/generations/{generation_id}/events?after={len('Half a story, ')}").get_data())
 
@@ -947,17 +946,17 @@ def test_a_continuation_keeps_the_storys_word_count_right_as_it_is_written(web, 
 def no_round_for_an_hour(monkeypatch):
     """The process's writer with its next round of every job an hour away (the round in progress
     is let finish first), and back to FLUSH_SECONDS afterwards."""
-    writer = generations._writer()
-    writer.ensure_running()
-    monkeypatch.setattr(generations, "FLUSH_SECONDS", 3600.0)
-    writer.next_round = 0.0
-    writer.first_text.set()
-    wait_for(lambda: writer.next_round - time.monotonic() > 3000)
-    yield writer
+    process_writer = writer.process_writer()
+    process_writer.ensure_running()
+    monkeypatch.setattr(writer, "FLUSH_SECONDS", 3600.0)
+    process_writer.next_round = 0.0
+    process_writer.first_text.set()
+    wait_for(lambda: process_writer.next_round - time.monotonic() > 3000)
+    yield process_writer
     monkeypatch.undo()
-    writer.next_round = 0.0
-    writer.first_text.set()
-    wait_for(lambda: writer.next_round - time.monotonic() < 3000)
+    process_writer.next_round = 0.0
+    process_writer.first_text.set()
+    wait_for(lambda: process_writer.next_round - time.monotonic() < 3000)
 
 
 def test_the_first_words_are_persisted_and_sent_without_waiting_for_the_writers_round(web, monkeypatch, no_round_for_an_hour):

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from taleweaver.llm import reasoning
 from taleweaver.llm.service import LLMService
+from taleweaver.llm.stream import Stream
 from taleweaver.llm.errors import BackendError
 
 # A chunk that closes the answer: finish_reason set to a string ("stop", "length", ...).
@@ -103,7 +104,7 @@ class OpenAIWireService(LLMService):
             if reasoning.OPEN_TAG_BYTES in answer:
                 return _without_inline_thinking(dict(RawCompletion(answer)))
             return RawCompletion(answer)
-        return self._chunks_of(response)
+        return Stream(self._chunks_of(response), response.abort)
 
     def _chunks_of(self, response) -> Iterator[bytes | dict]:
         """The raw JSON of each SSE data event, checked but not re-encoded; a chunk is parsed

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from taleweaver.llm import diagnosis
 from taleweaver.llm.descriptor import implemented
 from taleweaver.llm import server_identity
+from taleweaver.llm.stream import Stream
 from taleweaver.llm import transport
 from taleweaver.llm import wsl
 from taleweaver.storage.crypto import redact
@@ -85,8 +86,9 @@ class LLMService(ABC):
         return [{"id": model_id} for model_id in self.get_models()]
 
     @abstractmethod
-    def chat_completion(self, payload: dict, stream: bool = False) -> dict | Iterator[Any]:
-        """An OpenAI chat completion, or when streaming an iterator of OpenAI chunks.
+    def chat_completion(self, payload: dict, stream: bool = False) -> dict | Stream:
+        """An OpenAI chat completion, or when streaming a Stream of OpenAI chunks (llm/stream.py),
+        which its holder can abort.
 
         A streamed chunk is either a dict or the raw JSON bytes of one chunk as an
         OpenAI-compatible backend sent it (forwarded without re-encoding).
@@ -456,13 +458,3 @@ def _error_text(response: Response) -> str:
     except transport.TransportError:
         return ""
 
-
-def openai_chunk(completion_id: str, created: int, model: str, delta: dict, finish_reason=None) -> dict:
-    """One chat.completion.chunk in OpenAI's format."""
-    return {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-    }

@@ -14,6 +14,7 @@ import json
 import select
 import socket
 import ssl
+import threading
 from typing import Any, Iterator, Protocol
 from urllib.parse import urlsplit
 
@@ -93,8 +94,7 @@ class Response(Protocol):
     def json(self) -> Any: ...
     def close(self) -> None: ...
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]: ...
-    @property
-    def socket(self) -> Any: ...  # what Stop shuts down mid-answer (None once released)
+    def abort(self) -> None: ...  # from any thread, at any time, twice: ends the answer mid-read
 
 
 class Transport(Protocol):
@@ -161,6 +161,15 @@ def _urllib3_socket(raw):
     return sock
 
 
+def _shut_down(sock) -> None:
+    """Both directions of a connection shut now: a read waiting on it ends, the server sees it closed."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # shut down already, or closed
+
+
 class PoolResponse(_Body):
     """An answer read through urllib3."""
 
@@ -188,10 +197,8 @@ class PoolResponse(_Body):
         self.raw.close()
         self.raw.release_conn()
 
-    @property
-    def socket(self):
-        """The connection's socket while the answer is being read (None once released)."""
-        return _urllib3_socket(self.raw)
+    def abort(self) -> None:
+        _shut_down(_urllib3_socket(self.raw))
 
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
         return _iter_lines(self.raw, idle_timeout, (urllib3.exceptions.ProtocolError, OSError))
@@ -390,13 +397,31 @@ def _request_head(method: str, target: str, host: str, port: int, scheme: str, h
         ) from None
 
 
+# An answer gives its socket back to its origin's idle list (release) and abort() shuts it down
+# one at a time: abort, called from another thread, never shuts down a socket that went back to
+# the list, and maybe on to another request, in between.
+_handing_back = threading.Lock()
+
+
+class _AbortableAnswer(HTTPSocketPoolResponse):
+    """geventhttpclient's answer, with abort(): its socket shut down while it is being read."""
+
+    def release(self) -> None:
+        with _handing_back:
+            super().release()
+
+    def abort(self) -> None:
+        with _handing_back:
+            _shut_down(self._sock)
+
+
 class SocketResponse(_Body):
     """An answer parsed by geventhttpclient; closing it gives a fully read socket back for the
     next request and closes any other (which stops the backend mid-answer)."""
 
     __slots__ = ("raw", "status_code", "headers", "reason", "_content")
 
-    def __init__(self, raw: HTTPSocketPoolResponse):
+    def __init__(self, raw: _AbortableAnswer):
         self.raw = raw
         self.status_code = raw.status_code
         self.headers = raw.info()  # case-insensitive
@@ -421,10 +446,8 @@ class SocketResponse(_Body):
     def close(self) -> None:
         self.raw.release()
 
-    @property
-    def socket(self):
-        """The connection's socket while the answer is being read (None once released)."""
-        return self.raw._sock
+    def abort(self) -> None:
+        self.raw.abort()
 
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
         """Non-empty lines of the body as they arrive; after the first line the read timeout
@@ -515,7 +538,7 @@ class SocketTransport:
         try:
             sock.settimeout(timeout[1])
             sock.sendall(head + body if body is not None else head)
-            raw = HTTPSocketPoolResponse(sock, origin, block_size=_SOCKET_BLOCK, method=method)
+            raw = _AbortableAnswer(sock, origin, block_size=_SOCKET_BLOCK, method=method)
         except socket.timeout:
             _close(sock)
             raise ReadTimedOut() from None
@@ -557,10 +580,8 @@ class RequestsResponse(_Body):
     def close(self) -> None:
         self.response.close()
 
-    @property
-    def socket(self):
-        """The connection's socket while the answer is being read (None once released)."""
-        return _urllib3_socket(getattr(self.response, "raw", None))
+    def abort(self) -> None:
+        _shut_down(_urllib3_socket(getattr(self.response, "raw", None)))
 
     def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
         return _iter_lines(

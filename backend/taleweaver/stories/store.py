@@ -51,6 +51,16 @@ def story_row(conn: sqlite3.Connection, story_id: int, user_id: int) -> sqlite3.
     return conn.execute("SELECT * FROM stories WHERE id = ? AND user_id = ?", (story_id, user_id)).fetchone()
 
 
+def content_of(conn: sqlite3.Connection, story_id: int) -> str:
+    """The story's text as it is now."""
+    return conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
+
+
+def remember_writer(conn: sqlite3.Connection, story_id: int, backend_type: str | None, model: str | None) -> None:
+    """The story remembers the backend and model that wrote into it last."""
+    conn.execute("UPDATE stories SET backend_type = ?, model = ? WHERE id = ?", (backend_type, model, story_id))
+
+
 def add_revision(conn: sqlite3.Connection, story_id: int, reason: str) -> None:
     """Record the story as it is now as its current revision, then prune old revisions."""
     conn.execute(

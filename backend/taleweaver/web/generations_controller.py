@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from taleweaver.generations import core as generations
+from taleweaver.generations import followers
+from taleweaver.generations import job as jobs
+from taleweaver.generations import registry
+from taleweaver.generations import rows
+from taleweaver.generations import stop
+from taleweaver.generations import store as generations_store
 from taleweaver.stories import prompting
 from taleweaver.stories import store as stories_store
 from taleweaver.stories import studio
 from taleweaver.web.auth import current_user_id
 from taleweaver.storage.db import database_path, get_db, release_db
 from taleweaver.errors import ApiError
+from taleweaver.web import sse
 
 bp = Blueprint("generations", __name__)
 
 MAX_ID = 2**63 - 1
 STORY_HEADER = "X-Taleweaver-Story"
 GENERATION_HEADER = "X-Taleweaver-Generation"
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _bad(message: str, param: str | None = None) -> ApiError:
@@ -63,11 +68,11 @@ def named_story(payload: dict) -> tuple[int | None, str | None]:
 def _completion(generation_id: int) -> Response:
     """The ended generation as a non-streamed OpenAI chat completion."""
     conn = get_db()
-    row = generations.get_row(conn, generation_id)
-    text, reasoning = generations.full_text(conn, generation_id)
-    error = generations.public_error(generations.parse_json(row["error_json"]))
+    row = rows.get_row(conn, generation_id)
+    text, reasoning = generations_store.full_text(conn, generation_id)
+    error = rows.public_error(rows.parse_json(row["error_json"]))
     if row["status"] == "failed" and not text:
-        stored = generations.parse_json(row["error_json"]) or {}
+        stored = rows.parse_json(row["error_json"]) or {}
         status = stored.get("http_status") if isinstance(stored.get("http_status"), int) else 502
         raise ApiError(status, error.get("code") or "backend_error", error.get("message") or "The backend failed.",
                        hint=error.get("hint"))
@@ -80,7 +85,7 @@ def _completion(generation_id: int) -> Response:
         "created": int(row["started_at"]),
         "model": row["model"] or "",
         "choices": [{"index": 0, "message": message, "finish_reason": row["finish_reason"]}],
-        "usage": generations.parse_json(row["usage_json"]),
+        "usage": rows.parse_json(row["usage_json"]),
         "taleweaver": {"generation_id": generation_id, "status": row["status"], "error": error},
     }
     return jsonify(body)
@@ -97,7 +102,7 @@ def start_story_generation(story_id: int, payload: dict, service, action: str | 
         raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
     prefix_length, context = None, None
     if action is not None:
-        running = generations.running_for_story(conn, story_id)
+        running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":
             raise _already_running(running["id"])
         prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
@@ -108,11 +113,12 @@ def start_story_generation(story_id: int, payload: dict, service, action: str | 
         if alternatives is not None:
             stories_store.keep_alternatives(conn, story_id, alternatives)
     try:
-        job = generations.create_job(
-            current_app._get_current_object(), conn, story_id=story_id, user_id=user_id,
-            service=service, payload=payload, action=action, prefix_length=prefix_length, context=context,
+        job = jobs.create_job(
+            current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
+            backend_type=service.backend_type, payload=payload, action=action, prefix_length=prefix_length,
+            context=context,
         )
-    except generations.AlreadyRunning as running:
+    except jobs.AlreadyRunning as running:
         raise _already_running(running.generation_id) from None
     # Nothing below needs the request's connection: starting the job lets other requests run
     # (it waits for the thread), and the job may take minutes.
@@ -122,7 +128,7 @@ def start_story_generation(story_id: int, payload: dict, service, action: str | 
     headers = {GENERATION_HEADER: str(generation_id)}
     if payload.get("stream") is True:
         return _event_stream(generation_id, 0, 0, headers)
-    generations.wait_until_ended(current_app._get_current_object(), generation_id)
+    followers.wait_until_ended(current_app._get_current_object(), generation_id)
     response = _completion(generation_id)
     response.headers.update(headers)
     return response
@@ -138,15 +144,15 @@ def _already_running(generation_id: int) -> ApiError:
 
 def _event_stream(generation_id: int, after: int, reasoning_after: int, headers: dict | None = None) -> Response:
     """The follower streams after the view has returned and the request's connection has gone
-    back: it borrows connections of its own (generations.follow), never the request's."""
-    events = generations.follow(current_app._get_current_object(), generation_id, after, reasoning_after)
-    return Response(events, mimetype="text/event-stream", headers={**_SSE_HEADERS, **(headers or {})})
+    back: it borrows connections of its own (followers.follow), never the request's."""
+    events = followers.follow(current_app._get_current_object(), generation_id, after, reasoning_after)
+    return sse.response(sse.generation(events), headers)
 
 
 def _generation(generation_id: int):
     row = None
     if generation_id <= MAX_ID:
-        row = generations.get_row(get_db(), generation_id, current_user_id())
+        row = rows.get_row(get_db(), generation_id, current_user_id())
     if row is None:
         raise ApiError(404, "generation_not_found", f"Generation {generation_id} does not exist (or is not yours).")
     return row
@@ -163,7 +169,7 @@ def _offset(value: str | None, name: str) -> int | None:
 
 @bp.get("/generations/<int:generation_id>")
 def get_generation(generation_id: int):
-    return jsonify(generations.view(_generation(generation_id)))
+    return jsonify(rows.view(_generation(generation_id)))
 
 
 @bp.get("/generations/<int:generation_id>/events")
@@ -177,13 +183,13 @@ def generation_events(generation_id: int):
     reasoning_after = _offset(request.args.get("reasoning_after"), "reasoning_after")
     release_db()  # from here on nothing holds the request's connection
     app = current_app._get_current_object()
-    written = generations.text_length(generation_id, row["text_length"])
-    if after > written and not (row["status"] == "running" and generations.wait_for_text(app, generation_id, after)):
+    written = followers.text_length(generation_id, row["text_length"])
+    if after > written and not (row["status"] == "running" and followers.wait_for_text(app, generation_id, after)):
         # A cursor from a follower on another worker may be a little ahead of the persisted text
         # while the generation runs; one beyond what was ever written is an error.
         raise _bad(f"after={after} is beyond the text written so far ({written} characters).", "after")
     if reasoning_after is None:
-        reasoning_after = 0 if after == 0 else generations.reasoning_length(app, generation_id)
+        reasoning_after = 0 if after == 0 else followers.reasoning_length(app, generation_id)
     return _event_stream(generation_id, after, reasoning_after, {GENERATION_HEADER: str(generation_id)})
 
 
@@ -193,15 +199,15 @@ def stop_generation(generation_id: int):
     _generation(generation_id)
     user_id = current_user_id()
     release_db()  # stopping waits for the job; it borrows a connection for each look
-    row = generations.stop(current_app._get_current_object(), generation_id, user_id)
-    return jsonify(generations.view(row))
+    row = stop.stop(current_app._get_current_object(), generation_id, user_id)
+    return jsonify(rows.view(row))
 
 
 def recover_interrupted() -> None:
     """before_request: the first request of a process marks generations of dead jobs interrupted."""
     path = database_path()
-    if generations.needs_recovery(path):
-        generations.recover_once(get_db(), path)
+    if registry.needs_recovery(path):
+        registry.recover_once(get_db(), path)
 
 
 def init_app(app) -> None:

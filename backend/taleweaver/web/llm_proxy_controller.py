@@ -1,7 +1,6 @@
 """/proxy/llm/v1: an OpenAI-compatible API in front of the user's active LLM backend."""
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -13,15 +12,14 @@ from taleweaver.settings import llm_service
 from taleweaver.settings import store as settings_store
 from taleweaver.generations import streams
 from taleweaver.web.auth import current_user_id
-from taleweaver.errors import ApiError, openai_error_body
+from taleweaver.errors import ApiError
 from taleweaver.llm.openai_wire import RawCompletion
 from taleweaver.llm.errors import LLMError
+from taleweaver.llm.stream import Stream
+from taleweaver.web import sse
 
 bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
-
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-_DONE = b"data: [DONE]\n\n"
 
 
 def _text(value) -> str | None:
@@ -111,43 +109,34 @@ def _check_messages(messages) -> None:
             )
 
 
-def _sse_event(chunk) -> bytes:
-    if isinstance(chunk, (bytes, bytearray)):
-        return b"data: " + bytes(chunk) + b"\n\n"
-    if isinstance(chunk, str):
-        return b"data: " + chunk.encode() + b"\n\n"
-    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
-
-
-def _error_event(message: str, error_type: str, code: str, hint: str | None = None) -> bytes:
-    return b"data: " + json.dumps(openai_error_body(message, error_type, code, hint=hint)).encode() + b"\n\n"
-
-
 STOPPING_MESSAGE = "The Taleweaver server is stopping (a restart or shutdown); this answer was cut here."
 STOPPING_HINT = "Send the request again in a moment: the server, or another instance, answers it."
 
 
-def _sse_stream(chunks):
+def _sse_stream(chunks: Stream):
     """SSE events for the service's chunks, forwarded one by one as they arrive (a stopping
-    worker may cut them: generations/streams.py)."""
+    worker may cut them: generations/streams.py). When the browser goes away the stream is
+    aborted, so that the backend stops generating."""
+    event = sse.data
     try:
         with streams.streaming(cut=True):
             for chunk in chunks:
-                yield _sse_event(chunk)
+                yield event(chunk)
+    except GeneratorExit:
+        chunks.abort()
+        raise
     except streams.ServerStopping:
         log.warning("a stream was cut because the server is stopping")
-        yield _error_event(STOPPING_MESSAGE, "server_error", "server_stopping", STOPPING_HINT)
+        yield sse.error(STOPPING_MESSAGE, "server_error", "server_stopping", STOPPING_HINT)
     except LLMError as exc:
         log.warning("stream from the LLM backend failed: %s", exc.message)
-        yield _error_event(exc.message, exc.openai_type, exc.code, exc.hint)
+        yield sse.error(exc.message, exc.openai_type, exc.code, exc.hint)
     except Exception:  # noqa: BLE001 - the client must always see the stream end cleanly
         log.exception("stream relay failed")
-        yield _error_event("The stream failed inside Taleweaver; see the server log.", "server_error", "internal_error")
+        yield sse.error("The stream failed inside Taleweaver; see the server log.", "server_error", "internal_error")
     finally:
-        close = getattr(chunks, "close", None)
-        if callable(close):
-            close()  # stops the upstream request when the browser has gone away
-    yield _DONE
+        chunks.close()
+    yield sse.DONE
 
 
 @bp.post("/chat/completions")
@@ -176,7 +165,7 @@ def chat_completions():
         response = jsonify(result)
         response.headers.update(headers)
         return response
-    return Response(_sse_stream(result), mimetype="text/event-stream", headers={**_SSE_HEADERS, **headers})
+    return sse.response(_sse_stream(Stream.of(result)), headers)
 
 
 def init_app(app) -> None:

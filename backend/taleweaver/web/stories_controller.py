@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, jsonify, request, send_file
 
-from taleweaver.generations import core as generations
+from taleweaver.generations import rows as generations
 from taleweaver.settings import llm_service
 from taleweaver.stories import prompting
 from taleweaver.stories import store as stories_store

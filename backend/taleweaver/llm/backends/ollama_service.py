@@ -9,7 +9,8 @@ from typing import Iterator
 
 from taleweaver.llm import reasoning
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, timeout_fields
-from taleweaver.llm.service import LLMService, openai_chunk
+from taleweaver.llm.service import LLMService
+from taleweaver.llm.stream import Stream, chunk
 from taleweaver.llm.errors import BackendError, LLMError
 from taleweaver.llm.transport import TransportError
 
@@ -213,7 +214,7 @@ class OllamaService(LLMService):
                 "usage": _usage(answer),
             }
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-        return self._translate_stream(response, model, include_usage)
+        return Stream(self._translate_stream(response, model, include_usage), response.abort)
 
     def _translate_stream(self, response, model: str, include_usage: bool) -> Iterator[dict]:
         """OpenAI chunks made from Ollama's NDJSON lines as each one arrives."""
@@ -221,7 +222,7 @@ class OllamaService(LLMService):
         created = int(time.time())
         inline_thinking = reasoning.ThinkSplitter()
         try:
-            yield openai_chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+            yield chunk(completion_id, created, model, {"role": "assistant", "content": ""})
             for line in self.iter_stream_lines(response):
                 try:
                     part = json.loads(line)
@@ -248,19 +249,12 @@ class OllamaService(LLMService):
                     if thinking:
                         delta["reasoning_content"] = delta.get("reasoning_content", "") + thinking
                 if delta:
-                    yield openai_chunk(completion_id, created, model, delta)
+                    yield chunk(completion_id, created, model, delta)
                 if part.get("done"):
                     reason = _FINISH_REASONS.get(part.get("done_reason"), "stop")
-                    yield openai_chunk(completion_id, created, model, {}, reason)
+                    yield chunk(completion_id, created, model, {}, reason)
                     if include_usage:
-                        yield {
-                            "id": completion_id,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": model,
-                            "choices": [],
-                            "usage": _usage(part),
-                        }
+                        yield chunk(completion_id, created, model, None, usage=_usage(part))
                     return
             raise BackendError(
                 "Ollama ended the answer without finishing it.",

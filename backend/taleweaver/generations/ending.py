@@ -1,0 +1,56 @@
+"""How a generation ends, whoever ends it (its job, a Stop its job did not answer, a reader that
+found its job dead): in one transaction its outcome, its story's text and a new revision, and the
+story's oldest ended generations pruned."""
+from __future__ import annotations
+
+import time
+
+from taleweaver.generations import store
+from taleweaver.storage import db
+from taleweaver.stories import store as stories_store
+
+KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
+
+INTERRUPTED_ERROR = {
+    "code": "interrupted",
+    "message": "The server stopped while this was being written; the text written until then is kept.",
+    "hint": "Generate again (or Continue) to go on from where it stopped.",
+}
+
+
+def end(conn, generation_id: int, status: str, *, text: str | None = None, reasoning: str | None = None,
+        content: str | None = None, finish_reason=None, usage=None, error=None,
+        expect_owner: str | None = None, counted_tokens: int | None = None,
+        first_token_at: float | None = None) -> bool:
+    """End a running generation as `status` (finished, stopped, failed or interrupted), with the
+    final text and counts when the caller has them, else with what is persisted. False when it
+    had already ended (or, with expect_owner, belongs to another process)."""
+    now = time.time()
+    with db.write_transaction(conn):
+        row = store.running_for_end(conn, generation_id)
+        if row is None or (expect_owner is not None and row["owner"] != expect_owner):
+            return False  # nothing was written: the transaction ends with nothing in it
+        # An interrupted job ended at its last heartbeat: its age (by the database's clock) taken
+        # from this process's now, so the time is on the clock its start was measured by when it
+        # ran here, even with the database's clock elsewhere.
+        finished_at = now if status != "interrupted" else now - max(0.0, row["heartbeat_age"])
+        store.record_end(conn, generation_id, status, finished_at, finish_reason=finish_reason, usage=usage,
+                         error=error, text=text, reasoning=reasoning, counted_tokens=counted_tokens,
+                         first_token_at=first_token_at)
+        story_id = row["story_id"]
+        if content is not None:
+            stories_store.set_content(conn, story_id, content)
+        written = text if text is not None else store.full_text(conn, generation_id)[0]
+        changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], written)
+        if written:
+            stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
+        if written or changed:
+            stories_store.bump_revision(conn, story_id, "generation")
+            stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
+        store.prune(conn, story_id, KEEP_ENDED_PER_STORY)
+    return True
+
+
+def interrupt(conn, generation_id: int) -> bool:
+    """Mark a generation whose job died `interrupted`, keeping its text in the story."""
+    return end(conn, generation_id, "interrupted", error=INTERRUPTED_ERROR)

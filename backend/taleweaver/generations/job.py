@@ -1,0 +1,172 @@
+"""A generation's job: a thread of the worker that received the chat completion, which starts the
+upstream reader, waits for its end (or for a verdict of the process's writer: stopped, gone, the
+server stopping) and writes the outcome."""
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+
+from taleweaver.generations import ending
+from taleweaver.generations import registry
+from taleweaver.generations import rows
+from taleweaver.generations import store
+from taleweaver.generations import writer
+from taleweaver.generations.received import ReceivedText
+from taleweaver.generations.upstream import Upstream
+from taleweaver.storage import db
+from taleweaver.stories import prompting
+from taleweaver.stories import store as stories_store
+
+log = logging.getLogger("taleweaver.generations")
+
+
+class AlreadyRunning(Exception):
+    """The story has a running generation already."""
+
+    def __init__(self, generation_id: int):
+        super().__init__(generation_id)
+        self.generation_id = generation_id
+
+
+class Job(threading.Thread):
+    """One generation: its text in memory (`received`) for the followers of this process; the
+    process's writer persists text and heartbeat (`persisted`: the lengths in the database), and
+    the job its outcome."""
+
+    def __init__(self, app, generation_id: int, story_id: int, prefix: str, service, payload: dict,
+                 avoid_repeat: bool = False, started_at: float | None = None):
+        super().__init__(name=f"taleweaver-generation-{generation_id}", daemon=True)
+        self.app, self.generation_id, self.story_id, self.prefix = app, generation_id, story_id, prefix
+        self.prefix_words = stories_store.word_count(prefix)
+        self.started_at = started_at if started_at is not None else time.time()
+        self.model = payload.get("model") or ""
+        self.owner = registry.owner_id()
+        # Set when the upstream has ended, or when the process's writer found the generation
+        # stopped or gone (`verdict`): the job then writes its outcome.
+        self.wake = threading.Event()
+        self.verdict: str | None = None
+        self.persisted = self.pending = (0, 0)  # the text and reasoning lengths in the database
+        self.last_write = time.monotonic()
+        self.received = ReceivedText(prefix, avoid_repeat, writer.first_text_arrived)
+        # The backend is asked for its usage (tokens, speed) at the end of the stream.
+        self.upstream = Upstream(service, {**payload, "stream_options": {
+            **(payload.get("stream_options") or {}), "include_usage": True}}, self.received.take, self.wake)
+        # Notified when this job's text was persisted and when it has ended: its followers, and
+        # only they, wake up.
+        self.changed = threading.Condition()
+        self.ended = False  # set once the outcome is in the database (or the job gave up)
+
+    def run(self) -> None:
+        try:
+            with self.app.app_context():
+                self._run()
+        except Exception:  # noqa: BLE001 - a dead job is marked interrupted by the next reader
+            log.exception("generation %s failed inside Taleweaver", self.generation_id)
+        finally:
+            registry.remove(self.generation_id)
+            with self.changed:
+                self.ended = True
+                self.changed.notify_all()
+
+    def _run(self) -> None:
+        self.upstream.start()
+        writer.process_writer().ensure_running()
+        self.wake.wait()  # the upstream ended, or the writer found the generation stopped or gone
+        if self.verdict == "gone":
+            self.upstream.stop()  # ended elsewhere (story deleted, or taken for dead)
+            self.received.close()
+            return
+        if self.verdict == "shutdown" and self.upstream.outcome is None:
+            # The server is stopping: the text so far is kept, and Continue goes on from it.
+            status, error = "interrupted", ending.INTERRUPTED_ERROR
+        else:
+            kind, error = ("stopped", None) if self.verdict == "stop" else self.upstream.outcome
+            status = {"end": "finished", "stopped": "stopped"}.get(kind, "failed")
+        if status != "finished":
+            self.upstream.stop()
+        with db.borrowed(self.app) as conn:
+            self.write_outcome(conn, status, error)
+
+    def write_outcome(self, conn, status: str, error: dict | None) -> bool:
+        """No more text joins; the generation ends with all of it, the outcome and the counts."""
+        text, reasoning = self.received.close()
+        received = self.received
+        return ending.end(
+            conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
+            finish_reason=received.finish_reason if status == "finished" else None,
+            usage=received.usage, error=error, expect_owner=self.owner, counted_tokens=received.counted_tokens,
+            first_token_at=received.first_token_at,
+        )
+
+    def decide(self, verdict: str) -> None:
+        """The writer found the generation stopped ("stop") or ended elsewhere ("gone"), or the
+        server is stopping ("shutdown")."""
+        if self.verdict is None:
+            self.verdict = verdict
+            self.wake.set()
+
+    @property
+    def first_text_waiting(self) -> bool:
+        """Text has arrived and none of it is persisted yet: the writer persists it at once."""
+        return self.persisted == (0, 0) and bool(self.received.text_length or self.received.reasoning_length)
+
+    def wait_for_change(self, text_seen: int, reasoning_seen: int, timeout: float) -> None:
+        """Until this job's persisted text grows past what a follower has seen, or the job ends,
+        at most `timeout` seconds (checked under the lock the writer notifies with, so no wake-up
+        is missed)."""
+        with self.changed:
+            if not self.ended and self.persisted == (text_seen, reasoning_seen):
+                self.changed.wait(timeout)
+
+
+def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type: str | None, payload: dict,
+               action: str | None = None, prefix_length: int | None = None, context: dict | None = None) -> Job:
+    """Record a new running generation of the story and return its job, registered as live; the
+    caller starts it (`job.start()`) once it holds no connection, because starting a thread waits
+    for it (under gevent: other requests run meanwhile). The job appends to the story's text, or
+    with `prefix_length` to the text's first that many characters (a regeneration replaces the
+    passage after them); a `continue` or `regenerate` action never repeats the end of the text
+    it continues."""
+    running = rows.running_for_story(conn, story_id)
+    if running is not None and running["status"] == "running":
+        raise AlreadyRunning(running["id"])
+    params = {k: v for k, v in payload.items() if k not in ("messages", "stream", "model")}
+    now = time.time()
+    # Registered as live before any reader of this process can see the row (is_alive takes the lock).
+    with registry.registering():
+        try:
+            with db.write_transaction(conn):
+                prefix = stories_store.content_of(conn, story_id)
+                if prefix_length is not None:
+                    prefix = prefix[:prefix_length]
+                generation_id = store.insert(
+                    conn, story_id=story_id, user_id=user_id, backend_type=backend_type or None,
+                    model=payload.get("model"), params=params, owner=registry.owner_id(), started_at=now,
+                    action=action, prefix_length=len(prefix), context=context,
+                )
+        except db.IntegrityError:  # the story's one running generation is another's (rolled back)
+            raise AlreadyRunning(store.running_id(conn, story_id) or 0) from None
+        job = Job(app, generation_id, story_id, prefix, service, payload,
+                  avoid_repeat=action in prompting.ACTIONS, started_at=now)
+        registry.add(job)
+    return job
+
+
+def _interrupt_live_jobs() -> None:
+    """At an exit whose jobs did not end through generations/shutdown.py (their own outcome path):
+    they end here as `interrupted` with all their text."""
+    for job in registry.live_jobs():
+        job.upstream.stop()
+        try:
+            conn = db.connect(db.database_path(job.app))
+            try:
+                job.write_outcome(conn, "interrupted", ending.INTERRUPTED_ERROR)
+            finally:
+                conn.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; the next start-up marks it
+            log.exception("could not mark generation %s interrupted at exit", job.generation_id)
+
+
+atexit.register(_interrupt_live_jobs)

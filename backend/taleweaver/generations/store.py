@@ -1,0 +1,153 @@
+"""The generations table: every statement a generation runs on it (a story's own rows are written
+through taleweaver.stories.store). Each takes the caller's connection, inside the caller's
+transaction when there is one."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from taleweaver.storage import dialect as db_dialect
+
+# A heartbeat is written, and its age read, by the database's clock (EPOCH_NOW): instances on
+# one PostgreSQL judge each other's jobs by it, and their own clocks may disagree by more than
+# registry.STALE_SECONDS (a VM resumed from sleep, WSL after the laptop slept).
+HEARTBEAT_AGE = f"{db_dialect.EPOCH_NOW} - heartbeat_at AS heartbeat_age"
+_VIEW_COLUMNS = (
+    "id, story_id, user_id, status, backend_type, model, params_json, started_at, first_token_at, "
+    "finished_at, length(text) AS text_length, finish_reason, usage_json, error_json, owner, heartbeat_at, "
+    f"{HEARTBEAT_AGE}, action, counted_tokens, context_json"
+)
+_HEARTBEAT = (f"UPDATE generations SET heartbeat_at = {db_dialect.EPOCH_NOW} "
+              "WHERE id = ? AND status = 'running' AND owner = ?")
+_TEXT_AND_HEARTBEAT = (f"UPDATE generations SET text = ?, reasoning = ?, heartbeat_at = {db_dialect.EPOCH_NOW}, "
+                       "first_token_at = ?, counted_tokens = ? WHERE id = ? AND status = 'running' AND owner = ?")
+# What a follower on another worker or instance reads at each look: the text past its cursor,
+# and the outcome once there is one.
+_TAIL = f"""SELECT status, owner, {HEARTBEAT_AGE}, length(text) AS n, length(reasoning) AS r,
+                   substr(text, ? + 1) AS tail, substr(reasoning, ? + 1) AS rtail,
+                   finish_reason, usage_json, error_json
+            FROM generations WHERE id = ?"""
+
+
+def view_row(conn: sqlite3.Connection, generation_id: int, user_id: int | None = None) -> sqlite3.Row | None:
+    """The generation without its text (of that user, when given), as it is in the database."""
+    sql = f"SELECT {_VIEW_COLUMNS} FROM generations WHERE id = ?"
+    args: tuple = (generation_id,)
+    if user_id is not None:
+        sql += " AND user_id = ?"
+        args += (user_id,)
+    return conn.execute(sql, args).fetchone()
+
+
+def running_id(conn: sqlite3.Connection, story_id: int) -> int | None:
+    """The story's generation marked running, if there is one."""
+    row = conn.execute("SELECT id FROM generations WHERE story_id = ? AND status = 'running'", (story_id,)).fetchone()
+    return row["id"] if row else None
+
+
+def last_id(conn: sqlite3.Connection, story_id: int) -> int | None:
+    row = conn.execute("SELECT id FROM generations WHERE story_id = ? ORDER BY id DESC LIMIT 1", (story_id,)).fetchone()
+    return row["id"] if row else None
+
+
+def running_with_owners(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every generation marked running, with its owner and the age of its heartbeat."""
+    return conn.execute(f"SELECT id, owner, {HEARTBEAT_AGE} FROM generations WHERE status = 'running'").fetchall()
+
+
+def insert(conn: sqlite3.Connection, *, story_id: int, user_id: int, backend_type: str | None, model: str | None,
+           params: dict, owner: str, started_at: float, action: str | None, prefix_length: int,
+           context: dict | None) -> int:
+    """A new running generation; its id."""
+    cursor = conn.execute(
+        f"""INSERT INTO generations (story_id, user_id, backend_type, model, params_json, owner,
+               started_at, heartbeat_at, action, prefix_length, context_json)
+           VALUES (?, ?, ?, ?, ?, ?, ?, {db_dialect.EPOCH_NOW}, ?, ?, ?)""",
+        (story_id, user_id, backend_type, model, json.dumps(params), owner, started_at, action, prefix_length,
+         json.dumps(context) if context else None),
+    )
+    return cursor.lastrowid
+
+
+def running_for_end(conn: sqlite3.Connection, generation_id: int) -> sqlite3.Row | None:
+    """What ending a generation needs of it, while it is still marked running."""
+    return conn.execute(
+        f"""SELECT story_id, owner, {HEARTBEAT_AGE}, action, prefix_length, backend_type, model
+           FROM generations WHERE id = ? AND status = 'running'""",
+        (generation_id,),
+    ).fetchone()
+
+
+def record_end(conn: sqlite3.Connection, generation_id: int, status: str, finished_at: float, *,
+               finish_reason, usage, error, text: str | None, reasoning: str | None,
+               counted_tokens: int | None, first_token_at: float | None) -> None:
+    """The generation's final state; its text and counts too when the caller has them."""
+    sets = ["status = ?", "finished_at = ?", f"heartbeat_at = {db_dialect.EPOCH_NOW}", "finish_reason = ?",
+            "usage_json = ?", "error_json = ?"]
+    args = [status, finished_at, finish_reason, json.dumps(usage) if usage else None,
+            json.dumps(error) if error else None]
+    if text is not None:
+        sets += ["text = ?", "reasoning = ?"]
+        args += [text, reasoning or ""]
+    if counted_tokens is not None:
+        sets += ["counted_tokens = ?", "first_token_at = coalesce(first_token_at, ?)"]
+        args += [counted_tokens, first_token_at]
+    conn.execute(f"UPDATE generations SET {', '.join(sets)} WHERE id = ?", (*args, generation_id))
+
+
+def prune(conn: sqlite3.Connection, story_id: int, keep: int) -> None:
+    """Only the story's newest `keep` ended generations stay."""
+    conn.execute(
+        """DELETE FROM generations WHERE story_id = ? AND status != 'running' AND id NOT IN (
+               SELECT id FROM generations WHERE story_id = ? AND status != 'running' ORDER BY id DESC LIMIT ?)""",
+        (story_id, story_id, keep),
+    )
+
+
+def full_text(conn: sqlite3.Connection, generation_id: int) -> tuple[str, str]:
+    """The generation's text and reasoning as persisted."""
+    row = conn.execute("SELECT text, reasoning FROM generations WHERE id = ?", (generation_id,)).fetchone()
+    return (row["text"], row["reasoning"]) if row else ("", "")
+
+
+def request_stop(conn: sqlite3.Connection, generation_id: int) -> None:
+    """Mark the generation to be stopped: its job's worker sees it at its writer's next round."""
+    conn.execute("UPDATE generations SET stop_requested = 1 WHERE id = ? AND status = 'running'", (generation_id,))
+
+
+def states(conn: sqlite3.Connection, generation_ids: tuple[int, ...]) -> list[sqlite3.Row]:
+    """Status, stop request and owner of each of these generations."""
+    return conn.execute(
+        f"SELECT id, status, stop_requested, owner FROM generations WHERE id IN ({', '.join('?' * len(generation_ids))})",
+        generation_ids,
+    ).fetchall()
+
+
+def heartbeat(conn: sqlite3.Connection, generation_id: int, owner: str) -> None:
+    """The running job of `owner` is still alive."""
+    conn.execute(_HEARTBEAT, (generation_id, owner))
+
+
+def write_text(conn: sqlite3.Connection, generation_id: int, owner: str, text: str, reasoning: str,
+               first_token_at: float | None, counted_tokens: int) -> bool:
+    """The running job's text so far (and a heartbeat); False when it is no longer that job's."""
+    updated = conn.execute(_TEXT_AND_HEARTBEAT, (text, reasoning, first_token_at, counted_tokens, generation_id, owner))
+    return updated.rowcount == 1
+
+
+def start_and_model(conn: sqlite3.Connection, generation_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT started_at, model FROM generations WHERE id = ?", (generation_id,)).fetchone()
+
+
+def tail(conn: sqlite3.Connection, generation_id: int, after: int, reasoning_after: int) -> sqlite3.Row | None:
+    """The text and reasoning past those offsets, with the status, owner, heartbeat and outcome."""
+    return conn.execute(_TAIL, (after, reasoning_after, generation_id)).fetchone()
+
+
+def status_and_length(conn: sqlite3.Connection, generation_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT status, length(text) AS n FROM generations WHERE id = ?", (generation_id,)).fetchone()
+
+
+def reasoning_length(conn: sqlite3.Connection, generation_id: int) -> int:
+    row = conn.execute("SELECT length(reasoning) FROM generations WHERE id = ?", (generation_id,)).fetchone()
+    return row[0] if row else 0
