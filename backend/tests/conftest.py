@@ -172,6 +172,13 @@ def _load_fakes():
 
 
 @pytest.fixture
+def fakes():
+    """tests/fakes of the repository root: the fake LLM servers, the recording proxy and
+    throwaway certificates."""
+    return _load_fakes()
+
+
+@pytest.fixture
 def fake_llm(_requests_transport):
     """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
     all are stopped after the test. The services talk to them through the production transport

@@ -30,10 +30,10 @@ class _Handler(socketserver.BaseRequestHandler):
         client = self.request
         self.proxy._opened(client)
         try:
-            head = _read_head(client)
-            if head is None:
-                return
-            self.proxy._serve(client, head)
+            # An absolute-form request leaves the connection open for the next one, as a real
+            # proxy's keep-alive does; CONNECT and a refusal end it.
+            while (head := _read_head(client)) is not None and self.proxy._serve(client, head):
+                pass
         except OSError:
             pass
         finally:
@@ -59,10 +59,7 @@ class RecordingProxy:
         self._requests: List[Dict[str, Optional[str]]] = []
         self._open: set = set()
         self._server: Optional[_Server] = None
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
+        self.port = 0  # chosen at start, kept after stop (a stopped proxy refuses connections there)
 
     @property
     def url(self) -> str:
@@ -88,7 +85,8 @@ class RecordingProxy:
 
     def start(self) -> "RecordingProxy":
         handler = type("RecordingProxyHandler", (_Handler,), {"proxy": self})
-        self._server = _Server((self._bind_host, 0), handler)
+        self._server = _Server((self._bind_host, self.port), handler)
+        self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          name=f"recording-proxy-{self.port}", daemon=True).start()
         return self
@@ -108,7 +106,8 @@ class RecordingProxy:
 
     # ----- one client connection ---------------------------------------------------------
 
-    def _serve(self, client: socket.socket, head: bytes) -> None:
+    def _serve(self, client: socket.socket, head: bytes) -> bool:
+        """Answer one request; whether the client connection stays open for another."""
         line, _, rest = head.partition(b"\r\n")
         headers = _headers(rest)
         authorization = headers.get(b"proxy-authorization")
@@ -117,17 +116,17 @@ class RecordingProxy:
                                    "proxy_authorization": authorization.decode("latin-1") if authorization else None})
         if self.mode == "refuse":
             client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            return
+            return False
         if self.mode == "auth_required" or not self._authorized(authorization):
             client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                            b"Proxy-Authenticate: Basic realm=\"test proxy\"\r\n"
                            b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-            return
+            return False
         method, target, _ = line.split(b" ", 2)
         if method == b"CONNECT":
             self._tunnel(client, target.decode("latin-1"))
-        else:
-            self._forward(client, method, target.decode("latin-1"), rest)
+            return False
+        return self._forward(client, method, target.decode("latin-1"), rest, headers)
 
     def _authorized(self, authorization: Optional[bytes]) -> bool:
         if self.credentials is None:
@@ -154,20 +153,29 @@ class RecordingProxy:
         _relay(client, upstream)
         self._closed(upstream)
 
-    def _forward(self, client: socket.socket, method: bytes, target: str, rest: bytes) -> None:
-        """One absolute-form request sent on in origin form, its answer relayed until the origin
-        closes (the request asks it to): one request per client connection."""
+    def _forward(self, client: socket.socket, method: bytes, target: str, rest: bytes,
+                 headers: Dict[bytes, bytes]) -> bool:
+        """One absolute-form request sent on in origin form with `Connection: close`, its body
+        after it and the answer relayed until the origin closes; whether the client connection
+        can carry another request (the answer said where it ends)."""
         scheme, _, after = target.partition("://")
         authority, _, path = after.partition("/")
         upstream = self._upstream(authority if ":" in authority else authority + ":80")
         if scheme != "http" or upstream is None:
             client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            return
+            return False
         kept = [h for h in rest.split(b"\r\n") if h and h.split(b":", 1)[0].strip().lower() not in _HOP_BY_HOP]
         head = b"\r\n".join([method + b" /" + path.encode("latin-1") + b" HTTP/1.1", *kept, b"Connection: close"])
-        upstream.sendall(head + b"\r\n\r\n")
-        _relay(client, upstream)
-        self._closed(upstream)
+        try:
+            upstream.sendall(head + b"\r\n\r\n" + _read_exactly(client, int(headers.get(b"content-length", 0))))
+            answer_head = _read_head(upstream) or b""
+            framed = b"content-length" in _headers(answer_head) or b"transfer-encoding" in _headers(answer_head)
+            client.sendall(answer_head + b"\r\n\r\n")
+            while data := upstream.recv(65536):
+                client.sendall(data)
+        finally:
+            self._closed(upstream)
+        return framed
 
     def _opened(self, sock: socket.socket) -> None:
         with self._lock:
@@ -189,7 +197,8 @@ class RecordingProxy:
 
 
 def _read_head(sock: socket.socket) -> Optional[bytes]:
-    """The request line and headers, up to the blank line (the body, if any, is relayed)."""
+    """The first line and headers of a request or answer, up to the blank line (the body that
+    follows is left unread)."""
     data = b""
     while b"\r\n\r\n" not in data:
         piece = sock.recv(1)  # byte by byte: what follows the head belongs to the tunnel
@@ -197,6 +206,16 @@ def _read_head(sock: socket.socket) -> Optional[bytes]:
             return None
         data += piece
     return data[:-4]
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        piece = sock.recv(count - len(data))
+        if not piece:
+            break
+        data += piece
+    return data
 
 
 def _headers(block: bytes) -> Dict[bytes, bytes]:

@@ -56,8 +56,9 @@ def model_ids(key: tuple, get_models: Callable[[], list[str]], ttl: float, refre
     """The ids of the backend's models: those of its detailed list while that is cached (so the
     proxy answers what Settings shows), else `get_models()`, kept under an entry of their own."""
     if not refresh:
+        models = _cache("models", ttl)
         with _lock:
-            details = _cache("models", ttl).get(key)
+            details = models.get(key)
         if details is not None:
             return [d["id"] for d in details]
     return list(cached("model_ids", key, ttl, get_models, refresh))

@@ -90,7 +90,9 @@ class ProxyTransport:
             return self._failed(int(refused.group(1)), refused.group(2).strip())
         if isinstance(cause, urllib3.exceptions.NameResolutionError):
             return self._failed(reason="could not be found: its host name does not resolve")
-        if isinstance(cause, (urllib3.exceptions.ConnectTimeoutError, TimeoutError)):
+        # NewConnectionError derives from ConnectTimeoutError: the refusal is told first.
+        if not isinstance(cause, urllib3.exceptions.NewConnectionError) and isinstance(
+                cause, (urllib3.exceptions.ConnectTimeoutError, TimeoutError)):
             return self._failed(reason="did not accept a connection in time")
         return self._failed(reason="refused the connection")
 
