@@ -179,7 +179,7 @@ def test_a_proxy_wanting_credentials_none_were_given_for_says_so(proxied, monkey
     with http_client.using(http_client.EnvironmentTransport()):
         result = service_for("chatgpt", url).test_connection()
     assert result["error_code"] == "proxy_auth_required"
-    assert "none is given" in result["error"] and "http://user:password@host:port" in result["hint"]
+    assert "its URL has none" in result["error"] and "http://user:password@host:port" in result["hint"]
 
 
 def test_a_proxy_that_refuses_the_connection_to_the_backend_is_proxy_refused(proxied):

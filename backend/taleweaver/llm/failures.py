@@ -249,8 +249,8 @@ def _proxy_failure(exc: transport.ProxyFailed, host: str) -> BackendUnreachable:
     credentials."""
     proxy, variable = exc.proxy, exc.variable
     if exc.wants_credentials:
-        given = f"refused the user name and password in {variable}" if exc.with_credentials else \
-            "wants a user name and password, and none is given"
+        given = "refused the user name and password in its URL" if exc.with_credentials else \
+            "asks for a user name and password, and its URL has none"
         return BackendUnreachable(
             f"The proxy {proxy} (from {variable}) {given} (HTTP 407).",
             hint=f"Put the proxy's user name and password in {variable} as http://user:password@host:port "
