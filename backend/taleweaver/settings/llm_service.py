@@ -21,7 +21,7 @@ from taleweaver.storage.db import database_path
 
 BACKENDS: dict[str, type[LLMService]] = {t: d.service for t, d in registry.REGISTRY.items()}
 
-# (database, user) -> (settings version, service); bounded, as users come and go.
+# (database, user) -> (ActiveBackend, its service or None); bounded, as users come and go.
 _active_cache: LRUCache = LRUCache(maxsize=1024)
 _active_lock = threading.Lock()  # LRUCache reorders on every read
 
@@ -58,33 +58,42 @@ def create_service(backend_type: str, stored_config: dict, default_model: str | 
     return registry.descriptor(backend_type).service(default_model=default_model, **options)
 
 
-def _read(user_id: int) -> tuple[ActiveBackend, dict | None]:
-    """One read of the user's settings: what they say of the active backend, and its row."""
-    row, version, models_version = settings_store.active_settings(user_id)
-    active = ActiveBackend(database_path(), user_id, row["backend_type"] if row else None,
-                           row["default_model"] if row else None, version, models_version)
-    return active, row
+def _active(user_id: int, with_service: bool) -> tuple[ActiveBackend, LLMService | None]:
+    """One read of the user's settings: what they say of the active backend and, when asked for,
+    its service. Both are kept until the settings change: only then is the row parsed and the
+    service built, its secrets decrypted."""
+    database = database_path()
+    read = settings_store.active_settings(user_id)
+    with _active_lock:
+        cached = _active_cache.get((database, user_id))
+    if cached is not None and cached[0].settings_version == read.settings_version:
+        active, service = cached
+        if active.models_version != read.models_version:
+            active = dataclasses.replace(active, models_version=read.models_version)
+        if service is not None or not with_service:
+            return active, service
+    row = read.row()
+    active = ActiveBackend(database, user_id, row["backend_type"] if row else None,
+                           row["default_model"] if row else None, read.settings_version, read.models_version)
+    if not (with_service and row):
+        return active, None
+    service = create_service(row["backend_type"], row["config"], row["default_model"])
+    with _active_lock:
+        _active_cache[(database, user_id)] = (active, service)
+    return active, service
 
 
 def get_active_llm_service(user_id: int) -> LLMService:
     """The service of the user's active backend, from one read of their settings (the active row
     with its version); built, secrets decrypted, only when the settings changed since."""
-    active, row = _read(user_id)
+    active, service = _active(user_id, with_service=True)
     g.active_backend = active
-    if row is None:
+    if service is None:
         labels = list(settings_store.BACKEND_LABELS.values())
         raise BackendNotConfigured(
             "No LLM backend is configured yet: open Settings, choose "
             + ", ".join(labels[:-1]) + " or " + labels[-1] + ", and save."
         )
-    key = (active.database, user_id)
-    with _active_lock:
-        cached = _active_cache.get(key)
-    if cached is not None and cached[0] == active.settings_version:
-        return cached[1]
-    service = create_service(row["backend_type"], row["config"], row["default_model"])
-    with _active_lock:
-        _active_cache[key] = (active.settings_version, service)
     return service
 
 
@@ -92,6 +101,6 @@ def active_backend(user_id: int) -> ActiveBackend:
     """What the user's settings say of their active backend: what get_active_llm_service read for
     this request, else (a service put in its place, or none asked for) one read now."""
     remembered = g.pop("active_backend", None)
-    if remembered is not None and remembered.user_id == user_id and remembered.database == database_path():
+    if remembered is not None and remembered.user_id == user_id:
         return remembered
-    return _read(user_id)[0]
+    return _active(user_id, with_service=False)[0]

@@ -3,7 +3,9 @@ the versions that key everything derived from them, connection tests, and the pu
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from flask import current_app
 
@@ -108,8 +110,21 @@ def active_row(user_id: int) -> dict | None:
     return _row_to_dict(row) if row else None
 
 
-def active_settings(user_id: int) -> tuple[dict | None, int, int]:
-    """(the active row or None, settings version, model-list version), in one read."""
+@dataclass(frozen=True)
+class ActiveSettings:
+    """One read of the user's settings: their versions, and the active row (None when no backend
+    is active), turned into a dict only when asked for (`row()`)."""
+
+    settings_version: int
+    models_version: int
+    _row: Any = None
+
+    def row(self) -> dict | None:
+        return _row_to_dict(self._row) if self._row is not None else None
+
+
+def active_settings(user_id: int) -> ActiveSettings:
+    """The user's settings versions and active row, in one read."""
     row = get_db().execute(
         """SELECT u.settings_version, u.models_version, s.id, s.backend_type, s.config_json, s.is_active,
                   s.last_test_json, s.created_at, s.updated_at
@@ -118,8 +133,8 @@ def active_settings(user_id: int) -> tuple[dict | None, int, int]:
         (user_id,),
     ).fetchone()
     if row is None:
-        return None, -1, -1
-    return (_row_to_dict(row) if row["id"] is not None else None), row["settings_version"], row["models_version"]
+        return ActiveSettings(-1, -1)
+    return ActiveSettings(row["settings_version"], row["models_version"], row if row["id"] is not None else None)
 
 
 def settings_version(user_id: int) -> int:

@@ -149,7 +149,8 @@ def _forget_status(user_id: int) -> None:
 @bp.get("/llm/status")
 def status():
     user_id = current_user_id()
-    row, version, _ = settings_store.active_settings(user_id)
+    read = settings_store.active_settings(user_id)
+    row = read.row()
     if row is None:
         return jsonify(
             {
@@ -165,7 +166,7 @@ def status():
                 "model_state": None,
             }
         )
-    key = (database_path(), user_id, row["backend_type"], version)
+    key = (database_path(), user_id, row["backend_type"], read.settings_version)
     live = llm_cache.status(key, current_app.config["STATUS_CACHE_SECONDS"], lambda: _probe(row))
     last_test = row["last_test"] or {}
     return jsonify(
