@@ -3,9 +3,8 @@ the versions that key everything derived from them, connection tests, and the pu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 
@@ -110,17 +109,16 @@ def active_row(user_id: int) -> dict | None:
     return _row_to_dict(row) if row else None
 
 
-@dataclass(frozen=True)
-class ActiveSettings:
-    """One read of the user's settings: their versions, and the active row (None when no backend
-    is active), turned into a dict only when asked for (`row()`)."""
+class ActiveSettings(NamedTuple):
+    """One read of the user's settings: their versions, and the active row as read (None when no
+    backend is active), turned into a dict only when asked for (`row()`)."""
 
     settings_version: int
     models_version: int
-    _row: Any = None
+    read_row: Any = None
 
     def row(self) -> dict | None:
-        return _row_to_dict(self._row) if self._row is not None else None
+        return _row_to_dict(self.read_row) if self.read_row is not None else None
 
 
 def active_settings(user_id: int) -> ActiveSettings:
