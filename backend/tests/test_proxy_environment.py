@@ -237,3 +237,11 @@ def test_a_certificate_no_variable_trusts_is_untrusted_and_the_hint_names_them(p
         result = service_for("chatgpt", url).test_connection()
     assert result["error_code"] == "tls_certificate_untrusted"
     assert "SSL_CERT_FILE" in result["hint"] and "REQUESTS_CA_BUNDLE" in result["hint"]
+
+
+def test_a_socks_proxy_is_refused_with_what_to_use_instead(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with http_client.using(http_client.EnvironmentTransport()):
+        result = OpenAIService("sk-proxied-test-key-0001", f"https://{REMOTE}/v1", wsl_fallback=False).test_connection()
+    assert result["error_code"] == "proxy_refused"
+    assert "socks5://" in result["error"] and "http:// and https:// proxies only" in result["error"]
