@@ -32,7 +32,7 @@ What monkey-patching changes, and how the code meets it:
 - a blocking C call stalls every greenlet of the worker: password hashing runs in gevent's
   pool of real threads (taleweaver/web/auth.py); SQLite queries and Fernet are short and stay
   inline;
-- the upstream client: transport.SocketTransport keeps up to 1,024 idle keep-alive sockets per
+- the upstream client: socket_transport.SocketTransport keeps up to 1,024 idle keep-alive sockets per
   backend and worker (as many as streams may end at once); its sockets are gevent's because
   the standard library is patched, and geventhttpclient's C parser reads the answers. It costs
   about a third of urllib3's CPU per streamed request (0.31 ms against 0.90 ms here), and a

@@ -1,6 +1,6 @@
 """The floors of bench/floors.py: two apps that do nothing but relay a streamed chat completion
 to the upstream at $FLOOR_UPSTREAM, with Taleweaver's own upstream client
-(backend/transport.SocketTransport), under the same gunicorn gevent worker as ./run.sh.
+(taleweaver/llm/socket_transport.py), under the same gunicorn gevent worker as ./run.sh.
 
 - `bare`: a plain WSGI callable (gunicorn's cost, and the relay's);
 - `flask_relay`: the same relay as a Flask view (what Flask adds to it).
@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backend"))
 
-from taleweaver.llm import transport  # noqa: E402
+from taleweaver.llm.socket_transport import SocketTransport  # noqa: E402
 
 _UPSTREAM = os.environ.get("FLOOR_UPSTREAM", "http://127.0.0.1:1") + "/v1/chat/completions"
-_TRANSPORT = transport.SocketTransport()
+_TRANSPORT = SocketTransport()
 _HEADERS = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
 
 

@@ -143,12 +143,13 @@ def empty_postgres_url():
 @pytest.fixture(autouse=True)
 def _requests_transport():
     """The backend tests mock HTTP with requests-mock (the spec's §6 tests as written), which
-    only sees what goes through `requests`; the services send through the pooled urllib3
-    transport unless handed another, so here every test hands them the requests transport by
-    default. Tests that run the production transport say so: the `fake_llm` fixture."""
-    from taleweaver.llm import transport
+    only sees what goes through `requests`: here every test makes the requests transport
+    (tests/transports.py) the process default. Tests that run the production transport say so:
+    the `fake_llm` fixture."""
+    from taleweaver.llm import http_client
+    from tests.transports import RequestsTransport
 
-    with transport.using(transport.RequestsTransport()):
+    with http_client.using(RequestsTransport()):
         yield
 
 
@@ -170,24 +171,32 @@ def _load_fakes():
     return module
 
 
-@pytest.fixture(params=["socket", "urllib3"])
-def fake_llm(request, _requests_transport):
+@pytest.fixture
+def fakes():
+    """tests/fakes of the repository root: the fake LLM servers, the recording proxy and
+    throwaway certificates."""
+    return _load_fakes()
+
+
+@pytest.fixture
+def fake_llm(_requests_transport):
     """Start fake LLM servers (tests/fakes: real HTTP on loopback, each backend's wire format);
-    all are stopped after the test. The services talk to them through each real transport in
-    turn: the production one (SocketTransport) and the urllib3 one (PoolTransport)."""
-    from taleweaver.llm import transport
+    all are stopped after the test. The services talk to them through the production transport
+    (http_client.EnvironmentTransport, which reaches every loopback server over its keep-alive
+    sockets); the urllib3 one it uses through a proxy has tests of its own
+    (test_proxy_environment.py)."""
+    from taleweaver.llm import http_client
 
     fakes = _load_fakes()
     started = []
-    chosen = transport.SocketTransport() if request.param == "socket" else transport.PoolTransport()
-    previous = transport.set_default(chosen)
 
     def start(kind: str, **options):
         fake = fakes.FakeLLMServer(kind, **options).start()
         started.append(fake)
         return fake
 
-    yield start
-    transport.set_default(previous)
+    with http_client.using(http_client.EnvironmentTransport()) as production:
+        yield start
+    production.close()
     for fake in started:
         fake.stop()

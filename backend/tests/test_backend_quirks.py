@@ -1,5 +1,5 @@
 """Each real server's quirks, against a fake that answers the same way, through the production
-transport (pooled urllib3 over real loopback HTTP) and the proxy.
+transport (keep-alive sockets over real loopback HTTP) and the proxy.
 
 Sources: LM Studio's 400 'Invalid model identifier' and 'No models loaded' bodies, its context
 overflow text, llama.cpp's exceed_context_size_error / 503 'Loading model' / timings, Ollama's
@@ -11,10 +11,11 @@ import os
 
 import pytest
 
-from taleweaver.llm import transport
-from llm_service import LMStudioService, OllamaService, OpenAIService
-from taleweaver.llm.errors import ContextLengthExceeded, ModelNotFound
+from llm_service import LMStudioService
+from taleweaver.llm import http_client
 from taleweaver.llm.backends.openai_compatible_service import OpenAICompatibleService
+from taleweaver.llm.errors import ContextLengthExceeded, ModelNotFound
+from tests.transports import RequestsTransport
 
 LONG_PROMPT = "word " * 5000  # 5,004 tokens as the fakes count them (words + 4 per message)
 THOUGHT = "The fox must be clever, so the twist comes at the bridge."
@@ -55,55 +56,26 @@ def streamed_text(events, key="content") -> str:
     )
 
 
-# ---- the production transport against the fakes -------------------------------------------
+# ---- which transport runs ---------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, cls", [
-    ("lmstudio", LMStudioService), ("ollama", OllamaService),
-    ("chatgpt", OpenAIService), ("openai_compatible", OpenAICompatibleService),
-])
-def test_pool_transport_lists_models_and_chats_with_each_fake(fake_llm, kind, cls):
-    fake = fake_llm(kind, reply=REPLY, api_key="sk-pool-transport-key" if kind == "chatgpt" else None)
-    pool = transport.PoolTransport()
-    if kind == "chatgpt":
-        service = cls("sk-pool-transport-key", fake.url, transport=pool, wsl_fallback=False)
-    else:
-        service = cls(fake.url, transport=pool, wsl_fallback=False)
-    assert fake.models[0] in service.get_models()
-    answer = service.chat_completion({"model": fake.models[0], "messages": [{"role": "user", "content": "hi"}]})
-    assert answer["choices"][0]["message"]["content"] == REPLY
-    chunks = [json.loads(c) if isinstance(c, bytes) else c
-              for c in service.chat_completion({"model": fake.models[0], "messages": [{"role": "user", "content": "hi"}]},
-                                               stream=True)]
-    assert streamed_text(chunks) == REPLY
-
-
-def test_pool_transport_refused_port_fails_at_connect(fake_llm):
-    fake = fake_llm("openai_compatible")
-    url = fake.url
-    fake.stop()
-    result = OpenAICompatibleService(url, transport=transport.PoolTransport(), wsl_fallback=False).test_connection()
-    assert result["status"] == "error" and result["error_code"] == "backend_unreachable"
-    failed = [s for s in result["steps"] if s["status"] == "failed"]
-    assert [s["name"] for s in failed] == ["connect"]
-
-
-def test_the_default_transport_of_the_app_is_the_socket_transport():
+def test_the_apps_transport_reaches_a_loopback_backend_directly_even_with_a_proxy_set():
     import subprocess
     import sys
 
-    found = subprocess.run([sys.executable, "-c", "from taleweaver.llm import transport; print(type(transport.default()).__name__)"],
-                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           capture_output=True, text=True, check=True).stdout.strip()
-    assert found == "SocketTransport"
+    code = ("from taleweaver.llm import http_client; chosen = http_client.default(); "
+            "print(type(chosen).__name__, type(chosen.route('http://127.0.0.1:1234/v1/models')).__name__)")
+    env = {**os.environ, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+    found = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert found == "EnvironmentTransport SocketTransport"
 
 
 def test_requests_mock_tests_get_the_requests_transport(requests_mock):
-    assert isinstance(transport.default(), transport.RequestsTransport)
+    assert isinstance(http_client.default(), RequestsTransport)
 
 
-def test_fake_llm_tests_get_a_real_transport(fake_llm, request):
-    expected = {"socket": transport.SocketTransport, "urllib3": transport.PoolTransport}[request.node.callspec.params["fake_llm"]]
-    assert isinstance(transport.default(), expected)
+def test_fake_llm_tests_get_the_production_transport(fake_llm):
+    assert isinstance(http_client.default(), http_client.EnvironmentTransport)
 
 
 # ---- openai_compatible: llama.cpp's llama-server ----------------------------------------
@@ -203,7 +175,7 @@ def test_lm_studio_400_invalid_model_identifier_is_404_model_not_found_with_its_
 
 def test_lm_studio_unknown_model_raises_model_not_found_in_the_service(fake_llm):
     fake = fake_llm("lmstudio")
-    service = LMStudioService(fake.url, transport=transport.PoolTransport(), wsl_fallback=False)
+    service = LMStudioService(fake.url, wsl_fallback=False)
     with pytest.raises(ModelNotFound) as caught:
         service.chat_completion({"model": "ghost", "messages": [{"role": "user", "content": "x"}]})
     assert caught.value.http_status == 404 and fake.models[0] in caught.value.message
@@ -302,7 +274,7 @@ def test_context_overflow_is_400_context_length_exceeded_saying_how_long(client,
 
 def test_llama_server_overflow_hint_names_its_ctx_size_option(fake_llm):
     fake = fake_llm("openai_compatible", context_length=1024)
-    service = OpenAICompatibleService(fake.url, transport=transport.PoolTransport(), wsl_fallback=False)
+    service = OpenAICompatibleService(fake.url, wsl_fallback=False)
     with pytest.raises(ContextLengthExceeded) as caught:
         service.chat_completion({"model": "x", "messages": [{"role": "user", "content": LONG_PROMPT}]})
     assert "--ctx-size" in caught.value.hint

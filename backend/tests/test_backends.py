@@ -14,6 +14,7 @@ import db
 from taleweaver.storage import dialect as db_dialect
 import llm_service
 from taleweaver.settings import store as settings_store
+from taleweaver.settings import validation
 from taleweaver.llm.backends.openai_compatible_service import OpenAICompatibleService
 
 KEY = "sk-local-server-key-123456"
@@ -139,13 +140,13 @@ def test_service_factory_builds_each_registered_class(app):
     with app.app_context():
         for backend_type, descriptor in backends.REGISTRY.items():
             required_secrets = {f.name: KEY for f in descriptor.secret_fields if f.required}
-            config = settings_store.validate_config(backend_type, required_secrets, None)
+            config = validation.validate_config(backend_type, required_secrets, None)
             service = llm_service.create_service(backend_type, config, "m")
             assert type(service) is descriptor.service
             assert service.backend_type == backend_type and service.label == descriptor.label
             assert service.local_server is descriptor.local
             assert service.default_model == "m"
-            assert service.first_token_timeout == descriptor.field("first_token_timeout").default
+            assert service.http.first_token_timeout == descriptor.field("first_token_timeout").default
 
 
 def test_rotate_keys_re_encrypts_every_secret_field(app, client):

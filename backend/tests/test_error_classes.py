@@ -2,16 +2,7 @@
 the production transport; and the "last test" shown is the test of what is saved."""
 from __future__ import annotations
 
-import datetime
-import http.server
-import ssl
-import threading
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 
 def run_test(client, backend_type, config):
@@ -63,32 +54,9 @@ def test_http_url_of_an_https_server_says_to_use_https(client, requests_mock):
 
 
 @pytest.fixture
-def self_signed_server():
-    """An https server on loopback with a certificate nobody trusts."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        cert_path, key_path = f"{folder}/c.pem", f"{folder}/k.pem"
-        with open(cert_path, "wb") as handle:
-            handle.write(cert.public_bytes(serialization.Encoding.PEM))
-        with open(key_path, "wb") as handle:
-            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"https://127.0.0.1:{server.server_address[1]}"
-        server.shutdown()
-        server.server_close()
+def self_signed_server(tmp_path, fakes, fake_llm):
+    """An https Ollama on loopback with a certificate nobody trusts."""
+    return fake_llm("ollama", tls=fakes.self_signed_context(str(tmp_path))).url
 
 
 def test_a_certificate_nobody_trusts_is_named_with_what_to_do(client, fake_llm, self_signed_server):

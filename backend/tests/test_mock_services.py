@@ -17,6 +17,7 @@ def test_connection_test_reports_what_the_mock_lmstudio_says(client):
 
 def test_proxy_lists_and_streams_through_the_mock_ollama(client):
     mock = MockOllamaService("http://localhost:11434", default_model="llama3.2:3b")
+    client.post("/api/settings/llm", json={"backend_type": "ollama", "config": {}, "default_model": "llama3.2:3b"})
     with patch("llm_service.get_active_llm_service", return_value=mock):
         listed = client.get("/proxy/llm/v1/models").get_json()
         streamed = client.post("/proxy/llm/v1/chat/completions",

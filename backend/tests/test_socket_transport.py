@@ -1,7 +1,8 @@
-"""transport.SocketTransport, the production transport, against scripted servers on loopback:
-keep-alive reuse, what happens to a socket whose answer was not read to its end, answers cut
-short, silence, and the request head it writes. (The error kinds of real backends through both
-real transports are in test_error_classes.py and test_backend_quirks.py.)"""
+"""SocketTransport, the production transport of every backend reached directly, against scripted
+servers on loopback: keep-alive reuse, what happens to a socket whose answer was not read to its
+end, answers cut short, silence, and the request head it writes. (The error kinds of real
+backends are in test_error_classes.py and test_backend_quirks.py; the transport through a proxy
+is in test_proxy_environment.py.)"""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,8 @@ import time
 
 import pytest
 
-from taleweaver.llm import transport
+from taleweaver.llm import socket_transport, transport
+from taleweaver.llm.socket_transport import SocketTransport
 
 
 class ScriptedServer:
@@ -111,7 +113,7 @@ def _three_requests_over_one_connection(scripted) -> None:
             conn.sendall(_json_answer())
 
     server = scripted(keep_alive)
-    sender = transport.SocketTransport()
+    sender = SocketTransport()
     for _ in range(3):
         assert sender.send("GET", server.url + "/v1/models", timeout=(2, 2)).json() == {"ok": True}
     assert server.connections == 1
@@ -132,7 +134,7 @@ def test_a_stream_closed_before_its_end_closes_the_connection_and_the_next_reque
         seen["closed"] = [closed]
 
     server = scripted(endless_stream)
-    sender = transport.SocketTransport()
+    sender = SocketTransport()
     answer = sender.send("POST", server.url + "/v1/chat/completions", json_body={"stream": True},
                          stream=True, timeout=(2, 5))
     lines = answer.iter_lines(5)
@@ -154,7 +156,7 @@ def test_an_idle_connection_the_server_closed_is_not_reused(scripted):
             conn.sendall(_json_answer())  # keep-alive answer, then the server closes it anyway
 
     server = scripted(one_answer_then_close)
-    sender = transport.SocketTransport()
+    sender = SocketTransport()
     assert sender.send("GET", server.url + "/a", timeout=(2, 2)).json() == {"ok": True}
     time.sleep(0.1)  # the server's close reaches the idle socket
     assert sender.send("POST", server.url + "/b", json_body={}, timeout=(2, 2)).json() == {"ok": True}
@@ -167,7 +169,7 @@ def test_lines_arrive_as_they_come_and_a_last_line_without_newline_is_kept(scrip
             conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"a\":1}\r\n\r\n  \n{\"b\":2}")
 
     server = scripted(close_delimited)
-    answer = transport.SocketTransport().send("POST", server.url + "/api/chat", json_body={}, stream=True,
+    answer = SocketTransport().send("POST", server.url + "/api/chat", json_body={}, stream=True,
                                               timeout=(2, 2))
     assert list(answer.iter_lines(2)) == [b'{"a":1}\r', b'{"b":2}']
 
@@ -182,7 +184,7 @@ def test_a_stream_cut_short_is_a_dropped_connection_after_the_text_that_came(scr
             conn.sendall(cut)
 
     server = scripted(cut_short)
-    answer = transport.SocketTransport().send("POST", server.url + "/v1/chat/completions", json_body={},
+    answer = SocketTransport().send("POST", server.url + "/v1/chat/completions", json_body={},
                                               stream=True, timeout=(2, 2))
     received = []
     with pytest.raises(transport.ConnectionDropped, match="middle of the answer"):
@@ -199,7 +201,7 @@ def test_no_http_answer_is_a_connection_closed_without_answering(scripted, reply
 
     server = scripted(not_http)
     with pytest.raises(transport.ConnectionDropped, match="without answering"):
-        transport.SocketTransport().send("GET", server.url + "/v1/models", timeout=(2, 2))
+        SocketTransport().send("GET", server.url + "/v1/models", timeout=(2, 2))
 
 
 def test_a_body_cut_short_without_streaming_is_a_dropped_connection(scripted):
@@ -209,7 +211,7 @@ def test_a_body_cut_short_without_streaming_is_a_dropped_connection(scripted):
 
     server = scripted(short_body)
     with pytest.raises(transport.ConnectionDropped):
-        transport.SocketTransport().send("GET", server.url + "/v1/models", timeout=(2, 2))
+        SocketTransport().send("GET", server.url + "/v1/models", timeout=(2, 2))
 
 
 def test_silence_before_the_answer_and_in_the_middle_are_told_apart(scripted):
@@ -223,7 +225,7 @@ def test_silence_before_the_answer_and_in_the_middle_are_told_apart(scripted):
         release.wait(10)
 
     server = scripted(silent)
-    sender = transport.SocketTransport()
+    sender = SocketTransport()
     try:
         with pytest.raises(transport.ReadTimedOut) as before:
             sender.send("POST", server.url + "/v1/chat/completions", json_body={}, stream=True, timeout=(2, 0.3))
@@ -244,7 +246,7 @@ def test_nothing_listening_is_a_refused_connection():
     port = probe.getsockname()[1]
     probe.close()
     with pytest.raises(transport.ConnectionRefused):
-        transport.SocketTransport().send("GET", f"http://127.0.0.1:{port}/v1/models", timeout=(2, 2))
+        SocketTransport().send("GET", f"http://127.0.0.1:{port}/v1/models", timeout=(2, 2))
 
 
 def test_https_to_a_plain_http_server_is_a_tls_failure_that_says_so(scripted):
@@ -254,7 +256,7 @@ def test_https_to_a_plain_http_server_is_a_tls_failure_that_says_so(scripted):
 
     server = scripted(plain)
     with pytest.raises(transport.TlsFailed) as failed:
-        transport.SocketTransport().send("GET", f"https://127.0.0.1:{server.port}/v1/models", timeout=(2, 2))
+        SocketTransport().send("GET", f"https://127.0.0.1:{server.port}/v1/models", timeout=(2, 2))
     assert failed.value.plain_http
 
 
@@ -262,20 +264,20 @@ def test_https_to_a_plain_http_server_is_a_tls_failure_that_says_so(scripted):
 def test_a_header_http_cannot_carry_is_refused_without_its_value_in_the_message(scripted, value):
     server = scripted(lambda server, conn: server.read_request(conn))
     with pytest.raises(transport.TransportFailure) as refused:
-        transport.SocketTransport().send("GET", server.url + "/v1/models", headers={"Authorization": value},
+        SocketTransport().send("GET", server.url + "/v1/models", headers={"Authorization": value},
                                          timeout=(2, 2))
     assert "sk-" not in str(refused.value) and "secret" not in str(refused.value)
     assert server.requests == []  # nothing was sent
 
 
 def test_the_request_head_names_the_host_as_http_requires():
-    head = transport._request_head("POST", "/v1/chat/completions", "::1", 8080, "http",
+    head = socket_transport._request_head("POST", "/v1/chat/completions", "::1", 8080, "http",
                                    {"Content-Type": "application/json"}, b"{}")
     assert head.startswith(b"POST /v1/chat/completions HTTP/1.1\r\nHost: [::1]:8080\r\n")
     assert head.endswith(b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n")
-    assert b"Host: api.openai.com\r\n" in transport._request_head("GET", "/v1/models", "api.openai.com", 443,
+    assert b"Host: api.openai.com\r\n" in socket_transport._request_head("GET", "/v1/models", "api.openai.com", 443,
                                                                    "https", {}, None)
-    assert b"Content-Length" not in transport._request_head("GET", "/", "localhost", 80, "http", {}, None)
+    assert b"Content-Length" not in socket_transport._request_head("GET", "/", "localhost", 80, "http", {}, None)
 
 
 def test_a_json_body_is_sent_whole_with_its_length(scripted):
@@ -285,7 +287,7 @@ def test_a_json_body_is_sent_whole_with_its_length(scripted):
             conn.sendall(_json_answer())
 
     server = scripted(echo)
-    transport.SocketTransport().send("POST", server.url + "/v1/chat/completions?x=1",
+    SocketTransport().send("POST", server.url + "/v1/chat/completions?x=1",
                                      json_body={"messages": [{"role": "user", "content": "\u00e9t\u00e9"}]},
                                      headers={"Authorization": "Bearer k"}, timeout=(2, 2))
     head, _, body = server.requests[0].partition(b"\r\n\r\n")
@@ -317,7 +319,7 @@ from gevent import monkey
 monkey.patch_all()
 import json, sys, time
 sys.path[:0] = sys.argv[1:3]
-from taleweaver.llm import transport
+from taleweaver.llm.socket_transport import SocketTransport
 from test_socket_transport import ScriptedServer, _json_answer
 
 def kept_alive(server, conn):
@@ -331,7 +333,7 @@ def closed_by_server(server, conn):
 results = {}
 for script in (kept_alive, closed_by_server):
     server = ScriptedServer(script)
-    sender = transport.SocketTransport()
+    sender = SocketTransport()
     answers = []
     for _ in range(3):
         answers.append(sender.send("GET", server.url + "/v1/models", timeout=(2, 2)).json())

@@ -73,8 +73,11 @@ def web(story_app):
 
 
 @pytest.fixture
-def service(monkeypatch):
+def service(monkeypatch, web):
+    """The scripted service in place of the active one, which the user's settings say is Ollama
+    with its default model."""
     scripted = ScriptedService()
+    web.post("/api/settings/llm", json={"backend_type": "ollama", "config": {}, "default_model": scripted.default_model})
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: scripted)
     return scripted
 

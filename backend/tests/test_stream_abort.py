@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from taleweaver.llm import transport
+from taleweaver.llm.socket_transport import SocketTransport
 from taleweaver.llm.backends.lmstudio_service import LMStudioService
 from taleweaver.llm.backends.ollama_service import OllamaService
 from taleweaver.llm.errors import BackendError
@@ -40,7 +41,7 @@ def first_part_then_silence(first_part: bytes):
 
 def test_abort_from_another_thread_ends_a_read_waiting_for_the_backend_and_closes_the_connection(scripted):
     server = scripted(first_part_then_silence(FIRST_PART[LMStudioService]))
-    answer = transport.SocketTransport().send("POST", server.url + "/v1/chat/completions", json_body={},
+    answer = SocketTransport().send("POST", server.url + "/v1/chat/completions", json_body={},
                                               stream=True, timeout=(2, 30))
     lines = answer.iter_lines(30)
     assert next(lines).startswith(b"data: ")
@@ -59,7 +60,7 @@ def test_abort_after_an_answer_was_read_to_its_end_leaves_its_connection_to_the_
             conn.sendall(SSE_HEAD + _chunk(b"data: [DONE]\n\n") + _chunk(b""))
 
     server = scripted(kept_alive)
-    sender = transport.SocketTransport()
+    sender = SocketTransport()
     for _ in range(2):
         answer = sender.send("POST", server.url + "/v1/chat/completions", json_body={}, stream=True, timeout=(2, 5))
         assert list(answer.iter_lines(5)) == [b"data: [DONE]"]
@@ -72,7 +73,7 @@ def test_abort_after_an_answer_was_read_to_its_end_leaves_its_connection_to_the_
 def test_a_services_stream_aborted_by_its_holder_ends_and_the_backend_sees_the_connection_closed(scripted, service_class):
     server = scripted(first_part_then_silence(FIRST_PART[service_class]))
     service = service_class(server.url, default_model="m", first_token_timeout=30, idle_timeout=30,
-                            transport=transport.SocketTransport())
+                            transport=SocketTransport())
     stream = service.chat_completion({"messages": [{"role": "user", "content": "Go."}]}, stream=True)
     chunks = iter(stream)
     assert next(chunk for chunk in chunks if "Once" in as_text(chunk))  # Ollama's translation starts with the role

@@ -127,10 +127,10 @@ def test_ollama_context_is_num_ctx_else_its_default_never_more_than_the_model_al
         {"json": {"model_info": {"gemma.context_length": 2048}}},
         {"status_code": 404, "json": {"error": "model \"x\" not found, try pulling it first"}},
     ])
-    assert service.context_length("llama3.2") == (8192, "ollama num_ctx")
-    assert service.context_length("llama3.2") == (4096, "ollama default num_ctx")
-    assert service.context_length("tiny") == (2048, "ollama model_info")
-    assert service.context_length("x") == (4096, "default")
+    assert service.read_context_length("llama3.2") == (8192, "ollama num_ctx")
+    assert service.read_context_length("llama3.2") == (4096, "ollama default num_ctx")
+    assert service.read_context_length("tiny") == (2048, "ollama model_info")
+    assert service.read_context_length("x") == (4096, "default")
     assert m.request_history[0].json() == {"model": "llama3.2"}
 
 

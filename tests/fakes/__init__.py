@@ -7,6 +7,8 @@
 Run one by hand: ``python -m tests.fakes ollama`` (see README.md beside this file).
 """
 
+from .certificates import CertificateAuthority, self_signed_context
+from .proxy import RecordingProxy
 from .server import (
     DEFAULT_MODELS,
     DEFAULT_PORTS,
@@ -19,6 +21,9 @@ from .server import (
 
 __all__ = [
     "FakeLLMServer",
+    "RecordingProxy",
+    "CertificateAuthority",
+    "self_signed_context",
     "KINDS",
     "DEFAULT_MODELS",
     "DEFAULT_PORTS",

@@ -38,6 +38,7 @@ import math
 import re
 import select
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -326,6 +327,18 @@ class _HTTPServer6(_HTTPServer):
     address_family = socket.AF_INET6
 
 
+def _with_tls(server_class: type, context: ssl.SSLContext) -> type:
+    """The server class whose accepted connections speak TLS (the handshake runs in the
+    connection's own thread, at its first read)."""
+
+    class _TLSServer(server_class):
+        def get_request(self):
+            sock, address = super().get_request()
+            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    return _TLSServer
+
+
 class FakeLLMServer:
     """A fake Ollama / LM Studio / OpenAI server on a loopback address.
 
@@ -346,6 +359,7 @@ class FakeLLMServer:
         reasoning: Optional[str] = None,
         reasoning_inline: bool = False,
         context_length: Optional[int] = None,
+        tls: Optional[ssl.SSLContext] = None,  # a server-side context: the fake serves https
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -368,6 +382,7 @@ class FakeLLMServer:
         # The loaded context in tokens (prompt words + 4 per message); a longer prompt gets the
         # backend's own context-overflow error. Ollama truncates silently, as the real one does.
         self.context_length = context_length if context_length is not None else DEFAULT_CONTEXT.get(kind)
+        self.tls = tls
 
         self._lock = threading.Lock()
         self._faults: Dict[str, Dict[str, Any]] = {}
@@ -386,6 +401,8 @@ class FakeLLMServer:
             return self
         handler = type("FakeLLMHandler", (HANDLERS[self.kind],), {"fake": self})
         cls = _HTTPServer6 if ":" in self._bind_host else _HTTPServer
+        if self.tls is not None:
+            cls = _with_tls(cls, self.tls)
         self._stopping.clear()
         self._httpd = cls((self._bind_host, self._requested_port), handler)
         self._thread = threading.Thread(
@@ -442,7 +459,7 @@ class FakeLLMServer:
     def base_url(self) -> str:
         """Scheme, host and port, without any /v1."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def url(self) -> str:

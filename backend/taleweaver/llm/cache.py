@@ -52,6 +52,18 @@ def model_details(key: tuple, get_service: Callable, ttl: float, refresh: bool =
     return cached("models", key, ttl, read, refresh)
 
 
+def model_ids(key: tuple, get_models: Callable[[], list[str]], ttl: float, refresh: bool = False) -> list[str]:
+    """The ids of the backend's models: those of its detailed list while that is cached (so the
+    proxy answers what Settings shows), else `get_models()`, kept under an entry of their own."""
+    if not refresh:
+        models = _cache("models", ttl)
+        with _lock:
+            details = models.get(key)
+        if details is not None:
+            return [d["id"] for d in details]
+    return list(cached("model_ids", key, ttl, get_models, refresh))
+
+
 def status(key: tuple, ttl: float, probe: Callable[[], dict]) -> dict:
     """The live status of the backend, probed at most once per `ttl` seconds."""
     return cached("status", key, ttl, probe)

@@ -1,13 +1,16 @@
 """What a backend type *is*, as data: label, config fields (which are secret, which say where
-the server is), whether it is a local server, and the service class that talks to it.
+the server is), whether it is a local server, what to tell the user at each kind of failure, the
+rules that read its own error answers, and the service class that translates its API.
 
 Each backend's module (llm/backends/) declares its descriptor beside its service class;
-registry.py lists them. Validation, the masked view, the connection check, the service factory and the OpenAPI enums
-are generic over these descriptors (in the manner of LiteLLM's provider configs)."""
+registry.py lists them. Validation, the masked view, the connection check, the service factory,
+error mapping and the OpenAPI enums are generic over these descriptors (in the manner of
+LiteLLM's provider configs)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 FIELD_KINDS = ("url", "secret", "text", "seconds")
 
@@ -75,6 +78,26 @@ def timeout_fields(first_token: float = 300) -> tuple[ConfigField, ...]:
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What to tell the user at each kind of failure; {label} and {base_url} are filled in."""
+
+    unreachable: str = "Is {label} running, and is the URL in Settings right?"
+    auth: str = "Check the credentials in Settings."
+    model: str = "Pick a model from the list in Settings (Refresh Models shows what is available)."
+    no_models: str = "{label} answered but offers no models yet."
+    context: str = "Use a model with a longer context, or send a shorter prompt."
+    missing_endpoint: str = "Check that the URL points at {label} itself, without an extra path."
+
+    def filled(self, **values: str) -> "Hints":
+        return Hints(**{name: text.format(**values) for name, text in dataclasses.asdict(self).items()})
+
+
+# A rule reads one of the backend's own error answers (failures.Answer) and gives the error for
+# it, or None to leave it to the rules every backend shares; it also gets the backend's client.
+ErrorRule = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
 class BackendDescriptor:
     """One backend type: the single source of truth for everything that differs between them."""
 
@@ -88,6 +111,10 @@ class BackendDescriptor:
     # The context length (tokens) assumed when the backend does not say: the page's budget and
     # the trimming of old story text use it (see LLMService.context_length).
     default_context_length: int = 4096
+    # The URL field is the base of an OpenAI-style API (ending in /v1), not the server's root.
+    api_base_url: bool = False
+    hints: Hints = Hints()
+    error_rules: tuple[ErrorRule, ...] = field(default=(), compare=False)
     service: type = field(default=None, compare=False)  # set by implemented_by
 
     def implemented_by(self, cls: type) -> type:

@@ -48,12 +48,12 @@ def diagnose(service: Any, generate: bool = False, model: str | None = None) -> 
         try:
             models = service.get_models()
         except LLMError as failure:
-            exc = service.explain_wrong_url(failure)
+            exc = service.http.explain_wrong_url(failure)
             _record_failure(service, steps, exc, _ms(step_start))
             raise exc from None
         # One request proves these steps; its round trip is shown once, on the HTTP step.
         elapsed = _ms(step_start)
-        for name in service.steps_proven_by_model_list():
+        for name in _proven_by_the_model_list(service):
             steps.append(step(name, "ok", elapsed if name == "http" else None, _detail(service, name)))
         result["models"] = models
         steps.append(step("models", "ok", None, f"{len(models)} model(s)"))
@@ -61,7 +61,7 @@ def diagnose(service: Any, generate: bool = False, model: str | None = None) -> 
         if info:
             result["server_info"] = info
         if not models:
-            result["hint"] = service.no_models_hint()
+            result["hint"] = service.http.hints.no_models
         if generate:
             _generate_step(service, steps, model or service.default_model or (models[0] if models else None))
         else:
@@ -74,16 +74,24 @@ def diagnose(service: Any, generate: bool = False, model: str | None = None) -> 
             hint=exc.hint,
         )
     result["latency_ms"] = _ms(started)
+    result["resolved_url"] = service.http.resolved_url
     result["steps"] = steps
     return result
 
 
+def _proven_by_the_model_list(service: Any) -> list[str]:
+    """The steps one answered model-list request proves (authentication only when a secret was
+    sent with it)."""
+    return ["resolve", "connect", "http", "auth"] if service.http.checks_auth else ["resolve", "connect", "http"]
+
+
 def _detail(service: Any, name: str) -> str | None:
-    parts = urlsplit(service.resolved_url or service.base_url)
+    reached = service.http.resolved_url or service.http.base_url
+    parts = urlsplit(reached)
     return {
         "resolve": parts.hostname,
         "connect": parts.netloc,
-        "http": service.resolved_url or service.base_url,
+        "http": reached,
         "auth": "credentials accepted",
     }.get(name)
 
@@ -109,7 +117,7 @@ def _record_failure(service: Any, steps: list[dict], exc: LLMError, elapsed: flo
     """Mark the steps before the failed one as passed, the failed one, and the rest skipped."""
     order = list(STEP_LABELS)
     failed_at = exc.step if exc.step in STEP_LABELS else "http"
-    applicable = [s for s in order if s != "auth" or service.checks_auth()]
+    applicable = [s for s in order if s != "auth" or service.http.checks_auth]
     for name in applicable:
         if any(s["name"] == name for s in steps):
             continue

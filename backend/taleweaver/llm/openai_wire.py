@@ -6,7 +6,6 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Iterator
-from urllib.parse import urlsplit
 
 from taleweaver.llm import reasoning
 from taleweaver.llm.service import LLMService
@@ -143,12 +142,6 @@ class OpenAIWireService(LLMService):
                 )
         finally:
             response.close()
-
-    def missing_endpoint_hint(self) -> str:
-        base = (self.resolved_url or self.base_url).rstrip("/")
-        if not self.models_path.startswith("/v1") and not urlsplit(base).path.endswith("/v1"):
-            return f"The base URL probably needs /v1 at its end: try {base}/v1 in Settings."
-        return super().missing_endpoint_hint()
 
     def _stream_error(self, data: bytes) -> BackendError:
         try:

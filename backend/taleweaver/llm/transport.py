@@ -1,30 +1,20 @@
-"""How LLM services send HTTP: a transport the service is given, in the manner of requests'
-adapters. Production uses `SocketTransport` (keep-alive sockets, answers parsed by
-geventhttpclient's C parser); `PoolTransport` (urllib3) is the same seam over urllib3; tests that
-mock `requests` hand the service the requests transport instead. Each transport turns its
-library's failures into the few kinds below exactly once, so the services never see urllib3,
-requests or socket exceptions."""
+"""How LLM services send HTTP, in the manner of requests' adapters: a transport sends one request
+and returns its answer, or raises one of the few failure kinds below; each transport turns its
+library's failures into these kinds exactly once, so the services never see urllib3 or socket
+exceptions. The transports: socket_transport.SocketTransport (keep-alive sockets to a backend
+reached directly) and proxy_transport.ProxyTransport (urllib3, through the environment's proxy);
+http_client chooses between them per origin and is the process default."""
 from __future__ import annotations
 
-import collections
-import contextlib
-import functools
-import ipaddress
 import json
-import select
 import socket
 import ssl
 import threading
 from typing import Any, Iterator, Protocol
-from urllib.parse import urlsplit
 
-import requests
 import urllib3
 import urllib3.exceptions
-from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketPoolResponse
-
-_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "Taleweaver"}
-_PLAIN_HEADERS = {"Accept": "application/json", "User-Agent": "Taleweaver"}
+from geventhttpclient.response import HTTPParseError, HTTPSocketPoolResponse
 
 
 class TransportError(Exception):
@@ -80,6 +70,22 @@ class TransportFailure(TransportError):
     """Any other failure of the HTTP client (TLS, malformed answer, ...)."""
 
 
+class ProxyFailed(TransportError):
+    """The environment's proxy would not carry the request: it could not be reached (`reason`
+    says how), or answered the request itself with `status` (407: it wants credentials). Its
+    address is told without credentials; `variable` is the environment variable that named it."""
+
+    def __init__(self, proxy: str, variable: str, status: int | None = None, reason: str = "", *,
+                 with_credentials: bool = False):
+        super().__init__(f"the proxy {proxy} ({variable}): {status or ''} {reason}".strip())
+        self.proxy, self.variable, self.status, self.reason = proxy, variable, status, reason
+        self.with_credentials = with_credentials
+
+    @property
+    def wants_credentials(self) -> bool:
+        return self.status == 407
+
+
 class Response(Protocol):
     """The parts of an HTTP answer a service reads."""
 
@@ -102,6 +108,20 @@ class Transport(Protocol):
 
     def send(self, method: str, url: str, *, json_body: Any, headers: dict, stream: bool,
              timeout: tuple[float, float]) -> Response: ...
+
+
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "Taleweaver"}
+_PLAIN_HEADERS = {"Accept": "application/json", "User-Agent": "Taleweaver"}
+
+
+def request_body(json_body: Any) -> bytes | None:
+    """The bytes of a request's JSON body (None: no body)."""
+    return None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+
+
+def request_headers(body: bytes | None, headers: dict | None) -> dict:
+    """Every transport's request headers: the JSON ones, then the backend's own."""
+    return {**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **(headers or {})}
 
 
 def _set_socket_timeout(raw, seconds: float) -> None:
@@ -204,206 +224,13 @@ class PoolResponse(_Body):
         return _iter_lines(self.raw, idle_timeout, (urllib3.exceptions.ProtocolError, OSError))
 
 
-@functools.lru_cache(maxsize=256)
-def _split_target(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, origin-form request target) of a URL; backends reuse a few URLs."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, parts.hostname, port, (parts.path or "/") + ("?" + parts.query if parts.query else "")
-
-
-@functools.lru_cache(maxsize=64)
-def _timeout(connect: float, read: float) -> urllib3.Timeout:
-    return urllib3.Timeout(connect=connect, read=read)
-
-
-def _is_name_resolution_error(exc: BaseException | None) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, urllib3.exceptions.NameResolutionError):
-            return True
-        text = str(exc)
-        if any(marker in text for marker in (
-            "Name or service not known", "nodename nor servname", "getaddrinfo failed",
-            "Temporary failure in name resolution",
-        )):
-            return True
-        exc = exc.__cause__ or exc.__context__ or (
-            exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-        )
-    return False
-
-
-class PoolTransport:
-    """Keep-alive connections per backend origin straight through urllib3: requests' per-call
-    preparation (cookies, hooks, environment merging) costs more than the rest of a proxied call."""
-
-    def __init__(self, maxsize: int = 1024):
-        # As many keep-alive connections per backend and worker as streams open at once (under
-        # gevent, 1,000 in a burst): past it, each ending stream's connection is dropped ("pool
-        # is full") and the next one connects anew. A local LLM is never behind an environment
-        # proxy, so none is read.
-        self.pools = urllib3.PoolManager(num_pools=32, maxsize=maxsize, block=False)
-
-    def send(self, method: str, url: str, *, json_body: Any = None, headers: dict | None = None,
-             stream: bool = False, timeout: tuple[float, float] = (5.0, 60.0)) -> PoolResponse:
-        body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
-        scheme, host, port, target = _split_target(url)
-        try:
-            pool = self.pools.connection_from_host(host, port, scheme)
-            raw = pool.urlopen(
-                method,
-                target,
-                body=body,
-                headers={**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **(headers or {})},
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                timeout=_timeout(*timeout),
-                preload_content=not stream,
-                decode_content=True,
-            )
-        except urllib3.exceptions.NewConnectionError as exc:  # before its base ConnectTimeoutError
-            if _is_name_resolution_error(exc):
-                raise NameNotResolved(host) from None
-            raise ConnectionRefused(str(exc)) from None
-        except urllib3.exceptions.ConnectTimeoutError:
-            raise ConnectTimedOut() from None
-        except urllib3.exceptions.ReadTimeoutError:
-            raise ReadTimedOut() from None
-        except urllib3.exceptions.ProtocolError:
-            raise ConnectionDropped("closed without answering") from None
-        except urllib3.exceptions.SSLError as exc:
-            raise TlsFailed(str(exc)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransportFailure(str(exc)) from None
-        return PoolResponse(raw)
-
-
-# -- SocketTransport ---------------------------------------------------------------------------
-# Why not urllib3 in production: starting a stream through it costs about 0.6 ms more CPU than
-# this (bench/, a 2-core machine: 0.90 ms against 0.31 ms per streamed request), and on 2 cores a
-# burst of 1,000 streams is bound by exactly that CPU. What this adds to the library is only what
-# a client of a few known backends needs: one request head, one keep-alive list per origin, and
-# the connect/TLS steps told apart for the error kinds above. geventhttpclient parses the answer
-# (llhttp: status, headers, Content-Length, chunked, keep-alive), and gives a socket back to its
-# origin's list once an answer has been read to its end.
-
-_SOCKET_BLOCK = 65536
-
-
-def _idle_socket_alive(sock) -> bool:
-    """An idle keep-alive socket is usable if it is open and has nothing to read (a readable
-    idle socket was closed by the server, or holds bytes nobody asked for). poll() where there is
-    one: select() cannot watch a descriptor past 1,023, and a busy server has more; gevent's
-    patching removes poll() and its select() has no such limit."""
-    try:
-        fileno = sock.fileno()
-        if fileno < 0:
-            return False
-        poll = getattr(select, "poll", None)
-        if poll is not None:
-            poller = poll()
-            poller.register(fileno, select.POLLIN)
-            return not poller.poll(0)
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable
-    except (OSError, ValueError):
-        return False
-
-
-class _Origin:
-    """Idle keep-alive sockets to one scheme://host:port, newest last; geventhttpclient's answer
-    calls return_socket when it was read to its end and release_socket when it was not."""
-
-    __slots__ = ("idle", "maxsize")
-
-    def __init__(self, maxsize: int):
-        self.idle: collections.deque = collections.deque()
-        self.maxsize = maxsize
-
-    def take(self):
-        while True:
-            try:
-                sock = self.idle.pop()
-            except IndexError:
-                return None
-            if _idle_socket_alive(sock):
-                return sock
-            _close(sock)
-
-    def return_socket(self, sock) -> None:
-        if len(self.idle) < self.maxsize:
-            self.idle.append(sock)
-        else:
-            _close(sock)
-
-    def release_socket(self, sock) -> None:
-        _close(sock)
-
-    def close(self) -> None:
-        while self.idle:
-            _close(self.idle.pop())
-
-
-def _close(sock) -> None:
-    try:
-        sock.close()
-    except OSError:
-        pass
-
-
-@functools.lru_cache(maxsize=256)
-def _literal_family(host: str):
-    """AF_INET or AF_INET6 for an IP address, None for a name."""
-    try:
-        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-    except ValueError:
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
-    """The machine's trusted certificates with hostname checks, as urllib3 and requests use
-    (made at first use, after gunicorn's gevent worker has patched ssl)."""
-    return ssl.create_default_context()
-
-
-_FORBIDDEN_IN_HEAD = ("\r", "\n", "\0")
-
-
-def _request_head(method: str, target: str, host: str, port: int, scheme: str, headers: dict,
-                  body: bytes | None) -> bytes:
-    """The request line and headers of an HTTP/1.1 request."""
-    authority = f"[{host}]" if ":" in host else host
-    if port != (443 if scheme == "https" else 80):
-        authority += f":{port}"
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
-    for name, value in headers.items():
-        value = str(value)
-        if any(bad in name or bad in value for bad in _FORBIDDEN_IN_HEAD):
-            # Never the value in the message: it may be an API key.
-            raise TransportFailure(f"the {name} header holds a line break, which HTTP cannot carry")
-        lines.append(f"{name}: {value}")
-    if body is not None:
-        lines.append(f"Content-Length: {len(body)}")
-    try:
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    except UnicodeEncodeError:
-        raise TransportFailure(
-            "a header holds characters HTTP headers cannot carry (only Latin-1); check the API key "
-            "and organization in Settings"
-        ) from None
-
-
 # An answer gives its socket back to its origin's idle list (release) and abort() shuts it down
 # one at a time: abort, called from another thread, never shuts down a socket that went back to
 # the list, and maybe on to another request, in between.
 _handing_back = threading.Lock()
 
 
-class _AbortableAnswer(HTTPSocketPoolResponse):
+class AbortableAnswer(HTTPSocketPoolResponse):
     """geventhttpclient's answer, with abort(): its socket shut down while it is being read."""
 
     def release(self) -> None:
@@ -421,7 +248,7 @@ class SocketResponse(_Body):
 
     __slots__ = ("raw", "status_code", "headers", "reason", "_content")
 
-    def __init__(self, raw: _AbortableAnswer):
+    def __init__(self, raw: AbortableAnswer):
         self.raw = raw
         self.status_code = raw.status_code
         self.headers = raw.info()  # case-insensitive
@@ -477,170 +304,3 @@ class SocketResponse(_Body):
             raise ConnectionDropped("closed in the middle of the answer") from None
         finally:
             raw.release()
-
-
-class SocketTransport:
-    """HTTP/1.1 over keep-alive sockets per backend origin; under gunicorn's gevent worker the
-    sockets are gevent's (the standard library is patched), under threads the plain ones."""
-
-    def __init__(self, maxsize: int = 1024):
-        # As many idle keep-alive sockets per origin and worker as streams may end at once (under
-        # gevent, 1,000 in a burst); past it, the socket of an ending stream is closed.
-        self.maxsize = maxsize
-        self.origins: dict[tuple[str, str, int], _Origin] = {}
-
-    def close(self) -> None:
-        for origin in list(self.origins.values()):
-            origin.close()
-
-    def _connect(self, scheme: str, host: str, port: int, connect_timeout: float):
-        family = _literal_family(host)
-        try:
-            if family is None:
-                sock = socket.create_connection((host, port), timeout=connect_timeout)
-            else:  # an IP address (most local backends): no name lookup to ask for
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                try:
-                    sock.settimeout(connect_timeout)
-                    sock.connect((host, port))
-                except BaseException:
-                    sock.close()
-                    raise
-        except socket.gaierror:
-            raise NameNotResolved(host) from None
-        except socket.timeout:
-            raise ConnectTimedOut() from None
-        except OSError as exc:  # refused, no route, network unreachable
-            raise ConnectionRefused(str(exc)) from None
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if scheme == "https":
-                sock = _tls_context().wrap_socket(sock, server_hostname=host)
-        except socket.timeout:
-            _close(sock)
-            raise ConnectTimedOut() from None
-        except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
-            _close(sock)
-            raise TlsFailed(str(exc)) from None
-        return sock
-
-    def send(self, method: str, url: str, *, json_body: Any = None, headers: dict | None = None,
-             stream: bool = False, timeout: tuple[float, float] = (5.0, 60.0)) -> SocketResponse:
-        body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
-        scheme, host, port, target = _split_target(url)
-        head = _request_head(method, target, host, port, scheme,
-                             {**(_PLAIN_HEADERS if body is None else _JSON_HEADERS), **(headers or {})}, body)
-        key = (scheme, host, port)
-        origin = self.origins.get(key)
-        if origin is None:
-            origin = self.origins.setdefault(key, _Origin(self.maxsize))
-        sock = origin.take() or self._connect(scheme, host, port, timeout[0])
-        try:
-            sock.settimeout(timeout[1])
-            sock.sendall(head + body if body is not None else head)
-            raw = _AbortableAnswer(sock, origin, block_size=_SOCKET_BLOCK, method=method)
-        except socket.timeout:
-            _close(sock)
-            raise ReadTimedOut() from None
-        except ssl.SSLError as exc:
-            _close(sock)
-            raise TlsFailed(str(exc)) from None
-        except (HTTPConnectionClosed, HTTPParseError, OSError):
-            _close(sock)  # a response that failed has released it already; closing twice is harmless
-            raise ConnectionDropped("closed without answering") from None
-        response = SocketResponse(raw)
-        if not stream:
-            try:
-                response.content
-            except ReadTimedOut:
-                raise ReadTimedOut() from None
-            except ConnectionDropped:
-                raise ConnectionDropped("closed without answering") from None
-        return response
-
-
-class RequestsResponse(_Body):
-    """An answer read through requests (what requests-mock answers)."""
-
-    __slots__ = ("response", "status_code", "headers", "reason")
-
-    def __init__(self, response):
-        self.response = response
-        self.status_code = response.status_code
-        self.headers = response.headers
-        self.reason = response.reason
-
-    @property
-    def content(self) -> bytes:
-        try:
-            return self.response.content
-        except requests.exceptions.ConnectionError:
-            raise ConnectionDropped("closed while sending the answer") from None
-
-    def close(self) -> None:
-        self.response.close()
-
-    def abort(self) -> None:
-        _shut_down(_urllib3_socket(getattr(self.response, "raw", None)))
-
-    def iter_lines(self, idle_timeout: float) -> Iterator[bytes]:
-        return _iter_lines(
-            self.response.raw, idle_timeout,
-            (urllib3.exceptions.ProtocolError, requests.exceptions.ConnectionError, OSError),
-        )
-
-
-class RequestsTransport:
-    """Requests through a requests.Session: slower than the pool, but what requests-mock sees."""
-
-    def __init__(self, session=None):
-        self.session = session or requests.Session()
-        self.session.trust_env = False
-
-    def send(self, method: str, url: str, *, json_body: Any = None, headers: dict | None = None,
-             stream: bool = False, timeout: tuple[float, float] = (5.0, 60.0)) -> RequestsResponse:
-        try:
-            response = self.session.request(
-                method, url, json=json_body, headers=headers or {}, stream=stream,
-                timeout=timeout, allow_redirects=False,
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise ConnectTimedOut() from None
-        except requests.exceptions.ReadTimeout:
-            raise ReadTimedOut() from None
-        except requests.exceptions.SSLError as exc:  # before its base class ConnectionError
-            raise TlsFailed(str(exc)) from None
-        except requests.exceptions.ConnectionError as exc:
-            if _is_name_resolution_error(exc):
-                raise NameNotResolved(urlsplit(url).hostname) from None
-            if "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc):
-                raise ConnectionDropped("closed without answering") from None
-            raise ConnectionRefused(str(exc)) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransportFailure(str(exc)) from None
-        return RequestsResponse(response)
-
-
-_default: Transport = SocketTransport()
-
-
-def default() -> Transport:
-    """The transport a service uses when it was given none."""
-    return _default
-
-
-def set_default(chosen: Transport) -> Transport:
-    """Make `chosen` the transport of services given none; returns the one it replaces."""
-    global _default
-    previous, _default = _default, chosen
-    return previous
-
-
-@contextlib.contextmanager
-def using(chosen: Transport):
-    """Within the block, services given no transport use `chosen` (tests)."""
-    previous = set_default(chosen)
-    try:
-        yield chosen
-    finally:
-        set_default(previous)

@@ -103,42 +103,42 @@ def forget_resolved() -> None:
         _resolved.clear()
 
 
-def send_with_fallback(service: Any, send: Callable[..., Any], method: str, path: str, **options):
-    """`send(base_url, method, path, **options)` to the service's URL; when that is a local
-    server configured as localhost that refuses the connection under WSL, to the Windows host.
+def send_with_fallback(client: Any, send: Callable[..., Any], method: str, path: str, **options):
+    """`send(base_url, method, path, **options)` to the backend client's URL; when that is a
+    local server configured as localhost that refuses the connection under WSL, to the Windows host.
 
     The address that answered is remembered, so later requests go there at once.
     """
-    remembered = _resolved.get(service.base_url)
+    remembered = _resolved.get(client.base_url)
     if remembered:
         try:
             response = send(remembered, method, path, **options)
-            service.resolved_url = remembered
+            client.resolved_url = remembered
             return response
         except (BackendUnreachable, BackendTimeout):
             with _resolved_lock:
-                _resolved.pop(service.base_url, None)
+                _resolved.pop(client.base_url, None)
     try:
-        return send(service.base_url, method, path, **options)
+        return send(client.base_url, method, path, **options)
     except BackendUnreachable as exc:
-        if not (exc.step == "connect" and service.local_server and service.wsl_fallback
-                and is_loopback_url(service.base_url) and is_wsl()):
+        if not (exc.step == "connect" and client.local_server and client.wsl_fallback
+                and is_loopback_url(client.base_url) and is_wsl()):
             raise
         tried = []
-        for candidate in candidate_base_urls(service.base_url):
+        for candidate in candidate_base_urls(client.base_url):
             tried.append(candidate)
             try:
                 response = send(candidate, method, path, **dict(options, connect_timeout=CANDIDATE_CONNECT_TIMEOUT))
             except (BackendUnreachable, BackendTimeout):
                 continue
             with _resolved_lock:
-                _resolved[service.base_url] = candidate
-            service.resolved_url = candidate
+                _resolved[client.base_url] = candidate
+            client.resolved_url = candidate
             return response
         raise BackendUnreachable(
-            f"{service.label} did not answer at {service.base_url}, nor on the Windows host "
+            f"{client.label} did not answer at {client.base_url}, nor on the Windows host "
             f"({', '.join(tried) or 'no address found'}). Taleweaver runs in WSL, where "
             "localhost is not always Windows.",
-            hint=service.unreachable_hint(),
+            hint=client.hints.unreachable,
             step="connect",
         ) from None

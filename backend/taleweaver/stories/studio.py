@@ -2,22 +2,9 @@
 regenerate the last one), built from the story within the context of the model that writes it."""
 from __future__ import annotations
 
-from taleweaver.llm import cache as llm_cache
 from taleweaver.stories import prompting
 from taleweaver.stories import store as stories_store
 from taleweaver.errors import ApiError
-
-CONTEXT_CACHE_SECONDS = 60.0
-
-
-def context_length(service, model: str | None) -> tuple[int, str]:
-    """The model's context length and where the figure comes from, asked of the backend at most
-    once a minute per model (a test's stand-in service without a cache key is asked each time)."""
-    key = getattr(service, "cache_key", None)
-    if not isinstance(key, tuple):
-        return service.context_length(model)
-    return llm_cache.cached("context", key + (model,), CONTEXT_CACHE_SECONDS, lambda: service.context_length(model))
-
 
 def story_fields(row) -> dict:
     return {k: row[k] for k in ("premise", "genre", "length", "memory", "authors_note")}
@@ -45,7 +32,7 @@ def build_prompt(row, action: str, service, model: str | None, max_tokens) -> pr
         raise ApiError(400, "invalid_request", f"The action must be one of {', '.join(prompting.ACTIONS)}.",
                        field="taleweaver.action")
     text, _ = passage_prefix(row, action)
-    tokens, source = context_length(service, model)
+    tokens, source = service.context_length(model)
     try:
         return prompting.build(story_fields(row), text, tokens, max_tokens, source)
     except prompting.ContextTooSmall as small:

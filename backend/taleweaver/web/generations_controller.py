@@ -91,7 +91,8 @@ def _completion(generation_id: int) -> Response:
     return jsonify(body)
 
 
-def start_story_generation(story_id: int, payload: dict, service, action: str | None = None) -> Response:
+def start_story_generation(story_id: int, payload: dict, service, backend_type: str | None,
+                           action: str | None = None) -> Response:
     """Run the chat completion as a job writing into the story; stream its events or await its end.
     With an action the server writes the messages: the story's next passage (continue) or another
     version of its last generated one (regenerate), within the model's context."""
@@ -115,7 +116,7 @@ def start_story_generation(story_id: int, payload: dict, service, action: str | 
     try:
         job = jobs.create_job(
             current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
-            backend_type=service.backend_type, payload=payload, action=action, prefix_length=prefix_length,
+            backend_type=backend_type, payload=payload, action=action, prefix_length=prefix_length,
             context=context,
         )
     except jobs.AlreadyRunning as running:

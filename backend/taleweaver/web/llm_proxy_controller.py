@@ -9,7 +9,6 @@ from taleweaver.storage import db
 from taleweaver.web import generations_controller
 from taleweaver.llm import cache as llm_cache
 from taleweaver.settings import llm_service
-from taleweaver.settings import store as settings_store
 from taleweaver.generations import streams
 from taleweaver.web.auth import current_user_id
 from taleweaver.errors import ApiError
@@ -22,34 +21,28 @@ bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
 
 
-def _text(value) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _models_of(service) -> list[str]:
-    """The model ids of the service, from the list cache the settings API shares (a service
-    without a cache key, such as a test's stand-in, is asked directly)."""
-    key = getattr(service, "cache_key", None)
-    if not isinstance(key, tuple):
-        return list(service.get_models())
-    refresh = request.args.get("refresh", "").lower() in ("1", "true", "yes")
-    if refresh:
-        key = key[:-1] + (settings_store.note_models_refreshed(key[1]),)
-    ttl = current_app.config.get("MODELS_CACHE_SECONDS", 10)
-    return [d["id"] for d in llm_cache.model_details(key, lambda: service, ttl, refresh)]
+def _wants_refresh() -> bool:
+    return request.args.get("refresh", "").lower() in ("1", "true", "yes")
 
 
 @bp.get("/models")
 def list_models():
-    service = llm_service.get_active_llm_service(current_user_id())
+    """The active backend's models, from the list cache the settings API shares."""
+    user_id = current_user_id()
+    service = llm_service.get_active_llm_service(user_id)
+    active = llm_service.active_backend(user_id)
+    refresh = _wants_refresh()
+    if refresh:
+        active = active.with_models_refreshed()
     db.release_db()  # the backend may take its time; the connection serves other requests meanwhile
-    owner = _text(getattr(service, "backend_type", None)) or "taleweaver"
+    ttl = current_app.config.get("MODELS_CACHE_SECONDS", 10)
+    owner = active.backend_type or "taleweaver"
     return jsonify(
         {
             "object": "list",
             "data": [
                 {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
-                for model_id in _models_of(service)
+                for model_id in llm_cache.model_ids(active.cache_key, service.get_models, ttl, refresh)
             ],
         }
     )
@@ -143,19 +136,18 @@ def _sse_stream(chunks: Stream):
 def chat_completions():
     payload = _chat_request()
     story_id, action = generations_controller.named_story(payload)
-    service = llm_service.get_active_llm_service(current_user_id())
-    if not payload.get("model"):
-        default = _text(getattr(service, "default_model", None))
-        if default:
-            payload["model"] = default
+    user_id = current_user_id()
+    service = llm_service.get_active_llm_service(user_id)
+    active = llm_service.active_backend(user_id)
+    if not payload.get("model") and active.default_model:
+        payload["model"] = active.default_model
     if story_id is not None:
-        return generations_controller.start_story_generation(story_id, payload, service, action)
+        return generations_controller.start_story_generation(story_id, payload, service, active.backend_type, action)
     stream = payload.get("stream") is True
     headers = {}
-    backend = _text(getattr(service, "backend_type", None))
-    if backend:
-        headers["X-Taleweaver-Backend"] = backend
-    if _text(payload.get("model")):
+    if active.backend_type:
+        headers["X-Taleweaver-Backend"] = active.backend_type
+    if payload.get("model"):
         headers["X-Taleweaver-Model"] = payload["model"]
     db.release_db()  # a model may take minutes to answer; the connection serves other requests meanwhile
     result = service.chat_completion(payload, stream=stream)

@@ -6,19 +6,21 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from taleweaver.llm import registry as backends
-from taleweaver.storage import crypto
+from taleweaver.errors import ApiError, validation_error
 from taleweaver.llm import cache as llm_cache
+from taleweaver.llm import registry as backends
+from taleweaver.llm.errors import BackendUnreachable, LLMError
 from taleweaver.settings import llm_service
 from taleweaver.settings import store as settings_store
-from taleweaver.web.auth import current_user_id
+from taleweaver.settings import validation
+from taleweaver.storage import crypto
 from taleweaver.storage.db import database_path
-from taleweaver.errors import ApiError, validation_error
+from taleweaver.web.auth import current_user_id
 from taleweaver.web.request_body import json_object
-from taleweaver.llm.errors import BackendUnreachable, LLMError
 
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 log = logging.getLogger("taleweaver.settings")
+
 
 def _default_model(body: dict):
     model = body.get("default_model")
@@ -46,10 +48,10 @@ def get_settings():
 @bp.post("/llm")
 def save_settings():
     body = json_object()
-    backend_type = settings_store.check_backend_type(body.get("backend_type"))
+    backend_type = validation.check_backend_type(body.get("backend_type"))
     user_id = current_user_id()
     existing = settings_store.row_for(user_id, backend_type)
-    config = settings_store.validate_config(
+    config = validation.validate_config(
         backend_type, body.get("config"), existing["config"] if existing else None
     )
     if "default_model" in body:
@@ -64,7 +66,7 @@ def save_settings():
 @bp.post("/llm/test")
 def test_connection():
     body = json_object()
-    backend_type = settings_store.check_backend_type(body.get("backend_type"))
+    backend_type = validation.check_backend_type(body.get("backend_type"))
     generate = body.get("generate", False)
     if not isinstance(generate, bool):
         raise validation_error("generate", "generate must be true or false.")
@@ -75,27 +77,12 @@ def test_connection():
     existing = settings_store.row_for(user_id, backend_type)
     stored = existing["config"] if existing else None
     try:
-        config = settings_store.validate_config(backend_type, body.get("config"), stored)
-    except settings_store.KeyNotReusable as exc:
+        config = validation.validate_config(backend_type, body.get("config"), stored)
+    except validation.KeyNotReusable as exc:
         return jsonify(_untested(backend_type, exc))
-    default_model = existing["default_model"] if existing else None
-    service = llm_service.create_service(backend_type, config, default_model)
+    service = llm_service.create_service(backend_type, config, existing["default_model"] if existing else None)
     started = time.perf_counter()
-    try:
-        if generate:
-            outcome = service.test_connection(generate=True, model=model or None)
-        else:
-            outcome = service.test_connection()
-    except Exception as exc:  # noqa: BLE001 - a test reports any failure instead of failing itself
-        message = crypto.redact(str(exc), settings_store.secrets_of(backend_type, config))
-        log.warning("connection test of %s failed unexpectedly: %s", backend_type, message)
-        outcome = {
-            "status": "error",
-            "models": [],
-            "error": message or type(exc).__name__,
-            "error_code": getattr(exc, "code", "backend_error"),
-            "hint": getattr(exc, "hint", None),
-        }
+    outcome = _diagnosis(service, backend_type, config, generate, model)
     result = {
         "status": outcome.get("status", "error"),
         "backend_type": backend_type,
@@ -103,7 +90,7 @@ def test_connection():
         "latency_ms": outcome.get("latency_ms", round((time.perf_counter() - started) * 1000, 1)),
         "tested_at": settings_store.now_iso(),
         "server_info": outcome.get("server_info"),
-        "resolved_url": outcome.get("resolved_url") or getattr(service, "resolved_url", None),
+        "resolved_url": outcome.get("resolved_url"),
         "error": outcome.get("error"),
         "error_code": outcome.get("error_code"),
         "hint": outcome.get("hint"),
@@ -122,7 +109,22 @@ def test_connection():
     return jsonify(result)
 
 
-def _untested(backend_type: str, exc: settings_store.KeyNotReusable) -> dict:
+def _diagnosis(service, backend_type: str, config: dict, generate: bool, model: str | None) -> dict:
+    """The service's connection test; a test that fails in itself is reported, not raised."""
+    try:
+        if generate:
+            return service.test_connection(generate=True, model=model or None)
+        return service.test_connection()
+    except LLMError as exc:
+        failure = {"error": exc.message, "error_code": exc.code, "hint": exc.hint}
+    except Exception as exc:  # noqa: BLE001 - a test reports any failure instead of failing itself
+        failure = {"error": str(exc) or type(exc).__name__, "error_code": "backend_error", "hint": None}
+    failure["error"] = crypto.redact(failure["error"], settings_store.secrets_of(backend_type, config))
+    log.warning("connection test of %s failed unexpectedly: %s", backend_type, failure["error"])
+    return {"status": "error", "models": [], **failure}
+
+
+def _untested(backend_type: str, exc: validation.KeyNotReusable) -> dict:
     """The answer to a test that was not run because the stored key may not go to the new address."""
     return {
         "status": "error",
@@ -147,7 +149,8 @@ def _forget_status(user_id: int) -> None:
 @bp.get("/llm/status")
 def status():
     user_id = current_user_id()
-    row = settings_store.active_row(user_id)
+    read = settings_store.active_settings(user_id)
+    row = read.row()
     if row is None:
         return jsonify(
             {
@@ -163,7 +166,7 @@ def status():
                 "model_state": None,
             }
         )
-    key = (database_path(), user_id, row["backend_type"], settings_store.settings_version(user_id))
+    key = (database_path(), user_id, row["backend_type"], read.settings_version)
     live = llm_cache.status(key, current_app.config["STATUS_CACHE_SECONDS"], lambda: _probe(row))
     last_test = row["last_test"] or {}
     return jsonify(
@@ -183,8 +186,8 @@ def _probe(row: dict) -> dict:
     started = time.perf_counter()
     result = {"checked_at": settings_store.now_iso(), "error": None, "hint": None, "model_state": None}
     try:
-        service = llm_service.create_service(row["backend_type"], row["config"], row["default_model"])
-        service.connect_timeout = min(service.connect_timeout, timeout)
+        service = llm_service.create_service(row["backend_type"], row["config"], row["default_model"],
+                                             connect_timeout_limit=timeout)
         service.get_models()
         result["status"] = "connected"
         result["model_state"] = service.model_state(row["default_model"])
@@ -203,7 +206,7 @@ def models():
     user_id = current_user_id()
     backend_type = request.args.get("backend_type")
     if backend_type:
-        settings_store.check_backend_type(backend_type)
+        validation.check_backend_type(backend_type)
         row = settings_store.row_for(user_id, backend_type)
         if row is None:
             raise ApiError(

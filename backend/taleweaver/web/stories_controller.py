@@ -441,11 +441,12 @@ def context_budget(story_id: int):
         if not max_tokens.isdigit() or not 1 <= int(max_tokens) <= 1_000_000:
             raise validation_error("max_tokens", "max_tokens must be a whole number of tokens (1 or more).")
         max_tokens = int(max_tokens)
-    service = llm_service.get_active_llm_service(current_user_id())
-    model = request.args.get("model") or getattr(service, "default_model", None)
+    user_id = current_user_id()
+    service = llm_service.get_active_llm_service(user_id)
+    active = llm_service.active_backend(user_id)
+    model = request.args.get("model") or active.default_model
     prompt = studio.build_prompt(row, action, service, model, max_tokens)
-    return jsonify({"action": action, "backend_type": getattr(service, "backend_type", None), "model": model,
-                    **prompt.budget})
+    return jsonify({"action": action, "backend_type": active.backend_type, "model": model, **prompt.budget})
 
 
 @bp.post("/<int:story_id>/alternatives")

@@ -1,9 +1,30 @@
 """LM Studio: its OpenAI-compatible /v1 API plus the /api/v0 REST API for model details."""
 from __future__ import annotations
 
-from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, timeout_fields
-from taleweaver.llm.errors import BackendRejected, ModelNotFound
+from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
+from taleweaver.llm.errors import BackendRejected, LLMError, ModelNotFound
 from taleweaver.llm.openai_wire import OpenAIWireService
+
+
+def _invalid_model_identifier(answer, client) -> LLMError | None:
+    """LM Studio answers an unknown model with HTTP 400 'Invalid model identifier "x". Please
+    specify a valid downloaded model (e.g., a, b, c).' (quoted whole: it names the valid ones)."""
+    if "invalid model identifier" in answer.message.lower():
+        return ModelNotFound(f"LM Studio: {answer.message}", hint=client.hints.model)
+    return None
+
+
+def _no_models_loaded(answer, client) -> LLMError | None:
+    if "no models loaded" in answer.message.lower():
+        return BackendRejected(
+            f"LM Studio has no model loaded: {answer.message}",
+            hint="Load a model in LM Studio (or with `lms load`), then try again.",
+            code="no_model_loaded",
+            http_status=503,
+            step="generate",
+        )
+    return None
+
 
 DESCRIPTOR = BackendDescriptor(
     type="lmstudio",
@@ -17,6 +38,16 @@ DESCRIPTOR = BackendDescriptor(
                     help="Where LM Studio's server listens; it shows the address in its Developer tab."),
         *timeout_fields(first_token=300),
     ),
+    hints=Hints(
+        unreachable="Start the server in LM Studio (Developer tab → Start Server) and check the port. "
+        "If Taleweaver runs in WSL and LM Studio on Windows, turn on \"Serve on Local Network\" "
+        "in LM Studio's server settings, or use the Windows host's address instead of localhost.",
+        context="Load the model with a larger context length in LM Studio (the model's load settings), "
+        "or send a shorter prompt.",
+        no_models="LM Studio answered but lists no models: download or load a model in LM Studio.",
+        model="That model is not available in LM Studio: load it there, or pick another model in Settings.",
+    ),
+    error_rules=(_invalid_model_identifier, _no_models_loaded),
 )
 
 
@@ -52,7 +83,7 @@ class LMStudioService(OpenAIWireService):
             if isinstance(m, dict) and m.get("type", "llm") != "embeddings"
         ]
 
-    def context_length(self, model: str | None) -> tuple[int, str]:
+    def read_context_length(self, model: str | None) -> tuple[int, str]:
         """The context the model is loaded with (`/api/v0/models` `loaded_context_length`), else
         the most it can be loaded with (`max_context_length`)."""
         for m in self._v0_models() or []:
@@ -60,7 +91,7 @@ class LMStudioService(OpenAIWireService):
                 for key in ("loaded_context_length", "max_context_length"):
                     if isinstance(m.get(key), int) and m[key] > 0:
                         return m[key], f"lmstudio {key}"
-        return super().context_length(model)
+        return super().read_context_length(model)
 
     def model_state(self, model: str | None) -> str | None:
         rich = self._v0_models()
@@ -83,40 +114,3 @@ class LMStudioService(OpenAIWireService):
                     "first request will load it on demand (that can take a while)."
                 )
         return result
-
-    def raise_for_status(self, response) -> None:
-        # Long enough to keep the list of valid models LM Studio names.
-        message = self.upstream_error_message(response, limit=1000)
-        lowered = message.lower()
-        if "invalid model identifier" in lowered:
-            # LM Studio answers an unknown model with HTTP 400 'Invalid model identifier "x".
-            # Please specify a valid downloaded model (e.g., a, b, c).'
-            raise ModelNotFound(f"LM Studio: {message}", hint=self.model_hint())
-        if "no models loaded" in lowered:
-            raise BackendRejected(
-                f"LM Studio has no model loaded: {message}",
-                hint="Load a model in LM Studio (or with `lms load`), then try again.",
-                code="no_model_loaded",
-                http_status=503,
-                step="generate",
-            )
-        super().raise_for_status(response)
-
-    def unreachable_hint(self) -> str:
-        return (
-            "Start the server in LM Studio (Developer tab → Start Server) and check the port. "
-            "If Taleweaver runs in WSL and LM Studio on Windows, turn on \"Serve on Local Network\" "
-            "in LM Studio's server settings, or use the Windows host's address instead of localhost."
-        )
-
-    def context_hint(self) -> str:
-        return (
-            "Load the model with a larger context length in LM Studio (the model's load settings), "
-            "or send a shorter prompt."
-        )
-
-    def no_models_hint(self) -> str:
-        return "LM Studio answered but lists no models: download or load a model in LM Studio."
-
-    def model_hint(self) -> str:
-        return "That model is not available in LM Studio: load it there, or pick another model in Settings."

@@ -8,11 +8,23 @@ import uuid
 from typing import Iterator
 
 from taleweaver.llm import reasoning
-from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, timeout_fields
-from taleweaver.llm.service import LLMService
+from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.stream import Stream, chunk
 from taleweaver.llm.errors import BackendError, LLMError
+from taleweaver.llm.service import LLMService
 from taleweaver.llm.transport import TransportError
+
+
+def _out_of_memory(answer, client) -> LLMError | None:
+    if "requires more system memory" in answer.short_message.lower():
+        return BackendError(
+            f"Ollama could not load the model: {answer.short_message}",
+            hint="Pick a smaller model (or a smaller quantization), or close other programs "
+            "that use memory, then try again.",
+            step="generate",
+        )
+    return None
+
 
 DESCRIPTOR = BackendDescriptor(
     type="ollama",
@@ -28,6 +40,16 @@ DESCRIPTOR = BackendDescriptor(
     ),
     # Ollama's own default num_ctx (OLLAMA_CONTEXT_LENGTH unset), whatever the model allows.
     default_context_length=4096,
+    hints=Hints(
+        unreachable="Is `ollama serve` running, and does it listen at {base_url}? If Taleweaver runs in "
+        "WSL and Ollama on Windows (or another machine), start Ollama with OLLAMA_HOST=0.0.0.0 so "
+        "it listens beyond 127.0.0.1, and use that machine's address.",
+        context="Raise the model's context in Ollama (the num_ctx parameter, or OLLAMA_CONTEXT_LENGTH "
+        "for the server), or send a shorter prompt.",
+        model="Pull the model first (`ollama pull <name>`), or pick one from the list in Settings.",
+        no_models="Ollama answered but has no models yet: pull one with `ollama pull llama3.2`.",
+    ),
+    error_rules=(_out_of_memory,),
 )
 
 # OpenAI request fields that Ollama takes as model options, under Ollama's name.
@@ -153,16 +175,16 @@ class OllamaService(LLMService):
             return None
         return "loaded" if model in running else "not-loaded"
 
-    def context_length(self, model: str | None) -> tuple[int, str]:
+    def read_context_length(self, model: str | None) -> tuple[int, str]:
         """Ollama runs a model with its `num_ctx` parameter when the model sets one, else with
         Ollama's default (4096 tokens), never more than the model's own `context_length`
         (`/api/show` → `model_info["<arch>.context_length"]`)."""
-        default = super().context_length(model)
+        default = super().read_context_length(model)
         if not model:
             return default
         try:
             body = self.request("POST", "/api/show", json_body={"model": model},
-                                read_timeout=self.connect_timeout).json()
+                                read_timeout=self.http.connect_timeout).json()
         except (LLMError, ValueError, TransportError):
             return default
         if not isinstance(body, dict):
@@ -263,33 +285,3 @@ class OllamaService(LLMService):
             )
         finally:
             response.close()
-
-    def unreachable_hint(self) -> str:
-        return (
-            f"Is `ollama serve` running, and does it listen at {self.base_url}? If Taleweaver runs in "
-            "WSL and Ollama on Windows (or another machine), start Ollama with OLLAMA_HOST=0.0.0.0 so "
-            "it listens beyond 127.0.0.1, and use that machine's address."
-        )
-
-    def raise_for_status(self, response) -> None:
-        message = self.upstream_error_message(response)
-        if "requires more system memory" in message.lower():
-            raise BackendError(
-                f"Ollama could not load the model: {message}",
-                hint="Pick a smaller model (or a smaller quantization), or close other programs "
-                "that use memory, then try again.",
-                step="generate",
-            )
-        super().raise_for_status(response)
-
-    def context_hint(self) -> str:
-        return (
-            "Raise the model's context in Ollama (the num_ctx parameter, or OLLAMA_CONTEXT_LENGTH "
-            "for the server), or send a shorter prompt."
-        )
-
-    def model_hint(self) -> str:
-        return "Pull the model first (`ollama pull <name>`), or pick one from the list in Settings."
-
-    def no_models_hint(self) -> str:
-        return "Ollama answered but has no models yet: pull one with `ollama pull llama3.2`."

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, timeout_fields
+from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.errors import BackendRejected, LLMError
 from taleweaver.llm.openai_wire import OpenAIWireService
 from taleweaver.llm.transport import TransportError
 
 DEFAULT_BASE_URL = "http://localhost:8080/v1"
+
+
+def _still_loading(answer, client) -> LLMError | None:
+    """llama-server answers 503 "Loading model" until its model is in memory."""
+    if answer.status == 503 and "loading model" in answer.short_message.lower():
+        return BackendRejected(
+            f"{client.label} is still loading its model: {answer.short_message}",
+            hint="Wait until the server's log says it is listening, then try again.",
+            code="no_model_loaded",
+            http_status=503,
+            step="generate",
+        )
+    return None
 
 DESCRIPTOR = BackendDescriptor(
     type="openai_compatible",
@@ -25,6 +38,20 @@ DESCRIPTOR = BackendDescriptor(
                     "Stored encrypted, never sent back."),
         *timeout_fields(first_token=300),
     ),
+    api_base_url=True,
+    hints=Hints(
+        unreachable="Is the server running, and is the base URL right (with /v1)? The usual addresses: "
+        "llama.cpp's llama-server http://localhost:8080/v1, vLLM http://localhost:8000/v1, "
+        "KoboldCpp http://localhost:5001/v1. LM Studio (port 1234) has a backend type of its "
+        "own: choose LM Studio for it. If Taleweaver runs in WSL and the server on Windows, "
+        "let the server listen on 0.0.0.0 (llama-server --host 0.0.0.0).",
+        auth="Enter the API key the server was started with (e.g. llama-server --api-key), or leave it "
+        "blank if it has none.",
+        context="Start the server with a larger context (llama-server --ctx-size, vLLM --max-model-len, "
+        "KoboldCpp --contextsize), or send a shorter prompt.",
+        no_models="{label} answered but lists no models: start it with a model loaded.",
+    ),
+    error_rules=(_still_loading,),
 )
 
 
@@ -36,24 +63,18 @@ class OpenAICompatibleService(OpenAIWireService):
     chat_path = "/chat/completions"
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, api_key: str | None = None, **options):
-        super().__init__(base_url or DEFAULT_BASE_URL, secrets=(api_key or "",), **options)
         self.api_key = api_key or None
+        super().__init__(base_url or DEFAULT_BASE_URL, secrets=(api_key or "",), **options)
 
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-
-    def checks_auth(self) -> bool:
-        return bool(self.api_key)
-
-    def steps_proven_by_model_list(self) -> list[str]:
-        return ["resolve", "connect", "http", "auth"] if self.api_key else ["resolve", "connect", "http"]
 
     def _llama_props(self) -> dict | None:
         """llama.cpp's GET /props (beside /v1, at the server's root), or None elsewhere."""
         base = self.resolved_url or self.base_url
         root = base[: -len("/v1")] if base.endswith("/v1") else base
         try:
-            response = self._send(root, "GET", "/props", read_timeout=self.connect_timeout)
+            response = self.http.send(root, "GET", "/props", read_timeout=self.http.connect_timeout)
             body = response.json()
         except (LLMError, ValueError, TransportError):  # another server, or none: no detail
             return None
@@ -70,7 +91,7 @@ class OpenAICompatibleService(OpenAIWireService):
             "context_length": props["default_generation_settings"].get("n_ctx"),
         }
 
-    def context_length(self, model: str | None) -> tuple[int, str]:
+    def read_context_length(self, model: str | None) -> tuple[int, str]:
         """llama.cpp's `/props` `n_ctx`, else vLLM's `max_model_len` in its model list, else the
         documented default."""
         props = self._llama_props()
@@ -82,7 +103,7 @@ class OpenAICompatibleService(OpenAIWireService):
         for m in (body.get("data") if isinstance(body, dict) else None) or []:
             if isinstance(m, dict) and m.get("id") == model and isinstance(m.get("max_model_len"), int):
                 return m["max_model_len"], "vllm max_model_len"
-        return super().context_length(model)
+        return super().read_context_length(model)
 
     def model_details(self) -> list[dict]:
         ids = self.get_models()
@@ -99,36 +120,3 @@ class OpenAICompatibleService(OpenAIWireService):
                 "also shows which models are loaded."
             )
         return result
-
-    def raise_for_status(self, response) -> None:
-        message = self.upstream_error_message(response)
-        if response.status_code == 503 and "loading model" in message.lower():
-            raise BackendRejected(
-                f"{self.label} is still loading its model: {message}",
-                hint="Wait until the server's log says it is listening, then try again.",
-                code="no_model_loaded",
-                http_status=503,
-                step="generate",
-            )
-        super().raise_for_status(response)
-
-    def unreachable_hint(self) -> str:
-        return (
-            "Is the server running, and is the base URL right (with /v1)? The usual addresses: "
-            "llama.cpp's llama-server http://localhost:8080/v1, vLLM http://localhost:8000/v1, "
-            "KoboldCpp http://localhost:5001/v1. LM Studio (port 1234) has a backend type of its "
-            "own: choose LM Studio for it. If Taleweaver runs in WSL and the server on Windows, "
-            "let the server listen on 0.0.0.0 (llama-server --host 0.0.0.0)."
-        )
-
-    def auth_hint(self) -> str:
-        return "Enter the API key the server was started with (e.g. llama-server --api-key), or leave it blank if it has none."
-
-    def context_hint(self) -> str:
-        return (
-            "Start the server with a larger context (llama-server --ctx-size, vLLM --max-model-len, "
-            "KoboldCpp --contextsize), or send a shorter prompt."
-        )
-
-    def no_models_hint(self) -> str:
-        return f"{self.label} answered but lists no models: start it with a model loaded."

@@ -1,12 +1,31 @@
 """ChatGPT: the OpenAI API with the user's own key."""
 from __future__ import annotations
 
-from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, timeout_fields
-from taleweaver.storage.crypto import mask_secret
-from taleweaver.llm.errors import BackendAuthError, RateLimited
+from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
+from taleweaver.llm.errors import BackendAuthError, LLMError, RateLimited
 from taleweaver.llm.openai_wire import OpenAIWireService
+from taleweaver.storage.crypto import mask_secret
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+def _insufficient_quota(answer, client) -> LLMError | None:
+    if answer.status == 429 and answer.error_code == "insufficient_quota":
+        return RateLimited(
+            f"{client.label}: the account behind this API key has no quota left.",
+            hint="Add credit or raise the limit in your OpenAI billing settings, then try again.",
+            code="insufficient_quota",
+            retry_after=answer.headers.get("Retry-After"),
+        )
+    return None
+
+
+def _key_rejected(answer, client) -> LLMError | None:
+    """A 401 names the key by its mask, so the user sees which one was refused."""
+    if answer.status == 401:
+        key = "".join(f" {mask_secret(secret)}" for secret in client.secrets[:1])
+        return BackendAuthError(f"{client.label} rejected the API key{key} (HTTP 401).", hint=client.hints.auth)
+    return None
 
 DESCRIPTOR = BackendDescriptor(
     type="chatgpt",
@@ -26,6 +45,14 @@ DESCRIPTOR = BackendDescriptor(
         *timeout_fields(first_token=120),
     ),
     default_context_length=8192,
+    api_base_url=True,
+    hints=Hints(
+        unreachable="Check this machine's internet connection and the base URL ({base_url}).",
+        auth="Check the API key in Settings: create a new one in your OpenAI account's API keys "
+        "page and paste it whole (it starts with sk-).",
+        no_models="The API key works but the account lists no chat models.",
+    ),
+    error_rules=(_insufficient_quota, _key_rejected),
 )
 
 # OpenAI's published context windows (tokens), by model-name prefix, longest prefix first; the
@@ -60,9 +87,9 @@ class OpenAIService(OpenAIWireService):
         **options,
     ):
         options.setdefault("first_token_timeout", 120.0)
-        super().__init__(base_url or OPENAI_BASE_URL, secrets=(api_key,), **options)
         self.api_key = api_key
         self.organization = organization or None
+        super().__init__(base_url or OPENAI_BASE_URL, secrets=(api_key,), **options)
 
     def headers(self) -> dict:
         headers = {"Authorization": f"Bearer {self.api_key}"}
@@ -77,49 +104,8 @@ class OpenAIService(OpenAIWireService):
     def get_models(self) -> list[str]:
         return [m for m in super().get_models() if not m.startswith(_NOT_CHAT_PREFIXES)]
 
-    def context_length(self, model: str | None) -> tuple[int, str]:
+    def read_context_length(self, model: str | None) -> tuple[int, str]:
         for prefix, tokens in KNOWN_CONTEXT_LENGTHS:
             if (model or "").startswith(prefix):
                 return tokens, "openai published context window"
-        return super().context_length(model)
-
-    def checks_auth(self) -> bool:
-        return True
-
-    def steps_proven_by_model_list(self) -> list[str]:
-        return ["resolve", "connect", "http", "auth"]
-
-    def raise_for_status(self, response) -> None:
-        code = ""
-        try:
-            body = response.json()
-            error = body.get("error") if isinstance(body, dict) else None
-            if isinstance(error, dict):
-                code = str(error.get("code") or error.get("type") or "")
-        except ValueError:
-            pass
-        if response.status_code == 429 and code == "insufficient_quota":
-            raise RateLimited(
-                f"{self.label}: the account behind this API key has no quota left.",
-                hint="Add credit or raise the limit in your OpenAI billing settings, then try again.",
-                code="insufficient_quota",
-                retry_after=response.headers.get("Retry-After"),
-            )
-        if response.status_code == 401:
-            raise BackendAuthError(
-                f"{self.label} rejected the API key {self.mask_api_key()} (HTTP 401).",
-                hint=self.auth_hint(),
-            )
-        super().raise_for_status(response)
-
-    def auth_hint(self) -> str:
-        return (
-            "Check the API key in Settings: create a new one in your OpenAI account's API keys "
-            "page and paste it whole (it starts with sk-)."
-        )
-
-    def unreachable_hint(self) -> str:
-        return f"Check this machine's internet connection and the base URL ({self.base_url})."
-
-    def no_models_hint(self) -> str:
-        return "The API key works but the account lists no chat models."
+        return super().read_context_length(model)
