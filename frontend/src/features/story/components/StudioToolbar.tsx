@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { StoryAlternatives } from '../../../types/api';
 import type { GenerateAction } from '../hooks/useStoryActions';
 import type { GenerationPhase } from '../hooks/useStoryGeneration';
@@ -21,9 +22,11 @@ interface StudioToolbarProps {
   onFlip: (index: number) => void;
   mode: 'read' | 'edit';
   onToggleMode: () => void;
+  /** The page's own view controls, at the end of the row. */
+  children: ReactNode;
 }
 
-/** Stop and the progress while the model writes; otherwise Generate, Continue, versions, Undo/Redo and the reader. */
+/** Stop and the progress while the model writes; otherwise Generate, Continue, versions, Undo/Redo and the reader; then the view controls. */
 export function StudioToolbar(props: StudioToolbarProps) {
   const { generation, writing, idle, canGenerate, hasText, hasPremise, alternatives, canUndo, canRedo, mode } = props;
   return (
@@ -104,6 +107,7 @@ export function StudioToolbar(props: StudioToolbarProps) {
           </button>
         </>
       )}
+      {props.children}
     </div>
   );
 }
