@@ -8,7 +8,7 @@ export function storyBox(): HTMLElement {
 
 /** The story's text as the editor's state holds it (CodeMirror draws only the lines in view). */
 export function storyText(): string {
-  return (storyBox() as HTMLElement & { storyText: () => string }).storyText();
+  return (storyBox() as HTMLElement & { storyText: string }).storyText;
 }
 
 /** Types `text` after the story's last word, as a writer who clicked into it and pressed Ctrl+End. */

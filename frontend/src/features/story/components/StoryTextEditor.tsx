@@ -19,9 +19,6 @@ interface StoryTextEditorProps {
   following: () => boolean;
 }
 
-/** The element the browser tests read the whole text from (the DOM holds only the lines in view). */
-type StoryTextElement = HTMLElement & { storyText?: () => string };
-
 /** The story's text in CodeMirror 6, created once; later props reach it as transactions. */
 export function StoryTextEditor({ text, onEdit, onSelect, readOnly, placeholder, passage, following }: StoryTextEditorProps) {
   const mount = useRef<HTMLDivElement>(null);
@@ -49,7 +46,8 @@ export function StoryTextEditor({ text, onEdit, onSelect, readOnly, placeholder,
     });
     // On opening, the newest words are what the writer needs to see.
     view.dispatch({ effects: EditorView.scrollIntoView(opened.text.length, { y: 'end' }) });
-    (view.contentDOM as StoryTextElement).storyText = () => view.state.doc.toString();
+    // The tests read the whole text here: the DOM holds only the lines in view.
+    Object.defineProperty(view.contentDOM, 'storyText', { get: () => view.state.doc.toString() });
     viewRef.current = view;
     return () => {
       viewRef.current = null;

@@ -232,3 +232,36 @@ describe('The studio: what the page tells', () => {
     expect(reader.querySelector('img')).toBeNull();
   });
 });
+
+describe('The page around the text', () => {
+  it('marks the last generated passage, the one Regenerate writes again', async () => {
+    studioBackend();
+    openStory();
+    await screen.findByLabelText('Story text');
+    const marked = document.querySelectorAll('.cm-last-passage');
+    expect(Array.from(marked, (element) => element.textContent).join('')).toBe(' It chimed twice.');
+  });
+
+  it('shows and hides the story setup, and focus mode hides everything but the text until it is left (Escape)', async () => {
+    studioBackend();
+    const user = userEvent.setup();
+    openStory();
+    await screen.findByLabelText('Story text');
+    const setup = screen.getByRole('complementary', { name: 'Story setup' });
+    const setupButton = screen.getByRole('button', { name: 'Story setup' });
+    expect(setupButton).toHaveAttribute('aria-expanded', 'true');
+    await user.click(setupButton);
+    expect(setupButton).toHaveAttribute('aria-expanded', 'false');
+    expect(setup).not.toBeVisible();
+    await user.click(setupButton);
+    expect(setup).toBeVisible();
+
+    const focusButton = screen.getByRole('button', { name: 'Focus mode' });
+    await user.click(focusButton);
+    expect(focusButton).toHaveAttribute('aria-pressed', 'true');
+    expect(document.documentElement).toHaveAttribute('data-focus-mode', 'on');
+    fireEvent.keyDown(document.body, { key: 'Escape' });
+    expect(focusButton).toHaveAttribute('aria-pressed', 'false');
+    expect(document.documentElement).not.toHaveAttribute('data-focus-mode');
+  });
+});
