@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+
+from tests.fakes import FakeLLMServer
+from tests.support import configure_fake
 
 BACKEND_OF = {"lmstudio": "lmstudio", "ollama": "ollama", "chatgpt": "chatgpt", "openai_compatible": "openai_compatible"}
 LABEL = {"lmstudio": "LM Studio", "ollama": "Ollama", "chatgpt": "ChatGPT", "openai_compatible": "OpenAI-compatible server"}
@@ -23,6 +27,17 @@ def fake_options(kind: str) -> dict:
         "openai_compatible": {"models": ["qwen2.5-7b-instruct-q4_k_m.gguf", "llama-3.2-1b-instruct-q8_0.gguf"]},
     }
     return {"chunk_delay": CHUNK_DELAY, **extra.get(kind, {})}
+
+
+@contextmanager
+def active_fake(server, kind: str, **options):
+    """A fake LLM server of `kind`, the server's active backend with its first model, while the block runs."""
+    fake = FakeLLMServer(kind, **options).start()
+    try:
+        configure_fake(server, fake, default_model=fake.models[0])
+        yield fake
+    finally:
+        fake.stop()
 
 
 def wait_until(condition, what: str, timeout: float = 10.0) -> None:

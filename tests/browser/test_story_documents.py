@@ -12,9 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import BrowserWatch
-from tests.browser.flows import expect_story_text, open_library, story_id_in_url, story_text, wait_until
-from tests.fakes import FakeLLMServer
-from tests.support import configure_fake
+from tests.browser.flows import active_fake, expect_story_text, open_library, story_id_in_url, story_text, wait_until
 
 SLOW_DELAY = 0.06
 # Words with accents and an emoji: offsets count code points, and none may shift the cursor.
@@ -31,10 +29,8 @@ GENERATION_END = 60_000
 
 @pytest.fixture(scope="module")
 def slow_fake(server):
-    fake = FakeLLMServer("ollama", chunk_delay=SLOW_DELAY, reply=REPLY).start()
-    configure_fake(server, fake, default_model=fake.models[0])
-    yield fake
-    fake.stop()
+    with active_fake(server, "ollama", chunk_delay=SLOW_DELAY, reply=REPLY) as fake:
+        yield fake
 
 
 def new_story(page, watch, server, premise: str = PREMISE) -> int:

@@ -11,9 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.flows import expect_story_text, open_library, story_id_in_url, story_text, wait_until
-from tests.fakes import FakeLLMServer
-from tests.support import configure_fake
+from tests.browser.flows import active_fake, expect_story_text, open_library, story_id_in_url, story_text, wait_until
 
 SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SENTENCES = [
@@ -33,10 +31,8 @@ MIN_LINES = 20
 
 @pytest.fixture(scope="module")
 def fake(server):
-    instance = FakeLLMServer("ollama", chunk_delay=SLOW_DELAY, reply=REPLY).start()
-    configure_fake(server, instance, default_model=instance.models[0])
-    yield instance
-    instance.stop()
+    with active_fake(server, "ollama", chunk_delay=SLOW_DELAY, reply=REPLY) as instance:
+        yield instance
 
 
 def a_long_story(server, premise: str = "The fog learns to sing. Nobody believes her.") -> int:
