@@ -1,16 +1,13 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useState } from 'react';
 import type { Generation, LLMSettings } from '../../../types/api';
 import type { useStoryActions } from '../hooks/useStoryActions';
 import type { GenerationView } from '../hooks/useStoryGeneration';
 import type { WorkspaceLayout } from '../hooks/useWorkspaceLayout';
 import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
 import type { TextRange } from '../lib/editor/marks';
-import { lastPassageRange } from '../lib/text';
-import { useFollowing } from '../hooks/useFollowing';
 import { StoryNotices } from './StoryNotices';
-import { StoryReader } from './StoryReader';
+import { StoryPaper } from './StoryPaper';
 import { StoryStatusBar } from './StoryStatusBar';
-import { StoryTextEditor } from './StoryTextEditor';
 import { StudioToolbar } from './StudioToolbar';
 import { WorkspaceToggles } from './WorkspaceToggles';
 
@@ -34,20 +31,9 @@ interface StoryMainProps {
 export function StoryMain({ sync, doc, generation, actions, settings, canGenerate, idle, canUndo, focusOnOpen, lastOnServer, layout }: StoryMainProps) {
   const [mode, setMode] = useState<'read' | 'edit'>('edit');
   const [selection, setSelection] = useState<TextRange>({ from: 0, to: 0 });
-  const headingRef = useRef<HTMLHeadingElement>(null);
-  const paperRef = useRef<HTMLDivElement>(null);
-  const following = useFollowing(paperRef);
   const { fields, server } = doc;
   const writing = generation.isRunning;
   const hasText = fields.content.trim() !== '';
-  const waiting = 'Waiting for the first words…';
-  // The server's word on where the last passage starts holds for its own text only.
-  const passage = useMemo(() => (server && server.content === fields.content ? lastPassageRange(server) : undefined), [server, fields.content]);
-
-  useEffect(() => {
-    if (focusOnOpen) headingRef.current?.focus({ preventScroll: true });
-  }, [focusOnOpen]);
-
   return (
     <section className="story-main" aria-labelledby="story-output-heading" aria-busy={writing}>
       <div className="story-bar">
@@ -72,26 +58,7 @@ export function StoryMain({ sync, doc, generation, actions, settings, canGenerat
         </StudioToolbar>
       </div>
       <StoryNotices sync={sync} doc={doc} generation={generation} actions={actions} idle={idle} canGenerate={canGenerate} lastOnServer={lastOnServer} />
-      <div className="story-paper" ref={paperRef}>
-        <div className="story-column">
-          <h2 id="story-output-heading" ref={headingRef} tabIndex={-1}>
-            {fields.title || 'Your story'}
-          </h2>
-          {mode === 'read' ? (
-            <StoryReader text={fields.content} placeholder={writing ? waiting : 'No text yet: press Generate story, or Edit text to write.'} />
-          ) : (
-            <StoryTextEditor
-              text={fields.content}
-              onEdit={(content) => sync.edit({ content })}
-              onSelect={setSelection}
-              readOnly={writing}
-              placeholder={writing ? waiting : 'Write here, or press Generate story.'}
-              passage={passage}
-              following={following}
-            />
-          )}
-        </div>
-      </div>
+      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={setSelection} focusOnOpen={focusOnOpen} />
       <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? selection : null} onDownload={actions.download} />
     </section>
   );

@@ -48,6 +48,17 @@ function SavedStory({ id, onOpened, onMissing, ...props }: SavedStoryProps) {
   return <StoryEditor initial={story.data} onCreated={() => undefined} {...props} />;
 }
 
+/** Remembers the story open on the page as the owner's last story once it opened; forgets it when it is gone. */
+function useRememberedStory(owner: StoryOwner | null, storyId: number | null) {
+  const remember = useCallback(() => {
+    if (owner !== null && storyId !== null) rememberLastStory(owner, storyId);
+  }, [owner, storyId]);
+  const forget = useCallback(() => {
+    if (owner !== null && storyId !== null) forgetLastStory(owner, storyId);
+  }, [owner, storyId]);
+  return { remember, forget };
+}
+
 /**
  * The Story page: `#/story/<id>` goes on with one story; `#/` comes back to the story last open
  * (remembered for `owner`), or starts a new one when there is none or "New story" asked for one.
@@ -74,12 +85,7 @@ export function StoryPage({ owner }: { owner: StoryOwner | null }) {
   }, [navigate, session.storyId, session.routeId]);
 
   const { key, storyId } = session;
-  const remember = useCallback(() => {
-    if (owner !== null && storyId !== null) rememberLastStory(owner, storyId);
-  }, [owner, storyId]);
-  const forget = useCallback(() => {
-    if (owner !== null && storyId !== null) forgetLastStory(owner, storyId);
-  }, [owner, storyId]);
+  const { remember, forget } = useRememberedStory(owner, storyId);
 
   const comingBack = wanted === null && storyId === null && !askedForNew;
   if (comingBack && owner === null) {
