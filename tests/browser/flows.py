@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+
+from tests.fakes import FakeLLMServer
+from tests.support import configure_fake
 
 BACKEND_OF = {"lmstudio": "lmstudio", "ollama": "ollama", "chatgpt": "chatgpt", "openai_compatible": "openai_compatible"}
 LABEL = {"lmstudio": "LM Studio", "ollama": "Ollama", "chatgpt": "ChatGPT", "openai_compatible": "OpenAI-compatible server"}
@@ -23,6 +27,17 @@ def fake_options(kind: str) -> dict:
         "openai_compatible": {"models": ["qwen2.5-7b-instruct-q4_k_m.gguf", "llama-3.2-1b-instruct-q8_0.gguf"]},
     }
     return {"chunk_delay": CHUNK_DELAY, **extra.get(kind, {})}
+
+
+@contextmanager
+def active_fake(server, kind: str, **options):
+    """A fake LLM server of `kind`, the server's active backend with its first model, while the block runs."""
+    fake = FakeLLMServer(kind, **options).start()
+    try:
+        configure_fake(server, fake, default_model=fake.models[0])
+        yield fake
+    finally:
+        fake.stop()
 
 
 def wait_until(condition, what: str, timeout: float = 10.0) -> None:
@@ -133,7 +148,30 @@ def configure_backend_in_settings(page: Page, watch, app_url: str, server, fake,
 
 # -- Story -----------------------------------------------------------------------------------
 def story_text(page: Page) -> str:
-    return page.get_by_test_id("story-output").input_value()
+    """The story's whole text, from the editor's state (CodeMirror draws only the lines in view)."""
+    return page.get_by_test_id("story-output").evaluate("element => element.storyText")
+
+
+def expect_story_text(page: Page, expected: str | re.Pattern, timeout: float = 10.0) -> None:
+    """Waits until the story's text is `expected` (or matches it), like expect(...).to_have_value."""
+    if isinstance(expected, str):
+        expect(page.get_by_test_id("story-output")).to_have_js_property("storyText", expected, timeout=timeout * 1000)
+        return
+    shown = [""]
+
+    def matches() -> bool:
+        shown[0] = story_text(page)
+        return expected.search(shown[0]) is not None
+
+    try:
+        wait_until(matches, f"the story's text matches {expected.pattern!r}", timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; it is {shown[0]!r}") from None
+
+
+def open_library(page: Page) -> None:
+    page.get_by_role("link", name="Library", exact=True).click()
+    expect(page.get_by_role("heading", name="Library", exact=True)).to_be_visible()
 
 
 def generate_and_stop(page: Page, fake) -> None:
@@ -143,9 +181,8 @@ def generate_and_stop(page: Page, fake) -> None:
     expect(page).to_have_url(re.compile(r"#/story/\d+$"))
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     page.get_by_test_id("generate-button").click()
-    output = page.get_by_test_id("story-output")
     first_words = " ".join(fake.reply.split()[:3])
-    expect(output).to_have_value(re.compile("^" + re.escape(first_words)))
+    expect_story_text(page, re.compile("^" + re.escape(first_words)))
     stop = page.get_by_test_id("stop-button")
     expect(stop).to_be_visible()  # the text arrives while the generation is still running
     assert fake.stats["streams_completed"] == 0
@@ -163,7 +200,7 @@ def generate_to_the_end(page: Page, backend: str, model: str, fake) -> None:
     page.get_by_test_id("generate-button").click()
     expect(page.get_by_test_id("stop-button")).to_be_visible()
     expect(page.get_by_test_id("generate-button")).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("story-output")).to_have_value(fake.reply)
+    expect_story_text(page, fake.reply)
     expect(page.get_by_test_id("story-origin")).to_contain_text(f"written by {LABEL[backend]} · {model}")
     expect(page.get_by_test_id("story-stopped")).to_have_count(0)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
@@ -179,25 +216,29 @@ def reopen_and_delete(page: Page, watch, app_url: str, server, fake, screenshot:
     saved = server.api("GET", f"/api/stories/{story_id}").json()
     assert saved["content"] == fake.reply and saved["premise"] == PREMISE, saved
     title = saved["title"]
+    expect(page).to_have_title(f"{title} — Taleweaver")
+    open_library(page)
     item = page.get_by_test_id("library-item").filter(has=page.get_by_role("heading", name=title, exact=True))
     expect(item).to_have_count(1)
-    expect(page).to_have_title(f"{title} — Taleweaver")
     if screenshot:
         page.screenshot(path=str(screenshot), full_page=True)
 
     page.get_by_test_id("new-story-link").click()
     expect(page).to_have_url(re.compile(r"#/$"))
     expect(page.get_by_test_id("story-premise")).to_have_value("")
+    open_library(page)
     item.get_by_test_id("library-open-button").click()
     expect(page).to_have_url(re.compile(rf"#/story/{story_id}$"))
-    expect(page.get_by_test_id("story-output")).to_have_value(fake.reply)
+    expect_story_text(page, fake.reply)
     watch.goto(f"{app_url}/#/story/{story_id}")
     expect(page.get_by_test_id("story-premise")).to_have_value(PREMISE)
-    expect(page.get_by_test_id("story-output")).to_have_value(fake.reply)
+    expect_story_text(page, fake.reply)
 
+    open_library(page)
     page.once("dialog", lambda dialog: dialog.accept())
     item.get_by_test_id("library-delete-button").click()
     expect(item).to_have_count(0)
+    page.get_by_test_id("nav-story").click()  # the deleted story is no longer the one Story opens
     expect(page).to_have_url(re.compile(r"#/$"))
     stories = server.api("GET", "/api/stories").json()["stories"]
     assert story_id not in [story["id"] for story in stories]
@@ -216,4 +257,4 @@ def full_backend_flow(page: Page, watch, app_url: str, server, fake, screenshots
     # Both generations reached the model the user picked.
     chats = [r for r in fake.requests if r["method"] == "POST" and "chat" in r["path"]]
     assert [r["json"]["model"] for r in chats] == [model, model], chats
-    reopen_and_delete(page, watch, app_url, server, fake, screenshots.get("story"))
+    reopen_and_delete(page, watch, app_url, server, fake, screenshots.get("library"))

@@ -18,7 +18,7 @@ def test_a_user_sets_up_the_backend_then_writes_stops_and_saves_a_story(
     fake = fakes(kind)
     screenshots = {}
     if kind == "lmstudio":
-        screenshots = {"settings": screenshot_dir / "settings.png", "story": screenshot_dir / "story.png"}
+        screenshots = {"settings": screenshot_dir / "settings.png", "library": screenshot_dir / "library.png"}
     full_backend_flow(page, watch, server.url, server, fake, screenshots)
     for path in screenshots.values():
         assert path.stat().st_size > 10_000, f"{path} looks empty"

@@ -12,9 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import BrowserWatch
-from tests.browser.flows import story_id_in_url, story_text, wait_until
-from tests.fakes import FakeLLMServer
-from tests.support import configure_fake
+from tests.browser.flows import active_fake, expect_story_text, open_library, story_id_in_url, story_text, wait_until
 
 SLOW_DELAY = 0.06
 # Words with accents and an emoji: offsets count code points, and none may shift the cursor.
@@ -31,10 +29,8 @@ GENERATION_END = 60_000
 
 @pytest.fixture(scope="module")
 def slow_fake(server):
-    fake = FakeLLMServer("ollama", chunk_delay=SLOW_DELAY, reply=REPLY).start()
-    configure_fake(server, fake, default_model=fake.models[0])
-    yield fake
-    fake.stop()
+    with active_fake(server, "ollama", chunk_delay=SLOW_DELAY, reply=REPLY) as fake:
+        yield fake
 
 
 def new_story(page, watch, server, premise: str = PREMISE) -> int:
@@ -53,7 +49,7 @@ def start_generating(page, words: int = 6) -> None:
 
 def assert_finished_with_the_whole_reply(page, server, story_id: int) -> None:
     expect(page.get_by_test_id("generate-button")).to_be_visible(timeout=GENERATION_END)
-    expect(page.get_by_test_id("story-output")).to_have_value(REPLY)
+    expect_story_text(page, REPLY)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     saved = server.api("GET", f"/api/stories/{story_id}").json()
     assert saved["content"] == REPLY and saved["generation_status"] == "finished", saved
@@ -118,7 +114,8 @@ def test_the_story_is_finished_on_the_server_when_the_browser_has_gone(watched, 
     later = context.new_page()
     watch_later = BrowserWatch(later, list(app_urls))
     watch_later.goto(f"{server.url}/#/story/{story_id}")
-    expect(later.get_by_test_id("story-output")).to_have_value(REPLY)
+    expect_story_text(later, REPLY)
+    open_library(later)
     item = later.get_by_test_id("library-item").filter(has=later.get_by_role("heading", name=premise.rstrip("."), exact=True))
     expect(item).to_have_count(1)
     expect(item).to_contain_text(f"{len(REPLY.split())} words")
@@ -132,7 +129,7 @@ def test_an_edit_is_there_after_a_reload_and_leaving_the_page_saves_what_was_typ
     text.fill("Once, the loom was silent.")
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     watch.reload()
-    expect(text).to_have_value("Once, the loom was silent.")
+    expect_story_text(page, "Once, the loom was silent.")
 
     # Typed and left at once, before the autosave's pause: the page asks before it goes, and
     # going (pagehide) saves what was typed.
@@ -148,7 +145,7 @@ def test_an_edit_is_there_after_a_reload_and_leaving_the_page_saves_what_was_typ
         "the last words of the page that was left reached the server",
     )
     watch.goto(f"{server.url}/#/story/{story_id}")
-    expect(text).to_have_value("Once, the loom was silent. Then it sang.")
+    expect_story_text(page, "Once, the loom was silent. Then it sang.")
     # Nothing unsaved: leaving asks nothing.
     watch.goto("about:blank")
     assert dialogs == ["beforeunload"], dialogs
@@ -172,7 +169,7 @@ def test_two_tabs_editing_one_story_get_the_conflict_choice_and_keep_both(watche
     assert server.api("GET", f"/api/stories/{story_id}").json()["content"] == "Tab one wrote this."
 
     notice.get_by_test_id("conflict-keep-both").click()
-    expect(other.get_by_test_id("story-output")).to_have_value("Tab one wrote this.")
+    expect_story_text(other, "Tab one wrote this.")
     expect(notice).to_have_count(0)
     stories = server.api("GET", "/api/stories").json()["stories"]
     copies = [story for story in stories if story["title"] == f"{premise.rstrip('.')} (copy)"]
@@ -194,4 +191,4 @@ def test_the_story_page_fits_a_phone(watched, server, slow_fake, screenshot_dir)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the Story page is {overflow}px wider than a 390px phone screen"
     assert story_id > 0
-    page.screenshot(path=str(screenshot_dir / "story-mobile.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "story-setup-mobile.png"), full_page=True)

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.flows import wait_until
+from tests.browser.flows import expect_story_text, open_library, story_text, wait_until
 from tests.support import configure_fake
 
 KINDS = ["lmstudio", "ollama", "chatgpt", "openai_compatible"]
@@ -21,10 +21,6 @@ THIRD = "Far out, a ship's bell answered."
 SLOW = " ".join(f"note{i}" for i in range(80))
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = os.environ.get("TALEWEAVER_SCREENSHOTS") == "1"
-
-
-def text_of(page) -> str:
-    return page.get_by_test_id("story-output").input_value()
 
 
 def wait_for_the_end(page) -> None:
@@ -54,7 +50,7 @@ def test_a_story_is_written_end_to_end_in_the_studio(watched, server, fakes, scr
     # Generate: the opening, from the premise.
     page.get_by_test_id("generate-button").click()
     wait_for_the_end(page)
-    expect(page.get_by_test_id("story-output")).to_have_value(FIRST)
+    expect_story_text(page, FIRST)
     expect(page.get_by_test_id("generation-stats")).to_contain_text("tokens/s")
     expect(page.get_by_test_id("context-meter")).to_contain_text("tokens")
 
@@ -65,7 +61,7 @@ def test_a_story_is_written_end_to_end_in_the_studio(watched, server, fakes, scr
     page.get_by_test_id("story-title").focus()
     page.keyboard.press("Control+Enter")
     wait_for_the_end(page)
-    expect(page.get_by_test_id("story-output")).to_have_value(f"{FIRST} The keeper listened. {SECOND}")
+    expect_story_text(page, f"{FIRST} The keeper listened. {SECOND}")
     sent = [r["json"] for r in fake.requests if r["method"] == "POST" and "chat" in r["path"]][-1]
     assert MEMORY in sent["messages"][0]["content"]
     assert "The keeper listened." in sent["messages"][1]["content"]
@@ -74,16 +70,16 @@ def test_a_story_is_written_end_to_end_in_the_studio(watched, server, fakes, scr
     fake.reply = THIRD
     page.get_by_test_id("regenerate-button").click()
     wait_for_the_end(page)
-    expect(page.get_by_test_id("story-output")).to_have_value(f"{FIRST} The keeper listened. {THIRD}")
+    expect_story_text(page, f"{FIRST} The keeper listened. {THIRD}")
     expect(page.get_by_test_id("alternative-position")).to_have_text("2/2")
     page.get_by_test_id("alternative-previous").click()
     expect(page.get_by_test_id("alternative-position")).to_have_text("1/2")
-    expect(page.get_by_test_id("story-output")).to_have_value(f"{FIRST} The keeper listened. {SECOND}")
+    expect_story_text(page, f"{FIRST} The keeper listened. {SECOND}")
 
     # Undo the version chosen (button), then redo it (Ctrl+Shift+Z outside the text field).
     page.get_by_test_id("undo-button").click()
     expect(page.get_by_test_id("alternative-position")).to_have_text("2/2")
-    expect(page.get_by_test_id("story-output")).to_have_value(f"{FIRST} The keeper listened. {THIRD}")
+    expect_story_text(page, f"{FIRST} The keeper listened. {THIRD}")
     page.locator("#story-output-heading").focus()
     page.keyboard.press("Control+Shift+Z")
     expect(page.get_by_test_id("alternative-position")).to_have_text("1/2")
@@ -91,10 +87,10 @@ def test_a_story_is_written_end_to_end_in_the_studio(watched, server, fakes, scr
     # Stop a slow continuation (Escape): what was written is kept.
     fake.reply, fake.chunk_delay = SLOW, 0.1
     page.get_by_test_id("continue-button").click()
-    wait_until(lambda: "note3" in text_of(page), "the slow continuation started")
+    wait_until(lambda: "note3" in story_text(page), "the slow continuation started")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("story-stopped")).to_be_visible()
-    stopped_text = text_of(page)
+    stopped_text = story_text(page)
     assert stopped_text.startswith(f"{FIRST} The keeper listened. {SECOND} note0") and "note79" not in stopped_text
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     fake.chunk_delay = 0.01
@@ -104,11 +100,11 @@ def test_a_story_is_written_end_to_end_in_the_studio(watched, server, fakes, scr
 
     # Reload: text, versions, memory and the settings are all still there.
     watch.reload()
-    expect(page.get_by_test_id("story-output")).to_have_value(stopped_text)
+    expect_story_text(page, stopped_text)
     expect(page.get_by_test_id("story-memory")).to_have_value(MEMORY)
     expect(page.get_by_test_id("undo-button")).to_be_enabled()
     page.get_by_test_id("undo-button").click()  # the stopped passage goes; the chosen version is back
-    expect(page.get_by_test_id("story-output")).to_have_value(f"{FIRST} The keeper listened. {SECOND}")
+    expect_story_text(page, f"{FIRST} The keeper listened. {SECOND}")
     expect(page.get_by_test_id("alternative-position")).to_have_text("1/2")
 
     # Read it formatted, then export it.
@@ -132,7 +128,7 @@ def test_the_studio_works_on_a_phone_and_the_reader_renders_markdown_without_htm
     }).json()
     page.set_viewport_size(PHONE)
     watch.goto(f"{server.url}/#/story/{created['id']}")
-    expect(page.get_by_test_id("story-output")).to_have_value(re.compile("It \\*snowed\\*"))
+    expect_story_text(page, re.compile("It \\*snowed\\*"))
     page.get_by_test_id("edit-toggle").click()
     reader = page.get_by_test_id("story-reader")
     expect(reader.locator("h1")).to_have_text("The Count")
@@ -151,6 +147,7 @@ def test_the_library_searches_renames_and_deletes_with_a_confirmation(watched, s
     for premise in ("A clockmaker's daughter repairs time", "A clockmaker's daughter repairs time"):
         server.api("POST", "/api/stories", json={"premise": premise, "content": "Tick tock zebrafish."})
     watch.goto(server.url + "/")
+    open_library(page)
     library = page.get_by_test_id("story-library")
     expect(library.get_by_role("heading", name="A clockmaker's daughter repairs time (2)")).to_be_visible()
     page.get_by_test_id("library-search").fill("zebrafish")

@@ -4,10 +4,12 @@ import userEvent from '@testing-library/user-event';
 import { StrictMode } from 'react';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
+import { lastStoryOf } from '../features/story';
 import { setToken } from '../lib/api-client';
 import { BACKENDS, CONNECTED_STATUS, NOTHING_SAVED, OLLAMA_ACTIVE } from '../test/fixtures';
 import { testQueryClient } from '../test/render';
 import { apiError, fakeServer, json, type SentRequest } from '../test/server';
+import { STORY } from '../test/stories';
 
 const USER = { id: 1, username: 'ann' };
 
@@ -34,7 +36,12 @@ function multiUserServer() {
     'POST /api/auth/logout': authorised(() => new Response(null, { status: 204 })),
     'GET /api/auth/me': authorised(() => json({ ...USER, mode: 'multi' })),
     'GET /api/settings/llm': authorised(() => json(OLLAMA_ACTIVE)),
+    'GET /api/settings/llm/backends': authorised(() => json(BACKENDS)),
+    'GET /api/settings/llm/status': authorised(() => json(CONNECTED_STATUS)),
     'GET /api/stories': authorised(() => json({ stories: [] })),
+    'GET /api/stories/7': authorised(() => json(STORY)),
+    'GET /api/stories/7/revisions': authorised(() => json({ revisions: [] })),
+    'GET /api/stories/7/context': authorised(() => apiError(404, 'not_found', 'No context here.')),
   });
 }
 
@@ -58,9 +65,27 @@ describe('App in multi-user mode', () => {
 
     expect(await screen.findByRole('heading', { name: 'Write a story' })).toBeInTheDocument();
     expect(await screen.findByText('ann')).toBeInTheDocument();
+    await user.click(screen.getByRole('link', { name: 'Library' }));
+    await waitFor(() => expect(server.sent('GET', '/api/stories').length).toBeGreaterThan(0));
     const stories = server.sent('GET', '/api/stories');
-    expect(stories.length).toBeGreaterThan(0);
     expect(stories.every((request) => request.headers.get('Authorization') === 'Bearer token-1')).toBe(true);
+  });
+
+  it('remembers the story the user had open under that user, and forgets it at logout', async () => {
+    multiUserServer();
+    const user = userEvent.setup();
+    renderApp();
+    await logIn(user, 'right');
+    await screen.findByRole('heading', { name: 'Write a story' });
+    window.location.hash = '#/story/7';
+    expect(await screen.findByRole('heading', { name: STORY.title })).toBeInTheDocument();
+    await waitFor(() => expect(lastStoryOf(`user-${USER.id}`)).toBe(7));
+    expect(screen.getByRole('link', { name: 'Story' })).toHaveAttribute('href', '#/story/7');
+    expect(lastStoryOf('local')).toBeNull();
+
+    await user.click(screen.getByRole('button', { name: 'Log out' }));
+    expect(await screen.findByRole('heading', { name: 'Log in' })).toBeInTheDocument();
+    expect(lastStoryOf(`user-${USER.id}`)).toBeNull();
   });
 
   it('explains a refused login and stays on the login page', async () => {

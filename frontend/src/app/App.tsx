@@ -1,38 +1,26 @@
-import { HashRouter, Navigate, Route, Routes } from 'react-router-dom';
+import { HashRouter } from 'react-router-dom';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { PageTitle } from '../components/PageTitle';
-import { LoginPage, useAuthMode, useToken } from '../features/auth';
-import { SettingsPage, useLegacySettingsMigration } from '../features/settings';
-import { StoryPage } from '../features/story';
-import { AppHeader } from './AppHeader';
+import { LoginPage, useAuthMode, useCurrentUser, useToken } from '../features/auth';
+import { useLegacySettingsMigration } from '../features/settings';
+import type { StoryOwner } from '../features/story';
+import { AppShell } from './AppShell';
+
+/** Whose stories the browser remembers things for: the one user of a personal install, or the signed-in user (null until known). */
+function useStoryOwner(multiUser: boolean): StoryOwner | null {
+  const user = useCurrentUser(multiUser);
+  if (!multiUser) return 'local';
+  return user.data ? `user-${user.data.id}` : null;
+}
 
 /** The app once the user may use it (always in single-user mode, after login in multi-user mode). */
 function SignedInApp({ multiUser }: { multiUser: boolean }) {
   useLegacySettingsMigration();
+  const owner = useStoryOwner(multiUser);
   return (
     // Hash routes work however the bundle is served: Vite on :3000 or the backend on :5000.
     <HashRouter>
-      <AppHeader multiUser={multiUser} />
-      <main>
-        <Routes>
-          {/* One Story page for both, so a new story keeps its editor when it gets its own URL: the
-              page is the parent's element, and the children only name its URLs (each renders
-              nothing in its place, said outright so the router does not take the page for missing). */}
-          <Route element={<StoryPage />}>
-            <Route path="/" element={null} />
-            <Route path="/story/:id" element={null} />
-          </Route>
-          <Route
-            path="/settings"
-            element={
-              <PageTitle title="Settings">
-                <SettingsPage />
-              </PageTitle>
-            }
-          />
-          <Route path="*" element={<Navigate to="/" replace />} />
-        </Routes>
-      </main>
+      <AppShell multiUser={multiUser} owner={owner} />
     </HashRouter>
   );
 }

@@ -16,3 +16,8 @@ afterEach(() => {
   // The Settings drafts outlive a page on purpose; each test starts without any.
   clearDrafts();
 });
+
+// jsdom lays nothing out, and has no client rects for a Range; CodeMirror measures with them
+// (jsdom issue #3729). Empty ones are all a page without layout has.
+Range.prototype.getClientRects ??= () => ({ length: 0, item: () => null, [Symbol.iterator]: [][Symbol.iterator] }) as unknown as DOMRectList;
+Range.prototype.getBoundingClientRect ??= () => new DOMRect();

@@ -10,6 +10,7 @@ export function currentUserQueryOptions() {
   return queryOptions({ queryKey: ['auth', 'me'], queryFn: getCurrentUser });
 }
 
-export function useCurrentUser() {
-  return useQuery(currentUserQueryOptions());
+/** Who is signed in; `enabled` false asks nothing (single-user mode has no one to ask about). */
+export function useCurrentUser(enabled = true) {
+  return useQuery({ ...currentUserQueryOptions(), enabled });
 }

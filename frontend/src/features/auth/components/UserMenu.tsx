@@ -1,8 +1,8 @@
 import { useCurrentUser } from '../api/get-current-user';
 import { useLogout } from '../api/logout';
 
-/** Who is logged in, and the way out (multi-user mode only). */
-export function UserMenu() {
+/** Who is logged in, and the way out (multi-user mode only); `onLogout` forgets what the app kept for this user in the browser. */
+export function UserMenu({ onLogout }: { onLogout: () => void }) {
   const user = useCurrentUser();
   const logout = useLogout();
   return (
@@ -11,7 +11,10 @@ export function UserMenu() {
       <button
         type="button"
         className="button-secondary"
-        onClick={() => logout.mutate()}
+        onClick={() => {
+          onLogout();
+          logout.mutate();
+        }}
         disabled={logout.isPending}
         data-testid="logout-button"
       >

@@ -4,9 +4,8 @@ import { storiesQueryOptions } from '../api/get-stories';
 import type { StoryFields } from '../api/types';
 import type { DocumentSync, SaveState } from '../lib/document-sync';
 import { ConflictNotice, SetAsideNotice } from './ConflictNotice';
-import { SaveIndicator } from './SaveIndicator';
 
-/** Whether the story is saved, and the writer's choice when another tab or window saved it first. */
+/** The writer's choice when another tab or window saved the story first, and the version set aside after it. */
 export function SaveNotices({ sync, save }: { sync: DocumentSync; save: SaveState }) {
   const queryClient = useQueryClient();
   // The writer's version, set aside when they chose to reload the other one.
@@ -15,9 +14,6 @@ export function SaveNotices({ sync, save }: { sync: DocumentSync; save: SaveStat
 
   return (
     <>
-      <div className="story-form-bar">
-        <SaveIndicator save={save} onRetry={() => void sync.retry()} />
-      </div>
       {save.kind === 'conflict' && (
         <ConflictNotice
           theirs={save.theirs}

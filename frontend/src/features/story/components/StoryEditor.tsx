@@ -4,9 +4,11 @@ import { useStoryActions } from '../hooks/useStoryActions';
 import { useStoryDocument } from '../hooks/useStoryDocument';
 import { useStoryGeneration } from '../hooks/useStoryGeneration';
 import { useStoryShortcuts } from '../hooks/useStoryShortcuts';
+import { useWorkspaceLayout } from '../hooks/useWorkspaceLayout';
 import { RevisionsPanel } from './RevisionsPanel';
-import { StoryOutput } from './StoryOutput';
+import { StoryMain } from './StoryMain';
 import { StorySetupForm } from './StorySetupForm';
+import { StorySetupPanel } from './StorySetupPanel';
 
 interface StoryEditorProps {
   /** The story as loaded, or null for a new one (created on the server at the first words). */
@@ -16,13 +18,14 @@ interface StoryEditorProps {
   onCreated: (story: Story) => void;
 }
 
-/** One story being written: every field autosaved, generation on the server, revisions at hand. */
+/** One story being written: the text and its tools in the main area, the story's setup and revisions in a side panel. */
 export function StoryEditor({ initial, settings, canGenerate, onCreated }: StoryEditorProps) {
   const { sync, doc, editTitle, editPremise } = useStoryDocument(initial, onCreated);
   // The story as opened: a later copy of it (a refetch) must not re-attach a second time.
   const [opened] = useState(initial);
   const generation = useStoryGeneration(sync, opened);
   const actions = useStoryActions(sync, generation);
+  const layout = useWorkspaceLayout(Boolean(opened?.content));
   const { storyId, revision, fields, save, server } = doc;
   const writing = generation.isRunning;
   const idle = !writing && !actions.busy && save.kind !== 'conflict';
@@ -34,26 +37,17 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
     stop: () => void generation.stop(),
     undo: actions.undo,
     redo: actions.redo,
+    leaveFocusMode: layout.focusMode ? layout.leaveFocusMode : null,
     idle,
     writing,
     canGenerate,
   });
 
   return (
-    <>
-      <StorySetupForm
+    <div className="workspace" data-setup={layout.setupOpen ? 'open' : 'closed'}>
+      <StoryMain
         sync={sync}
         doc={doc}
-        onTitleChange={editTitle}
-        onPremiseChange={editPremise}
-        settings={settings}
-        canGenerate={canGenerate}
-        writing={writing}
-        onGenerate={() => void actions.generate('new')}
-      />
-      <StoryOutput
-        doc={doc}
-        onTextChange={(content) => sync.edit({ content })}
         generation={generation}
         actions={actions}
         settings={settings}
@@ -62,8 +56,21 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
         canUndo={canUndo}
         focusOnOpen={Boolean(opened?.content)}
         lastOnServer={opened?.last_generation ?? null}
+        layout={layout}
       />
-      {storyId !== null && <RevisionsPanel storyId={storyId} currentRevision={revision} canRestore={!writing} onRestore={actions.restore} />}
-    </>
+      <StorySetupPanel open={layout.setupOpen} onClose={layout.closeSetup}>
+        <StorySetupForm
+          doc={doc}
+          onTitleChange={editTitle}
+          onPremiseChange={editPremise}
+          onChange={(changes) => sync.edit(changes)}
+          settings={settings}
+          canGenerate={canGenerate}
+          writing={writing}
+          onGenerate={() => void actions.generate('new')}
+        />
+        {storyId !== null && <RevisionsPanel storyId={storyId} currentRevision={revision} canRestore={!writing} onRestore={actions.restore} />}
+      </StorySetupPanel>
+    </div>
   );
 }

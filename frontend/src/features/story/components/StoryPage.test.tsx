@@ -3,11 +3,12 @@ import userEvent from '@testing-library/user-event';
 import { useLocation } from 'react-router-dom';
 import { describe, expect, it, vi } from 'vitest';
 import { BACKENDS, NOTHING_SAVED, OLLAMA_ACTIVE } from '../../../test/fixtures';
+import { storyBox, storyText, typeAtEnd } from '../../../test/editor';
 import { renderPage } from '../../../test/render';
 import { apiError, controlledStream, fakeServer, json, sseResponse } from '../../../test/server';
 import type { Story, UpdateStoryRequest } from '../../../types/api';
 import type { StoryGenerationRequest } from '../api/types';
-import { endEvents, generation, reasoningEvent, STORY, textEvent } from '../test-stories';
+import { endEvents, generation, reasoningEvent, STORY, textEvent } from '../../../test/stories';
 import { StoryPage } from './StoryPage';
 
 const PREMISE = 'A lighthouse keeper finds a letter from the future.';
@@ -50,14 +51,13 @@ function Location() {
 function openStory(route = '/story/7') {
   return renderPage(
     <>
-      <StoryPage />
+      <StoryPage owner="local" />
       <Location />
     </>,
     { route },
   );
 }
 
-const storyText = () => screen.getByLabelText('Story text') as HTMLTextAreaElement;
 
 /** The keepalive flag of the app's fetch calls with this method. */
 function keepaliveOf(method: string): (boolean | undefined)[] {
@@ -109,7 +109,8 @@ describe('StoryPage: a story is a document on the server', () => {
         }),
     });
     openStory();
-    await user.type(await screen.findByLabelText('Story text'), ' Tick.');
+    await screen.findByLabelText('Story text');
+    await typeAtEnd(user, ' Tick.');
     expect(screen.getByTestId('save-status')).toHaveTextContent('Saving...');
     await waitFor(() => expect(held.patches()).toHaveLength(1), SAVE_TIMEOUT);
     expect(screen.getByTestId('save-status')).toHaveTextContent('Saving...');
@@ -122,7 +123,8 @@ describe('StoryPage: a story is a document on the server', () => {
     const server = storyBackend();
     const user = userEvent.setup();
     openStory();
-    await user.type(await screen.findByLabelText('Story text'), ' The end.');
+    await screen.findByLabelText('Story text');
+    await typeAtEnd(user, ' The end.');
     expect(server.patches()).toHaveLength(0);
 
     fireEvent(window, new Event('pagehide'));
@@ -142,7 +144,7 @@ describe('StoryPage: a story is a document on the server', () => {
       return event.defaultPrevented;
     };
     expect(closing()).toBe(false);
-    await user.type(storyText(), '!');
+    await typeAtEnd(user, '!');
     expect(closing()).toBe(true);
     await waitFor(() => expect(screen.getByTestId('save-status')).toHaveTextContent(/^Saved$/), SAVE_TIMEOUT);
     expect(closing()).toBe(false);
@@ -163,7 +165,8 @@ describe('StoryPage: a story is a document on the server', () => {
 
     fail = false;
     await user.click(within(error).getByRole('button', { name: 'Try again' }));
-    expect(await screen.findByLabelText('Story text')).toHaveValue(STORY.content);
+    await screen.findByLabelText('Story text');
+    expect(storyText()).toBe(STORY.content);
     expect(server.requests.filter((request) => request.method !== 'GET')).toEqual([]);
   });
 
@@ -223,7 +226,7 @@ describe('StoryPage: another tab saved first (409)', () => {
     openStory();
     await screen.findByLabelText('Story text');
     server.set({ content: 'Their ending.', revision: 4 }); // another tab's save
-    await user.type(storyText(), ' My ending.');
+    await typeAtEnd(user, ' My ending.');
     const notice = await screen.findByTestId('conflict-notice', {}, SAVE_TIMEOUT);
     return { server, user, notice };
   }
@@ -233,7 +236,7 @@ describe('StoryPage: another tab saved first (409)', () => {
     expect(notice).toHaveTextContent('This story was changed in another tab or window');
     expect(screen.getByTestId('save-status')).toHaveTextContent('Not saved: this story was changed in another tab or window');
     expect(server.story().content).toBe('Their ending.');
-    expect(storyText()).toHaveValue(`${STORY.content} My ending.`);
+    expect(storyText()).toBe(`${STORY.content} My ending.`);
     expect(within(notice).getByRole('button', { name: 'Reload theirs' })).toBeEnabled();
     expect(within(notice).getByRole('button', { name: 'Keep both' })).toBeEnabled();
   });
@@ -243,7 +246,7 @@ describe('StoryPage: another tab saved first (409)', () => {
       'POST /api/stories': (request) => json({ ...STORY, ...(request.body as object), id: 8, revision: 1 }, 201),
     });
     await user.click(within(notice).getByRole('button', { name: 'Keep both' }));
-    await waitFor(() => expect(storyText()).toHaveValue('Their ending.'));
+    await waitFor(() => expect(storyText()).toBe('Their ending.'));
     expect(server.sent('POST', '/api/stories')[0].body).toMatchObject({
       title: 'The Clockmaker (copy)',
       content: `${STORY.content} My ending.`,
@@ -258,7 +261,7 @@ describe('StoryPage: another tab saved first (409)', () => {
       'POST /api/stories': (request) => json({ ...STORY, ...(request.body as object), id: 8, revision: 1 }, 201),
     });
     await user.click(within(notice).getByRole('button', { name: 'Reload theirs' }));
-    await waitFor(() => expect(storyText()).toHaveValue('Their ending.'));
+    await waitFor(() => expect(storyText()).toBe('Their ending.'));
     const setAside = screen.getByTestId('set-aside-notice');
     expect(setAside).toHaveTextContent(`${STORY.content} My ending.`);
     await user.click(within(setAside).getByRole('button', { name: 'Save mine as a new story' }));
@@ -282,8 +285,8 @@ describe('StoryPage: generations run on the server', () => {
     await user.click(screen.getByRole('button', { name: 'Generate story' }));
 
     stream.push(textEvent('The Letter\n\nShe found', 21));
-    await waitFor(() => expect(storyText()).toHaveValue('The Letter\n\nShe found'));
-    expect(storyText()).toHaveAttribute('readonly');
+    await waitFor(() => expect(storyText()).toBe('The Letter\n\nShe found'));
+    expect(storyBox()).toHaveAttribute('aria-readonly', 'true');
     expect(screen.getByTestId('story-origin')).toHaveTextContent('Writing with Ollama · llama2:7b…');
     const sent = server.sent('POST', '/proxy/llm/v1/chat/completions')[0].body as StoryGenerationRequest;
     // The server writes the prompt (premise, genre, memory, the text within the context); the page sends the controls.
@@ -299,11 +302,11 @@ describe('StoryPage: generations run on the server', () => {
     server.set({ content: 'The Letter\n\nShe found it.', revision: 6 }); // the job's text, a new revision
     stream.push(textEvent(' it.', 25) + endEvents('finished', 25));
     await waitFor(() => expect(screen.getByRole('button', { name: 'Generate story' })).toBeInTheDocument());
-    expect(storyText()).toHaveValue('The Letter\n\nShe found it.');
-    expect(storyText()).not.toHaveAttribute('readonly');
+    expect(storyText()).toBe('The Letter\n\nShe found it.');
+    expect(storyBox()).not.toHaveAttribute('aria-readonly', 'true');
     expect(screen.getByTestId('story-origin')).toHaveTextContent('written by Ollama · llama2:7b');
 
-    await user.type(storyText(), ' Then');
+    await typeAtEnd(user, ' Then');
     await waitFor(() => expect(server.story().content).toBe('The Letter\n\nShe found it. Then'), SAVE_TIMEOUT);
     expect(server.patches().at(-1)?.base_revision).toBe(6);
   });
@@ -324,12 +327,12 @@ describe('StoryPage: generations run on the server', () => {
     );
     openStory();
     await waitFor(() => expect(follows).toEqual(['17']));
-    expect(storyText()).toHaveValue(shown);
-    expect(storyText()).toHaveAttribute('readonly');
+    expect(storyText()).toBe(shown);
+    expect(storyBox()).toHaveAttribute('aria-readonly', 'true');
     expect(screen.getByTestId('story-origin')).toHaveTextContent('Writing with Ollama · llama2:7b…');
 
     first.push(textEvent(' up and', 24));
-    await waitFor(() => expect(storyText()).toHaveValue('🐉 The dragon woke up and'));
+    await waitFor(() => expect(storyText()).toBe('🐉 The dragon woke up and'));
     act(() => first.close()); // the network drops
 
     await waitFor(() => expect(follows).toEqual(['17', '24']), SAVE_TIMEOUT);
@@ -337,7 +340,7 @@ describe('StoryPage: generations run on the server', () => {
     server.set({ content: '🐉 The dragon woke up and yawned.', revision: 4 });
     second.push(endEvents('finished', 35));
     await waitFor(() => expect(screen.getByRole('button', { name: 'Generate story' })).toBeInTheDocument());
-    expect(storyText()).toHaveValue('🐉 The dragon woke up and yawned.');
+    expect(storyText()).toBe('🐉 The dragon woke up and yawned.');
   });
 
   it('Stop calls the server’s stop and keeps the text', async () => {
@@ -359,7 +362,7 @@ describe('StoryPage: generations run on the server', () => {
 
     expect(await screen.findByText('Stopped. The text so far is kept.')).toBeInTheDocument();
     expect(server.sent('POST', '/proxy/llm/v1/generations/41/stop')).toHaveLength(1);
-    expect(storyText()).toHaveValue('The tide came tide');
+    expect(storyText()).toBe('The tide came tide');
     expect(screen.getByRole('button', { name: 'Generate story' })).toBeEnabled();
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
   });
@@ -378,14 +381,14 @@ describe('StoryPage: generations run on the server', () => {
     const notice = await screen.findByTestId('story-interrupted');
     expect(notice).toHaveTextContent('The server stopped while this story was being written. The text written up to that moment is kept.');
     expect(notice).toHaveTextContent('press Continue to go on from where it broke off');
-    expect(storyText()).toHaveValue('It was dark and');
+    expect(storyText()).toBe('It was dark and');
   });
 
   it('says so when the story opens after an interrupted generation', async () => {
     storyBackend({}, { ...STORY, last_generation: generation({ status: 'interrupted', text_length: 39 }) });
     openStory();
     expect(await screen.findByTestId('story-interrupted')).toBeInTheDocument();
-    expect(storyText()).toHaveValue(STORY.content);
+    expect(storyText()).toBe(STORY.content);
   });
 
   it('a backend failure mid-stream keeps the text and tells what to do', async () => {
@@ -406,7 +409,7 @@ describe('StoryPage: generations run on the server', () => {
     expect(error).toHaveTextContent('The text written before the failure is kept.');
     expect(error).toHaveTextContent('raise the first-token timeout in Settings');
     expect(within(error).getByRole('link', { name: 'Open Settings' })).toHaveAttribute('href', '/settings');
-    expect(storyText()).toHaveValue('It began');
+    expect(storyText()).toBe('It began');
   });
 
   it('keeps the model’s reasoning out of the story, in a collapsed “Thinking...” section', async () => {
@@ -426,7 +429,7 @@ describe('StoryPage: generations run on the server', () => {
     const thinking = await screen.findByTestId('story-thinking');
     expect(thinking).toHaveTextContent('The user wants a letter.');
     expect(thinking).not.toHaveAttribute('open');
-    await waitFor(() => expect(storyText()).toHaveValue('Dear keeper,'));
+    await waitFor(() => expect(storyText()).toBe('Dear keeper,'));
   });
 
   it('generating again writes a new story over a cleared text, the old one kept as a revision', async () => {
@@ -493,63 +496,10 @@ describe('StoryPage: revisions', () => {
     expect(await screen.findByTestId('revision-text')).toHaveTextContent('The clock stopped.');
     await user.click(screen.getByRole('button', { name: 'Restore this revision' }));
 
-    await waitFor(() => expect(storyText()).toHaveValue('The clock stopped.'));
+    await waitFor(() => expect(storyText()).toBe('The clock stopped.'));
     expect(server.sent('POST', '/api/stories/7/revisions/2/restore')[0].body).toEqual({ base_revision: 3 });
     expect(screen.queryByTestId('revision-view')).not.toBeInTheDocument();
     expect(screen.getByTestId('save-status')).toHaveTextContent(/^Saved$/);
-  });
-});
-
-describe('StoryPage: library', () => {
-  it('lists the stories as the server orders them (most recent first) and opens one by its URL', async () => {
-    const older = { ...STORY, id: 5, title: 'The Lighthouse', premise: PREMISE, word_count: 900, updated_at: '2026-11-20T10:00:00Z' };
-    storyBackend({
-      'GET /api/stories': () => json({ stories: [STORY, older] }),
-      'GET /api/stories/5': () => json({ ...older, content: 'The lamp went out.' }),
-    });
-    const user = userEvent.setup();
-    openStory('/');
-    const items = await screen.findAllByTestId('library-item');
-    expect(items.map((item) => within(item).getByRole('heading').textContent)).toEqual(['The Clockmaker', 'The Lighthouse']);
-    expect(items[1]).toHaveTextContent('900 words');
-    await user.click(within(items[1]).getByRole('link', { name: 'Open “The Lighthouse”' }));
-    expect(screen.getByTestId('location')).toHaveTextContent('/story/5');
-    await waitFor(() => expect(storyText()).toHaveValue('The lamp went out.'));
-    expect(document.title).toBe('The Lighthouse — Taleweaver');
-  });
-
-  it('deletes a story only after the user confirms, and leaves it if it was open', async () => {
-    let stories = [STORY];
-    const server = storyBackend({
-      'GET /api/stories': () => json({ stories }),
-      'DELETE /api/stories/7': () => {
-        stories = [];
-        return new Response(null, { status: 204 });
-      },
-    });
-    const confirm = vi.spyOn(window, 'confirm').mockReturnValueOnce(false).mockReturnValueOnce(true);
-    const user = userEvent.setup();
-    openStory();
-    const deleteButton = await screen.findByRole('button', { name: 'Delete “The Clockmaker”' });
-
-    await user.click(deleteButton);
-    expect(confirm).toHaveBeenCalledWith('Delete “The Clockmaker”? This cannot be undone.');
-    expect(server.sent('DELETE', '/api/stories/7')).toHaveLength(0);
-
-    await user.click(deleteButton);
-    await waitFor(() => expect(screen.queryByTestId('library-item')).not.toBeInTheDocument());
-    await waitFor(() => expect(screen.getByTestId('location')).toHaveTextContent(/^\/$/));
-    expect(screen.getByLabelText('Premise')).toHaveValue('');
-    expect(server.patches()).toEqual([]);
-  });
-
-  it('explains a failed delete', async () => {
-    storyBackend({ 'DELETE /api/stories/7': () => apiError(404, 'not_found', 'That story no longer exists.') });
-    vi.spyOn(window, 'confirm').mockReturnValue(true);
-    const user = userEvent.setup();
-    openStory('/');
-    await user.click(await screen.findByRole('button', { name: 'Delete “The Clockmaker”' }));
-    expect(await screen.findByRole('alert')).toHaveTextContent('Could not delete the story: That story no longer exists.');
   });
 });
 
@@ -572,14 +522,14 @@ describe('StoryPage: following a generation through trouble', () => {
     openStory();
     await user.click(await screen.findByRole('button', { name: 'Generate story' }));
     stream.push(textEvent('Once ', 5));
-    await waitFor(() => expect(storyText()).toHaveValue('Once '));
+    await waitFor(() => expect(storyText()).toBe('Once '));
     server.set({ content: 'Once ', active_generation: generation({ text_length: 5 }) });
     act(() => stream.close());
 
     expect(await screen.findByTestId('story-reconnecting')).toHaveTextContent('reconnecting');
     server.set({ content: 'Once upon a time.', active_generation: null, revision: 5 });
     await waitFor(() => expect(screen.getByRole('button', { name: 'Generate story' })).toBeInTheDocument(), SAVE_TIMEOUT);
-    expect(storyText()).toHaveValue('Once upon a time.');
+    expect(storyText()).toBe('Once upon a time.');
     expect(follows).toBe(2);
   });
 
@@ -587,7 +537,8 @@ describe('StoryPage: following a generation through trouble', () => {
     const server = storyBackend();
     const user = userEvent.setup();
     openStory();
-    await user.type(await screen.findByLabelText('Story text'), '!');
+    await screen.findByLabelText('Story text');
+    await typeAtEnd(user, '!');
     const visibility = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
     fireEvent(document, new Event('visibilitychange'));
     await waitFor(() => expect(server.patches()).toHaveLength(1));

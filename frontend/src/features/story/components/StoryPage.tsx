@@ -1,12 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
-import { useMatch, useNavigate } from 'react-router-dom';
+import { useCallback, useEffect, useState } from 'react';
+import { Navigate, useLocation, useMatch, useNavigate } from 'react-router-dom';
 import { ErrorMessage } from '../../../components/ErrorMessage';
+import { ApiError } from '../../../lib/api-client';
 import { useLLMSettings } from '../../settings';
 import { storyQueryOptions } from '../api/get-story';
+import { forgetLastStory, lastStoryOf, rememberLastStory, type StoryOwner } from '../lib/last-story';
 import { BackendMissingNotice } from './BackendMissingNotice';
 import { StoryEditor } from './StoryEditor';
-import { StoryLibrary } from './StoryLibrary';
 
 interface Session {
   /** Remounts the editor for another story. */
@@ -19,9 +20,17 @@ interface Session {
   startedNew: boolean;
 }
 
+type SavedStoryProps = { id: number; onOpened: () => void; onMissing: () => void } & Omit<Parameters<typeof StoryEditor>[0], 'initial' | 'onCreated'>;
+
 /** A story that exists on the server: loaded first, and never saved over if it could not be read. */
-function SavedStory({ id, ...props }: { id: number } & Omit<Parameters<typeof StoryEditor>[0], 'initial' | 'onCreated'>) {
+function SavedStory({ id, onOpened, onMissing, ...props }: SavedStoryProps) {
   const story = useQuery({ ...storyQueryOptions(id), retry: false, refetchOnWindowFocus: false, refetchOnReconnect: false });
+  const opened = story.data !== undefined;
+  const missing = story.error instanceof ApiError && story.error.status === 404;
+  useEffect(() => {
+    if (opened) onOpened();
+    if (missing) onMissing();
+  }, [opened, missing, onOpened, onMissing]);
   if (story.isPending) {
     return (
       <p className="card" role="status">
@@ -39,13 +48,30 @@ function SavedStory({ id, ...props }: { id: number } & Omit<Parameters<typeof St
   return <StoryEditor initial={story.data} onCreated={() => undefined} {...props} />;
 }
 
-/** The Story page: `#/` starts a new story, `#/story/<id>` goes on with one. */
-export function StoryPage() {
+/** Remembers the story open on the page as the owner's last story once it opened; forgets it when it is gone. */
+function useRememberedStory(owner: StoryOwner | null, storyId: number | null) {
+  const remember = useCallback(() => {
+    if (owner !== null && storyId !== null) rememberLastStory(owner, storyId);
+  }, [owner, storyId]);
+  const forget = useCallback(() => {
+    if (owner !== null && storyId !== null) forgetLastStory(owner, storyId);
+  }, [owner, storyId]);
+  return { remember, forget };
+}
+
+/**
+ * The Story page: `#/story/<id>` goes on with one story; `#/` comes back to the story last open
+ * (remembered for `owner`), or starts a new one when there is none or "New story" asked for one.
+ * `owner` is null until the signed-in user is known.
+ */
+export function StoryPage({ owner }: { owner: StoryOwner | null }) {
   const settings = useLLMSettings();
   const match = useMatch('/story/:id');
+  const location = useLocation();
   const navigate = useNavigate();
   const parsed = match ? Number(match.params.id) : null;
   const wanted = parsed !== null && Number.isInteger(parsed) && parsed > 0 ? parsed : null;
+  const askedForNew = (location.state as { newStory?: boolean } | null)?.newStory === true;
   const [session, setSession] = useState<Session>({ key: 0, routeId: wanted, storyId: wanted, startedNew: wanted === null });
 
   if (wanted !== session.routeId) {
@@ -58,25 +84,39 @@ export function StoryPage() {
     if (session.storyId !== null && session.routeId === null) navigate(`/story/${session.storyId}`, { replace: true });
   }, [navigate, session.storyId, session.routeId]);
 
+  const { key, storyId } = session;
+  const { remember, forget } = useRememberedStory(owner, storyId);
+
+  const comingBack = wanted === null && storyId === null && !askedForNew;
+  if (comingBack && owner === null) {
+    return (
+      <p className="page" role="status">
+        Opening your story…
+      </p>
+    );
+  }
+  const last = comingBack && owner !== null ? lastStoryOf(owner) : null;
+  if (last !== null) return <Navigate to={`/story/${last}`} replace />;
+
   const notConfigured = settings.data?.backend_type === null;
   const editorProps = { settings: settings.data, canGenerate: !notConfigured };
-  const { key } = session;
-
   return (
-    <div className="page">
-      <h1>Write a story</h1>
+    <div className="story-page">
+      <h1 className="visually-hidden">Write a story</h1>
       {notConfigured && <BackendMissingNotice />}
       {session.startedNew ? (
         <StoryEditor
           key={key}
           initial={null}
-          onCreated={(story) => setSession((current) => (current.key === key ? { ...current, storyId: story.id } : current))}
+          onCreated={(story) => {
+            if (owner !== null) rememberLastStory(owner, story.id);
+            setSession((current) => (current.key === key ? { ...current, storyId: story.id } : current));
+          }}
           {...editorProps}
         />
       ) : (
-        session.storyId !== null && <SavedStory key={key} id={session.storyId} {...editorProps} />
+        storyId !== null && <SavedStory key={key} id={storyId} onOpened={remember} onMissing={forget} {...editorProps} />
       )}
-      <StoryLibrary openStoryId={session.storyId} />
     </div>
   );
 }

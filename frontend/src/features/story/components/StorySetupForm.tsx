@@ -2,20 +2,20 @@ import { useState } from 'react';
 import type { LLMSettings } from '../../../types/api';
 import { useModels } from '../../settings';
 import { useContextBudget } from '../api/studio';
-import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
+import type { StoryFields } from '../api/types';
+import type { DocumentSnapshot } from '../lib/document-sync';
 import { readSettings, writeSettings } from '../lib/generationSettings';
 import { BackendStatusLine } from './BackendStatusLine';
 import { ContextMeter } from './ContextMeter';
 import { GenerationControls } from './GenerationControls';
 import { MemoryFields } from './MemoryFields';
-import { SaveNotices } from './SaveNotices';
 import { StoryBasics } from './StoryBasics';
 
 interface StorySetupFormProps {
-  sync: DocumentSync;
   doc: DocumentSnapshot;
   onTitleChange: (title: string) => void;
   onPremiseChange: (premise: string) => void;
+  onChange: (changes: Partial<StoryFields>) => void;
   settings: LLMSettings | undefined;
   canGenerate: boolean;
   writing: boolean;
@@ -24,7 +24,7 @@ interface StorySetupFormProps {
 }
 
 /** What the story is and how it is written: title, premise, genre and length, memory, generation settings. */
-export function StorySetupForm({ sync, doc, onTitleChange, onPremiseChange, settings, canGenerate, writing, onGenerate }: StorySetupFormProps) {
+export function StorySetupForm({ doc, onTitleChange, onPremiseChange, onChange, settings, canGenerate, writing, onGenerate }: StorySetupFormProps) {
   const { fields, storyId, revision, save } = doc;
   const controls = readSettings(fields.settings);
   const backendType = settings?.backend_type ?? null;
@@ -40,24 +40,24 @@ export function StorySetupForm({ sync, doc, onTitleChange, onPremiseChange, sett
 
   return (
     <form
-      className="card story-form"
+      className="story-form"
       onSubmit={(event) => {
         event.preventDefault();
         onGenerate();
       }}
     >
-      <SaveNotices sync={sync} save={save} />
       <StoryBasics
         fields={fields}
         onTitleChange={onTitleChange}
         onPremiseChange={onPremiseChange}
-        onChange={(changes) => sync.edit(changes)}
-        onLengthChange={(length, maxTokens) => sync.edit({ length, settings: writeSettings({ ...controls, max_tokens: maxTokens }) })}
+        onChange={onChange}
+        onLengthChange={(length, maxTokens) => onChange({ length, settings: writeSettings({ ...controls, max_tokens: maxTokens }) })}
       />
-      <MemoryFields memory={fields.memory} authorsNote={fields.authors_note} onChange={(changes) => sync.edit(changes)} />
+      {!writing && fields.content.trim() !== '' && <p className="muted field-note">Generating writes a new story; this text stays in Revisions.</p>}
+      <MemoryFields memory={fields.memory} authorsNote={fields.authors_note} onChange={onChange} />
       <GenerationControls
         settings={controls}
-        onChange={(next) => sync.edit({ settings: writeSettings(next) })}
+        onChange={(next) => onChange({ settings: writeSettings(next) })}
         models={models.data}
         defaultModel={settings?.default_model}
         onOpen={() => setModelsWanted(true)}

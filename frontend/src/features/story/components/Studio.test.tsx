@@ -2,11 +2,12 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, CONNECTED_STATUS, OLLAMA_ACTIVE } from '../../../test/fixtures';
+import { storyBox, storyText } from '../../../test/editor';
 import { renderPage } from '../../../test/render';
 import { controlledStream, fakeServer, json, sseResponse } from '../../../test/server';
 import type { ContextBudget, Story, UpdateStoryRequest } from '../../../types/api';
 import type { StoryGenerationRequest } from '../api/types';
-import { endEvents, generation, STORY, textEvent } from '../test-stories';
+import { endEvents, generation, STORY, textEvent } from '../../../test/stories';
 import { StoryPage } from './StoryPage';
 
 type Routes = Parameters<typeof fakeServer>[0];
@@ -65,8 +66,7 @@ function studioBackend(routes: Routes = {}, initial: Story = WITH_VERSIONS) {
   };
 }
 
-const openStory = () => renderPage(<StoryPage />, { route: '/story/7' });
-const storyText = () => screen.getByLabelText('Story text') as HTMLTextAreaElement;
+const openStory = () => renderPage(<StoryPage owner="local" />, { route: '/story/7' });
 
 describe('The studio: writing on', () => {
   it('Continue sends the action and the story’s own controls; the server writes the prompt', async () => {
@@ -95,7 +95,7 @@ describe('The studio: writing on', () => {
     });
     // The controls are the story's: saved with it before the job started.
     expect(server.patches().at(-1)?.settings).toEqual({ model: 'mistral:7b', temperature: 1.1, top_p: 0.98, max_tokens: 300, preset: 'creative' });
-    await waitFor(() => expect(storyText()).toHaveValue(`${WITH_VERSIONS.content} More.`));
+    await waitFor(() => expect(storyText()).toBe(`${WITH_VERSIONS.content} More.`));
   });
 
   it('Regenerate shows the text before the passage while the new version arrives', async () => {
@@ -106,9 +106,9 @@ describe('The studio: writing on', () => {
     const user = userEvent.setup();
     openStory();
     await user.click(await screen.findByTestId('regenerate-button'));
-    await waitFor(() => expect(storyText()).toHaveValue('Every night the clock ran back an hour.'));
+    await waitFor(() => expect(storyText()).toBe('Every night the clock ran back an hour.'));
     stream.push(textEvent(' It stopped.', 12));
-    await waitFor(() => expect(storyText()).toHaveValue('Every night the clock ran back an hour. It stopped.'));
+    await waitFor(() => expect(storyText()).toBe('Every night the clock ran back an hour. It stopped.'));
     const sent = server.sent('POST', '/proxy/llm/v1/chat/completions')[0].body as StoryGenerationRequest;
     expect(sent.taleweaver).toEqual({ story_id: 7, action: 'regenerate' });
     stream.push(endEvents('finished', 12));
@@ -126,7 +126,7 @@ describe('The studio: writing on', () => {
     expect(screen.getByTestId('alternative-next')).toBeDisabled();
     await user.click(screen.getByTestId('alternative-previous'));
     await waitFor(() => expect(screen.getByTestId('alternative-position')).toHaveTextContent('1/2'));
-    expect(storyText()).toHaveValue('Every night the clock ran back an hour. It slept.');
+    expect(storyText()).toBe('Every night the clock ran back an hour. It slept.');
     expect(server.sent('POST', '/api/stories/7/alternatives')[0].body).toEqual({ base_revision: 3, index: 0 });
   });
 
@@ -140,14 +140,14 @@ describe('The studio: writing on', () => {
     const user = userEvent.setup();
     openStory();
     await user.click(await screen.findByTestId('undo-button'));
-    await waitFor(() => expect(storyText()).toHaveValue('Every night the clock ran back an hour.'));
+    await waitFor(() => expect(storyText()).toBe('Every night the clock ran back an hour.'));
     expect(screen.getByTestId('redo-button')).toBeEnabled();
 
-    fireEvent.keyDown(storyText(), { key: 'z', ctrlKey: true });
+    fireEvent.keyDown(storyBox(), { key: 'z', ctrlKey: true });
     expect(server.sent('POST', '/api/stories/7/undo')).toHaveLength(1);
 
     fireEvent.keyDown(document.body, { key: 'Z', ctrlKey: true, shiftKey: true });
-    await waitFor(() => expect(storyText()).toHaveValue(WITH_VERSIONS.content));
+    await waitFor(() => expect(storyText()).toBe(WITH_VERSIONS.content));
     expect(server.sent('POST', '/api/stories/7/redo')[0].body).toEqual({ base_revision: 4 });
     fireEvent.keyDown(document.body, { key: 'z', metaKey: true });
     await waitFor(() => expect(server.sent('POST', '/api/stories/7/undo')).toHaveLength(2));
@@ -167,7 +167,7 @@ describe('The studio: writing on', () => {
     await screen.findByTestId('continue-button');
     fireEvent.keyDown(document.body, { key: 'Enter', ctrlKey: true });
     stream.push(textEvent(' Tick.', 6));
-    await waitFor(() => expect(storyText()).toHaveValue(`${WITH_VERSIONS.content} Tick.`));
+    await waitFor(() => expect(storyText()).toBe(`${WITH_VERSIONS.content} Tick.`));
     expect(screen.getByTestId('generation-progress')).toHaveTextContent(/\d+\.\d s/);
     fireEvent.keyDown(document.body, { key: 'Escape' });
     await waitFor(() => expect(server.sent('POST', '/proxy/llm/v1/generations/41/stop')).toHaveLength(1));
@@ -233,24 +233,35 @@ describe('The studio: what the page tells', () => {
   });
 });
 
-describe('The library', () => {
-  it('searches titles, premises and text, and sorts', async () => {
-    const server = studioBackend();
-    const user = userEvent.setup();
+describe('The page around the text', () => {
+  it('marks the last generated passage, the one Regenerate writes again', async () => {
+    studioBackend();
     openStory();
-    await user.type(await screen.findByTestId('library-search'), 'clock');
-    await waitFor(() => expect(server.sent('GET', '/api/stories').some((r) => r.query.get('q') === 'clock')).toBe(true));
-    await user.selectOptions(screen.getByTestId('library-sort'), 'title');
-    await waitFor(() => expect(server.sent('GET', '/api/stories').some((r) => r.query.get('sort') === 'title')).toBe(true));
+    await screen.findByLabelText('Story text');
+    const marked = document.querySelectorAll('.cm-last-passage');
+    expect(Array.from(marked, (element) => element.textContent).join('')).toBe(' It chimed twice.');
   });
 
-  it('imports a backup as new stories and says how many', async () => {
-    const server = studioBackend({ 'POST /api/stories/import': () => json({ imported: 2, stories: [{ id: 8, title: 'A' }, { id: 9, title: 'B' }] }, 201) });
+  it('shows and hides the story setup, and focus mode hides everything but the text until it is left (Escape)', async () => {
+    studioBackend();
     const user = userEvent.setup();
     openStory();
-    const backup = { format: 'taleweaver-library', version: 1, stories: [{ title: 'A' }, { title: 'B' }] };
-    await user.upload(await screen.findByTestId('library-import-file'), new File([JSON.stringify(backup)], 'backup.json', { type: 'application/json' }));
-    expect(await screen.findByTestId('library-note')).toHaveTextContent('Imported 2 stories as new stories.');
-    expect(server.sent('POST', '/api/stories/import')[0].body).toEqual(backup);
+    await screen.findByLabelText('Story text');
+    const setup = screen.getByRole('complementary', { name: 'Story setup' });
+    const setupButton = screen.getByRole('button', { name: 'Story setup' });
+    expect(setupButton).toHaveAttribute('aria-expanded', 'true');
+    await user.click(setupButton);
+    expect(setupButton).toHaveAttribute('aria-expanded', 'false');
+    expect(setup).not.toBeVisible();
+    await user.click(setupButton);
+    expect(setup).toBeVisible();
+
+    const focusButton = screen.getByRole('button', { name: 'Focus mode' });
+    await user.click(focusButton);
+    expect(focusButton).toHaveAttribute('aria-pressed', 'true');
+    expect(document.documentElement).toHaveAttribute('data-focus-mode', 'on');
+    fireEvent.keyDown(document.body, { key: 'Escape' });
+    expect(focusButton).toHaveAttribute('aria-pressed', 'false');
+    expect(document.documentElement).not.toHaveAttribute('data-focus-mode');
   });
 });

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { StoryAlternatives } from '../../../types/api';
 import type { GenerateAction } from '../hooks/useStoryActions';
 import type { GenerationPhase } from '../hooks/useStoryGeneration';
@@ -21,9 +22,40 @@ interface StudioToolbarProps {
   onFlip: (index: number) => void;
   mode: 'read' | 'edit';
   onToggleMode: () => void;
+  /** The page's own view controls, at the end of the row. */
+  children: ReactNode;
 }
 
-/** Stop and the progress while the model writes; otherwise Generate, Continue, versions, Undo/Redo and the reader. */
+/** ◀ 2/3 ▶: which version of the last generated passage the text shows. */
+function VersionSwitch({ alternatives, idle, onFlip }: { alternatives: StoryAlternatives; idle: boolean; onFlip: (index: number) => void }) {
+  return (
+    <span className="alternatives" data-testid="alternatives">
+      <button
+        type="button"
+        aria-label="Previous version"
+        onClick={() => onFlip(alternatives.chosen - 1)}
+        disabled={!idle || alternatives.chosen === 0}
+        data-testid="alternative-previous"
+      >
+        ◀
+      </button>
+      <span data-testid="alternative-position">
+        {alternatives.chosen + 1}/{alternatives.count}
+      </span>
+      <button
+        type="button"
+        aria-label="Next version"
+        onClick={() => onFlip(alternatives.chosen + 1)}
+        disabled={!idle || alternatives.chosen >= alternatives.count - 1}
+        data-testid="alternative-next"
+      >
+        ▶
+      </button>
+    </span>
+  );
+}
+
+/** Stop and the progress while the model writes; otherwise Generate, Continue, versions, Undo/Redo and the reader; then the view controls. */
 export function StudioToolbar(props: StudioToolbarProps) {
   const { generation, writing, idle, canGenerate, hasText, hasPremise, alternatives, canUndo, canRedo, mode } = props;
   return (
@@ -68,31 +100,7 @@ export function StudioToolbar(props: StudioToolbarProps) {
           <button type="button" onClick={() => props.onGenerate('regenerate')} disabled={!canGenerate || !idle || !alternatives} data-testid="regenerate-button">
             Regenerate
           </button>
-          {alternatives && alternatives.count > 1 && (
-            <span className="alternatives" data-testid="alternatives">
-              <button
-                type="button"
-                aria-label="Previous version"
-                onClick={() => props.onFlip(alternatives.chosen - 1)}
-                disabled={!idle || alternatives.chosen === 0}
-                data-testid="alternative-previous"
-              >
-                ◀
-              </button>
-              <span data-testid="alternative-position">
-                {alternatives.chosen + 1}/{alternatives.count}
-              </span>
-              <button
-                type="button"
-                aria-label="Next version"
-                onClick={() => props.onFlip(alternatives.chosen + 1)}
-                disabled={!idle || alternatives.chosen >= alternatives.count - 1}
-                data-testid="alternative-next"
-              >
-                ▶
-              </button>
-            </span>
-          )}
+          {alternatives && alternatives.count > 1 && <VersionSwitch alternatives={alternatives} idle={idle} onFlip={props.onFlip} />}
           <button type="button" onClick={props.onUndo} disabled={!idle || !canUndo} title="Ctrl+Z" data-testid="undo-button">
             Undo
           </button>
@@ -104,6 +112,7 @@ export function StudioToolbar(props: StudioToolbarProps) {
           </button>
         </>
       )}
+      {props.children}
     </div>
   );
 }

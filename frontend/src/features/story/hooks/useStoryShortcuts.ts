@@ -6,6 +6,8 @@ interface Shortcuts {
   stop: () => void;
   undo: () => void;
   redo: () => void;
+  /** Leaves focus mode (null: not in it). */
+  leaveFocusMode: (() => void) | null;
   /** Nothing runs: no generation, no studio call, no save conflict. */
   idle: boolean;
   writing: boolean;
@@ -13,12 +15,16 @@ interface Shortcuts {
 }
 
 function isEditable(target: EventTarget | null): boolean {
-  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || target.closest('[contenteditable="true"]') !== null || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
+  );
 }
 
 /**
- * Ctrl/Cmd+Enter writes on, Escape stops; Ctrl/Cmd+Z and Shift+Z undo and redo outside a text
- * field (inside one, the field's own undo works on what is typed there).
+ * Ctrl/Cmd+Enter writes on, Escape stops (or, when nothing is being written, leaves focus mode);
+ * Ctrl/Cmd+Z and Shift+Z undo and redo outside a text field (inside one, the field's own undo
+ * works on what is typed there).
  */
 export function useStoryShortcuts(shortcuts: Shortcuts): void {
   // One listener for the page's life, reading the latest state.
@@ -33,6 +39,9 @@ export function useStoryShortcuts(shortcuts: Shortcuts): void {
       if (event.key === 'Escape' && k.writing) {
         event.preventDefault();
         k.stop();
+      } else if (event.key === 'Escape' && k.leaveFocusMode) {
+        event.preventDefault();
+        k.leaveFocusMode();
       } else if (mod && event.key === 'Enter' && k.idle && k.canGenerate) {
         event.preventDefault();
         k.writeOn();

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../../lib/api-client';
 import type { Story, UpdateStoryRequest } from '../../../types/api';
-import { STORY } from '../test-stories';
+import { STORY } from '../../../test/stories';
 import { type DocumentApi, DocumentSync, type SyncTiming } from './document-sync';
 
 const TIMING: SyncTiming = { quietMs: 700, maxDelayMs: 2000, retryMs: 5000 };

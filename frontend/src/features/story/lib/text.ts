@@ -1,3 +1,6 @@
+import type { Story } from '../../../types/api';
+import type { TextRange } from './editor/marks';
+
 /** Length in Unicode code points: how the server counts a generation's text offsets. */
 export function codePointLength(text: string): number {
   return Array.from(text).length;
@@ -28,4 +31,19 @@ export function titleFromPremise(premise: string): string {
   const cut = sentence.slice(0, MAX_TITLE_LENGTH);
   const atWord = cut.includes(' ') ? cut.slice(0, cut.lastIndexOf(' ')) : cut;
   return `${atWord.replace(/[ ,.;:]+$/, '')}…`;
+}
+
+/** Where code point `codePoints` of `text` is in UTF-16 code units (the server counts the one, JavaScript strings the other). */
+export function codeUnitIndex(text: string, codePoints: number): number {
+  let index = 0;
+  for (let seen = 0; seen < codePoints && index < text.length; seen += 1) index += (text.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
+  return index;
+}
+
+/** The story's last generated passage (the one Regenerate writes again), in its text as the server has it. */
+export function lastPassageRange(story: Story): TextRange | null {
+  if (!story.alternatives) return null;
+  const content = story.content ?? '';
+  const from = codeUnitIndex(content, story.alternatives.start);
+  return from < content.length ? { from, to: content.length } : null;
 }

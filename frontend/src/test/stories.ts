@@ -1,5 +1,5 @@
 // Stories and generation events as the server sends them, for the Story page's tests.
-import type { Generation, Story } from '../../types/api';
+import type { Generation, Story } from '../types/api';
 
 export const STORY: Story = {
   id: 7,

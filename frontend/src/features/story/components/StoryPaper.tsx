@@ -1,0 +1,56 @@
+import { useEffect, useMemo, useRef } from 'react';
+import { useFollowing } from '../hooks/useFollowing';
+import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
+import type { TextRange } from '../lib/editor/marks';
+import { lastPassageRange } from '../lib/text';
+import { StoryReader } from './StoryReader';
+import { StoryTextEditor } from './StoryTextEditor';
+
+const WAITING = 'Waiting for the first words…';
+
+interface StoryPaperProps {
+  sync: DocumentSync;
+  doc: DocumentSnapshot;
+  writing: boolean;
+  mode: 'read' | 'edit';
+  onSelect: (selection: TextRange) => void;
+  /** The story opened with text: it is read first, so focus goes to its title. */
+  focusOnOpen: boolean;
+}
+
+/** The story's title and text in a reading measure: edited in the editor, or read as formatted. Only this part scrolls. */
+export function StoryPaper({ sync, doc, writing, mode, onSelect, focusOnOpen }: StoryPaperProps) {
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  const paperRef = useRef<HTMLDivElement>(null);
+  const following = useFollowing(paperRef);
+  const { fields, server } = doc;
+  // The server's word on where the last passage starts holds for its own text only.
+  const passage = useMemo(() => (server && server.content === fields.content ? lastPassageRange(server) : undefined), [server, fields.content]);
+
+  useEffect(() => {
+    if (focusOnOpen) headingRef.current?.focus({ preventScroll: true });
+  }, [focusOnOpen]);
+
+  return (
+    <div className="story-paper" ref={paperRef}>
+      <div className="story-column">
+        <h2 id="story-output-heading" ref={headingRef} tabIndex={-1}>
+          {fields.title || 'Your story'}
+        </h2>
+        {mode === 'read' ? (
+          <StoryReader text={fields.content} placeholder={writing ? WAITING : 'No text yet: press Generate story, or Edit text to write.'} />
+        ) : (
+          <StoryTextEditor
+            text={fields.content}
+            onEdit={(content) => sync.edit({ content })}
+            onSelect={onSelect}
+            readOnly={writing}
+            placeholder={writing ? WAITING : 'Write here, or press Generate story.'}
+            passage={passage}
+            following={following}
+          />
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,75 @@
+import { EditorSelection, EditorState } from '@codemirror/state';
+import { EditorView } from '@codemirror/view';
+import { useEffect, useRef } from 'react';
+import type { TextRange } from '../lib/editor/marks';
+import { showOutsideText } from '../lib/editor/outside-text';
+import { lastPassage, setPlaceholder, setReadOnly, storyEditorSetup } from '../lib/editor/setup';
+
+interface StoryTextEditorProps {
+  /** The text as the page holds it; a change made elsewhere (a generation, the server) is shown as it comes. */
+  text: string;
+  onEdit: (text: string) => void;
+  onSelect: (selection: TextRange) => void;
+  /** True while the model writes. */
+  readOnly: boolean;
+  placeholder: string;
+  /** Where the last generated passage is, when the page knows it for this very text (undefined: keep the marks where edits moved them). */
+  passage: TextRange | null | undefined;
+  /** Whether the writer is reading the newest words (then arriving words keep them in view). */
+  following: () => boolean;
+}
+
+/** The story's text in CodeMirror 6, created once; later props reach it as transactions. */
+export function StoryTextEditor({ text, onEdit, onSelect, readOnly, placeholder, passage, following }: StoryTextEditorProps) {
+  const mount = useRef<HTMLDivElement>(null);
+  const viewRef = useRef<EditorView | null>(null);
+  const latest = useRef({ text, onEdit, onSelect, readOnly, placeholder });
+  useEffect(() => {
+    latest.current = { text, onEdit, onSelect, readOnly, placeholder };
+  });
+
+  useEffect(() => {
+    const opened = latest.current;
+    const view = new EditorView({
+      parent: mount.current as HTMLDivElement,
+      state: EditorState.create({
+        doc: opened.text,
+        selection: EditorSelection.cursor(opened.text.length), // writing goes on at the end
+        extensions: storyEditorSetup(
+          { label: 'Story text', readOnly: opened.readOnly, placeholderText: opened.placeholder },
+          {
+            onEdit: (edited) => latest.current.onEdit(edited),
+            onSelect: (from, to) => latest.current.onSelect({ from, to }),
+          },
+        ),
+      }),
+    });
+    // On opening, the newest words are what the writer needs to see.
+    view.dispatch({ effects: EditorView.scrollIntoView(opened.text.length, { y: 'end' }) });
+    // The tests read the whole text here: the DOM holds only the lines in view.
+    Object.defineProperty(view.contentDOM, 'storyText', { get: () => view.state.doc.toString() });
+    viewRef.current = view;
+    return () => {
+      viewRef.current = null;
+      view.destroy();
+    };
+  }, []);
+
+  useEffect(() => {
+    if (viewRef.current) showOutsideText(viewRef.current, text, { follow: following() });
+  }, [text, following]);
+
+  useEffect(() => {
+    if (viewRef.current) setReadOnly(viewRef.current, readOnly);
+  }, [readOnly]);
+
+  useEffect(() => {
+    if (viewRef.current) setPlaceholder(viewRef.current, placeholder);
+  }, [placeholder]);
+
+  useEffect(() => {
+    if (viewRef.current && passage !== undefined) viewRef.current.dispatch({ effects: lastPassage.replace(passage ? [passage] : []) });
+  }, [passage]);
+
+  return <div ref={mount} className="story-editor" />;
+}
