@@ -7,6 +7,7 @@ index on either database; `db_dialect` holds every difference between the two.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sqlite3
 import threading
@@ -27,6 +28,8 @@ LOCAL_USERNAME = "local"
 SQLITE_IDLE_CONNECTIONS = 32
 # How long a write waits for another writer's lock on the SQLite file before it is refused.
 SQLITE_BUSY_SECONDS = 30
+# The longest pause between two tries of a statement that found the SQLite file locked.
+SQLITE_BUSY_PAUSE_MAX = 0.05
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -56,6 +59,39 @@ def dialect(app=None):
 
 
 # -- SQLite ----------------------------------------------------------------------------------
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
+class SQLiteConnection(sqlite3.Connection):
+    """A connection that waits for another writer's lock in Python, not in SQLite: SQLite's busy
+    handler sleeps in C, which under gevent stops every request and stream of the worker for as
+    long as the lock is held (issue 25); time.sleep lets them run. A statement outside a
+    transaction (BEGIN IMMEDIATE among them) that finds the file locked is tried again, with
+    pauses growing to SQLITE_BUSY_PAUSE_MAX, for SQLITE_BUSY_SECONDS at most."""
+
+    def execute(self, sql: str, params=()):
+        return self._patiently(super().execute, sql, params)
+
+    def executemany(self, sql: str, seq_of_params):
+        return self._patiently(super().executemany, sql, seq_of_params)
+
+    def _patiently(self, run, sql, params):
+        deadline, pause = None, 0.001
+        while True:
+            try:
+                return run(sql, params)
+            except sqlite3.OperationalError as exc:
+                # Inside a transaction a retry could not help (and BEGIN IMMEDIATE never gets there).
+                if self.in_transaction or not _locked(exc):
+                    raise
+                deadline = deadline or time.monotonic() + SQLITE_BUSY_SECONDS
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, SQLITE_BUSY_PAUSE_MAX)
+
+
 def connect(path: str):
     """A connection of its own, for work outside a request (a background job, the CLI), with
     the settings every use needs: to the SQLite file, or to the PostgreSQL URL that
@@ -68,10 +104,10 @@ def connect(path: str):
         # Settings hold encrypted keys and token hashes: only the owner reads the file
         # (SQLite gives its -wal and -shm files the same permissions).
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False, factory=SQLiteConnection)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_SECONDS * 1000)}")
+    conn.execute("PRAGMA busy_timeout = 0")  # SQLiteConnection waits instead
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
@@ -449,15 +485,28 @@ def close_pools() -> None:
 
 # -- migrations -----------------------------------------------------------------------------
 def migrations() -> list[tuple[int, str]]:
-    """(version, file) of every migration, in order."""
+    """(version, file) of every migration, in order: a SQL script, or a Python module whose
+    upgrade(conn) moves data that SQL alone cannot (texts cut into chunks and digested)."""
     found = []
     for name in sorted(os.listdir(MIGRATIONS_DIR)):
-        if name.endswith(".sql") and name[:3].isdigit():
+        if name.endswith((".sql", ".py")) and name[:3].isdigit():
             if found and found[-1][0] == int(name[:3]):
                 # Only one could ever run: the database records the number, not the file.
                 raise RuntimeError(f"Two migrations are numbered {name[:3]}: renumber one of them.")
             found.append((int(name[:3]), os.path.join(MIGRATIONS_DIR, name)))
     return found
+
+
+def _run_migration(conn, sql, path: str) -> None:
+    if path.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(f"taleweaver_migration_{os.path.basename(path)[:3]}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.upgrade(conn)
+        return
+    with open(path, encoding="utf-8") as handle:
+        for statement in db_dialect.split_statements(handle.read()):
+            conn.execute(sql.migration_statement(statement))
 
 
 def migrate(conn) -> int:
@@ -468,9 +517,7 @@ def migrate(conn) -> int:
     try:
         for number, path in migrations():
             if number > version:
-                with open(path, encoding="utf-8") as handle:
-                    for statement in db_dialect.split_statements(handle.read()):
-                        conn.execute(sql.migration_statement(statement))
+                _run_migration(conn, sql, path)
                 sql.after_migration(conn)
                 sql.set_version(conn, number)
                 version = number

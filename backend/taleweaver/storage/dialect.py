@@ -33,6 +33,8 @@ _BEGIN_IMMEDIATE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\s*;?\s*$", re.IGNORECASE)
 _AUTOINCREMENT_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNORECASE)
 _REAL = re.compile(r"\bREAL\b")
 _BLOB = re.compile(r"\bBLOB\b")
+# A text's size in bytes: SQLite's length() of it as a BLOB, PostgreSQL's octet_length().
+_BYTES_OF = re.compile(r"\blength\(CAST\(([\w.]+) AS BLOB\)\)")
 
 
 _INSERT_TARGET = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)", re.IGNORECASE)
@@ -114,6 +116,7 @@ class PostgresDialect:
             sql = sql[:replace.start()] + f"INSERT INTO {table} ({replace.group(2)})" + sql[replace.end():]
             sql = sql.rstrip().rstrip(";")
         sql = sql.replace(EPOCH_NOW, _PG_EPOCH_NOW)
+        sql = _BYTES_OF.sub(r"octet_length(\1)", sql)
         # psycopg reads % everywhere as the start of a placeholder, even inside literals.
         sql = sql.replace("%", "%%")
         sql = _outside_quotes(sql, lambda part: part.replace("?", "%s"))
