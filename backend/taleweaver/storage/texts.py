@@ -104,6 +104,27 @@ def digests(conn, text_ids: list[int]) -> dict[int, str]:
     return found
 
 
+def _chunk_ids(conn, text_ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for batch in _batches(sorted(set(text_ids))):
+        for row in conn.execute(f"SELECT chunk_ids FROM texts WHERE id IN ({', '.join('?' * len(batch))})",
+                                tuple(batch)):
+            if row["chunk_ids"]:
+                found.update(int(part) for part in row["chunk_ids"].split(","))
+    return found
+
+
+def bytes_beyond(conn, text_ids: list[int], other_text_ids: list[int]) -> int:
+    """The bytes of the chunks of `text_ids` that `other_text_ids` do not hold: what keeping the
+    first texts costs beyond the others (an undo step beyond the one before it)."""
+    extra = sorted(_chunk_ids(conn, text_ids) - _chunk_ids(conn, other_text_ids))
+    total = 0
+    for batch in _batches(extra):
+        total += conn.execute(f"SELECT coalesce(sum(bytes), 0) FROM text_chunks WHERE id IN ({', '.join('?' * len(batch))})",
+                              tuple(batch)).fetchone()[0]
+    return total
+
+
 def drop_unused_chunks(conn, story_id: int) -> None:
     """Delete the story's chunks that no kept text lists any more (after its texts were thinned)."""
     used: set[int] = set()

@@ -24,13 +24,15 @@ def record(conn, story_id: int, label: str, stamp: str) -> None:
     caller's transaction); nothing is recorded when they are the current step's."""
     row = conn.execute("SELECT content, passage_id, history_node_id FROM stories WHERE id = ?", (story_id,)).fetchone()
     current = conn.execute(
-        """SELECT n.passage_id, t.digest FROM history_nodes n JOIN texts t ON t.id = n.text_id
+        """SELECT n.text_id, n.passage_id, t.digest FROM history_nodes n JOIN texts t ON t.id = n.text_id
            WHERE n.id = ? AND n.story_id = ?""",
         (row["history_node_id"], story_id),
     ).fetchone()
     if current is not None and current["passage_id"] == row["passage_id"] and current["digest"] == texts.digest(row["content"]):
         return
-    text_id, added = texts.keep(conn, story_id, row["content"])
+    text_id, _ = texts.keep(conn, story_id, row["content"])
+    before = _texts_of(conn, current["text_id"], current["passage_id"]) if current is not None else []
+    added = texts.bytes_beyond(conn, _texts_of(conn, text_id, row["passage_id"]), before)
     node_id = conn.execute(
         """INSERT INTO history_nodes (story_id, parent_id, text_id, passage_id, label, added_bytes, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)""",
@@ -39,6 +41,12 @@ def record(conn, story_id: int, label: str, stamp: str) -> None:
     ).lastrowid
     conn.execute("UPDATE stories SET history_node_id = ? WHERE id = ?", (node_id, story_id))
     _prune(conn, story_id, node_id)
+
+
+def _texts_of(conn, text_id: int, passage_id: int | None) -> list[int]:
+    """The texts a step keeps: its text and its passage's versions."""
+    passage = texts.passage(conn, passage_id)
+    return [text_id, *(passage["text_ids"] if passage else [])]
 
 
 def _prune(conn, story_id: int, current_id: int) -> None:

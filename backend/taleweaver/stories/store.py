@@ -249,21 +249,22 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def unique_titles(conn: sqlite3.Connection, user_id: int, titles: list[str], taken: dict[str, set[str]]) -> list[str]:
+def unique_titles(conn: sqlite3.Connection, user_id: int, titles: list[str], taken: dict[str, list]) -> list[str]:
     """unique_title of each title, for many stories added at once (an import, in batches): the
-    user's taken titles are looked up once per distinct title (`taken` keeps them from one batch
-    to the next), and the numbers go on from there."""
+    user's taken titles are looked up once per distinct title, and the numbers go on from the
+    last one given (`taken` keeps, per title, the names taken and the next number to try)."""
     result = []
     for title in titles:
         if title not in taken:
-            taken[title] = {row[0] for row in conn.execute(
+            taken[title] = [{row[0] for row in conn.execute(
                 "SELECT title FROM stories WHERE user_id = ? AND (title = ? OR title LIKE ? ESCAPE '\\')",
-                (user_id, title, like_escape(title) + " (%)"))}
-        seen = taken[title]
-        name, number = title, 2
+                (user_id, title, like_escape(title) + " (%)"))}, 2]
+        seen, number = taken[title]
+        name = title
         while name in seen:
             name, number = f"{title} ({number})", number + 1
         seen.add(name)
+        taken[title][1] = number
         result.append(name)
     return result
 

@@ -159,7 +159,7 @@ class _Staging:
         self.used = sizes.usage(conn, user_id)["used_bytes"]
         self.batch: list[tuple[dict, dict | None]] = []
         self.batch_bytes = 0
-        self.taken: dict[str, set[str]] = {}
+        self.taken: dict[str, list] = {}
         self.imported: list[dict] = []
 
     def add(self, values: dict, alternatives: dict | None) -> None:

@@ -44,7 +44,7 @@ CREATE TABLE passage_versions (
 CREATE INDEX passage_versions_by_text ON passage_versions (text_id);
 
 -- The undo history as a tree: each change is a child of the step it was made on.
--- added_bytes: what the step brought in (new chunks and references), for the per-story bound.
+-- added_bytes: the bytes of its text and versions beyond its parent step's, for the per-story bound.
 CREATE TABLE history_nodes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
