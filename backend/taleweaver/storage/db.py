@@ -486,7 +486,7 @@ def close_pools() -> None:
 # -- migrations -----------------------------------------------------------------------------
 def migrations() -> list[tuple[int, str]]:
     """(version, file) of every migration, in order: a SQL script, or a Python module whose
-    upgrade(conn) moves data that SQL alone cannot (texts cut into chunks and digested)."""
+    upgrade(conn, dialect) moves data that SQL alone cannot (texts cut into chunks and digested)."""
     found = []
     for name in sorted(os.listdir(MIGRATIONS_DIR)):
         if name.endswith((".sql", ".py")) and name[:3].isdigit():
@@ -502,7 +502,7 @@ def _run_migration(conn, sql, path: str) -> None:
         spec = importlib.util.spec_from_file_location(f"taleweaver_migration_{os.path.basename(path)[:3]}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        module.upgrade(conn)
+        module.upgrade(conn, sql)
         return
     with open(path, encoding="utf-8") as handle:
         for statement in db_dialect.split_statements(handle.read()):

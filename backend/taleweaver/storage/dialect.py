@@ -90,6 +90,9 @@ class SQLiteDialect:
     def after_migration(self, conn) -> None:
         """Nothing to repair: SQLite's AUTOINCREMENT follows explicitly inserted ids by itself."""
 
+    def check_references_now(self, conn) -> None:
+        """Nothing to do: SQLite's ALTER TABLE does not mind references checked at commit."""
+
 
 class PostgresDialect:
     """PostgreSQL through psycopg 3: `%s` placeholders, ON CONFLICT, advisory locks."""
@@ -146,6 +149,11 @@ class PostgresDialect:
 
     def set_version(self, conn, version: int) -> None:
         conn.execute("UPDATE schema_version SET version = ?", (int(version),))
+
+    def check_references_now(self, conn) -> None:
+        """Check the references deferred to the commit now: PostgreSQL refuses to ALTER a table
+        with checks still pending."""
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     def after_migration(self, conn) -> None:
         """Move every identity sequence past the ids a migration copied in (a table rebuilt

@@ -1,6 +1,8 @@
 -- Text kept once per story (docs/STORAGE.md): chunks stored once, texts as lists of chunks;
 -- revisions, undo steps (a tree) and versions of a range of the text refer to texts by id.
--- The data moves in 008; the columns that held copies are dropped there.
+-- The data moves in 008; the columns that held copies are dropped there. References between
+-- a story's own rows are checked at commit: deleting a story deletes them all by cascade, in an
+-- order PostgreSQL does not promise.
 CREATE TABLE text_chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
@@ -37,7 +39,7 @@ CREATE TABLE story_passages (
 CREATE TABLE passage_versions (
     passage_id INTEGER NOT NULL REFERENCES story_passages (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
-    text_id INTEGER NOT NULL REFERENCES texts (id),
+    text_id INTEGER NOT NULL REFERENCES texts (id) DEFERRABLE INITIALLY DEFERRED,
     PRIMARY KEY (passage_id, position)
 );
 
@@ -48,9 +50,9 @@ CREATE INDEX passage_versions_by_text ON passage_versions (text_id);
 CREATE TABLE history_nodes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
-    parent_id INTEGER REFERENCES history_nodes (id) ON DELETE SET NULL,
-    text_id INTEGER NOT NULL REFERENCES texts (id),
-    passage_id INTEGER REFERENCES story_passages (id),
+    parent_id INTEGER REFERENCES history_nodes (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
+    text_id INTEGER NOT NULL REFERENCES texts (id) DEFERRABLE INITIALLY DEFERRED,
+    passage_id INTEGER REFERENCES story_passages (id) DEFERRABLE INITIALLY DEFERRED,
     label TEXT NOT NULL,
     added_bytes INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL
@@ -60,7 +62,7 @@ CREATE INDEX history_nodes_by_story ON history_nodes (story_id, id);
 CREATE INDEX history_nodes_by_parent ON history_nodes (parent_id);
 
 CREATE INDEX story_revisions_by_story ON story_revisions (story_id, revision);
-ALTER TABLE story_revisions ADD COLUMN text_id INTEGER REFERENCES texts (id);
+ALTER TABLE story_revisions ADD COLUMN text_id INTEGER REFERENCES texts (id) DEFERRABLE INITIALLY DEFERRED;
 
 -- An import in progress: its stories are written in short transactions with import_id set
 -- (hidden from the library), then shown at once by clearing it.
@@ -70,8 +72,8 @@ CREATE TABLE imports (
     started_at REAL NOT NULL
 );
 
-ALTER TABLE stories ADD COLUMN passage_id INTEGER REFERENCES story_passages (id);
-ALTER TABLE stories ADD COLUMN history_node_id INTEGER REFERENCES history_nodes (id);
+ALTER TABLE stories ADD COLUMN passage_id INTEGER REFERENCES story_passages (id) DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE stories ADD COLUMN history_node_id INTEGER REFERENCES history_nodes (id) DEFERRABLE INITIALLY DEFERRED;
 ALTER TABLE stories ADD COLUMN import_id INTEGER REFERENCES imports (id) ON DELETE CASCADE;
 -- Every byte the story keeps (docs/STORAGE.md), summed for the user's quota; -1: not measured
 -- yet (measured when the user's use is next asked for).

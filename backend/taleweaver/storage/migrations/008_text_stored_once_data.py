@@ -66,9 +66,10 @@ def _move_story(conn, story_id: int) -> None:
                  (_passage(conn, story_id, story["alternatives_json"]), current, story_id))
 
 
-def upgrade(conn) -> None:
+def upgrade(conn, dialect) -> None:
     for (story_id,) in conn.execute("SELECT id FROM stories ORDER BY id").fetchall():
         _move_story(conn, story_id)
+    dialect.check_references_now(conn)
     conn.execute("DROP TABLE story_history")
     conn.execute("ALTER TABLE story_revisions DROP COLUMN content")
     conn.execute("ALTER TABLE stories DROP COLUMN alternatives_json")

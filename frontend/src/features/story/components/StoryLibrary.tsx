@@ -9,6 +9,7 @@ import { downloadBackup, importLibrary } from '../api/studio';
 import { updateStory } from '../api/update-story';
 import type { LibraryBackup, StorySummary } from '../../../types/api';
 import { ErrorMessage } from '../../../components/ErrorMessage';
+import { StorageUse } from './StorageUse';
 
 const SORT_LABELS: Record<LibrarySort, string> = { updated: 'Last edited', created: 'Newest first', title: 'Title' };
 
@@ -150,6 +151,7 @@ export function StoryLibrary({ openStoryId }: { openStoryId: number | null }) {
         </button>
         <input ref={fileRef} type="file" accept="application/json,.json" hidden onChange={(event) => void importFile(event)} data-testid="library-import-file" />
       </div>
+      <StorageUse />
       {note && (
         <p className="muted" role="status" data-testid="library-note">
           {note}
