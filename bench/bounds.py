@@ -5,7 +5,9 @@ results/bounds.json). Each round runs the same steps against a server of the cod
 - the import of 10,000 stories of one title (multi-user, 2 gevent workers, as ./run.sh starts it):
   how long it takes to answer, while another user saves a story every 50 ms: each save's latency
   and status;
-- 20 small edits of a story with 20 versions of 490,000 characters: how much the SQLite file grew.
+- 20 small edits of a story with 20 versions of 490,000 characters: how much the SQLite file grew;
+- what reading a proxy request's body costs, Flask's get_json (before) against request_body's
+  checked parse (after), interleaved in one process.
 
     .venv/bin/python bench/bounds.py              # 2 rounds
     .venv/bin/python bench/bounds.py --rounds 1
@@ -27,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "backend"))  # app, taleweaver (after ROOT: tests is the whole-system package)
 
 from tests.support import GUNICORN, TaleweaverServer  # noqa: E402
 
@@ -139,10 +142,41 @@ def small_edits_growth(backend: Path, versions: list[str]) -> dict:
         server.close()
 
 
+def parse_cost(rounds: int = 2000) -> dict:
+    """Microseconds per parse of a chat request body (p50), before and after, interleaved."""
+    from flask import request
+
+    from app import create_app
+    from taleweaver.web.request_body import json_object
+
+    app = create_app({"TESTING": True, "DATABASE": os.path.join(tempfile.mkdtemp(), "parse.db")})
+    message = {"role": "user", "content": "Tell me a story about a lighthouse keeper. " * 20}
+    bodies = {"1 KiB": {"messages": [message], "stream": True, "temperature": 0.7},
+              "1 MiB": {"messages": [message] * 1200, "stream": True},
+              "emoji escapes": {"messages": [{"role": "user", "content": "\ud83d\ude00 " * 200}]}}
+    figures = {}
+    for name, body in bodies.items():
+        raw = json.dumps(body).encode()
+        times: dict[str, list[float]] = {"before": [], "after": []}
+        for number in range(rounds if len(raw) < 100_000 else rounds // 20):
+            for arm in (("before", "after") if number % 2 == 0 else ("after", "before")):
+                with app.test_request_context("/proxy/llm/v1/chat/completions", method="POST", data=raw,
+                                              content_type="application/json"):
+                    began = time.perf_counter()
+                    request.get_json(silent=True) if arm == "before" else json_object()
+                    times[arm].append(time.perf_counter() - began)
+        figures[name] = {arm: round(statistics.median(values) * 1e6, 1) for arm, values in times.items()}
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--parse-only", action="store_true", help="only the body parsing figures")
     args = parser.parse_args()
+    if args.parse_only:
+        print(json.dumps(parse_cost(), indent=1))
+        return
     versions = [prose(490_000, seed) for seed in range(20)]
     rounds = []
     with tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder:
@@ -154,8 +188,10 @@ def main() -> None:
                            **small_edits_growth(arms[arm], versions)}
                 print(json.dumps(figures), flush=True)
                 rounds.append(figures)
+    parsing = parse_cost()
+    print(json.dumps({"parse_microseconds_p50": parsing}), flush=True)
     RESULTS.write_text(json.dumps({"before": BEFORE, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                   "rounds": rounds}, indent=1) + "\n")
+                                   "rounds": rounds, "parse_microseconds_p50": parsing}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

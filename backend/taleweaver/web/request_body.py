@@ -20,6 +20,7 @@ _SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u([dD][89a-fA-F][0-9a-fA-F]{
 _LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _HIGH_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")  # a literal start: found as fast as a substring
 
 
 def _not_a_number(constant: str):
@@ -41,27 +42,39 @@ def lone_surrogate(path: str, text: str) -> ApiError:
     )
 
 
-def check_value(value, path: str = "", depth: int = 0, strings: bool = True) -> None:
-    """Refuse a value nested deeper than MAX_DEPTH (counting `depth` above it) and, with
-    `strings`, one holding a lone surrogate in a string or key. Iterative: any depth is safe."""
-    pending = [(value, path, depth)]
+def _path(entry) -> str:
+    """The dotted path of a pending entry of check_value, built only for an error message."""
+    parts = []
+    while entry is not None:
+        _, _, parent, key = entry
+        if parent is not None:
+            parts.append(f"[{key}]" if isinstance(key, int) else (f".{key}" if parent[2] is not None else key))
+        entry = parent
+    return "".join(reversed(parts))
+
+
+def check_value(value, strings: bool = True) -> None:
+    """Refuse a value nested deeper than MAX_DEPTH and, with `strings`, one holding a lone
+    surrogate in a string or key. Iterative: any depth is safe."""
+    pending = [(value, 0, None, None)]
     while pending:
-        item, where, level = pending.pop()
+        entry = pending.pop()
+        item, level = entry[0], entry[1]
         if isinstance(item, str):
-            if strings and _LONE_SURROGATE.search(item):
-                raise lone_surrogate(where, item)
-            continue
-        if not isinstance(item, (dict, list)):
+            if _LONE_SURROGATE.search(item):
+                raise lone_surrogate(_path(entry), item)
             continue
         if level >= MAX_DEPTH:
             raise _too_deep()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if strings and _LONE_SURROGATE.search(key):
-                    raise lone_surrogate(where, key)
-                pending.append((child, f"{where}.{key}" if where else key, level + 1))
-        else:
-            pending.extend((child, f"{where}[{index}]", level + 1) for index, child in enumerate(item))
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in children:
+            if strings and isinstance(key, str) and _LONE_SURROGATE.search(key):
+                raise lone_surrogate(_path(entry), key)
+            if isinstance(child, (dict, list)) or (strings and isinstance(child, str)):
+                pending.append((child, level + 1, entry, key))
+
+
+_DECODER = json.JSONDecoder(parse_constant=_not_a_number)
 
 
 def json_body():
@@ -70,14 +83,15 @@ def json_body():
     if not raw:
         raise ApiError(400, "invalid_json", "The request needs a JSON body.")
     try:
-        data = json.loads(raw, parse_constant=_not_a_number)
+        data = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:
         raise _too_deep() from None
     except ValueError:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON (UTF-8).") from None
     # Only an escape can make a lone surrogate (UTF-8 cannot encode one): the strings are looked
-    # at only when the body has such an escape.
-    check_value(data, strings=_SURROGATE_ESCAPE.search(raw) is not None)
+    # at only when the body has one that may be a surrogate's.
+    if isinstance(data, (dict, list)):
+        check_value(data, strings=_SURROGATE_HINT.search(raw) is not None)
     return data
 
 
@@ -104,7 +118,7 @@ class _CheckedStream:
         data = self.stream.read(size)
         self.count += len(data)
         window = self.carry + data
-        for match in _SURROGATE_ESCAPE.finditer(window):
+        for match in _SURROGATE_ESCAPE.finditer(window) if _SURROGATE_HINT.search(window) else ():
             start = match.start(1) - 2
             if _HIGH_ESCAPE.match(window, start):
                 if len(window) - match.end() < 6 and data:
