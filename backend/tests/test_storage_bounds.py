@@ -213,3 +213,16 @@ def test_bad_input_in_an_import_is_a_400_and_nothing_is_imported(story_app, web,
     refused = web.post("/api/stories/import", data=raw, content_type="application/json")
     assert refused.status_code == 400 and message in refused.get_json()["error"]["message"]
     assert query(story_app, "SELECT count(*) FROM stories")[0][0] == 0
+
+
+def test_a_story_longer_than_a_save_takes_is_backed_up_and_imported_again(story_app, web):
+    # A generation may have written past the 500,000 characters a save takes: its story is in the
+    # backup as it was kept, and the backup imports again (all or nothing would lose the library).
+    story = new_story(web, content="Short.")
+    with connection(story_app) as conn:
+        conn.execute("UPDATE stories SET content = ? WHERE id = ?", ("x " * 300_000, story["id"]))
+    backup = json.loads(web.get("/api/stories/backup").get_data())
+    again = web.post("/api/stories/import", json=backup)
+    assert again.status_code == 201, again.get_json()
+    copy = web.get(f"/api/stories/{again.get_json()['stories'][0]['id']}").get_json()
+    assert copy["content"] == "x " * 300_000

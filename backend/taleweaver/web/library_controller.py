@@ -25,8 +25,9 @@ bp = Blueprint("library", __name__)
 BACKUP_FORMAT = "taleweaver-library"
 BACKUP_VERSION = 1
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
-# An imported story is at most its text and 20 versions of 500,000 characters, each character
-# at most 6 bytes of JSON (\uXXXX).
+# An imported story as JSON: its text and 20 versions, each character at most 6 bytes (\uXXXX).
+# The text and the versions have no other bound here: a backup holds them as the server kept them
+# (a generation may have written past the 500,000 characters a save takes), and it imports again.
 MAX_ENTRY_BYTES = 64 * 2**20
 # Imported stories written per transaction: each transaction stays short (tens of ms), and other
 # requests write between two of them.
@@ -97,7 +98,7 @@ def _imported_alternatives(value, content: str, field: str) -> dict | None:
     versions = value.get("versions") if isinstance(value, dict) else None
     start, chosen = (value.get("start"), value.get("chosen")) if isinstance(value, dict) else (None, None)
     if (not isinstance(versions, list) or not versions or len(versions) > passages.MAX_VERSIONS
-            or not all(isinstance(v, str) and len(v) <= fields.MAX_CONTENT for v in versions)
+            or not all(isinstance(v, str) for v in versions)
             or isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= len(content)
             or isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < len(versions)):
         raise validation_error(field, f"{field} must be {{start, versions: [text, ...], chosen}} within the text.")
@@ -111,7 +112,7 @@ def _imported_story(entry, index: int) -> tuple[dict, dict | None]:
         raise validation_error(where, f"{where} must be a story object.")
     values = {}
     for field, limit in (("title", fields.MAX_TITLE), ("premise", fields.MAX_PREMISE), ("genre", fields.MAX_LABEL),
-                         ("length", fields.MAX_LABEL), ("content", fields.MAX_CONTENT),
+                         ("length", fields.MAX_LABEL), ("content", MAX_ENTRY_BYTES),
                          ("memory", fields.MAX_MEMORY), ("authors_note", fields.MAX_MEMORY)):
         try:
             values[field] = fields.text(entry, field, limit) or ""
