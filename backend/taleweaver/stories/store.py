@@ -9,6 +9,7 @@ import sqlite3
 from datetime import datetime, timezone
 
 from taleweaver.storage import texts
+from taleweaver.storage.db import write_transaction
 from taleweaver.stories import history, passages, sizes
 
 # Revisions kept per story: the newest KEEP_RECENT, plus the last revision of each older clock
@@ -272,7 +273,12 @@ def unique_titles(conn: sqlite3.Connection, user_id: int, titles: list[str], tak
 # -- the last generated passage and its versions -------------------------------------------------
 
 def keep_alternatives(conn, story_id: int, passage: dict | None) -> None:
-    """Make the passage (from stories.passages; None drops it) the story's last generated one."""
+    """Make the passage (from stories.passages; None drops it) the story's last generated one, in
+    the caller's write transaction or, outside one, in a transaction of its own."""
+    if not conn.in_transaction:
+        with write_transaction(conn):
+            keep_alternatives(conn, story_id, passage)
+        return
     passage_id, _ = passages.keep(conn, story_id, passage)
     conn.execute("UPDATE stories SET passage_id = ? WHERE id = ?", (passage_id, story_id))
 
