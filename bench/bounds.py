@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "backend"))  # app, taleweaver (after ROOT: tests is the whole-system package)
 
-from tests.support import GUNICORN, TaleweaverServer  # noqa: E402
+from tests.support import GUNICORN, TaleweaverServer, prose  # noqa: E402
 
 BEFORE = "f08ac4d"  # main when "Bounds" began
 PASSWORD = "bench password 1234"
@@ -101,18 +101,6 @@ def import_beside_saves(backend: Path) -> dict:
                 "save_max_ms": round(max(latencies) * 1000)}
     finally:
         server.close()
-
-
-def prose(count: int, seed: int) -> str:
-    import random
-    import string
-    rnd, parts, size = random.Random(seed), [], 0
-    while size < count:
-        word = "".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(2, 9)))
-        end = rnd.choice([" ", " ", " ", " ", ". ", ".\n\n"])
-        parts.append(word + end)
-        size += len(word) + len(end)
-    return "".join(parts)[:count]
 
 
 def file_size(server: TaleweaverServer) -> int:

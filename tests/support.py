@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -242,6 +244,18 @@ def wait_for(condition, timeout=20.0, interval=0.05):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def prose(count: int, seed: int) -> str:
+    """`count` characters of words in sentences and paragraphs, the same for the same seed (a
+    story's text, for tests and benchmarks of what storing it costs)."""
+    rnd, parts, size = random.Random(seed), [], 0
+    while size < count:
+        word = "".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(2, 9)))
+        end = rnd.choice([" ", " ", " ", " ", ". ", ".\n\n"])
+        parts.append(word + end)
+        size += len(word) + len(end)
+    return "".join(parts)[:count]
 
 
 def new_story(server: TaleweaverServer, premise: str, **fields) -> dict:

@@ -7,11 +7,10 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import tarfile
 
 import pytest
 
-from tests.test_upgrade_in_place import ROOT
+from tests.test_upgrade_in_place import ROOT, backend_at
 
 BEFORE_TEXTS_KEPT_ONCE = "f08ac4d"  # main when "Bounds" began: schema version 6
 
@@ -44,13 +43,7 @@ def run(backend: pathlib.Path, code: str) -> str:
 
 @pytest.fixture
 def old_backend(tmp_path) -> pathlib.Path:
-    archive = tmp_path / "old.tar"
-    made = subprocess.run(["git", "archive", "-o", str(archive), BEFORE_TEXTS_KEPT_ONCE, "backend"], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert made.returncode == 0, f"needs the git history of {BEFORE_TEXTS_KEPT_ONCE}: {made.stderr}"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path / "old", filter="data")
-    return tmp_path / "old" / "backend"
+    return backend_at(BEFORE_TEXTS_KEPT_ONCE, tmp_path)
 
 
 def test_every_revision_version_and_undo_step_survives_the_migration(old_backend, tmp_path):

@@ -5,9 +5,7 @@ holding SQLite's lock while streams run, a large backup's memory, bad input, and
 from __future__ import annotations
 
 import os
-import random
 import sqlite3
-import string
 import subprocess
 import sys
 import threading
@@ -16,7 +14,7 @@ import time
 import psutil
 import pytest
 
-from tests.support import TaleweaverServer, sse_events
+from tests.support import TaleweaverServer, prose, sse_events
 from tests.system.test_users_and_security import create_user, login
 
 VERSION_CHARS = 490_000
@@ -29,17 +27,6 @@ def bounded():
         create_user(server, name)
     yield server
     server.close()
-
-
-def prose(count: int, seed: int) -> str:
-    """`count` characters of sentences and paragraphs."""
-    rnd, parts, size = random.Random(seed), [], 0
-    while size < count:
-        word = "".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(2, 9)))
-        end = rnd.choice([" ", " ", " ", " ", ". ", ".\n\n"])
-        parts.append(word + end)
-        size += len(word) + len(end)
-    return "".join(parts)[:count]
 
 
 def backup_of(stories: list) -> dict:
