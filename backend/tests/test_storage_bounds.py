@@ -132,7 +132,8 @@ def test_what_an_abandoned_import_staged_is_deleted_by_the_next_import(story_app
         conn.execute("UPDATE imports SET started_at = started_at - 7200 WHERE id = ?", (import_id,))
     with connection(story_app) as conn:
         conn.execute("BEGIN IMMEDIATE")
-        library.stage(conn, 1, import_id, {"title": "Left over", "content": "x"}, None)
+        library.stage(conn, 1, import_id, [({"title": "Left over", "premise": "", "content": "x",
+                                             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}, None)])
         conn.execute("COMMIT")
     assert web.get("/api/stories").get_json()["stories"] == []  # staged: hidden
     web.post("/api/stories/import", json=backup_of({"title": "New", "content": "y"}))

@@ -52,6 +52,11 @@ def database_path(app=None) -> str:
     return database_url(app) or app.config.get("DATABASE") or os.path.join(app.instance_path, "taleweaver.db")
 
 
+def dialect_of(conn):
+    """The dialect of a connection (a store's bulk writes differ where SQL cannot hide it)."""
+    return db_dialect.POSTGRES if isinstance(conn, PostgresConnection) else db_dialect.SQLITE
+
+
 def dialect(app=None):
     return db_dialect.for_url(database_url(app))
 

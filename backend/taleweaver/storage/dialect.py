@@ -93,6 +93,14 @@ class SQLiteDialect:
     def check_references_now(self, conn) -> None:
         """Nothing to do: SQLite's ALTER TABLE does not mind references checked at commit."""
 
+    def new_ids(self, conn, table: str, count: int) -> list[int]:
+        """`count` ids for rows about to be inserted into the table (in a write transaction, whose
+        lock keeps them free: AUTOINCREMENT then moves past them by itself)."""
+        row = conn.execute(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+            f"coalesce((SELECT max(id) FROM {table}), 0))", (table,)).fetchone()
+        return list(range(row[0] + 1, row[0] + 1 + count))
+
 
 class PostgresDialect:
     """PostgreSQL through psycopg 3: `%s` placeholders, ON CONFLICT, advisory locks."""
@@ -154,6 +162,11 @@ class PostgresDialect:
         """Check the references deferred to the commit now: PostgreSQL refuses to ALTER a table
         with checks still pending."""
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    def new_ids(self, conn, table: str, count: int) -> list[int]:
+        """`count` ids for rows about to be inserted into the table, taken from its sequence."""
+        return [row[0] for row in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", (table, count))]
 
     def after_migration(self, conn) -> None:
         """Move every identity sequence past the ids a migration copied in (a table rebuilt

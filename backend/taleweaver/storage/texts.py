@@ -8,6 +8,8 @@ import itertools
 import re
 import zlib
 
+from taleweaver.storage.db import dialect_of
+
 # A chunk ends at a line end or a sentence end whose CRC-32 is a multiple of CUT_DIVISOR, once it
 # holds MIN_CHUNK characters: where the cuts fall depends on the text around them only, so an
 # edit changes the chunk it lies in and keeps every other one (a fixed-size cut would move them
@@ -80,6 +82,43 @@ def keep(conn, story_id: int, text: str) -> tuple[int, int]:
     return text_id, added + size
 
 
+def keep_new(conn, items: list[tuple[int, str]]) -> list[tuple[int, int]]:
+    """keep() for many texts of stories that keep none yet (an import's new stories), in a few
+    statements for them all: (text id, bytes added) of each (story id, text), in order."""
+    chunks: dict[tuple[int, str], tuple[str, int]] = {}  # (story, digest): (body, index among the new)
+    wholes: dict[tuple[int, str], tuple[int, list, int]] = {}  # (story, digest): (index, chunk keys, length)
+    keys = [(story_id, digest(text)) for story_id, text in items]
+    for key, (story_id, text) in zip(keys, items):
+        if key not in wholes:
+            parts = split(text)
+            part_keys = [(story_id, digest(part)) for part in parts]
+            for part_key, part in zip(part_keys, parts):
+                chunks.setdefault(part_key, (part, len(chunks)))
+            wholes[key] = (len(wholes), part_keys, len(text))
+    sql = dialect_of(conn)
+    chunk_ids = sql.new_ids(conn, "text_chunks", len(chunks)) if chunks else []
+    text_ids = sql.new_ids(conn, "texts", len(wholes)) if wholes else []
+    conn.executemany("INSERT INTO text_chunks (id, story_id, digest, body, bytes) VALUES (?, ?, ?, ?, ?)",
+                     [(chunk_ids[index], story_id, chunk_digest, body, len(body.encode("utf-8")))
+                      for (story_id, chunk_digest), (body, index) in chunks.items()])
+    listed = {key: ",".join(str(chunk_ids[chunks[part][1]]) for part in part_keys)
+              for key, (_, part_keys, _) in wholes.items()}
+    conn.executemany("INSERT INTO texts (id, story_id, digest, chunk_ids, length, bytes) VALUES (?, ?, ?, ?, ?, ?)",
+                     [(text_ids[index], key[0], key[1], listed[key], length, len(listed[key]) + REFERENCE_BYTES)
+                      for key, (index, _, length) in wholes.items()])
+    result, counted = [], set()  # each text, and each chunk, counted once: where it first comes
+    for key in keys:
+        index, part_keys, _ = wholes[key]
+        if key in counted:
+            result.append((text_ids[index], 0))
+            continue
+        fresh = [part for part in dict.fromkeys(part_keys) if part not in counted]
+        counted.update([key, *fresh])
+        result.append((text_ids[index], len(listed[key]) + REFERENCE_BYTES
+                       + sum(len(chunks[part][0].encode("utf-8")) for part in fresh)))
+    return result
+
+
 def read(conn, text_id: int) -> str:
     """The kept text."""
     row = conn.execute("SELECT chunk_ids FROM texts WHERE id = ?", (text_id,)).fetchone()
@@ -137,11 +176,16 @@ def drop_unused_chunks(conn, story_id: int) -> None:
         conn.execute(f"DELETE FROM text_chunks WHERE id IN ({', '.join('?' * len(batch))})", tuple(batch))
 
 
+def passage_digest(start: int, stop: int | None, chosen: int, text_ids: list[int]) -> str:
+    """A passage's identity within its story: its range, its versions and the chosen one."""
+    return digest(f"{start}:{stop}:{chosen}:{','.join(map(str, text_ids))}")
+
+
 def keep_passage(conn, story_id: int, start: int, stop: int | None, chosen: int,
                  text_ids: list[int]) -> tuple[int, int]:
     """Keep a range of the story's text with its versions (kept texts, in order) and the chosen
     one: its id and the bytes this added (0 when the story kept the same passage already)."""
-    key = digest(f"{start}:{stop}:{chosen}:{','.join(map(str, text_ids))}")
+    key = passage_digest(start, stop, chosen, text_ids)
     row = conn.execute("SELECT id FROM story_passages WHERE story_id = ? AND digest = ?", (story_id, key)).fetchone()
     if row is not None:
         return row["id"], 0

@@ -43,6 +43,16 @@ def record(conn, story_id: int, label: str, stamp: str) -> None:
     _prune(conn, story_id, node_id)
 
 
+def first_step(conn, story_id: int, text_id: int, label: str, added_bytes: int, stamp: str) -> int:
+    """The first step of a new story's history (its text kept already, bringing in `added_bytes`):
+    its id."""
+    return conn.execute(
+        """INSERT INTO history_nodes (story_id, parent_id, text_id, passage_id, label, added_bytes, created_at)
+           VALUES (?, NULL, ?, NULL, ?, ?, ?)""",
+        (story_id, text_id, label, added_bytes + texts.REFERENCE_BYTES, stamp),
+    ).lastrowid
+
+
 def _texts_of(conn, text_id: int, passage_id: int | None) -> list[int]:
     """The texts a step keeps: its text and its passage's versions."""
     passage = texts.passage(conn, passage_id)

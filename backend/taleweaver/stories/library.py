@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from taleweaver.storage.db import write_transaction
-from taleweaver.stories import passages, store
+from taleweaver.storage import texts
+from taleweaver.storage.db import dialect_of, write_transaction
+from taleweaver.stories import passages, sizes, store
 
 SORTS = {
     "updated": "updated_at DESC, id DESC",
@@ -79,10 +80,50 @@ def begin_import(conn, user_id: int) -> int:
                             (user_id, time.time())).lastrowid
 
 
-def stage(conn, user_id: int, import_id: int, values: dict, alternatives: dict | None) -> int:
-    """Write one imported story, hidden until the import is finished (in the caller's write
-    transaction); `alternatives`: {"start", "versions", "chosen"} from the backup, or None."""
-    return store.create(conn, user_id, values, label="imported", import_id=import_id, alternatives=alternatives)
+def stage(conn, user_id: int, import_id: int, entries: list[tuple[dict, dict | None]]) -> list[int]:
+    """Write a batch of imported stories, hidden until the import is finished, in a few statements
+    for them all (in the caller's write transaction): each entry is the story's columns and
+    {"start", "versions", "chosen"} of its last passage (or None). The new stories' ids, in order;
+    each has its text kept once, its first revision and its first undo step, as store.create makes."""
+    sql, stamp = dialect_of(conn), store.now_stamp()
+    story_ids = sql.new_ids(conn, "stories", len(entries))
+    node_ids = sql.new_ids(conn, "history_nodes", len(entries))
+    with_passage = [index for index, (_, alternatives) in enumerate(entries) if alternatives is not None]
+    passage_ids = dict(zip(with_passage, sql.new_ids(conn, "story_passages", len(with_passage)) if with_passage else []))
+    words = [store.word_count(values["content"]) for values, _ in entries]
+    columns = ", ".join(entries[0][0])
+    # The stories first: their chunks and texts refer to them (their own references to their
+    # passage and first step are checked at commit).
+    conn.executemany(
+        f"""INSERT INTO stories (id, user_id, import_id, revision, word_count, passage_id, history_node_id, {columns})
+            VALUES (?, ?, ?, 1, ?, ?, ?, {', '.join('?' * len(entries[0][0]))})""",
+        [(story_id, user_id, import_id, count, passage_ids.get(index), node_id, *values.values())
+         for index, (story_id, node_id, count, (values, _)) in enumerate(zip(story_ids, node_ids, words, entries))])
+    items = [(story_id, text) for story_id, (values, alternatives) in zip(story_ids, entries)
+             for text in [*(alternatives or {}).get("versions", []), values["content"]]]
+    kept = iter(texts.keep_new(conn, items))
+    passage_rows, version_rows, revisions, steps = [], [], [], []
+    for index, (story_id, node_id, count, (values, alternatives)) in enumerate(zip(story_ids, node_ids, words, entries)):
+        versions = [next(kept) for _ in (alternatives or {}).get("versions", [])]
+        text_id, added = next(kept)
+        passage_id = passage_ids.get(index)
+        if passage_id is not None:
+            version_ids = [version_id for version_id, _ in versions]
+            passage_rows.append((passage_id, story_id, alternatives["start"], alternatives["chosen"],
+                                 texts.passage_digest(alternatives["start"], None, alternatives["chosen"], version_ids)))
+            version_rows += [(passage_id, position, version_id) for position, version_id in enumerate(version_ids)]
+            added += sum(size for _, size in versions) + texts.REFERENCE_BYTES * (1 + len(version_ids))
+        revisions.append((story_id, values["title"], values["premise"], text_id, count, values["updated_at"]))
+        steps.append((node_id, story_id, text_id, passage_id, added + texts.REFERENCE_BYTES, stamp))
+    conn.executemany("INSERT INTO story_passages (id, story_id, start, stop, chosen, digest) VALUES (?, ?, ?, NULL, ?, ?)",
+                     passage_rows)
+    conn.executemany("INSERT INTO passage_versions (passage_id, position, text_id) VALUES (?, ?, ?)", version_rows)
+    conn.executemany("""INSERT INTO story_revisions (story_id, revision, title, premise, text_id, word_count, reason,
+                            created_at) VALUES (?, 1, ?, ?, ?, ?, 'edit', ?)""", revisions)
+    conn.executemany("""INSERT INTO history_nodes (id, story_id, parent_id, text_id, passage_id, label, added_bytes,
+                            created_at) VALUES (?, ?, NULL, ?, ?, 'imported', ?, ?)""", steps)
+    sizes.measure(conn, "import_id = ? AND stored_bytes < 0", (import_id,))
+    return story_ids
 
 
 def staged_bytes(conn, import_id: int) -> int:

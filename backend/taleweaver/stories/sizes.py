@@ -11,34 +11,39 @@ ROW_BYTES = texts.REFERENCE_BYTES  # a row of references beside the text it refe
 MEASURE_BATCH = 100  # stories measured per transaction when a user's use is asked for
 
 # An ended generation's text no longer changes: it is measured once.
-_MEASURE_ENDED_GENERATIONS = """
+_MEASURE_ENDED_GENERATIONS = f"""
 UPDATE generations SET stored_bytes = length(CAST(text AS BLOB)) + length(CAST(reasoning AS BLOB))
     + length(CAST(params_json AS BLOB)) + coalesce(length(CAST(context_json AS BLOB)), 0)
-    + coalesce(length(CAST(usage_json AS BLOB)), 0) + coalesce(length(CAST(error_json AS BLOB)), 0) + ?
-WHERE story_id = ? AND stored_bytes IS NULL AND status != 'running'"""
+    + coalesce(length(CAST(usage_json AS BLOB)), 0) + coalesce(length(CAST(error_json AS BLOB)), 0) + {ROW_BYTES}
+WHERE story_id IN (SELECT id FROM stories WHERE {{where}}) AND stored_bytes IS NULL AND status != 'running'"""
 
-_MEASURE_STORY = """
-UPDATE stories SET stored_bytes = ? + length(CAST(content AS BLOB)) + length(CAST(premise AS BLOB))
+_MEASURE_STORIES = f"""
+UPDATE stories SET stored_bytes = {ROW_BYTES} + length(CAST(content AS BLOB)) + length(CAST(premise AS BLOB))
     + length(CAST(title AS BLOB)) + length(CAST(memory AS BLOB)) + length(CAST(authors_note AS BLOB))
     + length(CAST(settings_json AS BLOB))
-    + (SELECT coalesce(sum(bytes), 0) FROM text_chunks WHERE story_id = ?)
-    + (SELECT coalesce(sum(bytes), 0) FROM texts WHERE story_id = ?)
-    + (SELECT coalesce(sum(length(CAST(title AS BLOB)) + length(CAST(premise AS BLOB))), 0) + count(*) * ?
-       FROM story_revisions WHERE story_id = ?)
-    + (SELECT count(*) * ? FROM history_nodes WHERE story_id = ?)
-    + (SELECT count(*) * ? FROM story_passages WHERE story_id = ?)
-    + (SELECT count(*) * ? FROM passage_versions WHERE passage_id IN (SELECT id FROM story_passages WHERE story_id = ?))
-    + (SELECT coalesce(sum(stored_bytes), 0) FROM generations WHERE story_id = ? AND stored_bytes IS NOT NULL)
+    + (SELECT coalesce(sum(bytes), 0) FROM text_chunks WHERE story_id = stories.id)
+    + (SELECT coalesce(sum(bytes), 0) FROM texts WHERE story_id = stories.id)
+    + (SELECT coalesce(sum(length(CAST(title AS BLOB)) + length(CAST(premise AS BLOB))), 0) + count(*) * {ROW_BYTES}
+       FROM story_revisions WHERE story_id = stories.id)
+    + (SELECT count(*) * {ROW_BYTES} FROM history_nodes WHERE story_id = stories.id)
+    + (SELECT count(*) * {ROW_BYTES} FROM story_passages WHERE story_id = stories.id)
+    + (SELECT count(*) * {ROW_BYTES} FROM passage_versions
+       WHERE passage_id IN (SELECT id FROM story_passages WHERE story_id = stories.id))
+    + (SELECT coalesce(sum(stored_bytes), 0) FROM generations WHERE story_id = stories.id AND stored_bytes IS NOT NULL)
     + (SELECT coalesce(sum(length(CAST(text AS BLOB)) + length(CAST(reasoning AS BLOB))), 0)
-       FROM generations WHERE story_id = ? AND stored_bytes IS NULL)
-WHERE id = ?"""
+       FROM generations WHERE story_id = stories.id AND stored_bytes IS NULL)
+WHERE {{where}}"""
+
+
+def measure(conn, where: str, params: tuple) -> None:
+    """Measure what the stories `where` names keep now (in the caller's write transaction)."""
+    conn.execute(_MEASURE_ENDED_GENERATIONS.format(where=where), params)
+    conn.execute(_MEASURE_STORIES.format(where=where), params)
 
 
 def refresh(conn, story_id: int) -> None:
     """Measure what the story keeps now (in the caller's write transaction)."""
-    conn.execute(_MEASURE_ENDED_GENERATIONS, (ROW_BYTES, story_id))
-    conn.execute(_MEASURE_STORY, (ROW_BYTES, story_id, story_id, ROW_BYTES, story_id, ROW_BYTES, story_id,
-                                  ROW_BYTES, story_id, ROW_BYTES, story_id, story_id, story_id, story_id))
+    measure(conn, "id = ?", (story_id,))
 
 
 def usage(conn, user_id: int) -> dict:
@@ -50,8 +55,7 @@ def usage(conn, user_id: int) -> dict:
         if not unmeasured:
             break
         with write_transaction(conn):
-            for story_id in unmeasured:
-                refresh(conn, story_id)
+            measure(conn, f"id IN ({', '.join('?' * len(unmeasured))})", tuple(unmeasured))
     row = conn.execute("SELECT coalesce(sum(stored_bytes), 0) AS used, count(*) AS n FROM stories WHERE user_id = ?",
                        (user_id,)).fetchone()
     return {"used_bytes": int(row["used"]), "stories": row["n"]}

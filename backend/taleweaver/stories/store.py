@@ -125,23 +125,24 @@ def settings_of(row) -> dict:
 
 # -- writing a story --------------------------------------------------------------------------------
 
-def create(conn, user_id: int, values: dict, label: str = "created", import_id: int | None = None,
-           alternatives: dict | None = None) -> int:
-    """A new story of the user from `values` (column: value) and the versions of its last passage
-    (`alternatives`: {"start", "versions": [text, ...], "chosen"}), with its first revision and undo
-    step (in the caller's write transaction); hidden in the library while `import_id` is set."""
+def create(conn, user_id: int, values: dict) -> int:
+    """A new story of the user from `values` (column: value), with its first revision and undo
+    step (in the caller's write transaction). Its id. (An import's stories: library.stage.)"""
     values = {**values, "word_count": word_count(values.get("content", ""))}
     columns = ", ".join(values)
     story_id = conn.execute(
-        f"INSERT INTO stories (user_id, import_id, revision, {columns}) VALUES (?, ?, 1, {', '.join('?' * len(values))})",
-        (user_id, import_id, *values.values()),
+        f"INSERT INTO stories (user_id, revision, {columns}) VALUES (?, 1, {', '.join('?' * len(values))})",
+        (user_id, *values.values()),
     ).lastrowid
-    if alternatives is not None:
-        text_ids = [texts.keep(conn, story_id, version)[0] for version in alternatives["versions"]]
-        keep_alternatives(conn, story_id, {"start": alternatives["start"], "stop": None,
-                                           "chosen": alternatives["chosen"], "text_ids": text_ids})
-    add_revision(conn, story_id, "edit")
-    record_history(conn, story_id, label)
+    text_id, size = texts.keep(conn, story_id, values.get("content", ""))
+    conn.execute(
+        """INSERT INTO story_revisions (story_id, revision, title, premise, text_id, word_count, reason, created_at)
+           SELECT id, 1, title, premise, ?, word_count, 'edit', updated_at FROM stories WHERE id = ?""",
+        (text_id, story_id),
+    )
+    node_id = history.first_step(conn, story_id, text_id, "created", size, now_stamp())
+    conn.execute("UPDATE stories SET history_node_id = ? WHERE id = ?", (node_id, story_id))
+    sizes.refresh(conn, story_id)
     return story_id
 
 

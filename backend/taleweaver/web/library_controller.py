@@ -173,11 +173,10 @@ class _Staging:
         if not self.batch:
             return
         titles = stories_store.unique_titles(self.conn, self.user_id, [v["title"] for v, _ in self.batch], self.taken)
+        entries = [({**values, "title": title}, alternatives) for (values, alternatives), title in zip(self.batch, titles)]
         with write_transaction(self.conn):
-            for (values, alternatives), title in zip(self.batch, titles):
-                story_id = library.stage(self.conn, self.user_id, self.import_id, {**values, "title": title},
-                                         alternatives)
-                self.imported.append({"id": story_id, "title": title})
+            story_ids = library.stage(self.conn, self.user_id, self.import_id, entries)
+        self.imported += [{"id": story_id, "title": title} for story_id, title in zip(story_ids, titles)]
         self.batch, self.batch_bytes = [], 0
         staged = library.staged_bytes(self.conn, self.import_id)
         if self.quota > 0 and self.used + staged > self.quota:

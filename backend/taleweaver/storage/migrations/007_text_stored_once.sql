@@ -60,9 +60,13 @@ CREATE TABLE history_nodes (
 
 CREATE INDEX history_nodes_by_story ON history_nodes (story_id, id);
 CREATE INDEX history_nodes_by_parent ON history_nodes (parent_id);
+-- Every reference has an index on its side, so that checking it (a text or a step deleted, a
+-- reference checked at commit) looks up rows instead of reading the whole table.
+CREATE INDEX history_nodes_by_text ON history_nodes (text_id);
+CREATE INDEX history_nodes_by_passage ON history_nodes (passage_id);
 
-CREATE INDEX story_revisions_by_story ON story_revisions (story_id, revision);
 ALTER TABLE story_revisions ADD COLUMN text_id INTEGER REFERENCES texts (id) DEFERRABLE INITIALLY DEFERRED;
+CREATE INDEX story_revisions_by_text ON story_revisions (text_id);
 
 -- An import in progress: its stories are written in short transactions with import_id set
 -- (hidden from the library), then shown at once by clearing it.
@@ -79,5 +83,7 @@ ALTER TABLE stories ADD COLUMN import_id INTEGER REFERENCES imports (id) ON DELE
 -- yet (measured when the user's use is next asked for).
 ALTER TABLE stories ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT -1;
 CREATE INDEX stories_by_import ON stories (import_id) WHERE import_id IS NOT NULL;
+CREATE INDEX stories_by_passage ON stories (passage_id);
+CREATE INDEX stories_by_history_node ON stories (history_node_id);
 -- An ended generation's bytes, measured once (its text no longer changes).
 ALTER TABLE generations ADD COLUMN stored_bytes BIGINT;
