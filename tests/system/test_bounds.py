@@ -104,8 +104,8 @@ def test_small_edits_of_a_story_with_large_versions_grow_the_database_by_about_t
         assert saved.status_code == 200, saved.text
         story = saved.json()
     growth, kept = stored_size(bounded) - before, stored_size(bounded, but="stories") - kept_before
-    print(f"20 edits of {edited} bytes in all grew the database by {growth:,} bytes "
-          f"({kept:,} bytes beside the stories table)")
+    beside = f" ({kept:,} bytes beside the stories table)" if bounded.on_postgres else ""
+    print(f"20 edits of {edited} bytes in all grew the database by {growth:,} bytes{beside}")
     assert story["alternatives"]["count"] == 20 and story["history"]["steps"] == 21
     # Each edit keeps one new chunk (at most 16 KiB) and the references: never a copy of the
     # 20 versions (10 MB a step before) nor of the text. On PostgreSQL the stories table also
@@ -128,7 +128,7 @@ def test_a_writer_holding_sqlites_lock_outside_does_not_stop_the_other_users_str
     if bounded.on_postgres:
         pytest.skip("SQLite's file lock: PostgreSQL's writers wait on the server, not in the worker")
     ann, bob, cy = login(bounded, "ann"), login(bounded, "bob"), login(bounded, "cy")
-    fake = fake_factory("openai_compatible", chunk_delay=0.05, reply=" ".join(f"w{n}" for n in range(240)))
+    fake = fake_factory("openai_compatible", chunk_delay=0.05, reply=" ".join(f"w{n}" for n in range(160)))
     configure_fake_for(bounded, ann, fake)
     bobs = bounded.api("POST", "/api/stories", headers=bob, json={"premise": "Waiting"}).json()
     arrivals: list[float] = []
@@ -187,7 +187,7 @@ def worker_of(server) -> psutil.Process:
 def test_a_large_backup_streams_with_flat_server_memory_and_imports_again(bounded):
     cy = login(bounded, "cy")
     text = prose(VERSION_CHARS, 99)
-    for part in range(3):
+    for part in range(2):
         made = bounded.api("POST", "/api/stories/import", headers=cy, timeout=300, json=backup_of(
             [{"title": f"Long {part}.{n}", "content": f"Story {part}.{n}.\n\n" + text} for n in range(40)]))
         assert made.status_code == 201, made.text
@@ -211,10 +211,10 @@ def test_a_large_backup_streams_with_flat_server_memory_and_imports_again(bounde
     sampler.join()
     grown = peak[0] - resting
     print(f"backup of {size:,} bytes; the worker's memory grew by {grown:,} bytes at most")
-    assert size > 50_000_000 and grown < size / 4, (size, grown)
+    assert size > 35_000_000 and grown < size / 4, (size, grown)
     again = bounded.api("POST", "/api/stories/import", data=bytes(body), timeout=300,
                         headers={**login(bounded, "bob"), "Content-Type": "application/json"})
-    assert again.status_code == 201 and again.json()["imported"] == 120, again.text[:300]
+    assert again.status_code == 201 and again.json()["imported"] == 80, again.text[:300]
 
 
 BAD = {
