@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -63,10 +65,11 @@ class TaleweaverServer:
     """The real server process on a free loopback port with its own database and key file."""
 
     def __init__(self, env: dict | None = None, workers: int = 2, threads: int = 32,
-                 database_url: str | None = None, hostname: str | None = None):
+                 database_url: str | None = None, hostname: str | None = None, backend: Path | None = None):
         # With a hostname the server runs in a UTS namespace of its own under that name: to the
         # other instances it is on another machine, whose processes they cannot look up.
         self.hostname = hostname
+        self.backend = backend or ROOT / "backend"  # another version's backend/ (bench/bounds.py)
         self.tmp = tempfile.TemporaryDirectory(prefix="taleweaver-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -95,12 +98,12 @@ class TaleweaverServer:
 
     def start(self) -> "TaleweaverServer":
         self._log = open(self.log_path, "ab")
-        command = [str(GUNICORN), "--config", str(ROOT / "backend" / "gunicorn.conf.py"), "app:create_app()"]
+        command = [str(GUNICORN), "--config", str(self.backend / "gunicorn.conf.py"), "app:create_app()"]
         if self.hostname:  # unshare and sh exec in turn: the process is still gunicorn's master
             command = [*_uts_namespace_command(), "sh", "-c", 'hostname "$0" && exec "$@"', self.hostname, *command]
         self.process = subprocess.Popen(
             command,
-            cwd=str(ROOT / "backend"),
+            cwd=str(self.backend),
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -241,6 +244,18 @@ def wait_for(condition, timeout=20.0, interval=0.05):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def prose(count: int, seed: int) -> str:
+    """`count` characters of words in sentences and paragraphs, the same for the same seed (a
+    story's text, for tests and benchmarks of what storing it costs)."""
+    rnd, parts, size = random.Random(seed), [], 0
+    while size < count:
+        word = "".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(2, 9)))
+        end = rnd.choice([" ", " ", " ", " ", ". ", ".\n\n"])
+        parts.append(word + end)
+        size += len(word) + len(end)
+    return "".join(parts)[:count]
 
 
 def new_story(server: TaleweaverServer, premise: str, **fields) -> dict:

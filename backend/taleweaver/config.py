@@ -28,6 +28,22 @@ def _int(name: str, default: int) -> int:
     return int(value) if value and value.strip() else default
 
 
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _size(name: str, default: int) -> int:
+    """A size in bytes: a number, or one with a unit (500MB, 1GB, 2GiB)."""
+    value = (os.environ.get(name) or "").strip().lower().replace(" ", "")
+    if not value:
+        return default
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number):]
+    if unit not in _UNITS or not number:
+        raise ValueError(f"{name} must be a size in bytes, such as 1000000000, 500MB or 2GiB (not {value!r}).")
+    return int(float(number) * _UNITS[unit])
+
+
 def from_environment() -> dict:
     """The Flask config mapping built from TALEWEAVER_* environment variables."""
     return {
@@ -51,6 +67,12 @@ def from_environment() -> dict:
         "SECRET_KEY_FILE": os.environ.get("TALEWEAVER_SECRET_KEY_FILE") or None,
         "MAX_API_BODY": _int("TALEWEAVER_MAX_API_BODY", 1024 * 1024),
         "MAX_PROXY_BODY": _int("TALEWEAVER_MAX_PROXY_BODY", 20 * 1024 * 1024),
+        # A library's backup, read as a stream (its stories are also bounded by the quota).
+        "MAX_IMPORT_BODY": _size("TALEWEAVER_MAX_IMPORT_BODY", 2 * 2**30),
+        # Every byte kept for one user's stories (docs/STORAGE.md); 0: no quota.
+        "STORAGE_QUOTA": _size("TALEWEAVER_STORAGE_QUOTA", 10**9),
+        # What one story's undo steps may bring in before the oldest go.
+        "HISTORY_BYTES": _size("TALEWEAVER_HISTORY_BYTES", 64 * 2**20),
         "FRONTEND_DIST": os.environ.get("TALEWEAVER_FRONTEND_DIST") or None,
         "STATUS_CACHE_SECONDS": float(os.environ.get("TALEWEAVER_STATUS_CACHE_SECONDS", "5")),
         "MODELS_CACHE_SECONDS": float(os.environ.get("TALEWEAVER_MODELS_CACHE_SECONDS", "10")),

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 
 import db
 from taleweaver.storage import dialect as db_dialect
+from taleweaver.storage import postgres
 from app import create_app
 from tests.database import query
 
@@ -265,8 +266,8 @@ def test_a_busy_pool_is_waited_on_for_its_whole_timeout_once_the_database_answer
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(10)
-    probe = db.probe
-    monkeypatch.setattr(db, "probe", lambda url: (give_back.set(), probe(url))[1])  # given back as it asks
+    probe = postgres.probe
+    monkeypatch.setattr(postgres, "probe", lambda url: (give_back.set(), probe(url))[1])  # given back as it asks
     waits = []
     getconn = ConnectionPool.getconn
     monkeypatch.setattr(ConnectionPool, "getconn", lambda pool, timeout=None: (waits.append(timeout), getconn(pool, timeout))[1])
@@ -283,16 +284,16 @@ def test_a_busy_pool_is_waited_on_for_its_whole_timeout_once_the_database_answer
 
 def test_one_probe_answers_the_requests_that_ask_together(monkeypatch):
     calls = []
-    monkeypatch.setattr(db, "probe", lambda url: calls.append(url))
+    monkeypatch.setattr(postgres, "probe", lambda url: calls.append(url))
     clock = [1000.0]
-    monkeypatch.setattr(db.time, "monotonic", lambda: clock[0])
-    db._probes.clear()
+    monkeypatch.setattr(postgres.time, "monotonic", lambda: clock[0])
+    postgres._probes.clear()
 
     for _ in range(5):
-        db._probe_shared("postgresql://a@/x")
-    clock[0] += db.PROBE_SHARED_SECONDS + 0.1
-    db._probe_shared("postgresql://a@/x")
-    db._probes.clear()
+        postgres._probe_shared("postgresql://a@/x")
+    clock[0] += postgres.PROBE_SHARED_SECONDS + 0.1
+    postgres._probe_shared("postgresql://a@/x")
+    postgres._probes.clear()
 
     assert len(calls) == 2  # one for the five asked together, one after the answer grew old
 
@@ -305,18 +306,18 @@ def test_a_postgresql_with_no_connection_slot_left_is_busy_not_gone(monkeypatch)
 
     monkeypatch.setattr(psycopg, "connect", full)
 
-    assert db.probe("postgresql://writer@127.0.0.1:5432/stories") is None
+    assert postgres.probe("postgresql://writer@127.0.0.1:5432/stories") is None
 
 
 def test_a_database_found_gone_is_used_again_once_it_answers(empty_postgres_url):
     app = create_app({"DATABASE_URL": empty_postgres_url, "SECRET_KEYS": KEYS, "TESTING": True})
     with app.app_context():
         db.init_db()
-    db._probes[empty_postgres_url] = (0.0, db.DatabaseUnavailable("gone", "wait"))  # as a request that found it unreachable left it
+    postgres._probes[empty_postgres_url] = (0.0, db.DatabaseUnavailable("gone", "wait"))  # as a request that found it unreachable left it
 
     answer = app.test_client().get("/api/settings/llm")
 
-    assert answer.status_code == 200 and not db.found_gone(empty_postgres_url)
+    assert answer.status_code == 200 and not postgres.found_gone(empty_postgres_url)
 
 
 def test_a_pool_whose_connections_all_stay_in_use_is_a_503_to_try_again(empty_postgres_url):
@@ -429,7 +430,7 @@ def test_instances_starting_together_migrate_once(empty_postgres_url):
     def start_instance():
         try:
             conn = db.PostgresConnection(__import__("psycopg").connect(
-                empty_postgres_url, autocommit=True, row_factory=db._row_factory))
+                empty_postgres_url, autocommit=True, row_factory=postgres.row_factory))
             try:
                 outcomes.append(db.migrate(conn))
             finally:

@@ -73,3 +73,31 @@ def test_fuzzed_requests_get_deliberate_answers(case):
     # bodies on purpose, and a 502/504 is the deliberate answer when the LLM backend is down
     # (the 500 check is above); every other check applies: schema-violating data is rejected.
     case.validate_response(response, excluded_checks=[positive_data_acceptance, not_a_server_error])
+
+
+# Bodies no schema describes, sent to every operation that takes one (issue 25): each is a 400
+# with a message, never a 500, and nothing is stored.
+BAD_BODIES = {
+    "lone surrogate": '{"title": "a\\ud800b", "premise": "a\\ud800b", "memory": "\\udc00", "messages": '
+                      '[{"role": "user", "content": "a\\ud800b"}], "base_revision": 1, "username": "a\\ud800b"}',
+    "nested 50,000 deep": '{"settings": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    "NaN": '{"base_revision": 1, "temperature": NaN, "settings": {"t": NaN}}',
+    "Infinity": '{"base_revision": 1, "temperature": Infinity, "config": {"timeout": -Infinity}}',
+    "not UTF-8": b'{"title": "\xff\xfe"}',
+}
+BODY_OPERATIONS = [(method.upper(), path) for path, operations in schema.raw_schema["paths"].items()
+                   for method, operation in operations.items() if "requestBody" in operation]
+
+
+@pytest.mark.parametrize("method, path", BODY_OPERATIONS)
+@pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_bad_bodies_get_a_400_on_every_operation_that_takes_a_body(method, path, body):
+    client = app.test_client()
+    story = client.post("/api/stories", json={"premise": "For the bad bodies"}).get_json()
+    stories = len(client.get("/api/stories").get_json()["stories"])
+    url = path.format(story_id=story["id"], revision=1)
+    response = client.open(url, method=method, data=body, content_type="application/json")
+    assert response.status_code == 400, (url, response.get_data(as_text=True)[:300])
+    error = response.get_json()["error"]
+    assert error["message"] and not SECRET_SHAPES.search(error["message"])
+    assert len(client.get("/api/stories").get_json()["stories"]) == stories

@@ -13,6 +13,7 @@ import llm_service
 from taleweaver.generations import ending, followers, job, registry, rows, shutdown, writer
 from taleweaver.llm.errors import BackendError, BackendUnreachable
 from taleweaver.stories import store as stories_store
+from taleweaver.storage import texts
 from app import create_app
 from db import init_db
 from tests.database import connection
@@ -251,9 +252,10 @@ def test_revisions_are_thinned_to_the_newest_fifty_plus_one_per_older_hour(story
         for number in range(2, 122):
             hour, minute = divmod(number - 2, 4)
             conn.execute(
-                "INSERT INTO story_revisions (story_id, revision, title, premise, content, reason, created_at) "
+                "INSERT INTO story_revisions (story_id, revision, title, premise, text_id, reason, created_at) "
                 "VALUES (?, ?, 't', '', ?, 'edit', ?)",
-                (story["id"], number, f"v{number}", f"2025-01-{1 + hour // 24:02d}T{hour % 24:02d}:{minute * 10:02d}:00.000Z"),
+                (story["id"], number, texts.keep(conn, story["id"], f"v{number}")[0],
+                 f"2025-01-{1 + hour // 24:02d}T{hour % 24:02d}:{minute * 10:02d}:00.000Z"),
             )
         conn.execute("UPDATE stories SET revision = 121 WHERE id = ?", (story["id"],))
 

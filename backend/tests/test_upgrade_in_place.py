@@ -63,16 +63,21 @@ def run_python(cwd: pathlib.Path, code: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def backend_at(commit: str, folder: pathlib.Path) -> pathlib.Path:
+    """backend/ as it was at that commit, from git, in `folder`."""
+    archive = folder / "old.tar"
+    made = subprocess.run(["git", "archive", "-o", str(archive), commit, "backend"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, f"needs the git history of {commit}: {made.stderr}"
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "old", filter="data")
+    return folder / "old" / "backend"
+
+
 @pytest.fixture
 def old_backend(tmp_path) -> pathlib.Path:
     """backend/ as it was before the move, from git."""
-    archive = tmp_path / "old.tar"
-    made = subprocess.run(["git", "archive", "-o", str(archive), BEFORE_THE_MOVE, "backend"], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert made.returncode == 0, f"needs the git history of {BEFORE_THE_MOVE}: {made.stderr}"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path / "old", filter="data")
-    return tmp_path / "old" / "backend"
+    return backend_at(BEFORE_THE_MOVE, tmp_path)
 
 
 @pytest.mark.sqlite_only

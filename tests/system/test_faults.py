@@ -214,6 +214,25 @@ def _worker_resources(server) -> tuple[int, int]:
     return sum(w.num_threads() for w in workers), sum(w.num_fds() for w in workers)
 
 
+CLIENT_FAULTS = {
+    "a lone surrogate in a message": '{"messages": [{"role": "user", "content": "a\\ud800b"}]}',
+    "JSON nested 50,000 deep": '{"messages": [{"role": "user", "content": "hi"}], "x": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    "NaN as the temperature": '{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+    "Infinity as top_p": '{"messages": [{"role": "user", "content": "hi"}], "top_p": Infinity}',
+}
+
+
+@pytest.mark.parametrize("body", CLIENT_FAULTS.values(), ids=CLIENT_FAULTS.keys())
+def test_a_clients_bad_body_is_a_400_and_never_reaches_the_backend(server, fake_factory, body):
+    fake = active_fake(server, fake_factory, "openai_compatible")
+    response = server.api("POST", "/proxy/llm/v1/chat/completions", data=body.encode(),
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert error_of(response)["type"] == "invalid_request_error" and error_of(response)["message"]
+    assert not [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+    assert_still_serving(server, fake)
+
+
 def test_faults_leave_no_threads_or_open_files_behind(server, fake_factory):
     fake = active_fake(server, fake_factory, "lmstudio", reply="one two three four five six seven eight",
                        chunk_delay=0.01, idle_timeout=1, first_token_timeout=1)

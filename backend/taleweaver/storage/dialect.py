@@ -33,6 +33,8 @@ _BEGIN_IMMEDIATE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\s*;?\s*$", re.IGNORECASE)
 _AUTOINCREMENT_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNORECASE)
 _REAL = re.compile(r"\bREAL\b")
 _BLOB = re.compile(r"\bBLOB\b")
+# A text's size in bytes: SQLite's length() of it as a BLOB, PostgreSQL's octet_length().
+_BYTES_OF = re.compile(r"\blength\(CAST\(([\w.]+) AS BLOB\)\)")
 
 
 _INSERT_TARGET = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)", re.IGNORECASE)
@@ -88,6 +90,17 @@ class SQLiteDialect:
     def after_migration(self, conn) -> None:
         """Nothing to repair: SQLite's AUTOINCREMENT follows explicitly inserted ids by itself."""
 
+    def check_references_now(self, conn) -> None:
+        """Nothing to do: SQLite's ALTER TABLE does not mind references checked at commit."""
+
+    def new_ids(self, conn, table: str, count: int) -> list[int]:
+        """`count` ids for rows about to be inserted into the table (in a write transaction, whose
+        lock keeps them free: AUTOINCREMENT then moves past them by itself)."""
+        row = conn.execute(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+            f"coalesce((SELECT max(id) FROM {table}), 0))", (table,)).fetchone()
+        return list(range(row[0] + 1, row[0] + 1 + count))
+
 
 class PostgresDialect:
     """PostgreSQL through psycopg 3: `%s` placeholders, ON CONFLICT, advisory locks."""
@@ -114,6 +127,7 @@ class PostgresDialect:
             sql = sql[:replace.start()] + f"INSERT INTO {table} ({replace.group(2)})" + sql[replace.end():]
             sql = sql.rstrip().rstrip(";")
         sql = sql.replace(EPOCH_NOW, _PG_EPOCH_NOW)
+        sql = _BYTES_OF.sub(r"octet_length(\1)", sql)
         # psycopg reads % everywhere as the start of a placeholder, even inside literals.
         sql = sql.replace("%", "%%")
         sql = _outside_quotes(sql, lambda part: part.replace("?", "%s"))
@@ -143,6 +157,16 @@ class PostgresDialect:
 
     def set_version(self, conn, version: int) -> None:
         conn.execute("UPDATE schema_version SET version = ?", (int(version),))
+
+    def check_references_now(self, conn) -> None:
+        """Check the references deferred to the commit now: PostgreSQL refuses to ALTER a table
+        with checks still pending."""
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    def new_ids(self, conn, table: str, count: int) -> list[int]:
+        """`count` ids for rows about to be inserted into the table, taken from its sequence."""
+        return [row[0] for row in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", (table, count))]
 
     def after_migration(self, conn) -> None:
         """Move every identity sequence past the ids a migration copied in (a table rebuilt

@@ -1,11 +1,16 @@
-"""Stories as documents: rows, revisions and their pruning, in plain SQL shared by the API and
-the generation jobs (which call these with their own connection)."""
+"""Stories as documents: rows, revisions and their pruning, the last passage's versions and the
+undo history, in plain SQL shared by the API and the generation jobs (which call these with their
+own connection). Texts are kept once (docs/STORAGE.md): revisions, steps and versions refer to them."""
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
 from datetime import datetime, timezone
+
+from taleweaver.storage import texts
+from taleweaver.storage.db import write_transaction
+from taleweaver.stories import history, passages, sizes
 
 # Revisions kept per story: the newest KEEP_RECENT, plus the last revision of each older clock
 # hour for at most KEEP_HOURLY such hours.
@@ -63,11 +68,13 @@ def remember_writer(conn: sqlite3.Connection, story_id: int, backend_type: str |
 
 def add_revision(conn: sqlite3.Connection, story_id: int, reason: str) -> None:
     """Record the story as it is now as its current revision, then prune old revisions."""
+    content = conn.execute("SELECT content FROM stories WHERE id = ?", (story_id,)).fetchone()["content"]
+    text_id, _ = texts.keep(conn, story_id, content)
     conn.execute(
         """INSERT OR REPLACE INTO story_revisions
-               (story_id, revision, title, premise, content, word_count, reason, created_at)
-           SELECT id, revision, title, premise, content, word_count, ?, updated_at FROM stories WHERE id = ?""",
-        (reason, story_id),
+               (story_id, revision, title, premise, text_id, word_count, reason, created_at)
+           SELECT id, revision, title, premise, ?, word_count, ?, updated_at FROM stories WHERE id = ?""",
+        (text_id, reason, story_id),
     )
     prune_revisions(conn, story_id)
 
@@ -87,6 +94,7 @@ def prune_revisions(conn: sqlite3.Connection, story_id: int) -> None:
             doomed.append((row["id"],))
     if doomed:
         conn.executemany("DELETE FROM story_revisions WHERE id = ?", doomed)
+        history.forget_unreferenced(conn, story_id)
 
 
 def set_content(conn: sqlite3.Connection, story_id: int, content: str, words: int | None = None,
@@ -113,6 +121,98 @@ def settings_of(row) -> dict:
     except ValueError:
         value = {}
     return value if isinstance(value, dict) else {}
+
+
+# -- writing a story --------------------------------------------------------------------------------
+
+def create(conn, user_id: int, values: dict) -> int:
+    """A new story of the user from `values` (column: value), with its first revision and undo
+    step (in the caller's write transaction). Its id. (An import's stories: library.stage.)"""
+    values = {**values, "word_count": word_count(values.get("content", ""))}
+    columns = ", ".join(values)
+    story_id = conn.execute(
+        f"INSERT INTO stories (user_id, revision, {columns}) VALUES (?, 1, {', '.join('?' * len(values))})",
+        (user_id, *values.values()),
+    ).lastrowid
+    text_id, size = texts.keep(conn, story_id, values.get("content", ""))
+    conn.execute(
+        """INSERT INTO story_revisions (story_id, revision, title, premise, text_id, word_count, reason, created_at)
+           SELECT id, 1, title, premise, ?, word_count, 'edit', updated_at FROM stories WHERE id = ?""",
+        (text_id, story_id),
+    )
+    node_id = history.first_step(conn, story_id, text_id, "created", size, now_stamp())
+    conn.execute("UPDATE stories SET history_node_id = ? WHERE id = ?", (node_id, story_id))
+    sizes.refresh(conn, story_id)
+    return story_id
+
+
+def update(conn, row, changes: dict) -> None:
+    """Save `changes` (column: value, each different from the row's) as the story's next revision;
+    an edit of the text keeps the last passage's versions while they still fit the text."""
+    story_id = row["id"]
+    if "content" in changes:
+        changes["word_count"] = word_count(changes["content"])
+        passage = passages.after_edit(conn, passages.current(conn, row), row["content"], changes["content"])
+        changes["passage_id"] = passages.keep(conn, story_id, passage)[0]
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    conn.execute(f"UPDATE stories SET {assignments}, revision = revision + 1, updated_at = ? WHERE id = ?",
+                 (*changes.values(), now_stamp(), story_id))
+    add_revision(conn, story_id, "edit")
+    if "content" in changes:
+        record_history(conn, story_id, "edit")
+    else:
+        sizes.refresh(conn, story_id)
+
+
+def write_state(conn, story_id: int, content: str, passage_id: int | None, reason: str) -> None:
+    """The story's text and passage become these (a version chosen, an undo, a redo, a restore),
+    as a new revision."""
+    conn.execute("UPDATE stories SET content = ?, word_count = ?, passage_id = ? WHERE id = ?",
+                 (content, word_count(content), passage_id, story_id))
+    bump_revision(conn, story_id, reason)
+
+
+def move_in_history(conn, story_id: int, node_id: int) -> None:
+    """The story stands at that undo step now (after an undo or a redo wrote its state)."""
+    conn.execute("UPDATE stories SET history_node_id = ? WHERE id = ?", (node_id, story_id))
+
+
+def delete(conn, story_id: int, user_id: int) -> None:
+    conn.execute("DELETE FROM stories WHERE id = ? AND user_id = ?", (story_id, user_id))
+
+
+def revisions(conn, story_id: int) -> list[dict]:
+    """The story's kept revisions, newest first (without their text)."""
+    return [dict(row) for row in conn.execute(
+        """SELECT revision, created_at, word_count, title, reason FROM story_revisions
+           WHERE story_id = ? ORDER BY revision DESC""", (story_id,))]
+
+
+def revision(conn, story_id: int, number: int) -> dict | None:
+    """One kept revision with its text, or None."""
+    row = conn.execute(
+        """SELECT revision, created_at, word_count, title, premise, text_id, reason FROM story_revisions
+           WHERE story_id = ? AND revision = ?""", (story_id, number)).fetchone()
+    if row is None:
+        return None
+    kept = {key: row[key] for key in ("revision", "created_at", "word_count", "title", "premise")}
+    return {**kept, "content": texts.read(conn, row["text_id"]), "reason": row["reason"]}
+
+
+def running_generation(conn, story_id: int) -> int | None:
+    """The id of the story's running generation."""
+    row = conn.execute("SELECT id FROM generations WHERE story_id = ? AND status = 'running'", (story_id,)).fetchone()
+    return row["id"] if row else None
+
+
+def live_text(conn, story_id: int, generation_id: int):
+    """The story's text, word count and the running generation's text length, read in one
+    statement (one snapshot) while the job goes on writing."""
+    return conn.execute(
+        """SELECT s.content, s.word_count, length(g.text) AS text_length
+           FROM stories s JOIN generations g ON g.story_id = s.id WHERE s.id = ? AND g.id = ?""",
+        (story_id, generation_id),
+    ).fetchone()
 
 
 # -- titles ------------------------------------------------------------------------------------
@@ -151,132 +251,63 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-# -- the last generated passage and its alternatives --------------------------------------------
-
-MAX_VERSIONS = 20  # alternatives kept of the last generated passage
-
-
-def alternatives_of(row) -> dict | None:
-    """{"start", "versions", "chosen"} of the story's last generated passage, or None."""
-    try:
-        value = json.loads(row["alternatives_json"]) if row["alternatives_json"] else None
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("versions"), list) or not value["versions"]:
-        return None
-    return value
-
-
-def alternatives_view(alternatives: dict | None) -> dict | None:
-    """The alternatives as the story document shows them (the texts stay on the server)."""
-    if alternatives is None:
-        return None
-    return {"start": alternatives["start"], "chosen": alternatives["chosen"], "count": len(alternatives["versions"])}
+def unique_titles(conn: sqlite3.Connection, user_id: int, titles: list[str], taken: dict[str, list]) -> list[str]:
+    """unique_title of each title, for many stories added at once (an import, in batches): the
+    user's taken titles are looked up once per distinct title, and the numbers go on from the
+    last one given (`taken` keeps, per title, the names taken and the next number to try)."""
+    result = []
+    for title in titles:
+        if title not in taken:
+            taken[title] = [{row[0] for row in conn.execute(
+                "SELECT title FROM stories WHERE user_id = ? AND (title = ? OR title LIKE ? ESCAPE '\\')",
+                (user_id, title, like_escape(title) + " (%)"))}, 2]
+        seen, number = taken[title]
+        name = title
+        while name in seen:
+            name, number = f"{title} ({number})", number + 1
+        seen.add(name)
+        taken[title][1] = number
+        result.append(name)
+    return result
 
 
-def with_current_tail(alternatives: dict, content: str) -> dict:
-    """The alternatives with the passage as it is in the text now (the user may have edited it)
-    kept as a version of its own and chosen, so that flipping never loses an edit."""
-    tail = content[alternatives["start"]:]
-    versions = list(alternatives["versions"])
-    if tail in versions:
-        return {**alternatives, "chosen": versions.index(tail)}
-    versions.append(tail)
-    return {"start": alternatives["start"], "versions": versions[-MAX_VERSIONS:], "chosen": min(len(versions), MAX_VERSIONS) - 1}
+# -- the last generated passage and its versions -------------------------------------------------
 
-
-def after_edit(alternatives: dict | None, old: str, new: str) -> dict | None:
-    """The alternatives after the text changed from `old` to `new` by an edit: kept while the text
-    before the passage is unchanged (or the passage still ends the text), else dropped."""
-    if alternatives is None:
-        return None
-    start = alternatives["start"]
-    if new[:start] == old[:start] and len(new) >= start:
-        return alternatives
-    chosen = alternatives["versions"][alternatives["chosen"]]
-    if chosen and new.endswith(chosen):
-        return {**alternatives, "start": len(new) - len(chosen)}
-    return None
-
-
-def keep_alternatives(conn, story_id: int, alternatives: dict | None) -> None:
-    """Store the alternatives of the story's last generated passage (None drops them)."""
-    conn.execute(
-        "UPDATE stories SET alternatives_json = ? WHERE id = ?",
-        (json.dumps(alternatives) if alternatives else None, story_id),
-    )
+def keep_alternatives(conn, story_id: int, passage: dict | None) -> None:
+    """Make the passage (from stories.passages; None drops it) the story's last generated one, in
+    the caller's write transaction or, outside one, in a transaction of its own."""
+    if not conn.in_transaction:
+        with write_transaction(conn):
+            keep_alternatives(conn, story_id, passage)
+        return
+    passage_id, _ = passages.keep(conn, story_id, passage)
+    conn.execute("UPDATE stories SET passage_id = ? WHERE id = ?", (passage_id, story_id))
 
 
 def passage_ended(conn, story_id: int, action: str | None, prefix_length: int | None, text: str) -> bool:
     """After a generation of the story ended (in its transaction): the new passage becomes the
     last generated one (a regeneration adds a version of it); a regeneration that wrote nothing
-    puts the chosen version back. True when the story's text or alternatives changed."""
-    row = conn.execute("SELECT content, alternatives_json FROM stories WHERE id = ?", (story_id,)).fetchone()
-    content, alternatives = row["content"], alternatives_of(row)
+    puts the chosen version back. True when the story's text or passage changed."""
+    row = conn.execute("SELECT content, passage_id FROM stories WHERE id = ?", (story_id,)).fetchone()
+    content, passage = row["content"], passages.current(conn, row)
     start = prefix_length if prefix_length is not None else len(content) - len(text)
-    if action == "regenerate" and alternatives is not None and alternatives["start"] == start:
+    if action == "regenerate" and passage is not None and passage["start"] == start:
         if not text:
-            set_content(conn, story_id, content[:start] + alternatives["versions"][alternatives["chosen"]])
+            set_content(conn, story_id, content[:start] + passages.version(conn, passage, passage["chosen"]))
             return True
-        versions = (alternatives["versions"] + [content[start:]])[-MAX_VERSIONS:]
-        keep_alternatives(conn, story_id, {"start": start, "versions": versions, "chosen": len(versions) - 1})
+        keep_alternatives(conn, story_id, passages.with_new_version(passage, content[start:]))
         return True
     if not text:
         return False
-    keep_alternatives(conn, story_id, {"start": start, "versions": [content[start:]], "chosen": 0})
+    text_id, _ = texts.keep(conn, story_id, content[start:])
+    keep_alternatives(conn, story_id, passages.first(text_id, start))
     return True
 
 
-# -- undo history -------------------------------------------------------------------------------
-
-HISTORY_STEPS = 100  # undo steps kept per story
-
+# -- undo history ---------------------------------------------------------------------------------
 
 def record_history(conn, story_id: int, label: str) -> None:
-    """The story's text and alternatives as they are now become the next undo step; the redo
-    steps after the current one are dropped (in the caller's transaction)."""
-    row = conn.execute(
-        "SELECT content, alternatives_json, history_position FROM stories WHERE id = ?", (story_id,)
-    ).fetchone()
-    current = conn.execute(
-        "SELECT content, alternatives_json FROM story_history WHERE story_id = ? AND position = ?",
-        (story_id, row["history_position"]),
-    ).fetchone()
-    if current is not None and (current["content"], current["alternatives_json"]) == (row["content"], row["alternatives_json"]):
-        return
-    position = row["history_position"] + 1 if current is not None else 1
-    conn.execute("DELETE FROM story_history WHERE story_id = ? AND position >= ?", (story_id, position))
-    conn.execute(
-        """INSERT INTO story_history (story_id, position, content, alternatives_json, label, created_at)
-           VALUES (?, ?, ?, ?, ?, ?)""",
-        (story_id, position, row["content"], row["alternatives_json"], label, now_stamp()),
-    )
-    conn.execute("UPDATE stories SET history_position = ? WHERE id = ?", (position, story_id))
-    conn.execute(
-        "DELETE FROM story_history WHERE story_id = ? AND position <= ?", (story_id, position - HISTORY_STEPS)
-    )
-
-
-def history_view(conn, story_id: int, position: int) -> dict:
-    """Where the story stands in its undo history, and what an undo or a redo would do."""
-    rows = conn.execute(
-        "SELECT position, label FROM story_history WHERE story_id = ? ORDER BY position", (story_id,)
-    ).fetchall()
-    labels = {r["position"]: r["label"] for r in rows}
-    first = rows[0]["position"] if rows else position
-    last = rows[-1]["position"] if rows else position
-    return {
-        "position": position,
-        "can_undo": position > first and position in labels,
-        "can_redo": position < last,
-        "undo_label": labels.get(position) if position > first else None,
-        "redo_label": labels.get(position + 1),
-        "steps": len(rows),
-    }
-
-
-def history_step(conn, story_id: int, position: int):
-    return conn.execute(
-        "SELECT content, alternatives_json, label FROM story_history WHERE story_id = ? AND position = ?",
-        (story_id, position),
-    ).fetchone()
+    """The story's text and passage as they are now become the next undo step (in the caller's
+    transaction), and what the story keeps is measured again."""
+    history.record(conn, story_id, label, now_stamp())
+    sizes.refresh(conn, story_id)

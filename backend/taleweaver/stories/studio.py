@@ -2,28 +2,31 @@
 regenerate the last one), built from the story within the context of the model that writes it."""
 from __future__ import annotations
 
-from taleweaver.stories import prompting
-from taleweaver.stories import store as stories_store
+from taleweaver.storage.db import get_db
+from taleweaver.stories import passages, prompting
 from taleweaver.errors import ApiError
+
 
 def story_fields(row) -> dict:
     return {k: row[k] for k in ("premise", "genre", "length", "memory", "authors_note")}
 
 
 def passage_prefix(row, action: str) -> tuple[str, dict | None]:
-    """The text a new passage follows and, for a regeneration, the alternatives with the passage
-    as it is now kept among them. 409 when there is no generated passage to regenerate."""
+    """The text a new passage follows and, for a regeneration, the last passage with its text as
+    it is now among its versions (for store.keep_alternatives). 409 when there is no generated
+    passage to regenerate."""
     content = row["content"]
     if action != "regenerate":
         return content, None
-    alternatives = stories_store.alternatives_of(row)
+    conn = get_db()
+    alternatives = passages.current(conn, row)
     if alternatives is None or alternatives["start"] > len(content):
         raise ApiError(
             409, "nothing_to_regenerate",
             "This story has no generated passage to regenerate (an edit before it, or an undo, may have "
             "removed it); press Continue to write a new one.",
         )
-    return content[: alternatives["start"]], stories_store.with_current_tail(alternatives, content)
+    return content[: alternatives["start"]], passages.with_current_tail(conn, alternatives, content)
 
 
 def build_prompt(row, action: str, service, model: str | None, max_tokens) -> prompting.Prompt:

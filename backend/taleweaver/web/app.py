@@ -178,7 +178,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def limit_api_body():
-        # A library backup may be larger than any other /api body: it has the proxy's limit.
+        # A library backup may be larger than any other /api body: its view sets its own limit
+        # (TALEWEAVER_MAX_IMPORT_BODY) and reads it as a stream.
         if request.path.startswith("/api/") and request.path != "/api/stories/import":
             request.max_content_length = app.config["MAX_API_BODY"]
 

@@ -11,6 +11,7 @@ from taleweaver.llm import cache as llm_cache
 from taleweaver.settings import llm_service
 from taleweaver.generations import streams
 from taleweaver.web.auth import current_user_id
+from taleweaver.web.request_body import json_object
 from taleweaver.errors import ApiError
 from taleweaver.llm.openai_wire import RawCompletion
 from taleweaver.llm.errors import LLMError
@@ -49,11 +50,7 @@ def list_models():
 
 
 def _chat_request() -> dict:
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.")
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    payload = json_object()
     messages = payload.get("messages")
     extension = payload.get("taleweaver")
     # A studio action (taleweaver.action) has the server write the messages.

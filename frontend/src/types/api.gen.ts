@@ -628,6 +628,15 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ApiUnsupportedMediaType"];
+                /** @description quota_exceeded: the user's stories would keep more than the storage quota (TALEWEAVER_STORAGE_QUOTA); nothing was saved. The error carries used_bytes, quota_bytes and needed_bytes. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaError"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -821,6 +830,15 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ApiUnsupportedMediaType"];
+                /** @description quota_exceeded: the user's stories would keep more than the storage quota (TALEWEAVER_STORAGE_QUOTA); nothing was saved. The error carries used_bytes, quota_bytes and needed_bytes. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaError"];
+                    };
+                };
             };
         };
         trace?: never;
@@ -1042,6 +1060,15 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ApiUnsupportedMediaType"];
+                /** @description quota_exceeded: the user's stories would keep more than the storage quota (TALEWEAVER_STORAGE_QUOTA); nothing was saved. The error carries used_bytes, quota_bytes and needed_bytes. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaError"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -2366,7 +2393,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The whole library as a JSON backup (a download) */
+        /**
+         * The whole library as a JSON backup (a download)
+         * @description Written as a stream, one story at a time: the server's memory stays flat whatever the library's size.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -2414,7 +2444,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a backup's stories to the library, as new stories (never over existing ones) */
+        /**
+         * Add a backup's stories to the library, as new stories (never over existing ones)
+         * @description Read as a stream, one story at a time (at most TALEWEAVER_MAX_IMPORT_BODY, 2 GiB by default), written in short transactions and shown at once when every story is written: all or nothing. A lone UTF-16 surrogate escape anywhere in it is refused (400 invalid_text).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2472,8 +2505,63 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ApiUnsupportedMediaType"];
+                /** @description quota_exceeded: the user's stories would keep more than the storage quota (TALEWEAVER_STORAGE_QUOTA); nothing was saved. The error carries used_bytes, quota_bytes and needed_bytes. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaError"];
+                    };
+                };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many bytes the user's stories keep, and the storage quota */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the storage use */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StorageUse"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2791,6 +2879,24 @@ export interface components {
                 created_at?: string | null;
                 updated_at?: string | null;
             }[];
+        };
+        QuotaError: {
+            error: {
+                /** @constant */
+                code: "quota_exceeded";
+                message: string;
+                hint?: string;
+                used_bytes: number;
+                quota_bytes: number;
+                needed_bytes: number;
+            };
+        };
+        StorageUse: {
+            /** @description every byte the user's stories keep: text, revisions, undo history, versions, generations' text */
+            used_bytes: number;
+            /** @description the user's storage quota in bytes (0: no quota) */
+            quota_bytes: number;
+            stories: number;
         };
     };
     responses: {

@@ -6,6 +6,7 @@ import { type LibrarySort, useStories } from '../api/get-stories';
 import { forgetLastStory, type StoryOwner, useLastStory } from '../lib/last-story';
 import { LibraryItem } from './LibraryItem';
 import { LibraryTools } from './LibraryTools';
+import { StorageUse } from './StorageUse';
 
 /** The Library page: the user's stories (the open one marked) to search, sort, open, rename and delete; backup and import. */
 export function StoryLibrary({ owner }: { owner: StoryOwner | null }) {
@@ -32,6 +33,7 @@ export function StoryLibrary({ owner }: { owner: StoryOwner | null }) {
     <section className="page library-page" aria-labelledby="library-heading" data-testid="story-library">
       <h1 id="library-heading">Library</h1>
       <LibraryTools search={search} onSearch={setSearch} sort={sort} onSort={setSort} searchRef={searchRef} />
+      <StorageUse />
       {stories.isPending && <p role="status">Loading your stories…</p>}
       {stories.error && !stories.data && (
         <ErrorMessage error={stories.error} title="Could not load your stories" onRetry={() => void stories.refetch()} />
