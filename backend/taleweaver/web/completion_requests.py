@@ -46,7 +46,7 @@ def completion_request() -> dict:
         raise _bad("A story's generation runs through /chat/completions; /completions answers plain text "
                    "completions only.", "taleweaver")
     for name in ("stream", "echo"):
-        if payload.get(name) is not None and not isinstance(payload[name], bool):
+        if name in payload and not isinstance(payload[name], bool):
             raise _bad(f"'{name}' must be true or false.", name)
     if payload.get("model") is not None and not isinstance(payload["model"], str):
         raise _bad("'model' must be a model name.", "model")

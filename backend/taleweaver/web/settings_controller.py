@@ -248,7 +248,7 @@ def models():
 def _saved_row(backend_type: str | None) -> dict | None:
     """The saved settings of `backend_type` (validated), or of the active backend when it is None."""
     user_id = current_user_id()
-    if backend_type:
+    if backend_type is not None:
         validation.check_backend_type(backend_type)
         return settings_store.row_for(user_id, backend_type)
     row = settings_store.active_row(user_id)
