@@ -1,6 +1,6 @@
-"""The LLMService interface every backend implements: its models, a connection test and chat
-completions (the spec's three), and the optional capabilities declared here once with their
-defaults (text completion, model details, server facts, model state, context length, where each
+"""The LLMService interface every backend implements: its models, a connection test, chat
+completions (the spec's three) and text completions, and the optional capabilities declared here
+once with their defaults (model details, server facts, model state, context length, where each
 sampling setting goes, token counts).
 
 A backend is its descriptor (data: llm/descriptor.py) plus its translation (its service class in
@@ -82,12 +82,11 @@ class LLMService(ABC):
         OpenAI-compatible backend sent it (forwarded without re-encoding).
         """
 
+    @abstractmethod
     def completion(self, payload: dict, stream: bool = False) -> dict | Stream:
         """An OpenAI text completion of the payload's `prompt` (a string), or when streaming a
         Stream of `text_completion` chunks (llm/completions.py); a chunk may be raw JSON bytes, as
         in chat_completion."""
-        raise BackendRejected(f"{self.label} does not offer text completion: use chat.",
-                              code="completions_not_supported", step="generate")
 
     def sampler_names(self) -> SamplerNames:
         """Where this backend takes each sampling setting, and which it cannot take (samplers.py)."""
