@@ -41,15 +41,18 @@ def summary(values_ms: list[float]) -> dict:
 
 
 def sent_ns_of(event: dict) -> int | None:
-    """The upstream's send time carried by a chunk (OpenAI SSE or Ollama NDJSON), if any."""
+    """The upstream's send time carried by a chunk (OpenAI SSE or Ollama NDJSON, chat or text
+    completion), if any."""
     if "x_sent_ns" in event:
         return event["x_sent_ns"]
     message = event.get("message")
     if isinstance(message, dict):
         content = message.get("content")
+    elif "response" in event:
+        content = event.get("response")
     else:
-        choices = event.get("choices") or [{}]
-        content = (choices[0].get("delta") or {}).get("content")
+        choice = (event.get("choices") or [{}])[0]
+        content = (choice.get("delta") or {}).get("content") or choice.get("text")
     if content and ";" in content:
         stamp = content.split(";", 1)[0]
         if stamp.isdigit():
@@ -67,6 +70,23 @@ def parse_stream_line(line: bytes) -> dict | str | None:
     if not line.startswith(b"{"):
         return None
     return json.loads(line)
+
+
+def stream_stamps(lines: list[tuple[int, bytes]]) -> tuple[list[float], bool, str | None]:
+    """Per-chunk delays (ms) of a stream's (arrival ns, line)s, whether it ended properly, and an
+    error event if any."""
+    delays, finished, error = [], False, None
+    for arrived, line in lines:
+        event = parse_stream_line(line)
+        if event == "[DONE]" or (isinstance(event, dict) and event.get("done") is True):
+            finished = True
+        elif isinstance(event, dict):
+            if "error" in event:
+                error = json.dumps(event["error"])[:300]
+            sent = sent_ns_of(event)
+            if sent is not None:
+                delays.append((arrived - sent) / 1e6)
+    return delays, finished, error
 
 
 class KeepAlive:

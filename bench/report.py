@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+import completions
+
 README_START = "<!-- results:start (bench/run.py rewrites this block after a full run) -->"
 README_END = "<!-- results:end -->"
 
@@ -119,6 +121,8 @@ def markdown(results: dict) -> str:
             d, p = result[key]["direct"], result[key]["proxied"]
             lines.append(f"| {backend} | {label} | {_fmt(d['p50'])} | {_fmt(d['p99'])} | {_fmt(p['p50'])} | "
                          f"{_fmt(p['p90'])} | {_fmt(p['p99'])} | {_fmt(p['max'])} |")
+
+    lines += completions.table(results)
 
     concurrency = results.get("concurrency") or {}
     if "error" in concurrency:

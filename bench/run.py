@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -42,10 +43,12 @@ from clients import (  # noqa: E402
     raw_request,
     read_head,
     sent_ns_of,
+    stream_stamps,
     summary,
 )
 from tests.support import TaleweaverServer  # noqa: E402
 
+import completions  # noqa: E402
 import report  # noqa: E402
 
 PROXY_CHAT = "/proxy/llm/v1/chat/completions"
@@ -111,9 +114,10 @@ class Upstream:
         self.process.wait(timeout=10)
 
 
-def start_server() -> TaleweaverServer:
-    """The real server with ./run.sh's gunicorn settings, on a free port with its own database."""
-    server = TaleweaverServer()
+def start_server(backend: Path | None = None) -> TaleweaverServer:
+    """The real server with ./run.sh's gunicorn settings, on a free port with its own database (of
+    another version's backend/ when given)."""
+    server = TaleweaverServer(backend=backend)
     for name in TEST_ONLY_ENV:
         server.env.pop(name, None)
     return server.start()
@@ -179,22 +183,6 @@ class Bench:
         started = now_ns()
         return started, list(client.stream(path, body))
 
-    @staticmethod
-    def _stamps(lines: list[tuple[int, bytes]]) -> tuple[list[float], bool, str | None]:
-        """Per-chunk delays (ms), whether the stream ended properly, and an error event if any."""
-        delays, finished, error = [], False, None
-        for arrived, line in lines:
-            event = parse_stream_line(line)
-            if event == "[DONE]" or (isinstance(event, dict) and event.get("done") is True):
-                finished = True
-            elif isinstance(event, dict):
-                if "error" in event:
-                    error = json.dumps(event["error"])[:300]
-                sent = sent_ns_of(event)
-                if sent is not None:
-                    delays.append((arrived - sent) / 1e6)
-        return delays, finished, error
-
     def streaming(self, backend: str) -> dict:
         s = self.settings
         upstream, proxy = KeepAlive(self.upstream.port), KeepAlive(self.server.port)
@@ -219,7 +207,7 @@ class Bench:
         chunk_delay, received = {}, {}
         for name, (client, path, direct) in routes.items():
             _, lines = self._stream(client, path, chat_body(backend, direct=direct, stream=True, script=long))
-            delays, finished, error = self._stamps(lines)
+            delays, finished, error = stream_stamps(lines)
             if error or not finished or len(delays) != s["stream_chunks"]:
                 raise RuntimeError(f"{name} {backend} stream: {len(delays)} of {s['stream_chunks']} chunks, "
                                    f"finished={finished}, error={error}")
@@ -504,17 +492,23 @@ def main() -> int:
         print(f"warning: load average {info['load_average_at_start'][0]}: other work is running, "
               "the figures will be noisy", flush=True)
     other_load = OtherLoad()
-    with Upstream() as upstream:
+    with Upstream() as upstream, tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder:
         server = start_server()
+        before = start_server(completions.before_backend(Path(folder)))
         try:
             bench = Bench(server, upstream, settings)
+            phase = completions.Phase(settings, {"upstream": upstream.port, "after": server.port,
+                                                 "before": before.port})
             # The 10 MB streams come before the concurrent ones: those grow the workers' heaps,
             # and a heap with room to spare would hide a buffered answer.
             for backend in ("lmstudio", "ollama"):
                 bench.configure(backend)
+                before.configure(backend, {"url": upstream.url}, MODEL)
                 bench.run("latency", bench.latency, backend)
                 bench.run("streaming", bench.streaming, backend)
+                bench.run("completions", phase.run, backend)
                 bench.run("big_stream", bench.big_stream, backend)
+            before.close()
             bench.configure("lmstudio")
             bench.run("spec_6_8", bench.spec_models_100)
             bench.run("concurrency", bench.concurrency)
@@ -522,6 +516,7 @@ def main() -> int:
             info["during_run"] = other_load.report()
         finally:
             server.close()
+            before.close()
     results = {
         "run": {"mode": name, "seconds": round(time.monotonic() - started, 1), "settings": settings},
         "machine": info,
