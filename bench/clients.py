@@ -89,6 +89,23 @@ def stream_stamps(lines: list[tuple[int, bytes]]) -> tuple[list[float], bool, st
     return delays, finished, error
 
 
+def first_content_ns(lines: list[tuple[int, bytes]], label: str) -> int:
+    """When the first chunk that carries content arrived (ns)."""
+    arrived = next((at for at, line in lines
+                    if isinstance(event := parse_stream_line(line), dict) and sent_ns_of(event)), None)
+    if arrived is None:
+        raise RuntimeError(f"{label} stream carried no content: {lines[:3]!r}")
+    return arrived
+
+
+def chunk_delays(lines: list[tuple[int, bytes]], chunks: int, label: str) -> list[float]:
+    """Per-chunk delays (ms) of a stream that must carry `chunks` content chunks and end properly."""
+    delays, finished, error = stream_stamps(lines)
+    if error or not finished or len(delays) != chunks:
+        raise RuntimeError(f"{label} stream: {len(delays)} of {chunks} chunks, finished={finished}, error={error}")
+    return delays
+
+
 class KeepAlive:
     """One keep-alive HTTP/1.1 connection (http.client): the lightest sequential client."""
 

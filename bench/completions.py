@@ -19,7 +19,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from clients import KeepAlive, parse_stream_line, sent_ns_of, stream_stamps, summary
+from clients import KeepAlive, chunk_delays, first_content_ns, summary
 
 BEFORE = "cb60b87"  # main when text completion and the samplers began
 MODEL = "bench-model"
@@ -125,21 +125,14 @@ class Phase:
         for i in range(s["ttft_samples"] + 3):  # the first three warm up
             for name in names[i % len(names):] + names[: i % len(names)]:
                 started, lines = self._stream(clients[name], backend, name, short)
-                arrived = next((at for at, line in lines
-                                if isinstance(event := parse_stream_line(line), dict) and sent_ns_of(event)), None)
-                if arrived is None:
-                    raise RuntimeError(f"{name} stream of {backend} carried no content: {lines[:3]!r}")
+                arrived = first_content_ns(lines, f"{name} {backend}")
                 if i >= 3:
                     first[name].append((arrived - started) / 1e6)
         long = {"chunks": s["stream_chunks"], "interval_ms": s["stream_interval_ms"], "chunk_bytes": 16}
         delay = {}
         for name in names:
             _, lines = self._stream(clients[name], backend, name, long)
-            delays, finished, error = stream_stamps(lines)
-            if error or not finished or len(delays) != s["stream_chunks"]:
-                raise RuntimeError(f"{name} {backend} stream: {len(delays)} of {s['stream_chunks']} chunks, "
-                                   f"finished={finished}, error={error}")
-            delay[name] = summary(delays)
+            delay[name] = summary(chunk_delays(lines, s["stream_chunks"], f"{name} {backend}"))
         for client in clients.values():
             client.close()
         ttft = {name: summary(values) for name, values in first.items()}

@@ -42,8 +42,9 @@ from clients import (  # noqa: E402
     parse_stream_line,
     raw_request,
     read_head,
+    chunk_delays,
+    first_content_ns,
     sent_ns_of,
-    stream_stamps,
     summary,
 )
 from tests.support import TaleweaverServer  # noqa: E402
@@ -197,20 +198,14 @@ class Bench:
                 client, path, direct = routes[name]
                 body = chat_body(backend, direct=direct, stream=True, script=short)
                 started, lines = self._stream(client, path, body)
-                first = next((arrived for arrived, line in lines
-                              if isinstance(event := parse_stream_line(line), dict) and sent_ns_of(event)), None)
-                if first is None:
-                    raise RuntimeError(f"{name} stream of {backend} carried no content: {lines[:3]!r}")
+                first = first_content_ns(lines, f"{name} {backend}")
                 if i >= 3:
                     first_token[name].append((first - started) / 1e6)
         long = {"chunks": s["stream_chunks"], "interval_ms": s["stream_interval_ms"], "chunk_bytes": 16}
         chunk_delay, received = {}, {}
         for name, (client, path, direct) in routes.items():
             _, lines = self._stream(client, path, chat_body(backend, direct=direct, stream=True, script=long))
-            delays, finished, error = stream_stamps(lines)
-            if error or not finished or len(delays) != s["stream_chunks"]:
-                raise RuntimeError(f"{name} {backend} stream: {len(delays)} of {s['stream_chunks']} chunks, "
-                                   f"finished={finished}, error={error}")
+            delays = chunk_delays(lines, s["stream_chunks"], f"{name} {backend}")
             chunk_delay[name] = delays
             received[name] = len(delays)
         upstream.close()
