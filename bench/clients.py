@@ -89,6 +89,27 @@ def stream_stamps(lines: list[tuple[int, bytes]]) -> tuple[list[float], bool, st
     return delays, finished, error
 
 
+def interleaved_round_trips(arms: dict, settings: dict) -> dict[str, list[float]]:
+    """Round-trip times (ms) of each arm, `(client, method, path, body)`, after a warm-up: one
+    request of every arm a round, in an order that rotates each round, so that drift hits all alike."""
+    names = list(arms)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    deadline = time.monotonic() + settings["latency_max_seconds"]
+    for i in range(settings["latency_warmup"] + settings["latency_requests"]):
+        if time.monotonic() > deadline:
+            break
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            client, method, path, body = arms[name]
+            started = time.perf_counter_ns()
+            status, data = client.request(method, path, body)
+            elapsed_ms = (time.perf_counter_ns() - started) / 1e6
+            if status != 200:
+                raise RuntimeError(f"{name}: {method} {path} answered {status}: {data[:300]!r}")
+            if i >= settings["latency_warmup"]:
+                times[name].append(elapsed_ms)
+    return times
+
+
 def first_content_ns(lines: list[tuple[int, bytes]], label: str) -> int:
     """When the first chunk that carries content arrived (ns)."""
     arrived = next((at for at, line in lines

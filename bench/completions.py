@@ -19,7 +19,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from clients import KeepAlive, chunk_delays, first_content_ns, summary
+from clients import KeepAlive, chunk_delays, first_content_ns, interleaved_round_trips, summary
 
 BEFORE = "cb60b87"  # main when text completion and the samplers began
 MODEL = "bench-model"
@@ -86,23 +86,11 @@ class Phase:
 
     def latency(self, backend: str) -> dict:
         """Non-streamed round trips of every arm, interleaved in rotating order."""
-        s = self.settings
-        clients, names = self._clients(), list(ARMS)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        deadline = time.monotonic() + s["latency_max_seconds"]
-        for i in range(s["latency_warmup"] + s["latency_requests"]):
-            if time.monotonic() > deadline:
-                break
-            for name in names[i % len(names):] + names[: i % len(names)]:
-                server, what = ARMS[name]
-                path, body = _path(backend, what, server), _body(backend, what, server == "upstream", False)
-                started = time.perf_counter_ns()
-                status, data = clients[name].request("POST", path, body)
-                elapsed_ms = (time.perf_counter_ns() - started) / 1e6
-                if status != 200:
-                    raise RuntimeError(f"{name}: POST {path} answered {status}: {data[:300]!r}")
-                if i >= s["latency_warmup"]:
-                    times[name].append(elapsed_ms)
+        clients = self._clients()
+        arms = {name: (clients[name], "POST", _path(backend, what, server),
+                       _body(backend, what, server == "upstream", False))
+                for name, (server, what) in ARMS.items()}
+        times = interleaved_round_trips(arms, self.settings)
         for client in clients.values():
             client.close()
         stats = {name: summary(values) for name, values in times.items()}

@@ -44,6 +44,7 @@ from clients import (  # noqa: E402
     read_head,
     chunk_delays,
     first_content_ns,
+    interleaved_round_trips,
     sent_ns_of,
     summary,
 )
@@ -157,21 +158,7 @@ class Bench:
             "direct_requests": (library_clients[0], "POST", direct_path, direct_body),
             "direct_urllib3": (library_clients[1], "POST", direct_path, direct_body),
         }
-        names = list(arms)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        deadline = time.monotonic() + s["latency_max_seconds"]
-        for i in range(s["latency_warmup"] + s["latency_requests"]):
-            if time.monotonic() > deadline:
-                break
-            for name in names[i % len(names):] + names[: i % len(names)]:
-                client, method, path, body = arms[name]
-                started = time.perf_counter_ns()
-                status, data = client.request(method, path, body)
-                elapsed_ms = (time.perf_counter_ns() - started) / 1e6
-                if status != 200:
-                    raise RuntimeError(f"{method} {path} answered {status}: {data[:300]!r}")
-                if i >= s["latency_warmup"]:
-                    times[name].append(elapsed_ms)
+        times = interleaved_round_trips(arms, s)
         for client in (upstream, proxy, *library_clients):
             client.close()
         self.samples[f"latency_{backend}"] = times
