@@ -84,3 +84,31 @@ def test_an_import_inside_a_function_is_found(package_copy):
     assert imports_inside_functions(package_copy / "taleweaver") == [
         f"taleweaver/llm/reasoning.py:{len(module.read_text().splitlines()) - 1}: import json"
     ]
+
+
+LIMITS = {"module": 400, "class": 200, "function": 60}
+
+
+def rooms_over_their_size(root: pathlib.Path) -> list[str]:
+    """Modules, classes and functions longer than a reader can hold in mind (LIMITS, in lines)."""
+    found = []
+    for path in sorted(p for p in root.rglob("*.py") if p.is_file()):
+        source = path.read_text()
+        where = path.relative_to(root.parent)
+        if len(source.splitlines()) > LIMITS["module"]:
+            found.append(f"module {where}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            kind = {ast.ClassDef: "class", ast.FunctionDef: "function", ast.AsyncFunctionDef: "function"}.get(type(node))
+            if kind and node.end_lineno - node.lineno + 1 > LIMITS[kind]:
+                found.append(f"{kind} {where}:{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    return found
+
+
+def test_no_module_class_or_function_is_over_its_size():
+    assert rooms_over_their_size(PACKAGE) == []
+
+
+def test_a_function_over_sixty_lines_is_found(package_copy):
+    module = package_copy / "taleweaver" / "llm" / "reasoning.py"
+    module.write_text(module.read_text() + "\n\ndef long():\n" + "    x = 1\n" * 60 + "    return x\n")
+    assert rooms_over_their_size(package_copy / "taleweaver") == ["function taleweaver/llm/reasoning.py:long: 62 lines"]
