@@ -1,7 +1,9 @@
-"""The kinds of OpenAI-compatible server besides llama-server that the ``openai_compatible`` fake
-can be (``FakeLLMServer("openai_compatible", server="vllm" | "koboldcpp")``), each with the
-endpoints by which it is told apart and its tokenizer, as /work/notes/wire-formats.md quotes them
-from the servers' code:
+"""The kinds of OpenAI-compatible server the ``openai_compatible`` fake can be: llama-server's
+text completion and tokenizer (``POST /tokenize`` with ``content`` and ``add_special``, answering
+``{"tokens": [...]}``; ``/completions`` without ``/v1`` its native endpoint), and with
+``FakeLLMServer("openai_compatible", server="vllm" | "koboldcpp")`` those servers instead, each
+with the endpoints by which it is told apart and its tokenizer, as /work/notes/wire-formats.md
+quotes them from the servers' code:
 
 * vLLM: ``GET /version`` ``{"version"}``; ``/v1/models`` with ``owned_by: "vllm"`` and
   ``max_model_len``; ``POST /tokenize`` at the root (``prompt``, ``add_special_tokens``) answering
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .completions import CompletionRoutes
+from .completions import CompletionRoutes, prompt_tokens
+
+LLAMA_BUILD = "b6500-fake"
 
 VLLM_VERSION = "0.11.0"
 KOBOLDCPP_VERSION = "1.102"
@@ -28,6 +32,62 @@ KOBOLDCPP_VERSION = "1.102"
 def token_ids(text: str, special: bool) -> List[int]:
     """The fake tokenizer: one token a word, and a BOS token first when special tokens are added."""
     return ([1] if special else []) + [100 + sum(word.encode()) % 30000 for word in text.split()]
+
+
+class LlamaServerCompletions:
+    """llama-server's text completion (`/v1/completions`, and its native `/completion`) and its
+    tokenizer, over its handler in server.py."""
+
+    completion_id_prefix = "chatcmpl-"  # even for text completions
+    logprobs_shape = "chat"
+    usage_on_last_chunk = True
+
+    def _completion_model(self, body: Dict[str, Any]) -> Optional[str]:
+        """llama-server completes with its one model whatever is named, within its context."""
+        if self._llama_loading():
+            return None
+        counted = prompt_tokens(body["prompt"])
+        if self.fake.context_length and counted > self.fake.context_length:
+            self._llama_error(
+                400, f"request ({counted} tokens) exceeds the available context size "
+                     f"({self.fake.context_length} tokens), try increasing it",
+                "exceed_context_size_error", n_prompt_tokens=counted, n_ctx=self.fake.context_length)
+            return None
+        return self.fake.models[0]
+
+    def _completion_extras(self) -> Dict[str, Any]:
+        return {"system_fingerprint": LLAMA_BUILD}
+
+    def _completion_timings(self, usage: Dict[str, int]) -> Dict[str, Any]:
+        return {"timings": {"prompt_n": usage["prompt_tokens"], "prompt_ms": 12.5,
+                            "predicted_n": usage["completion_tokens"], "predicted_ms": 40.0,
+                            "predicted_per_second": usage["completion_tokens"] / 0.04}}
+
+    def _completion_error(self, code: int, message: str) -> None:
+        self._llama_error(code, message, "invalid_request_error")
+
+    def _llama_native_completion(self) -> None:
+        """The native /completion: `content` pieces, `stop` on the last, no [DONE]."""
+        body = self._completion_request()
+        if body is None or self._completion_model(body) is None:
+            return
+        limit = body.get("n_predict", body.get("max_tokens"))
+        reply = self._make_reply(limit, [{"role": "user", "content": body["prompt"]}])
+        last = {"content": "", "stop": True, "model": self.fake.models[0], "tokens_predicted": reply.count,
+                "stop_type": "limit" if reply.finish == "length" else "eos"}
+        if not body.get("stream"):
+            self._send_json(200, {**last, "content": reply.full_text(), "index": 0})
+            return
+        events = (b"data: " + json.dumps(part).encode() + b"\n\n" for part in
+                  [*({"index": 0, "content": piece, "stop": False} for piece in reply.pieces()), last])
+        self._run_stream("text/event-stream", events, b'data: {"content": \n\n')
+
+    def _llama_tokenize(self) -> None:
+        body = self.req_json if isinstance(self.req_json, dict) else {}
+        content = body.get("content")
+        self._send_json(200, {"tokens": token_ids(content, bool(body.get("add_special")))
+                              if isinstance(content, str) else []})
+
 
 
 class _OpenAIShapes:

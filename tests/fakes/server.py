@@ -51,8 +51,8 @@ from http import HTTPStatus
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import unquote, urlsplit
 
-from .completions import CompletionRoutes, prompt_tokens as completion_prompt_tokens
-from .openai_servers import KoboldCppRoutes, VLLMRoutes, token_ids
+from .completions import CompletionRoutes
+from .openai_servers import LLAMA_BUILD, KoboldCppRoutes, LlamaServerCompletions, VLLMRoutes
 
 __all__ = [
     "FakeLLMServer",
@@ -82,7 +82,6 @@ DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "chatgpt": 8089, "openai_com
 DEFAULT_CONTEXT = {"openai_compatible": 4096}  # llama-server's default --ctx-size
 LMSTUDIO_LOADED_CONTEXT = 4096  # LM Studio's default context when a model is loaded
 
-LLAMA_BUILD = "b6500-fake"
 # OpenAI's models served on /v1/completions; any other is a chat model there.
 COMPLETION_MODEL_PREFIXES = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
 
@@ -1571,12 +1570,10 @@ class _ChatGPTHandler(_Handler):
             self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
 
 
-class _LlamaServerHandler(_Handler):
-    """llama.cpp's llama-server (the openai_compatible backend)."""
+class _LlamaServerHandler(LlamaServerCompletions, _Handler):
+    """llama.cpp's llama-server (the openai_compatible backend); its text completion and tokenizer
+    are in openai_servers.py."""
 
-    completion_id_prefix = "chatcmpl-"  # even for text completions
-    logprobs_shape = "chat"
-    usage_on_last_chunk = True
     chat_timings = True
 
     def routes(self, method: str, path: str):
@@ -1598,54 +1595,6 @@ class _LlamaServerHandler(_Handler):
         if method == "POST" and path == "/tokenize":
             return (self._llama_tokenize, True)
         return None
-
-    # ----- text completion -------------------------------------------------------------
-
-    def _completion_model(self, body: Dict[str, Any]) -> Optional[str]:
-        """llama-server completes with its one model whatever is named, within its context."""
-        if self._llama_loading():
-            return None
-        counted = completion_prompt_tokens(body["prompt"])
-        if self.fake.context_length and counted > self.fake.context_length:
-            self._llama_error(
-                400, f"request ({counted} tokens) exceeds the available context size "
-                     f"({self.fake.context_length} tokens), try increasing it",
-                "exceed_context_size_error", n_prompt_tokens=counted, n_ctx=self.fake.context_length)
-            return None
-        return self.fake.models[0]
-
-    def _completion_extras(self) -> Dict[str, Any]:
-        return {"system_fingerprint": LLAMA_BUILD}
-
-    def _completion_timings(self, usage: Dict[str, int]) -> Dict[str, Any]:
-        return {"timings": {"prompt_n": usage["prompt_tokens"], "prompt_ms": 12.5,
-                            "predicted_n": usage["completion_tokens"], "predicted_ms": 40.0,
-                            "predicted_per_second": usage["completion_tokens"] / 0.04}}
-
-    def _completion_error(self, code: int, message: str) -> None:
-        self._llama_error(code, message, "invalid_request_error")
-
-    def _llama_native_completion(self) -> None:
-        """The native /completion: `content` pieces, `stop` on the last, no [DONE]."""
-        body = self._completion_request()
-        if body is None or self._completion_model(body) is None:
-            return
-        limit = body.get("n_predict", body.get("max_tokens"))
-        reply = self._make_reply(limit, [{"role": "user", "content": body["prompt"]}])
-        last = {"content": "", "stop": True, "model": self.fake.models[0], "tokens_predicted": reply.count,
-                "stop_type": "limit" if reply.finish == "length" else "eos"}
-        if not body.get("stream"):
-            self._send_json(200, {**last, "content": reply.full_text(), "index": 0})
-            return
-        events = (b"data: " + json.dumps(part).encode() + b"\n\n" for part in
-                  [*({"index": 0, "content": piece, "stop": False} for piece in reply.pieces()), last])
-        self._run_stream("text/event-stream", events, b'data: {"content": \n\n')
-
-    def _llama_tokenize(self) -> None:
-        body = self.req_json if isinstance(self.req_json, dict) else {}
-        content = body.get("content")
-        self._send_json(200, {"tokens": token_ids(content, bool(body.get("add_special")))
-                              if isinstance(content, str) else []})
 
     def check_auth(self) -> bool:
         want = self.fake.api_key
