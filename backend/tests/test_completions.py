@@ -259,7 +259,9 @@ def test_a_bad_completion_request_is_a_400_naming_the_field(client, fake_llm, bo
 def test_a_story_named_in_the_header_is_refused_on_completions(client, fake_llm):
     configure(client, fake_llm("ollama"))
     refused = client.post("/proxy/llm/v1/completions", json={"prompt": "x"}, headers={"X-Taleweaver-Story": "1"})
-    assert refused.status_code == 400 and "/chat/completions" in refused.get_json()["error"]["message"]
+    error = refused.get_json()["error"]
+    assert refused.status_code == 400 and "/chat/completions" in error["message"]
+    assert error["param"] == "X-Taleweaver-Story"
 
 
 def test_without_a_backend_a_completion_says_to_configure_one(client):

@@ -213,6 +213,11 @@ def test_the_samplers_endpoint_without_a_backend_says_to_configure_one(client):
     assert client.get("/api/settings/llm/samplers?backend_type=koboldcpp").status_code == 400
 
 
+def test_the_tokens_endpoint_without_a_backend_says_to_configure_one(client):
+    answer = client.post("/api/settings/llm/tokens", json={"texts": ["one"]})
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "backend_not_configured"
+
+
 def test_the_tokens_endpoint_counts_with_the_active_backends_tokenizer(client, fake_llm):
     fake = fake_llm("openai_compatible", server="vllm")
     client.post("/api/settings/llm", json={"backend_type": "openai_compatible", "config": {"base_url": fake.url},

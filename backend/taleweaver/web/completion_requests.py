@@ -44,7 +44,7 @@ def completion_request() -> dict:
         raise _bad("'prompt' must be the text to continue, as one string.", "prompt")
     if "taleweaver" in payload or request.headers.get(STORY_HEADER):
         raise _bad("A story's generation runs through /chat/completions; /completions answers plain text "
-                   "completions only.", "taleweaver")
+                   "completions only.", "taleweaver" if "taleweaver" in payload else STORY_HEADER)
     for name in ("stream", "echo"):
         if name in payload and not isinstance(payload[name], bool):
             raise _bad(f"'{name}' must be true or false.", name)
