@@ -116,13 +116,15 @@ class Phase:
                 arrived = first_content_ns(lines, f"{name} {backend}")
                 if i >= 3:
                     first[name].append((arrived - started) / 1e6)
-        long = {"chunks": s["stream_chunks"], "interval_ms": s["stream_interval_ms"], "chunk_bytes": 16}
-        delay = {}
-        for name in names:
-            _, lines = self._stream(clients[name], backend, name, long)
-            delay[name] = summary(chunk_delays(lines, s["stream_chunks"], f"{name} {backend}"))
         for client in clients.values():
             client.close()
+        long = {"chunks": s["stream_chunks"], "interval_ms": s["stream_interval_ms"], "chunk_bytes": 16}
+        delay = {}
+        for name, (server, _) in ARMS.items():  # each on a fresh connection: the others' idle ones time out
+            client = KeepAlive(self.ports[server])
+            _, lines = self._stream(client, backend, name, long)
+            client.close()
+            delay[name] = summary(chunk_delays(lines, s["stream_chunks"], f"{name} {backend}"))
         ttft = {name: summary(values) for name, values in first.items()}
         return {"first_token_ms": ttft, "chunk_delay_ms": delay,
                 "first_token_added_ms": {key: {q: ttft[a][q] - ttft[b][q] for q in ("p50", "p90", "max")}
