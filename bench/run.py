@@ -476,20 +476,22 @@ def main() -> int:
     other_load = OtherLoad()
     with Upstream() as upstream, tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder:
         server = start_server()
-        before = start_server(completions.before_backend(Path(folder)))
+        completing, before = start_server(), start_server(completions.before_backend(Path(folder)))
         try:
             bench = Bench(server, upstream, settings)
             phase = completions.Phase(settings, {"upstream": upstream.port, "after": server.port,
-                                                 "before": before.port})
+                                                 "completion": completing.port, "before": before.port})
             # The 10 MB streams come before the concurrent ones: those grow the workers' heaps,
             # and a heap with room to spare would hide a buffered answer.
             for backend in ("lmstudio", "ollama"):
                 bench.configure(backend)
-                before.configure(backend, {"url": upstream.url}, MODEL)
+                for other in (completing, before):
+                    other.configure(backend, {"url": upstream.url}, MODEL)
                 bench.run("latency", bench.latency, backend)
                 bench.run("streaming", bench.streaming, backend)
                 bench.run("completions", phase.run, backend)
                 bench.run("big_stream", bench.big_stream, backend)
+            completing.close()
             before.close()
             bench.configure("lmstudio")
             bench.run("spec_6_8", bench.spec_models_100)
@@ -497,8 +499,8 @@ def main() -> int:
             bench.run("throughput", bench.throughput)
             info["during_run"] = other_load.report()
         finally:
-            server.close()
-            before.close()
+            for running in (server, completing, before):
+                running.close()
     results = {
         "run": {"mode": name, "seconds": round(time.monotonic() - started, 1), "settings": settings},
         "machine": info,
