@@ -41,15 +41,18 @@ def summary(values_ms: list[float]) -> dict:
 
 
 def sent_ns_of(event: dict) -> int | None:
-    """The upstream's send time carried by a chunk (OpenAI SSE or Ollama NDJSON), if any."""
+    """The upstream's send time carried by a chunk (OpenAI SSE or Ollama NDJSON, chat or text
+    completion), if any."""
     if "x_sent_ns" in event:
         return event["x_sent_ns"]
     message = event.get("message")
     if isinstance(message, dict):
         content = message.get("content")
+    elif "response" in event:
+        content = event.get("response")
     else:
-        choices = event.get("choices") or [{}]
-        content = (choices[0].get("delta") or {}).get("content")
+        choice = (event.get("choices") or [{}])[0]
+        content = (choice.get("delta") or {}).get("content") or choice.get("text")
     if content and ";" in content:
         stamp = content.split(";", 1)[0]
         if stamp.isdigit():
@@ -67,6 +70,61 @@ def parse_stream_line(line: bytes) -> dict | str | None:
     if not line.startswith(b"{"):
         return None
     return json.loads(line)
+
+
+def stream_stamps(lines: list[tuple[int, bytes]]) -> tuple[list[float], bool, str | None]:
+    """Per-chunk delays (ms) of a stream's (arrival ns, line)s, whether it ended properly, and an
+    error event if any."""
+    delays, finished, error = [], False, None
+    for arrived, line in lines:
+        event = parse_stream_line(line)
+        if event == "[DONE]" or (isinstance(event, dict) and event.get("done") is True):
+            finished = True
+        elif isinstance(event, dict):
+            if "error" in event:
+                error = json.dumps(event["error"])[:300]
+            sent = sent_ns_of(event)
+            if sent is not None:
+                delays.append((arrived - sent) / 1e6)
+    return delays, finished, error
+
+
+def interleaved_round_trips(arms: dict, settings: dict) -> dict[str, list[float]]:
+    """Round-trip times (ms) of each arm, `(client, method, path, body)`, after a warm-up: one
+    request of every arm a round, in an order that rotates each round, so that drift hits all alike."""
+    names = list(arms)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    deadline = time.monotonic() + settings["latency_max_seconds"]
+    for i in range(settings["latency_warmup"] + settings["latency_requests"]):
+        if time.monotonic() > deadline:
+            break
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            client, method, path, body = arms[name]
+            started = time.perf_counter_ns()
+            status, data = client.request(method, path, body)
+            elapsed_ms = (time.perf_counter_ns() - started) / 1e6
+            if status != 200:
+                raise RuntimeError(f"{name}: {method} {path} answered {status}: {data[:300]!r}")
+            if i >= settings["latency_warmup"]:
+                times[name].append(elapsed_ms)
+    return times
+
+
+def first_content_ns(lines: list[tuple[int, bytes]], label: str) -> int:
+    """When the first chunk that carries content arrived (ns)."""
+    arrived = next((at for at, line in lines
+                    if isinstance(event := parse_stream_line(line), dict) and sent_ns_of(event)), None)
+    if arrived is None:
+        raise RuntimeError(f"{label} stream carried no content: {lines[:3]!r}")
+    return arrived
+
+
+def chunk_delays(lines: list[tuple[int, bytes]], chunks: int, label: str) -> list[float]:
+    """Per-chunk delays (ms) of a stream that must carry `chunks` content chunks and end properly."""
+    delays, finished, error = stream_stamps(lines)
+    if error or not finished or len(delays) != chunks:
+        raise RuntimeError(f"{label} stream: {len(delays)} of {chunks} chunks, finished={finished}, error={error}")
+    return delays
 
 
 class KeepAlive:

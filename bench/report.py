@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+import completions
+
 README_START = "<!-- results:start (bench/run.py rewrites this block after a full run) -->"
 README_END = "<!-- results:end -->"
 
@@ -87,6 +89,15 @@ def markdown(results: dict) -> str:
     for row in results["targets"]:
         lines.append(f"| {row['name']} | {_fmt(row['measured'])} | {row['target']} | {_verdict(row['pass'])} |")
 
+    for section in (_latency_rows, _streaming_rows, completions.table, _concurrency_rows, _throughput_rows,
+                    _big_stream_rows):
+        lines += section(results)
+    return "\n".join(lines) + "\n"
+
+
+def _latency_rows(results: dict) -> list[str]:
+    """The non-streamed round trips of each backend's arms."""
+    lines: list[str] = []
     lines += ["", "**Non-streamed chat completion, round trip in ms** (keep-alive connections, arms interleaved "
               "in rotating order; added = proxied − direct at each percentile)", "",
               "| backend | path | n | p50 | p90 | p99 | max |", "|---|---|---:|---:|---:|---:|---:|"]
@@ -105,6 +116,12 @@ def markdown(results: dict) -> str:
         lines.append(f"| {backend} | **added by the proxy** | | **{_fmt(a['p50'])}** | {_fmt(a['p90'])} | "
                      f"**{_fmt(a['p99'])}** | {_fmt(a['max'])} |")
 
+    return lines
+
+
+def _streaming_rows(results: dict) -> list[str]:
+    """Time to first token and per-chunk delay, direct and proxied."""
+    lines: list[str] = []
     lines += ["", "**Streaming, ms** (time to first token: request sent → first content chunk read; per-chunk delay: "
               "upstream's write → client's read, one stream)", "",
               "| backend | figure | direct p50 | direct p99 | proxied p50 | proxied p90 | proxied p99 | proxied max |",
@@ -120,6 +137,12 @@ def markdown(results: dict) -> str:
             lines.append(f"| {backend} | {label} | {_fmt(d['p50'])} | {_fmt(d['p99'])} | {_fmt(p['p50'])} | "
                          f"{_fmt(p['p90'])} | {_fmt(p['p99'])} | {_fmt(p['max'])} |")
 
+    return lines
+
+
+def _concurrency_rows(results: dict) -> list[str]:
+    """Many streams at once."""
+    lines: list[str] = []
     concurrency = results.get("concurrency") or {}
     if "error" in concurrency:
         lines += ["", f"**Concurrent streams**: error: {concurrency['error']}"]
@@ -141,6 +164,12 @@ def markdown(results: dict) -> str:
                          f"{_fmt(delay['p99'])} | {direct['failed']}, {_fmt(direct['chunk_delay_ms']['p50'])} / "
                          f"{_fmt(direct['chunk_delay_ms']['p99'])} | {errors} |")
 
+    return lines
+
+
+def _throughput_rows(results: dict) -> list[str]:
+    """Requests per second of N clients."""
+    lines: list[str] = []
     throughput = results.get("throughput") or {}
     if "error" in throughput:
         lines += ["", f"**Throughput**: error: {throughput['error']}"]
@@ -164,6 +193,12 @@ def markdown(results: dict) -> str:
                 cells.append(f"{_fmt(cell['requests_per_second'], 0)}" + (f" ({cpu:.0f} µs)" if cpu else "") + failed)
             lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
 
+    return lines
+
+
+def _big_stream_rows(results: dict) -> list[str]:
+    """One 10 MB answer's memory."""
+    lines: list[str] = []
     big = results.get("big_stream") or {}
     if big:
         lines += ["", "**One 10 MB streamed answer** (1 KiB chunks, read as fast as they come; server RSS every 50 ms; "
@@ -182,8 +217,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {backend}, non-streamed (reference) | | {_fmt(reference['start_mb'], 1)} | "
                              f"{_fmt(reference['peak_mb'], 1)} | {_fmt(reference['end_mb'], 1)} | "
                              f"{_fmt(reference['growth_mb'], 1)} |")
-    return "\n".join(lines) + "\n"
-
+    return lines
 
 def plot(results: dict, samples: dict, path: Path) -> bool:
     """Latency CDFs, per-chunk delay, throughput and server memory in one PNG (needs matplotlib)."""

@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -41,11 +42,15 @@ from clients import (  # noqa: E402
     parse_stream_line,
     raw_request,
     read_head,
+    chunk_delays,
+    first_content_ns,
+    interleaved_round_trips,
     sent_ns_of,
     summary,
 )
 from tests.support import TaleweaverServer  # noqa: E402
 
+import completions  # noqa: E402
 import report  # noqa: E402
 
 PROXY_CHAT = "/proxy/llm/v1/chat/completions"
@@ -111,9 +116,10 @@ class Upstream:
         self.process.wait(timeout=10)
 
 
-def start_server() -> TaleweaverServer:
-    """The real server with ./run.sh's gunicorn settings, on a free port with its own database."""
-    server = TaleweaverServer()
+def start_server(backend: Path | None = None) -> TaleweaverServer:
+    """The real server with ./run.sh's gunicorn settings, on a free port with its own database (of
+    another version's backend/ when given)."""
+    server = TaleweaverServer(backend=backend)
     for name in TEST_ONLY_ENV:
         server.env.pop(name, None)
     return server.start()
@@ -152,21 +158,7 @@ class Bench:
             "direct_requests": (library_clients[0], "POST", direct_path, direct_body),
             "direct_urllib3": (library_clients[1], "POST", direct_path, direct_body),
         }
-        names = list(arms)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        deadline = time.monotonic() + s["latency_max_seconds"]
-        for i in range(s["latency_warmup"] + s["latency_requests"]):
-            if time.monotonic() > deadline:
-                break
-            for name in names[i % len(names):] + names[: i % len(names)]:
-                client, method, path, body = arms[name]
-                started = time.perf_counter_ns()
-                status, data = client.request(method, path, body)
-                elapsed_ms = (time.perf_counter_ns() - started) / 1e6
-                if status != 200:
-                    raise RuntimeError(f"{method} {path} answered {status}: {data[:300]!r}")
-                if i >= s["latency_warmup"]:
-                    times[name].append(elapsed_ms)
+        times = interleaved_round_trips(arms, s)
         for client in (upstream, proxy, *library_clients):
             client.close()
         self.samples[f"latency_{backend}"] = times
@@ -178,22 +170,6 @@ class Bench:
     def _stream(self, client: KeepAlive, path: str, body: bytes) -> tuple[int, list[tuple[int, bytes]]]:
         started = now_ns()
         return started, list(client.stream(path, body))
-
-    @staticmethod
-    def _stamps(lines: list[tuple[int, bytes]]) -> tuple[list[float], bool, str | None]:
-        """Per-chunk delays (ms), whether the stream ended properly, and an error event if any."""
-        delays, finished, error = [], False, None
-        for arrived, line in lines:
-            event = parse_stream_line(line)
-            if event == "[DONE]" or (isinstance(event, dict) and event.get("done") is True):
-                finished = True
-            elif isinstance(event, dict):
-                if "error" in event:
-                    error = json.dumps(event["error"])[:300]
-                sent = sent_ns_of(event)
-                if sent is not None:
-                    delays.append((arrived - sent) / 1e6)
-        return delays, finished, error
 
     def streaming(self, backend: str) -> dict:
         s = self.settings
@@ -209,20 +185,14 @@ class Bench:
                 client, path, direct = routes[name]
                 body = chat_body(backend, direct=direct, stream=True, script=short)
                 started, lines = self._stream(client, path, body)
-                first = next((arrived for arrived, line in lines
-                              if isinstance(event := parse_stream_line(line), dict) and sent_ns_of(event)), None)
-                if first is None:
-                    raise RuntimeError(f"{name} stream of {backend} carried no content: {lines[:3]!r}")
+                first = first_content_ns(lines, f"{name} {backend}")
                 if i >= 3:
                     first_token[name].append((first - started) / 1e6)
         long = {"chunks": s["stream_chunks"], "interval_ms": s["stream_interval_ms"], "chunk_bytes": 16}
         chunk_delay, received = {}, {}
         for name, (client, path, direct) in routes.items():
             _, lines = self._stream(client, path, chat_body(backend, direct=direct, stream=True, script=long))
-            delays, finished, error = self._stamps(lines)
-            if error or not finished or len(delays) != s["stream_chunks"]:
-                raise RuntimeError(f"{name} {backend} stream: {len(delays)} of {s['stream_chunks']} chunks, "
-                                   f"finished={finished}, error={error}")
+            delays = chunk_delays(lines, s["stream_chunks"], f"{name} {backend}")
             chunk_delay[name] = delays
             received[name] = len(delays)
         upstream.close()
@@ -504,24 +474,33 @@ def main() -> int:
         print(f"warning: load average {info['load_average_at_start'][0]}: other work is running, "
               "the figures will be noisy", flush=True)
     other_load = OtherLoad()
-    with Upstream() as upstream:
+    with Upstream() as upstream, tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder:
         server = start_server()
+        completing, before = start_server(), start_server(completions.before_backend(Path(folder)))
         try:
             bench = Bench(server, upstream, settings)
+            phase = completions.Phase(settings, {"upstream": upstream.port, "after": server.port,
+                                                 "completion": completing.port, "before": before.port})
             # The 10 MB streams come before the concurrent ones: those grow the workers' heaps,
             # and a heap with room to spare would hide a buffered answer.
             for backend in ("lmstudio", "ollama"):
                 bench.configure(backend)
+                for other in (completing, before):
+                    other.configure(backend, {"url": upstream.url}, MODEL)
                 bench.run("latency", bench.latency, backend)
                 bench.run("streaming", bench.streaming, backend)
+                bench.run("completions", phase.run, backend)
                 bench.run("big_stream", bench.big_stream, backend)
+            completing.close()
+            before.close()
             bench.configure("lmstudio")
             bench.run("spec_6_8", bench.spec_models_100)
             bench.run("concurrency", bench.concurrency)
             bench.run("throughput", bench.throughput)
             info["during_run"] = other_load.report()
         finally:
-            server.close()
+            for running in (server, completing, before):
+                running.close()
     results = {
         "run": {"mode": name, "seconds": round(time.monotonic() - started, 1), "settings": settings},
         "machine": info,

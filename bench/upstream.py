@@ -1,11 +1,12 @@
-"""A lean fake LLM server for benchmarks: LM Studio/OpenAI (/v1, SSE) and Ollama (/api, NDJSON).
+"""A lean fake LLM server for benchmarks: LM Studio/OpenAI (/v1, SSE) and Ollama (/api, NDJSON),
+chat and text completion (/v1/completions, /api/generate).
 
 Why not tests/fakes: those run in a thread of the calling process (they would share its GIL with
 the benchmark's client) and do per-request bookkeeping for fault injection. This one is a single
 asyncio loop in a process of its own, with HTTP/1.1 keep-alive and pre-encoded answers, so the
 direct baseline measures little more than loopback and the client.
 
-The answer is scripted by the last chat message: when its content is a JSON object, it may set
+The answer is scripted by the last chat message (a completion's prompt): when it is a JSON object, it may set
 ``chunks`` (content chunks in a stream), ``interval_ms`` (pause before each chunk) and
 ``chunk_bytes`` (characters of content per chunk); a scripted non-streamed answer has
 ``chunks × chunk_bytes`` characters. Without a script the answer is a short fixed reply.
@@ -83,9 +84,11 @@ _BAD_REQUEST = _whole(_json({"error": {"message": "bad request", "type": "invali
 
 
 def script_of(request: dict) -> dict | None:
-    """The benchmark's script for this answer, from the last message, or None when it has none."""
+    """The benchmark's script for this answer, from the last message (a completion's prompt), or
+    None when it has none."""
     messages = request.get("messages") or [{}]
-    content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
+    content = request.get("prompt") if "prompt" in request else (
+        messages[-1].get("content") if isinstance(messages[-1], dict) else None)
     if isinstance(content, str) and content.startswith("{"):
         try:
             return {"chunks": 20, "interval_ms": 0.0, "chunk_bytes": 0, **json.loads(content)}
@@ -157,9 +160,61 @@ class OllamaStream(Stream):
         ) + b"\n"
 
 
+class CompletionStream(Stream):
+    """OpenAI's text_completion chunks: the text in choices[0].text."""
+
+    content_type = "text/event-stream"
+
+    def __init__(self, model: str):
+        super().__init__(model)
+        self.prefix = (f'{{"id":"cmpl-bench","object":"text_completion",'
+                       f'"created":{int(time.time())},"model":{json.dumps(model)}')
+
+    def _text(self, text: str, finish_reason=None, sent_ns: int | None = None) -> bytes:
+        extra = f',"x_sent_ns":{sent_ns}' if sent_ns is not None else ""
+        choices = _json([{"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}]).decode()
+        return f'data: {self.prefix},"choices":{choices}{extra}}}\n\n'.encode()
+
+    def chunk(self, sent_ns: int, chunk_bytes: int) -> bytes:
+        return self._text(_content(sent_ns, chunk_bytes), sent_ns=sent_ns)
+
+    def last(self) -> bytes:
+        return self._text("", "stop") + b"data: [DONE]\n\n"
+
+
+class GenerateStream(Stream):
+    """Ollama's /api/generate NDJSON: the text in `response`."""
+
+    content_type = "application/x-ndjson"
+
+    def chunk(self, sent_ns: int, chunk_bytes: int) -> bytes:
+        return _json({"model": self.model, "created_at": "2026-01-01T00:00:00Z",
+                      "response": _content(sent_ns, chunk_bytes), "done": False}) + b"\n"
+
+    def last(self) -> bytes:
+        return _json({"model": self.model, "created_at": "2026-01-01T00:00:00Z", "response": "", "done": True,
+                      "done_reason": "stop", "total_duration": 1000, "prompt_eval_count": 12,
+                      "eval_count": 20}) + b"\n"
+
+
+STREAMS = {"/v1/chat/completions": OpenAIStream, "/api/chat": OllamaStream, "/v1/completions": CompletionStream,
+           "/api/generate": GenerateStream}
+
+
 def complete_answer(path: str, model: str, script: dict | None) -> bytes:
-    """A non-streamed chat answer in the format of the path's backend (scripted: chunks × chunk_bytes)."""
+    """A non-streamed answer in the format of the path's backend (scripted: chunks × chunk_bytes)."""
     reply = REPLY if script is None else "a" * (int(script["chunks"]) * int(script["chunk_bytes"]))
+    if path == "/api/generate":
+        return _whole(_json(
+            {"model": model, "created_at": "2026-01-01T00:00:00Z", "response": reply, "done": True,
+             "done_reason": "stop", "total_duration": 1000, "prompt_eval_count": 12, "eval_count": 20}
+        ))
+    if path == "/v1/completions":
+        return _whole(_json(
+            {"id": "cmpl-bench", "object": "text_completion", "created": int(time.time()), "model": model,
+             "choices": [{"text": reply, "index": 0, "logprobs": None, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}}
+        ))
     if path == "/api/chat":
         return _whole(_json(
             {"model": model, "created_at": "2026-01-01T00:00:00Z",
@@ -206,7 +261,7 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
             static = _STATIC.get((method, path))
             if static is not None:
                 writer.write(static)
-            elif method == "POST" and path in ("/v1/chat/completions", "/api/chat"):
+            elif method == "POST" and path in STREAMS:
                 try:
                     request = json.loads(body)
                 except ValueError:
@@ -214,10 +269,10 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                     continue
                 model = request.get("model") or MODEL
                 # Ollama streams unless told not to; OpenAI only when asked.
-                streamed = request.get("stream", path == "/api/chat")
+                streamed = request.get("stream", path.startswith("/api/"))
                 script = script_of(request)
                 if streamed:
-                    stream = OllamaStream(model) if path == "/api/chat" else OpenAIStream(model)
+                    stream = STREAMS[path](model)
                     await stream_answer(writer, stream, script or {"chunks": 20, "interval_ms": 0, "chunk_bytes": 0})
                 else:
                     writer.write(complete_answer(path, model, script))

@@ -153,6 +153,16 @@ def _requests_transport():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _server_kinds_asked_afresh():
+    """The kind of OpenAI-compatible server at an address is kept for minutes (llm/backends/
+    openai_compatible_service.py); tests that put different servers at one address ask afresh."""
+    from taleweaver.llm.backends import openai_compatible_service
+
+    openai_compatible_service.forget_server_kind()
+    yield
+
+
 def _load_fakes():
     """tests/fakes of the repository root (a package named `tests` here is backend/tests)."""
     import importlib.util

@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream chunks")
     ap.add_argument("--reply", default=DEFAULT_REPLY, help="the text the fake model writes")
     ap.add_argument("--models", default=None, help="comma-separated model names")
+    ap.add_argument("--server", default=None, choices=("llama.cpp", "vllm", "koboldcpp"),
+                    help="openai_compatible: the kind of server (default llama.cpp)")
     ap.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = ap.parse_args(argv)
 
@@ -34,7 +36,7 @@ def main(argv=None) -> int:
     try:
         srv = FakeLLMServer(args.kind, host=args.host, port=port, models=models,
                             api_key=args.api_key, reply=args.reply,
-                            chunk_delay=args.chunk_delay, verbose=args.verbose)
+                            chunk_delay=args.chunk_delay, verbose=args.verbose, server=args.server)
         srv.start()
     except (ValueError, OSError) as e:
         print(f"fake {args.kind}: cannot listen on {args.host}:{port}: {e}", file=sys.stderr, flush=True)

@@ -22,7 +22,11 @@ Wire formats (what a real server sends, which is what the fakes send):
   (``default_generation_settings.n_ctx``), ``/v1/models`` and ``/v1/chat/completions`` (also
   without ``/v1``) serving its one model whatever the request names; the last streamed chunk
   carries ``timings``; errors are ``{"error": {"code", "message", "type"}}``
-  (``exceed_context_size_error`` with ``n_prompt_tokens``/``n_ctx``, 503 ``Loading model``).
+  (``exceed_context_size_error`` with ``n_prompt_tokens``/``n_ctx``, 503 ``Loading model``);
+  ``POST /tokenize`` (``content``, ``add_special``) answers ``{"tokens": [...]}``. With
+  ``server="vllm"`` or ``"koboldcpp"`` the fake is that kind of server instead (openai_servers.py).
+* Text completion on every kind: OpenAI's ``/v1/completions`` and Ollama's ``/api/generate``
+  (completions.py).
 
 Each kind is a handler class (``HANDLERS``) with its routes, error bodies and key check.
 """
@@ -47,6 +51,9 @@ from http import HTTPStatus
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import unquote, urlsplit
 
+from .completions import CompletionRoutes
+from .openai_servers import LLAMA_BUILD, KoboldCppRoutes, LlamaServerCompletions, VLLMRoutes
+
 __all__ = [
     "FakeLLMServer",
     "KINDS",
@@ -67,12 +74,16 @@ DEFAULT_MODELS: Dict[str, List[str]] = {
     "openai_compatible": ["qwen2.5-7b-instruct-q4_k_m.gguf"],
 }
 
+# The model a vLLM or KoboldCpp fake serves, named as those servers name it.
+SERVER_MODELS = {"vllm": ["Qwen/Qwen2.5-7B-Instruct"], "koboldcpp": ["koboldcpp/qwen2.5-7b-instruct-q4_k_m"]}
+
 DEFAULT_PORTS = {"ollama": 11434, "lmstudio": 1234, "chatgpt": 8089, "openai_compatible": 8080}
 
 DEFAULT_CONTEXT = {"openai_compatible": 4096}  # llama-server's default --ctx-size
 LMSTUDIO_LOADED_CONTEXT = 4096  # LM Studio's default context when a model is loaded
 
-LLAMA_BUILD = "b6500-fake"
+# OpenAI's models served on /v1/completions; any other is a chat model there.
+COMPLETION_MODEL_PREFIXES = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
 
 DEFAULT_REPLY = (
     "Once upon a time, in a valley where the rivers sang at night, a young weaver "
@@ -360,13 +371,18 @@ class FakeLLMServer:
         reasoning_inline: bool = False,
         context_length: Optional[int] = None,
         tls: Optional[ssl.SSLContext] = None,  # a server-side context: the fake serves https
+        server: Optional[str] = None,  # openai_compatible: "llama.cpp" (default), "vllm", "koboldcpp"
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        if server is not None and (kind != "openai_compatible" or server not in OPENAI_COMPATIBLE_SERVERS):
+            raise ValueError(f"server applies to openai_compatible only, one of {tuple(OPENAI_COMPATIBLE_SERVERS)}")
         self.kind = kind
+        self.server = server or ("llama.cpp" if kind == "openai_compatible" else None)
         self._bind_host = _check_loopback(host)
         self._requested_port = int(port)
-        self.models: List[str] = list(models) if models else list(DEFAULT_MODELS[kind])
+        self.models: List[str] = list(models) if models else list(
+            SERVER_MODELS.get(self.server) or DEFAULT_MODELS[kind])
         if not self.models:
             raise ValueError("models must not be empty")
         self.api_key = api_key or None
@@ -399,7 +415,8 @@ class FakeLLMServer:
     def start(self) -> "FakeLLMServer":
         if self._httpd is not None:
             return self
-        handler = type("FakeLLMHandler", (HANDLERS[self.kind],), {"fake": self})
+        kind_handler = OPENAI_COMPATIBLE_SERVERS[self.server] if self.server else HANDLERS[self.kind]
+        handler = type("FakeLLMHandler", (kind_handler,), {"fake": self})
         cls = _HTTPServer6 if ":" in self._bind_host else _HTTPServer
         if self.tls is not None:
             cls = _with_tls(cls, self.tls)
@@ -646,7 +663,7 @@ class FakeLLMServer:
 # Request handler
 # --------------------------------------------------------------------------------------
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeLLMServer  # set on the per-server subclass
 
@@ -1386,6 +1403,8 @@ class _OllamaHandler(_Handler):
                 return (self._ollama_ps, True)
         if method == "POST" and path == "/api/chat":
             return (self._ollama_chat, True)
+        if method == "POST" and path == "/api/generate":
+            return (self._ollama_generate, True)
         if method == "POST" and path == "/api/show":
             return (self._ollama_show, True)
         return None
@@ -1423,7 +1442,23 @@ class _LMStudioHandler(_Handler):
                 return (lambda: self._lms_v0_model(mid), True)
         if method == "POST" and path in ("/v1/chat/completions", "/api/v0/chat/completions"):
             return (self._oai_chat, True)
+        if method == "POST" and path in ("/v1/completions", "/api/v0/completions"):
+            return (self._oai_completion, True)
         return None
+
+    def _completion_model(self, body: Dict[str, Any]) -> Optional[str]:
+        """LM Studio answers with its first loaded model when none is named."""
+        if self.fake._peek_fault("no_model_loaded"):
+            self._lms_no_model_loaded()
+            return None
+        if not body.get("model"):
+            loaded = self.fake._loaded_models()
+            return loaded[0] if loaded else self.fake.models[0]
+        model = super()._completion_model(body)
+        if model is not None:
+            self._wait_for_model_load(model)
+            self.fake._mark_loaded(model)
+        return model
 
     def _not_found(self, path: str) -> None:
         self._send_json(404, {"error": f"Unexpected endpoint or method. ({self.command} {path})"})
@@ -1459,7 +1494,11 @@ class _LMStudioHandler(_Handler):
 
 
 class _ChatGPTHandler(_Handler):
-    """OpenAI's API (the chatgpt backend): /v1/models[/id], /v1/chat/completions, a key check."""
+    """OpenAI's API (the chatgpt backend): /v1/models[/id], /v1/chat/completions, /v1/completions
+    (its instruct and base models only), a key check."""
+
+    default_max_tokens = 16
+    echoes_prompt = True
 
     def routes(self, method: str, path: str):
         if method == "GET":
@@ -1470,7 +1509,17 @@ class _ChatGPTHandler(_Handler):
                 return (lambda: self._openai_model(mid), True)
         if method == "POST" and path == "/v1/chat/completions":
             return (self._oai_chat, True)
+        if method == "POST" and path == "/v1/completions":
+            return (self._oai_completion, True)
         return None
+
+    def _completion_model(self, body: Dict[str, Any]) -> Optional[str]:
+        model = super()._completion_model(body)
+        if model is not None and not model.startswith(COMPLETION_MODEL_PREFIXES):
+            self._oai_error(404, "This is a chat model and not supported in the v1/completions endpoint. "
+                                 "Did you mean to use v1/chat/completions?", "invalid_request_error", "model", None)
+            return None
+        return model
 
     def check_auth(self) -> bool:
         return self._check_openai_auth()
@@ -1521,12 +1570,15 @@ class _ChatGPTHandler(_Handler):
             self._oai_error(code, msg or phrase, etype, None, f.get("error_code"), headers)
 
 
-class _LlamaServerHandler(_Handler):
-    """llama.cpp's llama-server (the openai_compatible backend)."""
+class _LlamaServerHandler(LlamaServerCompletions, _Handler):
+    """llama.cpp's llama-server (the openai_compatible backend); its text completion and tokenizer
+    are in openai_servers.py."""
+
+    chat_timings = True
 
     def routes(self, method: str, path: str):
-        """llama.cpp's llama-server: /health and /props beside the OpenAI API (with and
-        without /v1)."""
+        """llama.cpp's llama-server: /health, /props and /tokenize beside the OpenAI API (with and
+        without /v1), and its native /completion (which /completions without /v1 is too)."""
         if method == "GET":
             if path == "/health":
                 return (self._llama_health, False)
@@ -1536,6 +1588,12 @@ class _LlamaServerHandler(_Handler):
                 return (self._llama_models, True)
         if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
             return (self._llama_chat, True)
+        if method == "POST" and path == "/v1/completions":
+            return (self._oai_completion, True)
+        if method == "POST" and path in ("/completion", "/completions"):
+            return (self._llama_native_completion, True)
+        if method == "POST" and path == "/tokenize":
+            return (self._llama_tokenize, True)
         return None
 
     def check_auth(self) -> bool:
@@ -1649,7 +1707,8 @@ class _LlamaServerHandler(_Handler):
             self._send_json(200, {
                 "choices": [{"finish_reason": reply.finish, "index": 0, "message": message}],
                 "created": created, "model": model, "system_fingerprint": LLAMA_BUILD,
-                "object": "chat.completion", "usage": usage, "id": cid, "timings": timings(),
+                "object": "chat.completion", "usage": usage, "id": cid,
+                **({"timings": timings()} if self.chat_timings else {}),
             })
             return
 
@@ -1672,16 +1731,24 @@ class _LlamaServerHandler(_Handler):
                 yield chunk({"content": "</think>"}, None)
             for piece in reply.pieces():
                 yield chunk({"content": piece}, None)
-            yield chunk({}, reply.finish, timings=timings())
+            yield chunk({}, reply.finish, **({"timings": timings()} if self.chat_timings else {}))
             if include_usage:
                 obj = {"choices": [], "created": created, "id": cid, "model": model,
                        "system_fingerprint": LLAMA_BUILD, "object": "chat.completion.chunk",
-                       "usage": usage, "timings": timings()}
+                       "usage": usage, **({"timings": timings()} if self.chat_timings else {})}
                 yield b"data: " + json.dumps(obj).encode("utf-8") + b"\n\n"
             yield b"data: [DONE]\n\n"
 
         malformed = b'data: {"choices": [{"delta": {"content": \n\n'
         self._run_stream("text/event-stream", events(), malformed)
+
+
+class _VLLMHandler(VLLMRoutes, _LlamaServerHandler):
+    """vLLM (openai_servers.py), with llama-server's chat."""
+
+
+class _KoboldCppHandler(KoboldCppRoutes, _LlamaServerHandler):
+    """KoboldCpp (openai_servers.py), with llama-server's chat."""
 
 
 # One handler class per kind: the kind is the backend type the fake stands in for.
@@ -1691,3 +1758,5 @@ HANDLERS = {
     "chatgpt": _ChatGPTHandler,
     "openai_compatible": _LlamaServerHandler,
 }
+# The kinds of server the openai_compatible fake can be.
+OPENAI_COMPATIBLE_SERVERS = {"llama.cpp": _LlamaServerHandler, "vllm": _VLLMHandler, "koboldcpp": _KoboldCppHandler}

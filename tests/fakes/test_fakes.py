@@ -697,3 +697,68 @@ def test_chatgpt_context_length_exceeded(make):
     error = r.json()["error"]
     assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
     assert "maximum context length is 16 tokens" in error["message"]
+
+
+# ------------------------------------------------------------------ text completion, server kinds
+
+
+def test_ollama_generate_raw_answers_the_prompt_and_refuses_a_template(make):
+    srv = make("ollama", reply="one two three")
+    url = srv.base_url + "/api/generate"
+
+    lines = requests.post(url, json={"model": srv.models[0], "prompt": "Go", "raw": True}, timeout=T).text.splitlines()
+    refused = requests.post(url, json={"model": srv.models[0], "prompt": "Go", "raw": True, "system": "x"}, timeout=T)
+    insert = requests.post(url, json={"model": srv.models[0], "prompt": "Go", "suffix": "end"}, timeout=T)
+
+    parts = [json.loads(line) for line in lines]
+    assert "".join(p["response"] for p in parts) == "one two three"
+    assert parts[-1]["done"] is True and parts[-1]["done_reason"] == "stop" and "context" not in parts[-1]
+    assert refused.status_code == 400 and "raw mode does not support" in refused.json()["error"]
+    assert insert.status_code == 400 and insert.json()["error"].endswith("does not support insert")
+
+
+def test_openai_completions_refuse_a_chat_model_and_stop_at_16_tokens_by_default(make):
+    srv = make("chatgpt", models=["gpt-4o-mini", "gpt-3.5-turbo-instruct"], reply=" ".join(["w"] * 40))
+    url = srv.base_url + "/v1/completions"
+
+    chat_model = requests.post(url, json={"model": "gpt-4o-mini", "prompt": "Go"}, timeout=T)
+    instruct = requests.post(url, json={"model": "gpt-3.5-turbo-instruct", "prompt": "Go"}, timeout=T).json()
+
+    assert chat_model.status_code == 404 and "This is a chat model" in chat_model.json()["error"]["message"]
+    assert instruct["object"] == "text_completion" and instruct["choices"][0]["finish_reason"] == "length"
+    assert instruct["usage"]["completion_tokens"] == 16
+
+
+@pytest.mark.parametrize("server, answers, refuses", [
+    ("vllm", {"/version"}, {"/props", "/api/extra/version"}),
+    ("koboldcpp", {"/api/extra/version", "/props"}, {"/version"}),
+    ("llama.cpp", {"/props"}, {"/version", "/api/extra/version"}),
+])
+def test_each_kind_of_openai_compatible_server_answers_its_own_probes(make, server, answers, refuses):
+    srv = make("openai_compatible", server=server)
+    for path in answers:
+        assert requests.get(srv.base_url + path, timeout=T).status_code == 200, path
+    for path in refuses:
+        assert requests.get(srv.base_url + path, timeout=T).status_code == 404, path
+    if "/props" in answers:  # KoboldCpp answers /props too, without llama.cpp's build_info
+        props = requests.get(srv.base_url + "/props", timeout=T).json()
+        assert ("build_info" in props) == (server == "llama.cpp")
+
+
+def test_the_tokenizers_count_words_and_the_bos_token(make):
+    llama = make("openai_compatible")
+    vllm = make("openai_compatible", server="vllm")
+    kobold = make("openai_compatible", server="koboldcpp")
+
+    assert len(requests.post(llama.base_url + "/tokenize", json={"content": "a b", "add_special": True},
+                             timeout=T).json()["tokens"]) == 3
+    assert requests.post(vllm.base_url + "/tokenize", json={"prompt": "a b"}, timeout=T).json()["count"] == 3
+    assert requests.post(kobold.base_url + "/api/extra/tokencount", json={"prompt": "a b", "special": False},
+                         timeout=T).json()["value"] == 2
+
+
+def test_a_server_kind_is_only_for_the_openai_compatible_fake():
+    with pytest.raises(ValueError):
+        FakeLLMServer("ollama", server="vllm")
+    with pytest.raises(ValueError):
+        FakeLLMServer("openai_compatible", server="tgi")

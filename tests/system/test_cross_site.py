@@ -56,6 +56,7 @@ def attacks(attacker: AttackerServer):
     evil = attacker.url
     settings = hostile_settings_body(attacker)
     chat = json.dumps({"messages": [{"role": "user", "content": "spend the user's money"}]})
+    completion = json.dumps({"prompt": "spend the user's money", "model": "gpt-3.5-turbo-instruct"})
     story = json.dumps({"title": "pwned", "prompt": "p", "content": "c"})
     rebind = f"evil.example:{attacker.port}"
     return [
@@ -64,6 +65,10 @@ def attacks(attacker: AttackerServer):
         ("save attacker url, form", "POST", "/api/settings/llm", "backend_type=chatgpt", "application/x-www-form-urlencoded", evil, None),
         ("spend via proxy, text/plain", "POST", "/proxy/llm/v1/chat/completions", chat, "text/plain", evil, None),
         ("spend via legacy proxy, form", "POST", "/proxy/lmstudio/v1/chat/completions", "a=b", "application/x-www-form-urlencoded", evil, None),
+        ("spend via completions, text/plain", "POST", "/proxy/llm/v1/completions", completion, "text/plain", evil, None),
+        ("spend via completions, Origin null", "POST", "/proxy/llm/v1/completions", completion, "application/json", "null", None),
+        ("rebinding: spend via completions", "POST", "/proxy/llm/v1/completions", completion, "application/json", None, rebind),
+        ("completions without Origin, text/plain", "POST", "/proxy/llm/v1/completions", completion, "text/plain", None, None),
         ("write a story, text/plain", "POST", "/api/stories", story, "text/plain", evil, None),
         ("test with the key, Origin null", "POST", "/api/settings/llm/test", settings, "application/json", "null", None),
         ("spend via proxy, Origin null", "POST", "/proxy/llm/v1/chat/completions", chat, "application/json", "null", None),
@@ -75,12 +80,12 @@ def attacks(attacker: AttackerServer):
     ]
 
 
-@pytest.mark.parametrize("index", range(13))
+@pytest.mark.parametrize("index", range(17))
 def test_a_cross_site_request_is_refused_and_changes_nothing(setup, index):
     server, backend, attacker = setup
     name, method, path, body, content_type, origin, host = attacks(attacker)[index]
     before = state_of(server)
-    chats_before = len([r for r in backend.requests if r["path"].endswith("/chat/completions")])
+    chats_before = len([r for r in backend.requests if r["path"].endswith("/completions")])
 
     response = send(server, method, path, body, content_type, origin, host)
 
@@ -90,7 +95,7 @@ def test_a_cross_site_request_is_refused_and_changes_nothing(setup, index):
     assert KEY not in response.text
     assert attacker.received == []
     assert state_of(server) == before
-    assert len([r for r in backend.requests if r["path"].endswith("/chat/completions")]) == chats_before
+    assert len([r for r in backend.requests if r["path"].endswith("/completions")]) == chats_before
 
 
 @pytest.mark.parametrize("path", ["/", "/settings", "/api/settings/llm", "/api/stories", "/proxy/llm/v1/models", "/favicon.svg"])

@@ -43,7 +43,8 @@ def test_every_api_and_proxy_call_needs_a_login(multi):
     assert multi.api("GET", "/api/auth/mode").json() == {"mode": "multi"}
     for method, path in [("GET", "/api/settings/llm"), ("POST", "/api/settings/llm/test"),
                          ("GET", "/api/stories"), ("GET", "/proxy/llm/v1/models"),
-                         ("POST", "/proxy/llm/v1/chat/completions")]:
+                         ("POST", "/proxy/llm/v1/chat/completions"), ("POST", "/proxy/llm/v1/completions"),
+                         ("GET", "/api/settings/llm/samplers"), ("POST", "/api/settings/llm/tokens")]:
         response = multi.api(method, path, json={})
         assert response.status_code == 401, (path, response.text)
     bad = multi.api("GET", "/api/settings/llm", headers={"Authorization": "Bearer not-a-token"})

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
+
+from taleweaver.llm.samplers import LLAMA_CPP, SamplerNames
 
 FIELD_KINDS = ("url", "secret", "text", "seconds")
 
@@ -114,6 +116,11 @@ class BackendDescriptor:
     # The URL field is the base of an OpenAI-style API (ending in /v1), not the server's root.
     api_base_url: bool = False
     hints: Hints = Hints()
+    # Where it takes each sampling setting (llm/samplers.py); an OpenAI-compatible server's
+    # service chooses by the kind of server it finds.
+    samplers: SamplerNames = LLAMA_CPP
+    # Text-completion request fields it cannot honour -> why (llm/completions.py refuses them).
+    completion_refusals: Mapping[str, str] = field(default_factory=dict)
     error_rules: tuple[ErrorRule, ...] = field(default=(), compare=False)
     service: type = field(default=None, compare=False)  # set by implemented_by
 

@@ -1,5 +1,6 @@
 """The part shared by backends that speak OpenAI's wire format (LM Studio, ChatGPT and any
-OpenAI-compatible server): model list, chat, and streamed chunks forwarded as sent."""
+OpenAI-compatible server): model list, chat and text completions, and streamed chunks forwarded
+as sent."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Iterator
 
-from taleweaver.llm import reasoning
+from taleweaver.llm import reasoning, samplers
 from taleweaver.llm.service import LLMService
 from taleweaver.llm.stream import Stream
 from taleweaver.llm.errors import BackendError
@@ -17,7 +18,7 @@ _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
 
 
 class RawCompletion(Mapping):
-    """A chat completion exactly as an OpenAI-compatible backend sent it: the proxy forwards
+    """A chat or text completion exactly as an OpenAI-compatible backend sent it: the proxy forwards
     the bytes; anything else reading it sees the parsed dict, parsed on first use."""
 
     def __init__(self, body: bytes):
@@ -29,7 +30,7 @@ class RawCompletion(Mapping):
             try:
                 self._parsed = json.loads(self.body)
             except ValueError:
-                raise BackendError("The backend's chat answer is not valid JSON.", step="generate") from None
+                raise BackendError("The backend's answer is not valid JSON.", step="generate") from None
         return self._parsed
 
     def __getitem__(self, key):
@@ -66,11 +67,12 @@ def _with_speed(chunk: dict) -> dict:
 
 
 class OpenAIWireService(LLMService):
-    """Models and chat over OpenAI's wire format; streamed chunks are forwarded as sent, except
-    that inline thinking is moved to `reasoning_content` (see reasoning.py)."""
+    """Models, chat and text completions over OpenAI's wire format; streamed chunks are forwarded
+    as sent, except that inline thinking is moved to `reasoning_content` (see reasoning.py)."""
 
     models_path = "/v1/models"
     chat_path = "/v1/chat/completions"
+    completions_path = "/v1/completions"
     # Request fields this server refuses instead of ignoring (dropped before sending).
     unsupported_fields: tuple[str, ...] = ()
 
@@ -86,18 +88,29 @@ class OpenAIWireService(LLMService):
         return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def chat_completion(self, payload: dict, stream: bool = False):
-        body = {name: value for name, value in payload.items() if name not in self.unsupported_fields}
+        return self._relay(self.chat_path, payload, stream, "chat")
+
+    def completion(self, payload: dict, stream: bool = False):
+        self.refuse_unsupported(payload)
+        return self._relay(self.completions_path, payload, stream, "text completion")
+
+    def _relay(self, path: str, payload: dict, stream: bool, what: str):
+        """The payload, its sampling settings under this server's names, sent to `path`; the
+        answer forwarded as sent (a RawCompletion, or a Stream of raw chunks)."""
+        body, _ = samplers.translate(payload, self.sampler_names())
+        for name in self.unsupported_fields:
+            body.pop(name, None)
         body["model"] = self.resolve_model(payload)
         body["stream"] = bool(stream)
-        response = self.request("POST", self.chat_path, json_body=body, stream=stream)
+        response = self.request("POST", path, json_body=body, stream=stream)
         if not stream:
             try:
                 answer = response.content.strip()
             except Exception:  # noqa: BLE001 - a broken-off body is the backend's failure
-                raise BackendError(f"{self.label} broke off its chat answer.", step="generate") from None
+                raise BackendError(f"{self.label} broke off its {what} answer.", step="generate") from None
             if not (answer.startswith(b"{") and answer.endswith(b"}")):
                 raise BackendError(
-                    f"{self.label} answered the chat request with something that is not JSON.",
+                    f"{self.label} answered the {what} request with something that is not JSON.",
                     step="generate",
                 )
             if reasoning.OPEN_TAG_BYTES in answer:

@@ -1,5 +1,8 @@
 """Which kind of LLM server answers at an address, told from the answers only it gives.
 
+Also which kind of server is behind an OpenAI-compatible URL (OPENAI_COMPATIBLE_KINDS): each takes
+the sampling settings under names of its own and has a tokenizer of its own.
+
 Used when a backend answers "no such endpoint": the user has usually chosen the wrong backend
 type for the server on that port (an Ollama URL that is really LM Studio, ...), and saying which
 server answered is the next step. Each probe is one short GET of a path that identifies a server:
@@ -65,12 +68,22 @@ def _vllm(status: int, text: str) -> bool:
     return status == 200 and isinstance(body, dict) and set(body) == {"version"}
 
 
+# KoboldCpp before llama.cpp: KoboldCpp answers /props too, as llama.cpp would.
 PROBES: tuple[tuple[str, Callable[[int, str], bool], tuple[str, str]], ...] = (
     ("/", _ollama, OLLAMA),
     ("/api/v0/models", _lm_studio, LM_STUDIO),
-    ("/props", _llama_cpp, LLAMA_CPP),
     ("/api/extra/version", _koboldcpp, KOBOLDCPP),
+    ("/props", _llama_cpp, LLAMA_CPP),
     ("/version", _vllm, VLLM),
+)
+
+# The kinds of server behind an OpenAI-compatible URL, told apart in this order (the wire-format
+# notes' recommended one): (path from the server's root, test of its answer, kind).
+OPENAI_COMPATIBLE_KINDS: tuple[tuple[str, Callable[[int, str], bool], str], ...] = (
+    ("/api/extra/version", _koboldcpp, "koboldcpp"),
+    ("/props", _llama_cpp, "llama.cpp"),
+    ("/version", _vllm, "vllm"),
+    ("/api/v0/models", _lm_studio, "lmstudio"),
 )
 
 

@@ -1,6 +1,7 @@
-"""The LLMService interface every backend implements: its models, a connection test and chat
-completions (the spec's three), and the optional capabilities declared here once with their
-defaults (model details, server facts, model state, context length).
+"""The LLMService interface every backend implements: its models, a connection test, chat
+completions (the spec's three) and text completions, and the optional capabilities declared here
+once with their defaults (model details, server facts, model state, context length, where each
+sampling setting goes, token counts).
 
 A backend is its descriptor (data: llm/descriptor.py) plus its translation (its service class in
 llm/backends/); the sending, timeouts, TLS and error mapping they share are its `http` client
@@ -13,10 +14,12 @@ from typing import Any, Iterator
 
 from cachetools import TTLCache
 
-from taleweaver.llm import diagnosis, transport
+from taleweaver.llm import diagnosis, tokens, transport
 from taleweaver.llm.backend_client import BackendClient
+from taleweaver.llm.completions import refuse_unsupported
 from taleweaver.llm.descriptor import BackendDescriptor
 from taleweaver.llm.errors import BackendError, BackendRejected, ContextLengthExceeded
+from taleweaver.llm.samplers import SamplerNames
 from taleweaver.llm.stream import Stream
 from taleweaver.llm.transport import Response
 
@@ -79,6 +82,25 @@ class LLMService(ABC):
         OpenAI-compatible backend sent it (forwarded without re-encoding).
         """
 
+    @abstractmethod
+    def completion(self, payload: dict, stream: bool = False) -> dict | Stream:
+        """An OpenAI text completion of the payload's `prompt` (a string), or when streaming a
+        Stream of `text_completion` chunks (llm/completions.py); a chunk may be raw JSON bytes, as
+        in chat_completion."""
+
+    def sampler_names(self) -> SamplerNames:
+        """Where this backend takes each sampling setting, and which it cannot take (samplers.py)."""
+        return self.descriptor.samplers
+
+    def refuse_unsupported(self, payload: dict) -> None:
+        """Refuse a text-completion field this backend cannot honour, before anything is sent."""
+        refuse_unsupported(payload, self.descriptor.completion_refusals, self.label)
+
+    def count_tokens(self, texts: list[str], model: str | None = None) -> dict:
+        """{"tokenizer", "counts"}: each text's tokens by the backend's tokenizer where it has one,
+        else estimated on the long side ("tokenizer": "estimate")."""
+        return tokens.estimated(texts)
+
     def test_connection(self, generate: bool = False, model: str | None = None) -> dict:
         """Diagnose the connection step by step and report what answered, or what to do."""
         return diagnosis.diagnose(self, generate=generate, model=model)
@@ -110,6 +132,17 @@ class LLMService(ABC):
         """The context length as the backend tells it now; where it does not, the descriptor's
         documented default."""
         return self.descriptor.default_context_length, "default"
+
+    def context_budget(self, model: str | None, requested: int | None) -> tuple[int, str]:
+        """(tokens a story's prompt and answer may fill, where that figure comes from): the
+        writer's context size where it becomes the model's (Ollama's num_ctx), else what the
+        model runs with, never more than the writer's size."""
+        if not requested:
+            return self.context_length(model)
+        if self.sampler_names().request_sets_context:
+            return requested, "your context size"
+        running, source = self.context_length(model)
+        return (requested, "your context size") if requested < running else (running, source)
 
     # ---- what the translation code is handed ----------------------------------------
     def headers(self) -> dict:

@@ -16,7 +16,7 @@ from taleweaver.errors import ApiError
 from taleweaver.llm.openai_wire import RawCompletion
 from taleweaver.llm.errors import LLMError
 from taleweaver.llm.stream import Stream
-from taleweaver.web import sse
+from taleweaver.web import completion_requests, sse
 
 bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
@@ -61,31 +61,8 @@ def _chat_request() -> dict:
     model = payload.get("model")
     if model is not None and not isinstance(model, str):
         raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
-    _check_sampling(payload)
+    completion_requests.check_sampling(payload)
     return payload
-
-
-# The sampling parameters openapi.json describes, by the JSON type each must have (or null).
-_NUMBERS = ("temperature", "top_p")
-_INTEGERS = ("max_tokens", "seed")
-
-
-def _check_sampling(payload: dict) -> None:
-    """A sampling parameter of the wrong type is refused here, naming it, rather than sent on to
-    the backend (which answers it in its own words, or for a story's generation fails the job)."""
-    for name in _NUMBERS + _INTEGERS:
-        value = payload.get(name)
-        if value is None:
-            continue
-        integer = isinstance(value, int) and not isinstance(value, bool)
-        if name in _INTEGERS and not integer:
-            raise ApiError(400, "invalid_request", f"'{name}' must be a whole number.", field=name)
-        if name in _NUMBERS and not (integer or isinstance(value, float)):
-            raise ApiError(400, "invalid_request", f"'{name}' must be a number.", field=name)
-    stop = payload.get("stop")
-    if stop is not None and not isinstance(stop, str) and not (
-            isinstance(stop, list) and all(isinstance(item, str) for item in stop)):
-        raise ApiError(400, "invalid_request", "'stop' must be a string or a list of strings.", field="stop")
 
 
 def _check_messages(messages) -> None:
@@ -133,21 +110,46 @@ def _sse_stream(chunks: Stream):
 def chat_completions():
     payload = _chat_request()
     story_id, action = generations_controller.named_story(payload)
+    service, active = _active_service(payload)
+    if story_id is not None:
+        return generations_controller.start_story_generation(story_id, payload, service, active.backend_type, action)
+    return _relayed(service.chat_completion, payload, _headers(active, payload))
+
+
+@bp.post("/completions")
+def completions():
+    """OpenAI's text completion (a prompt the model continues) through the active backend."""
+    payload = completion_requests.completion_request()
+    service, active = _active_service(payload)
+    return _relayed(service.completion, payload, _headers(active, payload))
+
+
+def _active_service(payload: dict):
+    """The user's active service and what their settings say of it; the payload gets the saved
+    default model when it names none."""
     user_id = current_user_id()
     service = llm_service.get_active_llm_service(user_id)
     active = llm_service.active_backend(user_id)
     if not payload.get("model") and active.default_model:
         payload["model"] = active.default_model
-    if story_id is not None:
-        return generations_controller.start_story_generation(story_id, payload, service, active.backend_type, action)
-    stream = payload.get("stream") is True
+    return service, active
+
+
+def _headers(active, payload: dict) -> dict:
+    """Which backend and model answer."""
     headers = {}
     if active.backend_type:
         headers["X-Taleweaver-Backend"] = active.backend_type
     if payload.get("model"):
         headers["X-Taleweaver-Model"] = payload["model"]
+    return headers
+
+
+def _relayed(call, payload: dict, headers: dict) -> Response:
+    """The backend's answer to `call(payload, stream)`: whole, or as SSE relayed as it arrives."""
+    stream = payload.get("stream") is True
     db.release_db()  # a model may take minutes to answer; the connection serves other requests meanwhile
-    result = service.chat_completion(payload, stream=stream)
+    result = call(payload, stream=stream)
     if not stream:
         if isinstance(result, RawCompletion):
             return Response(result.body, mimetype="application/json", headers=headers)

@@ -13,7 +13,7 @@ from taleweaver.llm.errors import BackendUnreachable, LLMError
 from taleweaver.settings import llm_service
 from taleweaver.settings import store as settings_store
 from taleweaver.settings import validation
-from taleweaver.storage import crypto
+from taleweaver.storage import crypto, db
 from taleweaver.storage.db import database_path
 from taleweaver.web.auth import current_user_id
 from taleweaver.web.request_body import json_object
@@ -243,3 +243,59 @@ def models():
             "default_model": row["default_model"],
         }
     )
+
+
+def _saved_row(backend_type: str | None) -> dict | None:
+    """The saved settings of `backend_type` (validated), or of the active backend when it is None."""
+    user_id = current_user_id()
+    if backend_type is not None:
+        validation.check_backend_type(backend_type)
+        return settings_store.row_for(user_id, backend_type)
+    row = settings_store.active_row(user_id)
+    if row is None:
+        raise ApiError(400, "backend_not_configured",
+                       "No LLM backend is configured yet: choose one in Settings and save it.")
+    return row
+
+
+@bp.get("/llm/samplers")
+def sampler_names():
+    """Where the active (or `?backend_type=`) backend takes each sampling setting, and which it
+    cannot take: the page says "not sent to <backend>" beside those."""
+    backend_type = request.args.get("backend_type")
+    row = _saved_row(backend_type)
+    if row is None:  # a backend not saved yet: its kind of server is not known, its table is
+        names = backends.descriptor(backend_type).samplers
+    else:
+        db.release_db()  # an OpenAI-compatible server is asked what it is, once
+        names = llm_service.create_service(row["backend_type"], row["config"], row["default_model"]).sampler_names()
+    return jsonify({
+        "backend_type": row["backend_type"] if row else backend_type,
+        "server": names.server,
+        "recognised": names.recognised,
+        "request_sets_context": names.request_sets_context,
+        "samplers": names.report(),
+    })
+
+
+MAX_TOKEN_TEXTS = 256
+
+
+@bp.post("/llm/tokens")
+def token_counts():
+    """Tokens of each text by the active backend's tokenizer where it has one, else estimated;
+    the answer says which."""
+    body = json_object()
+    texts, model = body.get("texts"), body.get("model")
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise validation_error("texts", "texts must be a list of strings.")
+    if len(texts) > MAX_TOKEN_TEXTS:
+        raise validation_error("texts", f"Send at most {MAX_TOKEN_TEXTS} texts at once.")
+    if model is not None and (not isinstance(model, str) or len(model) > 256):
+        raise validation_error("model", "model must be a model name (text).")
+    user_id = current_user_id()
+    service = llm_service.get_active_llm_service(user_id)
+    model = model or llm_service.active_backend(user_id).default_model
+    db.release_db()  # the tokenizer may take a moment on a long text
+    counted = service.count_tokens(texts, model)
+    return jsonify({**counted, "total": sum(counted["counts"])})

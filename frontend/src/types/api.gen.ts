@@ -502,6 +502,141 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/llm/samplers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the active (or named) backend takes each sampling setting, and which it cannot take */
+        get: {
+            parameters: {
+                query?: {
+                    backend_type?: components["schemas"]["BackendType"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the backend's names */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SamplerNames"];
+                    };
+                };
+                /** @description backend_not_configured (no backend_type and none active) or validation_error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/llm/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Tokens of each text by the active backend's tokenizer (llama.cpp, vLLM, KoboldCpp), else estimated on the long side */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        texts: string[];
+                        /** @description the model whose tokenizer counts (vLLM); default: the saved default model */
+                        model?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description counts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            tokenizer: "llama.cpp" | "vllm" | "koboldcpp" | "estimate";
+                            counts: number[];
+                            total: number;
+                        };
+                    };
+                };
+                /** @description validation_error, or backend_not_configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stories": {
         parameters: {
             query?: never;
@@ -1388,7 +1523,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** OpenAI chat completion through the active backend; stream: true gives SSE. Naming a story (taleweaver.story_id or the X-Taleweaver-Story header) runs it as a generation job of that story */
+        /** OpenAI chat completion through the active backend; stream: true gives SSE. Naming a story (taleweaver.story_id or the X-Taleweaver-Story header) runs it as a generation job of that story. Sampling settings a backend cannot take are left out of what it is sent; GET /api/settings/llm/samplers says which. */
         post: {
             parameters: {
                 query?: never;
@@ -1411,9 +1546,22 @@ export interface paths {
                         stream?: boolean;
                         temperature?: number | null;
                         top_p?: number | null;
-                        max_tokens?: number | null;
-                        stop?: string | string[] | null;
+                        /** @description sampled from the k most likely tokens (Ollama options.top_k; llama.cpp, vLLM, KoboldCpp, LM Studio top_k; not sent to ChatGPT) */
+                        top_k?: number | null;
+                        /** @description Ollama options.min_p; llama.cpp, vLLM, KoboldCpp min_p; not sent to LM Studio or ChatGPT */
+                        min_p?: number | null;
+                        /** @description Ollama options.typical_p; llama.cpp typical_p; KoboldCpp typical; not sent to vLLM, LM Studio or ChatGPT */
+                        typical_p?: number | null;
+                        /** @description Ollama options.repeat_penalty; llama.cpp and LM Studio repeat_penalty; vLLM repetition_penalty; KoboldCpp rep_pen; not sent to ChatGPT */
+                        repetition_penalty?: number | null;
+                        presence_penalty?: number | null;
+                        /** @description not sent to KoboldCpp, which reads it only as a presence penalty */
+                        frequency_penalty?: number | null;
                         seed?: number | null;
+                        stop?: string | string[] | null;
+                        max_tokens?: number | null;
+                        /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
+                        context_length?: number | null;
                         /** @description Taleweaver's extension: the story this generation writes into; with an action the server writes the messages (leave messages out) */
                         taleweaver?: {
                             story_id?: number | null;
@@ -1467,6 +1615,153 @@ export interface paths {
                 };
                 /** @description generation_running: the story has a running generation */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                415: components["responses"]["ProxyUnsupportedMediaType"];
+                /** @description error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/proxy/llm/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** OpenAI text completion (the prompt continued) through the active backend; stream: true gives SSE of text_completion chunks ending in [DONE]. LM Studio, ChatGPT and OpenAI-compatible servers get their /v1/completions, Ollama /api/generate with raw: true. Sampling settings a backend cannot take are left out of what it is sent; GET /api/settings/llm/samplers says which. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        model?: string;
+                        /** @description the text the model continues, sent as it is */
+                        prompt: string;
+                        stream?: boolean;
+                        stream_options?: {
+                            include_usage?: boolean;
+                        } | null;
+                        temperature?: number | null;
+                        top_p?: number | null;
+                        /** @description sampled from the k most likely tokens (Ollama options.top_k; llama.cpp, vLLM, KoboldCpp, LM Studio top_k; not sent to ChatGPT) */
+                        top_k?: number | null;
+                        /** @description Ollama options.min_p; llama.cpp, vLLM, KoboldCpp min_p; not sent to LM Studio or ChatGPT */
+                        min_p?: number | null;
+                        /** @description Ollama options.typical_p; llama.cpp typical_p; KoboldCpp typical; not sent to vLLM, LM Studio or ChatGPT */
+                        typical_p?: number | null;
+                        /** @description Ollama options.repeat_penalty; llama.cpp and LM Studio repeat_penalty; vLLM repetition_penalty; KoboldCpp rep_pen; not sent to ChatGPT */
+                        repetition_penalty?: number | null;
+                        presence_penalty?: number | null;
+                        /** @description not sent to KoboldCpp, which reads it only as a presence penalty */
+                        frequency_penalty?: number | null;
+                        seed?: number | null;
+                        stop?: string | string[] | null;
+                        max_tokens?: number | null;
+                        /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
+                        context_length?: number | null;
+                        /** @description the most likely tokens to return at each position (OpenAI's legacy shape from Ollama; as the server sends it elsewhere); refused for LM Studio */
+                        logprobs?: number | null;
+                        /** @description the prompt returned before the text: ChatGPT and vLLM only (400 unsupported_parameter elsewhere) */
+                        echo?: boolean;
+                        /** @description text after the completion: ChatGPT's gpt-3.5-turbo-instruct only (400 unsupported_parameter elsewhere) */
+                        suffix?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description text_completion, or text/event-stream of text_completion chunks ending in [DONE] */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                        "text/event-stream": components["schemas"]["CompletionEvent"];
+                    };
+                };
+                /** @description error: invalid_request, unsupported_parameter, context_length_exceeded, backend_not_configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                403: components["responses"]["ProxyForbidden"];
+                /** @description model_not_found, or chat_model_on_completions: a ChatGPT chat model (use chat) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1818,7 +2113,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** OpenAI chat completion through the active backend; stream: true gives SSE */
+        /** OpenAI chat completion through the active backend; stream: true gives SSE. Sampling settings a backend cannot take are left out of what it is sent; GET /api/settings/llm/samplers says which. */
         post: {
             parameters: {
                 query?: never;
@@ -1838,9 +2133,22 @@ export interface paths {
                         stream?: boolean;
                         temperature?: number | null;
                         top_p?: number | null;
-                        max_tokens?: number | null;
-                        stop?: string | string[] | null;
+                        /** @description sampled from the k most likely tokens (Ollama options.top_k; llama.cpp, vLLM, KoboldCpp, LM Studio top_k; not sent to ChatGPT) */
+                        top_k?: number | null;
+                        /** @description Ollama options.min_p; llama.cpp, vLLM, KoboldCpp min_p; not sent to LM Studio or ChatGPT */
+                        min_p?: number | null;
+                        /** @description Ollama options.typical_p; llama.cpp typical_p; KoboldCpp typical; not sent to vLLM, LM Studio or ChatGPT */
+                        typical_p?: number | null;
+                        /** @description Ollama options.repeat_penalty; llama.cpp and LM Studio repeat_penalty; vLLM repetition_penalty; KoboldCpp rep_pen; not sent to ChatGPT */
+                        repetition_penalty?: number | null;
+                        presence_penalty?: number | null;
+                        /** @description not sent to KoboldCpp, which reads it only as a presence penalty */
+                        frequency_penalty?: number | null;
                         seed?: number | null;
+                        stop?: string | string[] | null;
+                        max_tokens?: number | null;
+                        /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
+                        context_length?: number | null;
                     };
                 };
             };
@@ -1875,6 +2183,153 @@ export interface paths {
                 };
                 403: components["responses"]["ProxyForbidden"];
                 /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                415: components["responses"]["ProxyUnsupportedMediaType"];
+                /** @description error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/proxy/lmstudio/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** OpenAI text completion (the prompt continued) through the active backend; stream: true gives SSE of text_completion chunks ending in [DONE]. LM Studio, ChatGPT and OpenAI-compatible servers get their /v1/completions, Ollama /api/generate with raw: true. Sampling settings a backend cannot take are left out of what it is sent; GET /api/settings/llm/samplers says which. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        model?: string;
+                        /** @description the text the model continues, sent as it is */
+                        prompt: string;
+                        stream?: boolean;
+                        stream_options?: {
+                            include_usage?: boolean;
+                        } | null;
+                        temperature?: number | null;
+                        top_p?: number | null;
+                        /** @description sampled from the k most likely tokens (Ollama options.top_k; llama.cpp, vLLM, KoboldCpp, LM Studio top_k; not sent to ChatGPT) */
+                        top_k?: number | null;
+                        /** @description Ollama options.min_p; llama.cpp, vLLM, KoboldCpp min_p; not sent to LM Studio or ChatGPT */
+                        min_p?: number | null;
+                        /** @description Ollama options.typical_p; llama.cpp typical_p; KoboldCpp typical; not sent to vLLM, LM Studio or ChatGPT */
+                        typical_p?: number | null;
+                        /** @description Ollama options.repeat_penalty; llama.cpp and LM Studio repeat_penalty; vLLM repetition_penalty; KoboldCpp rep_pen; not sent to ChatGPT */
+                        repetition_penalty?: number | null;
+                        presence_penalty?: number | null;
+                        /** @description not sent to KoboldCpp, which reads it only as a presence penalty */
+                        frequency_penalty?: number | null;
+                        seed?: number | null;
+                        stop?: string | string[] | null;
+                        max_tokens?: number | null;
+                        /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
+                        context_length?: number | null;
+                        /** @description the most likely tokens to return at each position (OpenAI's legacy shape from Ollama; as the server sends it elsewhere); refused for LM Studio */
+                        logprobs?: number | null;
+                        /** @description the prompt returned before the text: ChatGPT and vLLM only (400 unsupported_parameter elsewhere) */
+                        echo?: boolean;
+                        /** @description text after the completion: ChatGPT's gpt-3.5-turbo-instruct only (400 unsupported_parameter elsewhere) */
+                        suffix?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description text_completion, or text/event-stream of text_completion chunks ending in [DONE] */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                        "text/event-stream": components["schemas"]["CompletionEvent"];
+                    };
+                };
+                /** @description error: invalid_request, unsupported_parameter, context_length_exceeded, backend_not_configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                403: components["responses"]["ProxyForbidden"];
+                /** @description model_not_found, or chat_model_on_completions: a ChatGPT chat model (use chat) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2897,6 +3352,27 @@ export interface components {
             /** @description the user's storage quota in bytes (0: no quota) */
             quota_bytes: number;
             stories: number;
+        };
+        /** @description one SSE event: data is a text_completion chunk as JSON (its text in choices[0].text; a last chunk with finish_reason; with stream_options.include_usage a chunk with choices [] and usage), an error object, or [DONE] */
+        CompletionEvent: {
+            data: string;
+        };
+        SamplerNames: {
+            backend_type: components["schemas"]["BackendType"];
+            /** @description whose names these are: ChatGPT, Ollama, LM Studio, llama.cpp, vLLM or KoboldCpp */
+            server: string;
+            /** @description false: the OpenAI-compatible server's kind was not recognised, and it is sent llama.cpp's names */
+            recognised: boolean;
+            /** @description the context size sent becomes the model's context (Ollama, which reloads the model) */
+            request_sets_context: boolean;
+            samplers: {
+                /** @enum {string} */
+                name: "temperature" | "top_p" | "top_k" | "min_p" | "typical_p" | "repetition_penalty" | "presence_penalty" | "frequency_penalty" | "seed" | "stop" | "max_tokens" | "context_length";
+                /** @description the backend's name for it (options.<name>: in Ollama's options); null: not sent */
+                sent_as: string | null;
+                /** @description why it is not sent, or what to know when it is */
+                note: string | null;
+            }[];
         };
     };
     responses: {

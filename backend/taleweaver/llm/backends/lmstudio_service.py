@@ -1,6 +1,8 @@
-"""LM Studio: its OpenAI-compatible /v1 API plus the /api/v0 REST API for model details."""
+"""LM Studio: its OpenAI-compatible /v1 API (models, chat, text completions) plus the /api/v0 REST
+API for model details."""
 from __future__ import annotations
 
+from taleweaver.llm import samplers
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.errors import BackendRejected, LLMError, ModelNotFound
 from taleweaver.llm.openai_wire import OpenAIWireService
@@ -47,6 +49,12 @@ DESCRIPTOR = BackendDescriptor(
         no_models="LM Studio answered but lists no models: download or load a model in LM Studio.",
         model="That model is not available in LM Studio: load it there, or pick another model in Settings.",
     ),
+    samplers=samplers.LM_STUDIO,
+    completion_refusals={
+        "echo": "LM Studio's /v1/completions does not return the prompt with the answer.",
+        "suffix": "LM Studio has no fill-in-the-middle.",
+        "logprobs": "LM Studio returns no log-probabilities.",
+    },
     error_rules=(_invalid_model_identifier, _no_models_loaded),
 )
 
@@ -57,6 +65,7 @@ class LMStudioService(OpenAIWireService):
 
     models_path = "/v1/models"
     chat_path = "/v1/chat/completions"
+    completions_path = "/v1/completions"
 
     def _v0_models(self) -> list[dict] | None:
         """LM Studio's richer model list, or None on servers that do not have it."""

@@ -1,4 +1,5 @@
-"""Ollama through its native API (/api/*), translated to and from OpenAI's chat format."""
+"""Ollama through its native API (/api/*), translated to and from OpenAI's chat and text
+completion formats (ollama_wire.py)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,8 @@ import time
 import uuid
 from typing import Iterator
 
-from taleweaver.llm import reasoning
+from taleweaver.llm import reasoning, samplers
+from taleweaver.llm.backends import ollama_wire
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.stream import Stream, chunk
 from taleweaver.llm.errors import BackendError, LLMError
@@ -49,22 +51,14 @@ DESCRIPTOR = BackendDescriptor(
         model="Pull the model first (`ollama pull <name>`), or pick one from the list in Settings.",
         no_models="Ollama answered but has no models yet: pull one with `ollama pull llama3.2`.",
     ),
+    samplers=samplers.OLLAMA,
+    completion_refusals={
+        "echo": "Ollama's /api/generate does not return the prompt with the answer.",
+        "suffix": "Taleweaver sends a text completion to Ollama raw, and Ollama uses a suffix only "
+                  "through the model's template.",
+    },
     error_rules=(_out_of_memory,),
 )
-
-# OpenAI request fields that Ollama takes as model options, under Ollama's name.
-_OPTION_NAMES = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "num_predict",
-    "max_completion_tokens": "num_predict",
-    "seed": "seed",
-    "presence_penalty": "presence_penalty",
-    "frequency_penalty": "frequency_penalty",
-    "stop": "stop",
-}
-_FINISH_REASONS = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
-
 
 def _ollama_message(message: dict) -> dict:
     """An OpenAI chat message as Ollama wants it (text parts joined, images as base64)."""
@@ -91,12 +85,7 @@ def _ollama_message(message: dict) -> dict:
 
 def to_ollama_request(payload: dict, model: str, stream: bool) -> dict:
     """The /api/chat body for an OpenAI chat completion request."""
-    options = {}
-    for openai_name, ollama_name in _OPTION_NAMES.items():
-        if payload.get(openai_name) is not None:
-            options[ollama_name] = payload[openai_name]
-    if isinstance(options.get("stop"), str):
-        options["stop"] = [options["stop"]]
+    options = ollama_wire.options_of(payload)
     body = {
         "model": model,
         "messages": [_ollama_message(m) for m in payload.get("messages") or [] if isinstance(m, dict)],
@@ -111,18 +100,6 @@ def to_ollama_request(payload: dict, model: str, stream: bool) -> dict:
     if isinstance(response_format, dict) and response_format.get("type") == "json_object":
         body["format"] = "json"
     return body
-
-
-def _usage(body: dict) -> dict:
-    """OpenAI's usage from Ollama's counters, with the generation speed Ollama measured
-    (eval_count tokens in eval_duration nanoseconds)."""
-    prompt = int(body.get("prompt_eval_count") or 0)
-    completion = int(body.get("eval_count") or 0)
-    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    duration = body.get("eval_duration")
-    if isinstance(duration, (int, float)) and duration > 0 and completion:
-        usage["tokens_per_second"] = round(completion / (duration / 1e9), 2)
-    return usage
 
 
 @DESCRIPTOR.implemented_by
@@ -207,14 +184,7 @@ class OllamaService(LLMService):
         body = to_ollama_request(payload, model, stream)
         response = self.request("POST", "/api/chat", json_body=body, stream=stream)
         if not stream:
-            try:
-                answer = response.json()
-            except ValueError:
-                raise BackendError("Ollama answered the chat request with something that is not JSON.") from None
-            if isinstance(answer, dict) and answer.get("error"):
-                raise self.context_overflow(str(answer["error"])) or BackendError(
-                    self.redact(f"Ollama reported an error: {answer['error']}")
-                )
+            answer = self._whole_answer(response, "chat")
             message = answer.get("message") or {}
             content, thinking = reasoning.split_message(str(message.get("content") or ""))
             thinking = "\n".join(part for part in (message.get("thinking"), thinking) if part)
@@ -226,25 +196,41 @@ class OllamaService(LLMService):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": answer.get("model", model),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": reply,
-                        "finish_reason": _FINISH_REASONS.get(answer.get("done_reason"), "stop"),
-                    }
-                ],
-                "usage": _usage(answer),
+                "choices": [{"index": 0, "message": reply, "finish_reason": ollama_wire.finish_reason(answer)}],
+                "usage": ollama_wire.usage(answer),
             }
-        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-        return Stream(self._translate_stream(response, model, include_usage), response.abort)
+        return Stream(self._translate_stream(response, model, _include_usage(payload)), response.abort)
 
-    def _translate_stream(self, response, model: str, include_usage: bool) -> Iterator[dict]:
-        """OpenAI chunks made from Ollama's NDJSON lines as each one arrives."""
-        completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
-        created = int(time.time())
-        inline_thinking = reasoning.ThinkSplitter()
+    def completion(self, payload: dict, stream: bool = False):
+        """A text completion as /api/generate with the prompt raw (ollama_wire.py)."""
+        self.refuse_unsupported(payload)
+        model = self.resolve_model(payload)
+        body = ollama_wire.generate_request(payload, model, stream)
+        response = self.request("POST", "/api/generate", json_body=body, stream=stream)
+        if not stream:
+            return ollama_wire.completion_answer(self._whole_answer(response, "text completion"), model)
+        parts = self._parts(response)
+        return Stream(_closing(ollama_wire.completion_chunks(parts, model, _include_usage(payload)), parts),
+                      response.abort)
+
+    def _whole_answer(self, response, what: str) -> dict:
+        """A non-streamed answer's JSON object; its error raised."""
         try:
-            yield chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+            answer = response.json()
+        except ValueError:
+            raise BackendError(f"Ollama answered the {what} request with something that is not JSON.") from None
+        if not isinstance(answer, dict):
+            raise BackendError(f"Ollama answered the {what} request with something that is not an object.")
+        if answer.get("error"):
+            raise self.context_overflow(str(answer["error"])) or BackendError(
+                self.redact(f"Ollama reported an error: {answer['error']}")
+            )
+        return answer
+
+    def _parts(self, response) -> Iterator[dict]:
+        """The NDJSON lines of a streamed answer as they arrive, parsed, up to the one that is
+        `done`; an error line, a line that is not JSON or an end before `done` raised."""
+        try:
             for line in self.iter_stream_lines(response):
                 try:
                     part = json.loads(line)
@@ -260,6 +246,26 @@ class OllamaService(LLMService):
                         self.redact(f"Ollama reported an error in the middle of the answer: {part['error']}"),
                         step="generate",
                     )
+                yield part
+                if part.get("done"):
+                    return
+            raise BackendError(
+                "Ollama ended the answer without finishing it.",
+                hint="The Ollama server may have stopped; check it and try again.",
+                step="generate",
+            )
+        finally:
+            response.close()
+
+    def _translate_stream(self, response, model: str, include_usage: bool) -> Iterator[dict]:
+        """OpenAI chat chunks made from Ollama's NDJSON lines as each one arrives."""
+        completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        inline_thinking = reasoning.ThinkSplitter()
+        parts = self._parts(response)
+        try:
+            yield chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+            for part in parts:
                 message = part.get("message") or {}
                 delta = {}
                 if message.get("thinking"):
@@ -273,15 +279,21 @@ class OllamaService(LLMService):
                 if delta:
                     yield chunk(completion_id, created, model, delta)
                 if part.get("done"):
-                    reason = _FINISH_REASONS.get(part.get("done_reason"), "stop")
-                    yield chunk(completion_id, created, model, {}, reason)
+                    yield chunk(completion_id, created, model, {}, ollama_wire.finish_reason(part))
                     if include_usage:
-                        yield chunk(completion_id, created, model, None, usage=_usage(part))
-                    return
-            raise BackendError(
-                "Ollama ended the answer without finishing it.",
-                hint="The Ollama server may have stopped; check it and try again.",
-                step="generate",
-            )
+                        yield chunk(completion_id, created, model, None, usage=ollama_wire.usage(part))
         finally:
-            response.close()
+            parts.close()
+
+
+def _include_usage(payload: dict) -> bool:
+    return bool((payload.get("stream_options") or {}).get("include_usage"))
+
+
+def _closing(chunks: Iterator[dict], parts: Iterator[dict]) -> Iterator[dict]:
+    """The chunks, with the lines they are made of closed (the connection given back) when the
+    chunks are closed or end."""
+    try:
+        yield from chunks
+    finally:
+        parts.close()

@@ -1,15 +1,65 @@
 """Any server that speaks OpenAI's /v1 API: llama.cpp's llama-server, vLLM, KoboldCpp, Jan,
-LocalAI, text-generation-webui, LiteLLM, ... An API key is optional and models are not filtered."""
+LocalAI, text-generation-webui, LiteLLM, ... An API key is optional and models are not filtered.
+
+Which kind of server it is (llama.cpp, vLLM, KoboldCpp, LM Studio) is asked once and kept
+(`server_kind`): each takes the sampling settings under names of its own, has its own tokenizer and
+refuses its own text-completion fields; a server of no known kind gets llama.cpp's names."""
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
+
+from taleweaver.llm import samplers, server_identity, tokens
+from taleweaver.llm.backends import lmstudio_service
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
-from taleweaver.llm.errors import BackendRejected, LLMError
+from taleweaver.llm.errors import BackendError, BackendRejected, LLMError
+from taleweaver.llm.completions import refuse_unsupported
 from taleweaver.llm.openai_wire import OpenAIWireService
+from taleweaver.llm.samplers import SamplerNames
 from taleweaver.llm.transport import TransportError
 
 DEFAULT_BASE_URL = "http://localhost:8080/v1"
+# How long the kind of server at an address is kept: a recognised one for ten minutes, an
+# unrecognised one (or one that did not answer) for a minute, then asked again.
+KIND_CACHE_SECONDS = 600.0
+UNKNOWN_KIND_CACHE_SECONDS = 60.0
+
+_ECHO = "its /v1/completions does not return the prompt with the answer."
+_LLAMA_CPP_REFUSALS = {
+    "echo": "llama.cpp " + _ECHO,
+    "suffix": "llama.cpp ignores it on /v1/completions (fill-in-the-middle is its /infill endpoint).",
+}
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    """A kind of OpenAI-compatible server: where it takes each sampling setting, its tokenizer
+    (None: counts are estimated), and the text-completion fields it cannot honour."""
+
+    name: str
+    samplers: SamplerNames
+    tokenizer: tokens.Tokenizer | None
+    refusals: Mapping[str, str]
+
+
+KINDS = {
+    "llama.cpp": ServerKind("llama.cpp", samplers.LLAMA_CPP, tokens.LLAMA_CPP, _LLAMA_CPP_REFUSALS),
+    "vllm": ServerKind("vllm", samplers.VLLM, tokens.VLLM, {"suffix": "vLLM does not support it."}),
+    "koboldcpp": ServerKind("koboldcpp", samplers.KOBOLDCPP, tokens.KOBOLDCPP, {
+        "echo": "KoboldCpp " + _ECHO, "suffix": "KoboldCpp has no fill-in-the-middle."}),
+    "lmstudio": ServerKind("lmstudio", lmstudio_service.DESCRIPTOR.samplers, None,
+                           lmstudio_service.DESCRIPTOR.completion_refusals),
+}
+UNRECOGNISED = ServerKind("", dataclasses.replace(samplers.LLAMA_CPP, recognised=False), None, _LLAMA_CPP_REFUSALS)
+
+_kinds: TTLCache = TTLCache(maxsize=256, ttl=KIND_CACHE_SECONDS)
+_unrecognised: TTLCache = TTLCache(maxsize=256, ttl=UNKNOWN_KIND_CACHE_SECONDS)
+_kinds_lock = threading.Lock()
 
 
 def _still_loading(answer, client) -> LLMError | None:
@@ -51,8 +101,20 @@ DESCRIPTOR = BackendDescriptor(
         "KoboldCpp --contextsize), or send a shorter prompt.",
         no_models="{label} answered but lists no models: start it with a model loaded.",
     ),
+    samplers=UNRECOGNISED.samplers,
+    completion_refusals=_LLAMA_CPP_REFUSALS,
     error_rules=(_still_loading,),
 )
+
+
+def forget_server_kind(root_url: str | None = None) -> None:
+    """Ask again what kind of server answers at this root URL (every one when None)."""
+    with _kinds_lock:
+        for cache in (_kinds, _unrecognised):
+            if root_url is None:
+                cache.clear()
+            else:
+                cache.pop(root_url, None)
 
 
 @DESCRIPTOR.implemented_by
@@ -69,26 +131,91 @@ class OpenAICompatibleService(OpenAIWireService):
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
+    @property
+    def root_url(self) -> str:
+        """The server's own root, where llama.cpp, vLLM and KoboldCpp have their other endpoints
+        (/props, /tokenize, /version, /api/extra/...): the base URL without its /v1."""
+        base = self.resolved_url or self.base_url
+        return base[: -len("/v1")] if base.endswith("/v1") else base
+
+    def _root_json(self, method: str, path: str, body: dict | None = None):
+        """A JSON answer from an endpoint at the server's root (LLMError, ValueError or
+        TransportError when there is none)."""
+        response = self.http.send(self.root_url, method, path, json_body=body,
+                                  read_timeout=self.http.connect_timeout + 10)
+        return response.json()
+
     def _llama_props(self) -> dict | None:
         """llama.cpp's GET /props (beside /v1, at the server's root), or None elsewhere."""
-        base = self.resolved_url or self.base_url
-        root = base[: -len("/v1")] if base.endswith("/v1") else base
         try:
-            response = self.http.send(root, "GET", "/props", read_timeout=self.http.connect_timeout)
-            body = response.json()
+            body = self._root_json("GET", "/props")
         except (LLMError, ValueError, TransportError):  # another server, or none: no detail
             return None
         return body if isinstance(body, dict) and isinstance(body.get("default_generation_settings"), dict) else None
 
+    def server_kind(self) -> ServerKind:
+        """The kind of server at this address, asked once and kept (KIND_CACHE_SECONDS)."""
+        root = self.root_url
+        with _kinds_lock:
+            known = _kinds.get(root) or _unrecognised.get(root)
+        if known is None:
+            known = self._detect_kind()
+            with _kinds_lock:
+                (_kinds if known.name else _unrecognised)[root] = known
+        return known
+
+    def _detect_kind(self) -> ServerKind:
+        for path, matches, name in server_identity.OPENAI_COMPATIBLE_KINDS:
+            try:
+                response = self.http.send(self.root_url, "GET", path, read_timeout=self.http.connect_timeout)
+                text = response.text[:65536]
+            except (LLMError, TransportError):  # no such endpoint, or no answer: not this kind
+                continue
+            if matches(response.status_code, text):
+                return KINDS[name]
+        return UNRECOGNISED
+
+    def sampler_names(self) -> SamplerNames:
+        return self.server_kind().samplers
+
+    def refuse_unsupported(self, payload: dict) -> None:
+        kind = self.server_kind()
+        refuse_unsupported(payload, kind.refusals, kind.samplers.server if kind.name else self.label)
+
+    @property
+    def completions_path(self) -> str:
+        """/completions beside /chat/completions; on llama.cpp /v1/completions whatever the base
+        URL, as its /completions (without /v1) is its native endpoint, not OpenAI's."""
+        if self.server_kind().name == "llama.cpp" and not self.base_url.endswith("/v1"):
+            return "/v1/completions"
+        return "/completions"
+
+    def count_tokens(self, texts: list[str], model: str | None = None) -> dict:
+        tokenizer = self.server_kind().tokenizer
+        if tokenizer is None:
+            return super().count_tokens(texts, model)
+        try:
+            return tokens.counted(f"{self.root_url} {model}", tokenizer.name, texts,
+                                  lambda text: self._count(tokenizer, text, model))
+        except (LLMError, ValueError, TransportError):
+            return super().count_tokens(texts, model)
+
+    def _count(self, tokenizer: tokens.Tokenizer, text: str, model: str | None) -> int:
+        count = tokenizer.count(self._root_json("POST", tokenizer.path, tokenizer.request(text, model)))
+        if count is None:
+            raise BackendError(f"{self.label} answered {tokenizer.path} without a token count.")
+        return count
+
     def server_info(self) -> dict | None:
-        props = self._llama_props()
-        if props is None:
+        kind = self.server_kind()
+        if not kind.name:
             return None
+        props = self._llama_props() if kind.name in ("llama.cpp", "koboldcpp") else None
         return {
-            "server": "llama.cpp",
-            "version": props.get("build_info"),
-            "model": props.get("model_alias") or props.get("model_path"),
-            "context_length": props["default_generation_settings"].get("n_ctx"),
+            "server": kind.samplers.server,
+            "version": props.get("build_info") if props else None,
+            "model": (props.get("model_alias") or props.get("model_path")) if props else None,
+            "context_length": props["default_generation_settings"].get("n_ctx") if props else None,
         }
 
     def read_context_length(self, model: str | None) -> tuple[int, str]:
@@ -98,7 +225,7 @@ class OpenAICompatibleService(OpenAIWireService):
         if props:
             n_ctx = props["default_generation_settings"].get("n_ctx") or props.get("n_ctx")
             if isinstance(n_ctx, int) and n_ctx > 0:
-                return n_ctx, "llama.cpp n_ctx"
+                return n_ctx, f"{self.server_kind().name or 'llama.cpp'} n_ctx"
         body = self.optional_json(self.models_path)
         for m in (body.get("data") if isinstance(body, dict) else None) or []:
             if isinstance(m, dict) and m.get("id") == model and isinstance(m.get("max_model_len"), int):
@@ -113,6 +240,7 @@ class OpenAICompatibleService(OpenAIWireService):
         return [{"id": model_id, "context_length": context if len(ids) == 1 else None} for model_id in ids]
 
     def test_connection(self, generate: bool = False, model: str | None = None) -> dict:
+        forget_server_kind(self.root_url)  # another server may listen there now: ask again
         result = super().test_connection(generate=generate, model=model)
         if result["status"] == "connected" and not result.get("hint") and urlsplit(self.base_url).port == 1234:
             result["hint"] = (

@@ -1,8 +1,9 @@
 """ChatGPT: the OpenAI API with the user's own key."""
 from __future__ import annotations
 
+from taleweaver.llm import samplers
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
-from taleweaver.llm.errors import BackendAuthError, LLMError, RateLimited
+from taleweaver.llm.errors import BackendAuthError, BackendRejected, LLMError, RateLimited
 from taleweaver.llm.openai_wire import OpenAIWireService
 from taleweaver.storage.crypto import mask_secret
 
@@ -26,6 +27,21 @@ def _key_rejected(answer, client) -> LLMError | None:
         key = "".join(f" {mask_secret(secret)}" for secret in client.secrets[:1])
         return BackendAuthError(f"{client.label} rejected the API key{key} (HTTP 401).", hint=client.hints.auth)
     return None
+
+def _chat_model_on_completions(answer, client) -> LLMError | None:
+    """OpenAI answers a chat model on /v1/completions with HTTP 404 "This is a chat model and not
+    supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?"."""
+    if "not supported in the v1/completions endpoint" in answer.message:
+        return BackendRejected(
+            f"{client.label}: this is a chat model, which OpenAI does not serve as a text completion "
+            f"(OpenAI said: {answer.short_message})",
+            hint="Use chat mode with this model, or pick a completion model such as gpt-3.5-turbo-instruct.",
+            code="chat_model_on_completions",
+            http_status=answer.status,
+            step="generate",
+        )
+    return None
+
 
 DESCRIPTOR = BackendDescriptor(
     type="chatgpt",
@@ -52,7 +68,8 @@ DESCRIPTOR = BackendDescriptor(
         "page and paste it whole (it starts with sk-).",
         no_models="The API key works but the account lists no chat models.",
     ),
-    error_rules=(_insufficient_quota, _key_rejected),
+    samplers=samplers.OPENAI,
+    error_rules=(_insufficient_quota, _key_rejected, _chat_model_on_completions),
 )
 
 # OpenAI's published context windows (tokens), by model-name prefix, longest prefix first; the
@@ -76,6 +93,7 @@ class OpenAIService(OpenAIWireService):
 
     models_path = "/models"
     chat_path = "/chat/completions"
+    completions_path = "/completions"
     # Ollama's `think` switch: OpenAI answers an unknown request field with a 400.
     unsupported_fields = ("think",)
 

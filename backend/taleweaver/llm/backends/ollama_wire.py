@@ -1,0 +1,109 @@
+"""Ollama's native wire format as Taleweaver speaks it: the sampling settings in `options`, the
+usage and finish reason of its last line, and a text completion as `POST /api/generate` with
+`raw: true` (the prompt sent as it is, no template) and `think: false` (a thinking model's
+thoughts would otherwise be taken out of the text), translated both ways: NDJSON lines into
+`text_completion` chunks, `done_reason` into `finish_reason`, eval counts into usage, its
+log-probabilities into OpenAI's legacy completion shape."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Iterable, Iterator
+
+from taleweaver.llm import samplers
+from taleweaver.llm.completions import completion_chunk
+
+FINISH_REASONS = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
+
+
+def options_of(payload: dict) -> dict:
+    """The request's sampling settings as Ollama's `options` (samplers.OLLAMA)."""
+    _, options = samplers.translate(payload, samplers.OLLAMA)
+    if options.get("num_predict") is None and payload.get("max_completion_tokens") is not None:
+        options["num_predict"] = payload["max_completion_tokens"]
+    if isinstance(options.get("stop"), str):
+        options["stop"] = [options["stop"]]
+    return options
+
+
+def usage(body: dict) -> dict:
+    """OpenAI's usage from Ollama's counters, with the generation speed Ollama measured
+    (eval_count tokens in eval_duration nanoseconds)."""
+    prompt = int(body.get("prompt_eval_count") or 0)
+    completion = int(body.get("eval_count") or 0)
+    counted = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    duration = body.get("eval_duration")
+    if isinstance(duration, (int, float)) and duration > 0 and completion:
+        counted["tokens_per_second"] = round(completion / (duration / 1e9), 2)
+    return counted
+
+
+def finish_reason(body: dict) -> str:
+    return FINISH_REASONS.get(body.get("done_reason"), "stop")
+
+
+def generate_request(payload: dict, model: str, stream: bool) -> dict:
+    """The /api/generate body for an OpenAI text completion: the prompt verbatim."""
+    body = {"model": model, "prompt": payload.get("prompt") or "", "raw": True, "think": False, "stream": stream}
+    options = options_of(payload)
+    if options:
+        body["options"] = options
+    logprobs = payload.get("logprobs")
+    if isinstance(logprobs, int) and not isinstance(logprobs, bool):
+        body["logprobs"] = True
+        if logprobs > 0:
+            body["top_logprobs"] = logprobs
+    return body
+
+
+class LegacyLogprobs:
+    """Ollama's per-token log-probabilities as OpenAI's legacy completion shape (`tokens`,
+    `token_logprobs`, `top_logprobs`, `text_offset` from the start of the completion's text),
+    the offset carried from one streamed line to the next."""
+
+    def __init__(self):
+        self.offset = 0
+
+    def of(self, items) -> dict | None:
+        if not isinstance(items, list) or not items:
+            return None
+        shaped = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            token = item.get("token") if isinstance(item.get("token"), str) else ""
+            alternatives = {alt.get("token"): alt.get("logprob") for alt in item.get("top_logprobs") or []
+                            if isinstance(alt, dict) and isinstance(alt.get("token"), str)}
+            shaped["tokens"].append(token)
+            shaped["token_logprobs"].append(item.get("logprob"))
+            shaped["top_logprobs"].append(alternatives or {token: item.get("logprob")})
+            shaped["text_offset"].append(self.offset)
+            self.offset += len(token)
+        return shaped
+
+
+def completion_answer(answer: dict, model: str) -> dict:
+    """A whole /api/generate answer as OpenAI's text completion."""
+    return completion_chunk(
+        "cmpl-" + uuid.uuid4().hex[:24], int(time.time()), answer.get("model", model),
+        str(answer.get("response") or ""), finish_reason(answer),
+        logprobs=LegacyLogprobs().of(answer.get("logprobs")), usage=usage(answer),
+    )
+
+
+def completion_chunks(parts: Iterable[dict], model: str, include_usage: bool) -> Iterator[dict]:
+    """text_completion chunks made from /api/generate's NDJSON lines (parsed, their errors raised)
+    as each arrives, up to the line that is `done`."""
+    completion_id, created = "cmpl-" + uuid.uuid4().hex[:24], int(time.time())
+    logprobs = LegacyLogprobs()
+    for part in parts:
+        text = part.get("response")
+        shaped = logprobs.of(part.get("logprobs"))
+        if (isinstance(text, str) and text) or shaped:
+            yield completion_chunk(completion_id, created, model, text if isinstance(text, str) else "",
+                                   logprobs=shaped)
+        if part.get("done"):
+            yield completion_chunk(completion_id, created, model, "", finish_reason(part))
+            if include_usage:
+                yield completion_chunk(completion_id, created, model, None, usage=usage(part))
+            return
