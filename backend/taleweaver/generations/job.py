@@ -72,7 +72,7 @@ class Job(threading.Thread):
             log.exception("generation %s failed inside Taleweaver", self.generation_id)
         finally:
             registry.remove(self.generation_id)
-            leases.give_back(self.app, self.lease)
+            self._give_back_lease()
             with self.changed:
                 self.ended = True
                 self.changed.notify_all()
@@ -81,6 +81,9 @@ class Job(threading.Thread):
         self.upstream.start()
         writer.process_writer().ensure_running()
         self.wake.wait()  # the upstream ended, a bound was reached, or the writer decided
+        # No longer holding the backend: the user may start another (before the outcome is
+        # written, which is what a Stop waits for).
+        self._give_back_lease()
         if self.verdict in ("gone", "unsaved"):
             self.upstream.stop()  # ended elsewhere (story deleted, or taken for dead), or not saved
             self.received.close()
@@ -93,6 +96,10 @@ class Job(threading.Thread):
             self.upstream.stop()
         with db.borrowed(self.app) as conn:
             self.write_outcome(conn, status, error)
+
+    def _give_back_lease(self) -> None:
+        lease, self.lease = self.lease, None
+        leases.give_back(self.app, lease)
 
     def _outcome(self) -> tuple[str, dict | None]:
         """How the generation ends, with its error record."""

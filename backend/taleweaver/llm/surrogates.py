@@ -3,7 +3,8 @@ escaped UTF-16 surrogate (`"\\ud83d"`), which Python reads as a lone surrogate t
 database, a page, a client — cannot carry. A pair split across two chunks (`"\\ud83d"`, then
 `"\\ude00 "`: a normal server may cut an emoji between two tokens) is joined again; a lone one
 becomes U+FFFD, the replacement character. `TextRepair` does it for the text a story generation
-takes from each chunk; `ChunkRepair` for the chunks the proxy relays, as JSON."""
+takes from each chunk (and a NUL, which PostgreSQL's text cannot hold and SQLite's length() stops
+at, becomes U+FFFD there too); `ChunkRepair` for the chunks the proxy relays, as JSON."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import re
 
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # How a surrogate can reach a chunk's JSON at all: escaped (UTF-8 has no encoding for one), in any
 # case. The check every relayed chunk pays; a hit (also an escaped valid pair, as ASCII-only JSON
 # writes every emoji) is parsed and looked at.
@@ -45,12 +47,12 @@ class TextRepair:
         """The piece as valid text (maybe without its last character, held for the next piece)."""
         if self.waiting:
             piece = self.waiting.pop(field, "") + piece
-        if piece.isascii() or not _SURROGATE.search(piece):
+        if not _UNSTORABLE.search(piece):
             return piece
         if _ends_with_high(piece):
             self.waiting[field] = piece[-1]
             piece = piece[:-1]
-        return valid(piece)
+        return valid(piece).replace("\x00", REPLACEMENT)
 
     def end(self, field: str) -> str:
         """What is still held for the field when its stream ends: a lone half, U+FFFD."""
