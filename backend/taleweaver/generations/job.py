@@ -14,7 +14,7 @@ from taleweaver.generations import registry
 from taleweaver.generations import rows
 from taleweaver.generations import store
 from taleweaver.generations import writer
-from taleweaver.generations.received import Bounds, ReceivedText
+from taleweaver.generations.received import MAX_REASONING, Bounds, ReceivedText
 from taleweaver.generations.upstream import Upstream
 from taleweaver.errors import ApiError
 from taleweaver.storage import db
@@ -193,9 +193,11 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type:
     return job
 
 
-# What a generation may need of the quota at most, before it starts: about 4 bytes a token of its
-# max_tokens, and at least this much (a generation without max_tokens, or with a small one).
+# What a generation may need of the quota, asked before it starts: about 4 bytes a token of its
+# max_tokens, at least MIN_QUOTA_ROOM (a generation without max_tokens, or with a small one), and
+# at most what its text and reasoning can hold (their limits cut a larger max_tokens short).
 MIN_QUOTA_ROOM = 64 * 1024
+MAX_QUOTA_ROOM = 4 * (stories_store.MAX_CONTENT + MAX_REASONING)
 
 
 def _quota_room(conn, user_id: int, payload: dict, quota: int) -> int | None:
@@ -204,7 +206,8 @@ def _quota_room(conn, user_id: int, payload: dict, quota: int) -> int | None:
     if quota <= 0:
         return None
     max_tokens = payload.get("max_tokens") or payload.get("max_completion_tokens")
-    worst = max(4 * max_tokens if isinstance(max_tokens, int) else 0, MIN_QUOTA_ROOM)
+    asked = 4 * max_tokens if isinstance(max_tokens, int) else 0
+    worst = max(MIN_QUOTA_ROOM, min(asked, MAX_QUOTA_ROOM))
     used = sizes.usage(conn, user_id)["used_bytes"]
     if used + worst > quota:
         raise sizes.quota_exceeded(used, worst, quota)
