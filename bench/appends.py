@@ -6,9 +6,9 @@ as a piece). A benchmark, not a test: it prints figures and writes results/appen
 Each round, for each version (alternating which goes first) and each story size: a server as
 ./run.sh starts it (single-user, SQLite, 2 gevent workers), GENERATIONS stories of that size, and
 as many generations at once from the fake upstream (bench/upstream.py), each a 16-byte chunk every
-50 ms for SECONDS; measured over them: the server's CPU seconds per generation-second and the
-bytes its processes wrote to disk per generation-second (/proc/<pid>/io), and whether every
-generation ended with all its text.
+50 ms for SECONDS; measured while they run (the writer's rounds alone) and from their start to
+their end: the server's CPU milliseconds and the kilobytes its processes wrote to disk
+(/proc/<pid>/io), per generation-second; and whether every generation ended with all its text.
 
     .venv/bin/python bench/appends.py                 # 2 rounds, about 3 minutes
     .venv/bin/python bench/appends.py --rounds 3
@@ -36,9 +36,13 @@ from run import MODEL, PROXY_CHAT, TEST_ONLY_ENV, Upstream  # noqa: E402
 from tests.support import TaleweaverServer, prose  # noqa: E402
 from versions import backend_at  # noqa: E402
 
-SIZES = (1_000, 500_000)
+SIZES = (1_000, 495_000)  # the larger with room for what the generations write, below the limit
 GENERATIONS = 10
 SECONDS = 10.0
+# While running: from STEADY_FROM s after the generations start to STEADY_TO s before they end,
+# so that only the writer's rounds are measured (start: the prompt, the first text; end: the
+# whole text written once into the story, its revision and undo step).
+STEADY_FROM, STEADY_TO = 2.0, 2.0
 INTERVAL_MS = 50.0
 CHUNK_BYTES = 16
 RESULTS = BENCH / "results" / "appends.json"
@@ -61,6 +65,8 @@ def generate_in(server: TaleweaverServer, story_id: int, chunks: int) -> bool:
     answer = requests.post(server.url + PROXY_CHAT, timeout=SECONDS + 120, json={
         "model": MODEL, "stream": False, "taleweaver": {"story_id": story_id},
         "messages": [{"role": "user", "content": json.dumps(script)}]}).json()
+    if "choices" not in answer:
+        raise RuntimeError(f"the generation did not run: {answer}")
     text = answer["choices"][0]["message"]["content"] or ""
     return answer["taleweaver"]["status"] == "finished" and text.count(";") >= chunks
 
@@ -78,15 +84,23 @@ def measure(backend: Path, upstream: Upstream, size: int) -> dict:
         generate_in(server, story_ids.pop(), 5)  # warm-up: connections, the writer, the upstream
         chunks = int(SECONDS * 1000 / INTERVAL_MS)
         probe = ServerProbe(server.process.pid)
-        cpu, wrote, began = probe.cpu_seconds(), written_bytes(probe), time.monotonic()
+        marks = [(time.monotonic(), probe.cpu_seconds(), written_bytes(probe))]
         with concurrent.futures.ThreadPoolExecutor(max_workers=GENERATIONS) as pool:
-            complete = list(pool.map(lambda story_id: generate_in(server, story_id, chunks), story_ids))
-        elapsed = time.monotonic() - began
-        generation_seconds = GENERATIONS * elapsed
-        return {"story_chars": size, "generations": GENERATIONS, "seconds": round(elapsed, 1),
-                "complete": sum(complete),
-                "server_cpu_ms_per_generation_second": round((probe.cpu_seconds() - cpu) * 1000 / generation_seconds, 2),
-                "written_kb_per_generation_second": round((written_bytes(probe) - wrote) / 1000 / generation_seconds, 1)}
+            running = pool.map(lambda story_id: generate_in(server, story_id, chunks), story_ids)
+            for pause in (STEADY_FROM, SECONDS - STEADY_FROM - STEADY_TO):  # the steady state's window
+                time.sleep(pause)
+                marks.append((time.monotonic(), probe.cpu_seconds(), written_bytes(probe)))
+            complete = sum(running)
+        marks.append((time.monotonic(), probe.cpu_seconds(), written_bytes(probe)))
+
+        def per_generation_second(first: tuple, last: tuple) -> dict:
+            generation_seconds = GENERATIONS * (last[0] - first[0])
+            return {"server_cpu_ms": round((last[1] - first[1]) * 1000 / generation_seconds, 2),
+                    "written_kb": round((last[2] - first[2]) / 1000 / generation_seconds, 1)}
+
+        return {"story_chars": size, "generations": GENERATIONS, "seconds": round(marks[-1][0] - marks[0][0], 1),
+                "complete": complete, "while_running": per_generation_second(marks[1], marks[2]),
+                "start_to_end": per_generation_second(marks[0], marks[3])}
     finally:
         server.close()
 
