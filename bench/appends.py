@@ -1,6 +1,6 @@
 """What persisting running story generations costs per second, in a story of 1,000 characters and
-in one of 500,000, before (main, or --before COMMIT, from git: the writer rewrote the story's and
-the generation's whole text at every round) and after (this tree: each round appends the new text
+in one of 495,000, before (where this branch left main, or --before COMMIT, from git: the writer
+rewrote the story's and the generation's whole text at every round) and after (this tree: each round appends the new text
 as a piece). A benchmark, not a test: it prints figures and writes results/appends.json.
 
 Each round, for each version (alternating which goes first) and each story size: a server as
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from clients import ServerProbe  # noqa: E402
 from run import MODEL, PROXY_CHAT, TEST_ONLY_ENV, Upstream  # noqa: E402
 from tests.support import TaleweaverServer, prose  # noqa: E402
-from versions import backend_at  # noqa: E402
+import versions  # noqa: E402
 
 SIZES = (1_000, 495_000)  # the larger with room for what the generations write, below the limit
 GENERATIONS = 10
@@ -108,13 +108,12 @@ def measure(backend: Path, upstream: Upstream, size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--before", default="main")
+    parser.add_argument("--before", help="the commit to measure against (default: where this branch left main)")
     args = parser.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip()
+    commit = versions.commit_of(args.before)
     rounds = []
     with tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder, Upstream() as upstream:
-        arms = {"before": backend_at(commit, Path(folder)), "after": ROOT / "backend"}
+        arms = {"before": versions.tree_at(commit, Path(folder)) / "backend", "after": ROOT / "backend"}
         for number in range(args.rounds):
             for arm in (list(arms) if number % 2 == 0 else list(reversed(arms))):
                 for size in SIZES:

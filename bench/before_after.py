@@ -1,12 +1,13 @@
-"""One benchmark, run against another version of the backend (main unless --before names a
-commit; taken from git) and this tree, alternating round by round so that the machine's drift hits
-both alike, with the figures side by side. A benchmark, not a test.
+"""One benchmark, run by another version of the project (where this branch left main, unless
+--before names a commit; its backend/, bench/ and tests/ taken from git) and by this tree, alternating round by round so
+that the machine's drift hits both alike, with the figures side by side. A benchmark, not a test.
 
     .venv/bin/python bench/before_after.py --rounds 3 burst.py --stories --only-stories
     .venv/bin/python bench/before_after.py --rounds 3 run.py --quick
 
-The benchmark's own options follow its name; each run writes NAME.json (burst.py's rows, or
-run.py's targets) into a folder of this run, and the summary goes to results/before_after/.
+The benchmark's own options follow its name. Each version runs its own copy of the benchmark
+against its own backend; the figures of each run (burst.py's rows, run.py's targets) and the
+table go to results/before_after/.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from versions import backend_at  # noqa: E402
+import versions  # noqa: E402
 
 BURST_ROWS = ("direct", "proxied", "stories", "many_instances")
 
@@ -43,25 +44,33 @@ def figures(script: str, result: dict) -> dict:
     return out
 
 
+def run_once(root: Path, script: str, options: list[str], folder: str) -> dict:
+    """One run of the version's own benchmark; its results."""
+    command = [sys.executable, str(root / "bench" / script), *options]
+    if script == "burst.py":
+        command += ["--name", "before-after", "--results-dir", folder]
+        written = Path(folder) / "before-after.json"
+    else:  # run.py names its results itself
+        written = root / "bench" / "results" / ("quick.json" if "--quick" in options else "latest.json")
+    subprocess.run(command, cwd=root, check=True)
+    return json.loads(written.read_text())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", default="main", help="the commit to measure against (default: main)")
+    parser.add_argument("--before", help="the commit to measure against (default: where this branch left main)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("script", choices=("run.py", "burst.py"))
     parser.add_argument("options", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=BENCH, check=True,
-                            capture_output=True, text=True).stdout.strip()
+    commit = versions.commit_of(args.before)
     runs = []
     with tempfile.TemporaryDirectory(prefix="taleweaver-before-after-") as folder:
-        arms = {"before": ["--backend", str(backend_at(commit, Path(folder)))], "after": []}
+        roots = {"before": versions.tree_at(commit, Path(folder), ("backend", "bench", "tests")), "after": BENCH.parent}
         for number in range(args.rounds):
             for arm in (("before", "after") if number % 2 == 0 else ("after", "before")):
-                name = f"{arm}-{number + 1}"
-                subprocess.run([sys.executable, str(BENCH / args.script), *args.options, *arms[arm],
-                                "--name", name, "--results-dir", folder], check=True)
-                result = json.loads((Path(folder) / f"{name}.json").read_text())
-                runs.append({"round": number + 1, "arm": arm, "figures": figures(args.script, result)})
+                runs.append({"round": number + 1, "arm": arm,
+                             "figures": figures(args.script, run_once(roots[arm], args.script, args.options, folder))})
                 print(json.dumps(runs[-1]), flush=True)
     summary = {"script": args.script, "options": args.options, "before": commit,
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": runs}

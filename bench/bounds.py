@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "backend"))  # app, taleweaver (after ROOT: tests is the whole-system package)
 
 from tests.support import GUNICORN, TaleweaverServer, prose  # noqa: E402
-from versions import backend_at  # noqa: E402
+from versions import tree_at  # noqa: E402
 
 BEFORE = "f08ac4d"  # main when "Bounds" began
 PASSWORD = "bench password 1234"
@@ -160,7 +160,7 @@ def main() -> None:
     versions = [prose(490_000, seed) for seed in range(20)]
     rounds = []
     with tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder:
-        arms = {"before": backend_at(BEFORE, Path(folder)), "after": ROOT / "backend"}
+        arms = {"before": tree_at(BEFORE, Path(folder)) / "backend", "after": ROOT / "backend"}
         for number in range(args.rounds):
             order = list(arms) if number % 2 == 0 else list(reversed(arms))
             for arm in order:

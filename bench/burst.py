@@ -144,11 +144,9 @@ def measured(name: str, targets, chunks: int, limit: float, probes=(), warm_up: 
     return result
 
 
-def start_server(env: dict | None = None, database_url: str | None = None,
-                 backend: Path | None = None) -> TaleweaverServer:
-    """The real server with ./run.sh's gunicorn settings (the tests' overrides taken out), of this
-    tree or of another version's backend/ folder."""
-    server = TaleweaverServer(env=env, database_url=database_url, backend=backend)
+def start_server(env: dict | None = None, database_url: str | None = None) -> TaleweaverServer:
+    """The real server with ./run.sh's gunicorn settings (the tests' overrides taken out)."""
+    server = TaleweaverServer(env=env, database_url=database_url)
     for name in TEST_ONLY_ENV:
         server.env.pop(name, None)
     if not database_url:
@@ -190,14 +188,14 @@ def many_instances(args, upstream, body: bytes, chunks: int, limit: float) -> di
         # Each user's streams at once are within the per-user cap: the leases are counted, none refused.
         env = {"TALEWEAVER_AUTH_MODE": "multi", "TALEWEAVER_SECRET_KEYS": tests.support.TEST_SECRET_KEYS,
                "TALEWEAVER_USER_STREAMS": str(-(-args.streams // args.users))}
-        instances = [start_server(env, database, args.backend) for _ in range(args.instances)]
+        instances = [start_server(env, database) for _ in range(args.instances)]
         proxy = nginx.Nginx([server.port for server in instances]).start()
         try:
             tokens = []
             for number in range(args.users):
                 name = f"writer{number}"
                 subprocess.run([str(GUNICORN.with_name("flask")), "--app", "app", "create-user", name,
-                                "--password", "bench-password"], cwd=str(args.backend or ROOT / "backend"),
+                                "--password", "bench-password"], cwd=str(ROOT / "backend"),
                                env=instances[0].env, check=True, capture_output=True)
                 token = requests.post(proxy.url + "/api/auth/login", timeout=30,
                                       json={"username": name, "password": "bench-password"}).json()["token"]
@@ -230,7 +228,6 @@ def main() -> int:
     parser.add_argument("--stories", action="store_true", help="also the burst as story generations")
     parser.add_argument("--only-stories", action="store_true",
                         help="with --stories: skip nginx alone and the plain proxy (direct stays, as the reference)")
-    parser.add_argument("--backend", type=Path, help="another version's backend/ folder to measure")
     parser.add_argument("--name", default="burst")
     parser.add_argument("--results-dir", default=str(BENCH / "results"), help="where NAME.json and NAME.md go")
     args = parser.parse_args()
@@ -254,7 +251,7 @@ def main() -> int:
                     chunks, limit)
             finally:
                 relay.stop()
-            server = start_server(env, backend=args.backend)
+            server = start_server(env)
             try:
                 server.configure("lmstudio", {"url": upstream.url}, MODEL)
                 requests.post(server.url + PROXY_CHAT, data=body, headers={"Content-Type": "application/json"}, timeout=60)
@@ -267,7 +264,7 @@ def main() -> int:
                 server.close()
         if args.stories:
             # A server of its own: the plain burst's greenlets and heaps do not weigh on this row.
-            server = start_server(env, backend=args.backend)
+            server = start_server(env)
             try:
                 server.configure("lmstudio", {"url": upstream.url}, MODEL)
                 results["stories"] = story_generations(server, script, args.streams, chunks, limit)

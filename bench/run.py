@@ -4,7 +4,6 @@ against targets and fails only when it cannot measure.
 
     .venv/bin/python bench/run.py           # full run, about 3 minutes: results/latest.*
     .venv/bin/python bench/run.py --quick   # smoke run, about 1 minute: results/quick.*
-    .venv/bin/python bench/before_after.py run.py --quick   # this tree against main, interleaved
 
 See bench/README.md for what each figure means.
 """
@@ -112,10 +111,9 @@ class Upstream:
         self.process.wait(timeout=10)
 
 
-def start_server(backend: Path | None = None) -> TaleweaverServer:
-    """The real server with ./run.sh's gunicorn settings, on a free port with its own database
-    (of this tree, or of the backend/ folder given: another version's)."""
-    server = TaleweaverServer(backend=backend)
+def start_server() -> TaleweaverServer:
+    """The real server with ./run.sh's gunicorn settings, on a free port with its own database."""
+    server = TaleweaverServer()
     for name in TEST_ONLY_ENV:
         server.env.pop(name, None)
     return server.start()
@@ -497,12 +495,9 @@ def machine() -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark Taleweaver's LLM proxy on loopback.")
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run; writes results/quick.*")
-    parser.add_argument("--backend", type=Path, help="another version's backend/ folder to measure")
-    parser.add_argument("--name", help="results/NAME.* (then this README is left alone)")
-    parser.add_argument("--results-dir", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
-    name = args.name or ("quick" if args.quick else "latest")
+    name = "quick" if args.quick else "latest"
     started = time.monotonic()
     info = machine()
     if info["load_average_at_start"][0] > 0.5:
@@ -510,7 +505,7 @@ def main() -> int:
               "the figures will be noisy", flush=True)
     other_load = OtherLoad()
     with Upstream() as upstream:
-        server = start_server(args.backend)
+        server = start_server()
         try:
             bench = Bench(server, upstream, settings)
             # The 10 MB streams come before the concurrent ones: those grow the workers' heaps,
@@ -533,7 +528,7 @@ def main() -> int:
         **bench.results,
     }
     results["targets"] = report.evaluate(results, TARGETS)
-    report.write(results, bench.samples, args.results_dir, name, readme=name == "latest" and not args.backend)
+    report.write(results, bench.samples, BENCH / "results", name, readme=not args.quick)
     failed_phases = [key for key, value in bench.results.items()
                      if "error" in value or any(isinstance(v, dict) and "error" in v for v in value.values())]
     return 1 if failed_phases else 0
