@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 import requests
 
 BENCH = Path(__file__).resolve().parent
@@ -46,17 +45,6 @@ STEADY_FROM, STEADY_TO = 2.0, 2.0
 INTERVAL_MS = 50.0
 CHUNK_BYTES = 16
 RESULTS = BENCH / "results" / "appends.json"
-
-
-def written_bytes(probe: ServerProbe) -> int:
-    """Bytes the server's processes have written to disk (or to the page cache, to be written)."""
-    total = 0
-    for process in probe.processes():
-        try:
-            total += process.io_counters().write_bytes
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def generate_in(server: TaleweaverServer, story_id: int, chunks: int) -> bool:
@@ -84,14 +72,14 @@ def measure(backend: Path, upstream: Upstream, size: int) -> dict:
         generate_in(server, story_ids.pop(), 5)  # warm-up: connections, the writer, the upstream
         chunks = int(SECONDS * 1000 / INTERVAL_MS)
         probe = ServerProbe(server.process.pid)
-        marks = [(time.monotonic(), probe.cpu_seconds(), written_bytes(probe))]
+        marks = [(time.monotonic(), probe.cpu_seconds(), probe.written_bytes())]
         with concurrent.futures.ThreadPoolExecutor(max_workers=GENERATIONS) as pool:
             running = pool.map(lambda story_id: generate_in(server, story_id, chunks), story_ids)
             for pause in (STEADY_FROM, SECONDS - STEADY_FROM - STEADY_TO):  # the steady state's window
                 time.sleep(pause)
-                marks.append((time.monotonic(), probe.cpu_seconds(), written_bytes(probe)))
+                marks.append((time.monotonic(), probe.cpu_seconds(), probe.written_bytes()))
             complete = sum(running)
-        marks.append((time.monotonic(), probe.cpu_seconds(), written_bytes(probe)))
+        marks.append((time.monotonic(), probe.cpu_seconds(), probe.written_bytes()))
 
         def per_generation_second(first: tuple, last: tuple) -> dict:
             generation_seconds = GENERATIONS * (last[0] - first[0])

@@ -1,6 +1,7 @@
 """One benchmark, run by another version of the project (where this branch left main, unless
---before names a commit; its backend/, bench/ and tests/ taken from git) and by this tree, alternating round by round so
-that the machine's drift hits both alike, with the figures side by side. A benchmark, not a test.
+--before names a commit; its backend/, bench/, tests/ and deploy/ taken from git) and by this
+tree, alternating round by round so that the machine's drift hits both alike, with the figures
+side by side. A benchmark, not a test.
 
     .venv/bin/python bench/before_after.py --rounds 3 burst.py --stories --only-stories
     .venv/bin/python bench/before_after.py --rounds 3 run.py --quick
@@ -66,7 +67,7 @@ def main() -> int:
     commit = versions.commit_of(args.before)
     runs = []
     with tempfile.TemporaryDirectory(prefix="taleweaver-before-after-") as folder:
-        roots = {"before": versions.tree_at(commit, Path(folder), ("backend", "bench", "tests")), "after": BENCH.parent}
+        roots = {"before": versions.tree_at(commit, Path(folder), ("backend", "bench", "tests", "deploy")), "after": BENCH.parent}
         for number in range(args.rounds):
             for arm in (("before", "after") if number % 2 == 0 else ("after", "before")):
                 runs.append({"round": number + 1, "arm": arm,

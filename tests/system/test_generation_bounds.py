@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from tests.support import TaleweaverServer, prose, sse_events
-from tests.system.test_bounds import backup_of
+from tests.system.test_bounds import backup_of, bounded  # noqa: F401 - bounded: one worker, every user's jobs on it
 from tests.system.test_users_and_security import create_user, login
 
 # A Python-based OpenAI-compatible server may send half of an emoji in one chunk and the other
@@ -18,16 +18,6 @@ from tests.system.test_users_and_security import create_user, login
 # text cannot hold.
 SURROGATE_PIECES = ["Hi ", "\ud83d", "\ude00 and ", "a lone \ud800 half", " and \udc00 one", " nul\x00 byte", " end\ud83d"]
 SURROGATES_MADE_VALID = "Hi \U0001f600 and a lone \ufffd half and \ufffd one nul\ufffd byte end\ufffd"
-
-
-@pytest.fixture(scope="module")
-def bounded():
-    """One worker: every user's generation runs on it, beside the others'."""
-    server = TaleweaverServer(env={"TALEWEAVER_AUTH_MODE": "multi"}, workers=1).start()
-    for name in ("ann", "bob", "cy"):
-        create_user(server, name)
-    yield server
-    server.close()
 
 
 def use_backend(server, headers: dict, fake) -> None:

@@ -26,22 +26,22 @@ class Bounds(NamedTuple):
     quota: int = 0
 
 
-def story_full() -> dict:
+def _length_limit(code: str, what: str, hint: str) -> dict:
     return {
-        "code": "story_length_limit",
-        "message": f"The story reached its length limit of {MAX_CONTENT:,} characters; the generation "
-                   "stopped there and its text is kept.",
-        "hint": "Start a new story to go on, or shorten this one.",
+        "code": code,
+        "message": f"{what} reached its length limit of {MAX_CONTENT:,} characters; the generation stopped "
+                   "there and its text is kept.",
+        "hint": hint,
     }
+
+
+def story_full() -> dict:
+    return _length_limit("story_length_limit", "The story", "Start a new story to go on, or shorten this one.")
 
 
 def reasoning_full() -> dict:
-    return {
-        "code": "reasoning_length_limit",
-        "message": f"The model's reasoning passed {MAX_REASONING:,} characters; the generation stopped "
-                   "there and its text is kept.",
-        "hint": "Generate again with a lower max tokens, or with a model that thinks less.",
-    }
+    return _length_limit("reasoning_length_limit", "The model's reasoning",
+                         "Generate again with a lower max tokens, or with a model that thinks less.")
 
 
 def quota_reached(quota: int) -> dict:
