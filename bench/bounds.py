@@ -21,7 +21,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -32,18 +31,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "backend"))  # app, taleweaver (after ROOT: tests is the whole-system package)
 
 from tests.support import GUNICORN, TaleweaverServer, prose  # noqa: E402
+from versions import tree_at  # noqa: E402
 
 BEFORE = "f08ac4d"  # main when "Bounds" began
 PASSWORD = "bench password 1234"
 RESULTS = ROOT / "bench" / "results" / "bounds.json"
-
-
-def old_backend(folder: Path) -> Path:
-    archive = folder / "old.tar"
-    subprocess.run(["git", "archive", "-o", str(archive), BEFORE, "backend"], cwd=ROOT, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder / "old", filter="data")
-    return folder / "old" / "backend"
 
 
 def start(backend: Path) -> tuple[TaleweaverServer, dict, dict]:
@@ -168,7 +160,7 @@ def main() -> None:
     versions = [prose(490_000, seed) for seed in range(20)]
     rounds = []
     with tempfile.TemporaryDirectory(prefix="taleweaver-bench-") as folder:
-        arms = {"before": old_backend(Path(folder)), "after": ROOT / "backend"}
+        arms = {"before": tree_at(BEFORE, Path(folder)) / "backend", "after": ROOT / "backend"}
         for number in range(args.rounds):
             order = list(arms) if number % 2 == 0 else list(reversed(arms))
             for arm in order:

@@ -185,7 +185,9 @@ def many_instances(args, upstream, body: bytes, chunks: int, limit: float) -> di
     with PostgresCluster() as cluster:
         tests.support.TEST_DATABASE_URL = cluster.url
         database = new_postgres_database()
-        env = {"TALEWEAVER_AUTH_MODE": "multi", "TALEWEAVER_SECRET_KEYS": tests.support.TEST_SECRET_KEYS}
+        # Each user's streams at once are within the per-user cap: the leases are counted, none refused.
+        env = {"TALEWEAVER_AUTH_MODE": "multi", "TALEWEAVER_SECRET_KEYS": tests.support.TEST_SECRET_KEYS,
+               "TALEWEAVER_USER_STREAMS": str(-(-args.streams // args.users))}
         instances = [start_server(env, database) for _ in range(args.instances)]
         proxy = nginx.Nginx([server.port for server in instances]).start()
         try:

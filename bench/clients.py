@@ -255,6 +255,16 @@ class ServerProbe:
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.processes())
 
+    def written_bytes(self) -> int:
+        """Bytes the processes have written to disk (or to the page cache, to be written)."""
+        total = 0
+        for process in self.processes():
+            try:
+                total += process.io_counters().write_bytes
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
 
 def cpu_seconds(processes) -> float:
     """User plus system CPU time of the processes that still exist."""

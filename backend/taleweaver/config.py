@@ -46,6 +46,7 @@ def _size(name: str, default: int) -> int:
 
 def from_environment() -> dict:
     """The Flask config mapping built from TALEWEAVER_* environment variables."""
+    auth_mode = os.environ.get("TALEWEAVER_AUTH_MODE", "single").strip().lower()
     return {
         # None means "<instance folder>/taleweaver.db", resolved when the app is created.
         "DATABASE": os.environ.get("TALEWEAVER_DATABASE") or None,
@@ -54,7 +55,7 @@ def from_environment() -> dict:
         "DATABASE_URL": os.environ.get("TALEWEAVER_DATABASE_URL") or None,
         # PostgreSQL connections per worker process (requests hold one only while they query).
         "DATABASE_POOL_SIZE": _int("TALEWEAVER_DATABASE_POOL_SIZE", 10),
-        "AUTH_MODE": os.environ.get("TALEWEAVER_AUTH_MODE", "single").strip().lower(),
+        "AUTH_MODE": auth_mode,
         "CORS_ORIGINS": _list(
             "TALEWEAVER_CORS_ORIGINS", ["http://localhost:3000", "http://127.0.0.1:3000"]
         ),
@@ -73,6 +74,9 @@ def from_environment() -> dict:
         "STORAGE_QUOTA": _size("TALEWEAVER_STORAGE_QUOTA", 10**9),
         # What one story's undo steps may bring in before the oldest go.
         "HISTORY_BYTES": _size("TALEWEAVER_HISTORY_BYTES", 64 * 2**20),
+        # Story generations and proxied streams one user may run at once, counted by every worker
+        # and instance (0: no cap); the single local user keeps the server's whole capacity.
+        "USER_STREAMS": _int("TALEWEAVER_USER_STREAMS", 8 if auth_mode == "multi" else 0),
         "FRONTEND_DIST": os.environ.get("TALEWEAVER_FRONTEND_DIST") or None,
         "STATUS_CACHE_SECONDS": float(os.environ.get("TALEWEAVER_STATUS_CACHE_SECONDS", "5")),
         "MODELS_CACHE_SECONDS": float(os.environ.get("TALEWEAVER_MODELS_CACHE_SECONDS", "10")),

@@ -174,6 +174,33 @@ def test_lines_arrive_as_they_come_and_a_last_line_without_newline_is_kept(scrip
     assert list(answer.iter_lines(2)) == [b'{"a":1}\r', b'{"b":2}']
 
 
+def test_a_line_past_the_bound_without_a_break_stops_the_read_and_closes_the_connection(scripted):
+    sent = []
+
+    def unbroken(server, conn):
+        if server.read_request(conn) is None:
+            return
+        conn.sendall(SSE_HEAD + _chunk(b'data: {"n":1}\n\ndata: {"content": "'))
+        try:
+            for _ in range(640):  # 40 MiB more of the same line, unless the client hangs up first
+                conn.sendall(_chunk(b"x" * 65536))
+                sent.append(65536)
+        except OSError:
+            pass
+        server.client_closed.set()
+
+    server = scripted(unbroken)
+    answer = SocketTransport().send("POST", server.url + "/v1/chat/completions", json_body={},
+                                    stream=True, timeout=(2, 2))
+    received = []
+    with pytest.raises(transport.LineTooLong):
+        for line in answer.iter_lines(2):
+            received.append(line)
+    assert received == [b'data: {"n":1}']
+    assert server.client_closed.wait(10)
+    assert sum(sent) < 40 * 2**20  # the client hung up long before the line's 40 MiB
+
+
 @pytest.mark.parametrize("cut", [
     SSE_HEAD + _chunk(b'data: {"n":1}\n\n'),  # chunked, no last chunk
     b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\ndata: {\"n\":1}\n\n",  # shorter than its length

@@ -920,16 +920,6 @@ def test_a_cursor_a_little_ahead_of_the_persisted_text_waits_for_it(story_app, w
     assert events[-2][1]["taleweaver"]["status"] == "finished"
 
 
-@pytest.mark.parametrize("head, tail", [
-    ("", ""), ("", "Once upon"), ("Once upon", ""), ("Once up", "on a time"), ("Once upon ", "a time"),
-    ("Once upon", " a time"), ("Once\n", "\tupon"), ("word", "\u00a0next"), ("word\u2003", "next"),
-    ("  ", "  "), ("a", "b"), ("end.", "\n\nNew"),
-])
-def test_a_jobs_word_count_of_the_story_equals_counting_it_again(head, tail):
-    assert stories_store.word_count_joined(head, stories_store.word_count(head), tail) == \
-        stories_store.word_count(head + tail)
-
-
 def test_a_continuation_keeps_the_storys_word_count_right_as_it_is_written(web, monkeypatch):
     held = ScriptedService(pieces=["fox", "es ran", " far"], hold_at=2)
     monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: held)

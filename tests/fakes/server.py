@@ -112,9 +112,11 @@ FAULT_NAMES = (
     "large_reply",
     "no_model_loaded",
     "model_loading",
+    "unbroken_line",
 )
 
-_STREAM_FAULTS = ("stall_after_chunks", "die_after_chunks", "malformed_after_chunks")
+_STREAM_FAULTS = ("stall_after_chunks", "die_after_chunks", "malformed_after_chunks", "unbroken_line")
+_UNBROKEN_PIECE = 64 * 1024  # bytes per chunked-encoding piece of an unbroken line
 
 _MAX_RECORDED_REQUESTS = 5000
 _FIXED_CREATED = 1715367049  # "created" of fake OpenAI models
@@ -199,15 +201,28 @@ def _count_prompt_tokens(messages: Any) -> int:
     return max(total, 1)
 
 
+def _broken_off(malformed: bytes, text: Optional[str]) -> bytes:
+    """The kind's malformed line, or with `text` the start of a chunk whose content is that text,
+    broken off before its string ends (a line damaged on the way that carries the model's words)."""
+    if text is None:
+        return malformed
+    start = malformed[:malformed.rfind(b":") + 1]
+    return start + b" " + json.dumps(text).encode()[:-1] + (b"\n\n" if start.startswith(b"data:") else b"\n")
+
+
 class _Reply:
     """The text the fake model writes for one request, as pieces (one per token)."""
 
-    def __init__(self, text: Optional[str], large_bytes: Optional[int], limit: Optional[int]):
+    def __init__(self, text: Any, large_bytes: Optional[int], limit: Optional[int]):
         self.large_bytes = large_bytes
         if large_bytes is not None:
             self._text = None
             total = math.ceil(large_bytes / _LARGE_PIECE) if large_bytes > 0 else 0
             self._words = None
+        elif isinstance(text, list):  # the pieces exactly as given, one per chunk
+            self._words = list(text)
+            self._text = "".join(self._words)
+            total = len(self._words)
         else:
             self._text = text or ""
             self._words = _split_words(self._text)
@@ -562,8 +577,16 @@ class FakeLLMServer:
             out["error_code"] = ec
         elif name in ("die_after_chunks", "malformed_after_chunks"):
             out["chunks"] = num("chunks", integer=True)
+            if name == "malformed_after_chunks":
+                text = p.pop("text", None)
+                if text is not None and not isinstance(text, str):
+                    raise ValueError("fault malformed_after_chunks: text must be a string")
+                out["text"] = text
         elif name == "large_reply":
             out["bytes"] = num("bytes", integer=True)
+        elif name == "unbroken_line":
+            out["chunks"] = num("chunks", integer=True)
+            out["bytes"] = num("bytes", integer=True, minimum=1)
         elif name == "no_model_loaded":
             if self.kind == "chatgpt":
                 raise ValueError("no_model_loaded applies to ollama, lmstudio and openai_compatible only")
@@ -1079,6 +1102,7 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
         stall = fake._take_fault("stall_after_chunks")
         die = fake._take_fault("die_after_chunks")
         bad = fake._take_fault("malformed_after_chunks")
+        unbroken = fake._take_fault("unbroken_line")
         delay = fake.chunk_delay
 
         # Stats are updated *before* the bytes they describe are sent, so a client
@@ -1109,10 +1133,15 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
                     finish("streams_aborted")
                     self._abort_connection()
                     return
+                if unbroken is not None and n == unbroken["chunks"]:
+                    self._write_unbroken_line(_broken_off(malformed, "").rstrip(b"\n"), unbroken["bytes"])
+                    finish("streams_aborted")
+                    self._abort_connection()
+                    return
                 if stall is not None and n == stall["chunks"]:
                     self._pause(stall["seconds"])
                 if bad is not None and n == bad["chunks"]:
-                    self._write_chunk(malformed)
+                    self._write_chunk(_broken_off(malformed, bad["text"]))
                     bad = None
                 if ev is None:
                     break
@@ -1130,6 +1159,17 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
                 raise
         finally:
             finish("")
+
+    def _write_unbroken_line(self, start: bytes, size: int) -> None:
+        """unbroken_line: `size` bytes of a line that never ends (the start of a chunk, then a
+        string that goes on), in 64 KiB pieces; the client may hang up before the last."""
+        self._write_chunk(start)
+        sent = len(start)
+        piece = b"x" * _UNBROKEN_PIECE
+        while sent < size:
+            part = piece[:size - sent]
+            self._write_chunk(part)
+            sent += len(part)
 
     def _wait_for_model_load(self, model: str) -> float:
         """model_loading fault: a cold load delays the answer. Returns seconds waited."""

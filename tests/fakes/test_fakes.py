@@ -477,6 +477,39 @@ def test_large_reply_10mb_stream_and_nonstream(make):
     assert len(obj["message"]["content"].encode()) == size and obj["eval_count"] == size // 1024
 
 
+@pytest.mark.parametrize("kind", ["ollama", "openai_compatible"])
+def test_a_reply_given_as_pieces_is_sent_one_piece_a_chunk_with_lone_surrogates_escaped(make, kind):
+    pieces = ["Hi ", "\ud83d", "\ude00 ", "lone \ud800 here"]
+    srv = make(kind, reply=pieces)
+    r = requests.post(chat_url(srv), json=chat_body(srv, True), stream=True, timeout=T)
+    raw = r.content
+    assert b"\\ud83d" in raw and b"\\ude00 " in raw  # each half in a chunk of its own, escaped as JSON writes it
+    lines = [line[6:] if line.startswith(b"data: ") else line for line in raw.split(b"\n") if line.strip()]
+    texts = []
+    for line in lines:
+        if line == b"[DONE]":
+            continue
+        obj = json.loads(line)
+        texts.append(obj["message"]["content"] if kind == "ollama" else
+                     (obj["choices"][0]["delta"].get("content") or "") if obj["choices"] else "")
+    assert [t for t in texts if t] == pieces
+
+
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "openai_compatible"])
+def test_unbroken_line_sends_that_many_bytes_without_a_line_break_then_closes(make, kind):
+    srv = make(kind)
+    srv.set_fault("unbroken_line", chunks=2, bytes=3 * 1024 * 1024)
+    r = requests.post(chat_url(srv), json=chat_body(srv, True), stream=True, timeout=T)
+    body = b""
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        for piece in r.iter_content(65536):
+            body += piece
+    lines = body.split(b"\n")
+    assert len(lines[-1]) == 3 * 1024 * 1024 and lines[-1].endswith(b"xxxx")
+    assert len([line for line in lines[:-1] if line.strip()]) == 2
+    assert srv.stats["streams_aborted"] == 1
+
+
 def test_client_disconnect_counted(make):
     srv = make("lmstudio", chunk_delay=0.05)
     r = requests.post(chat_url(srv), json=chat_body(srv, True), stream=True, timeout=T)

@@ -192,6 +192,29 @@ def test_malformed_line_in_a_stream_is_reported_not_forwarded(server, fake_facto
     assert_still_serving(server, fake)
 
 
+SPLIT_AND_LONE = ["Hi ", "\ud83d", "\ude00 and ", "a lone \ud800 half", " and \udc00 one", " end"]
+
+
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt", "openai_compatible"])
+def test_a_surrogate_pair_split_across_chunks_and_lone_surrogates_arrive_as_valid_text(server, fake_factory, kind):
+    fake = active_fake(server, fake_factory, kind, reply=SPLIT_AND_LONE)
+    events = list(sse_events(chat(server, stream=True)))
+    assert events[-1] == "[DONE]" and not [e for e in events[:-1] if "error" in e]
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1] if e["choices"])
+    assert text == "Hi \U0001f600 and a lone \ufffd half and \ufffd one end"
+    assert_still_serving(server, fake)
+
+
+@pytest.mark.parametrize("kind", ["ollama", "lmstudio", "chatgpt", "openai_compatible"])
+def test_a_line_of_two_mebibytes_without_a_break_ends_the_stream_with_a_backend_error(server, fake_factory, kind):
+    fake = active_fake(server, fake_factory, kind, reply="one two three four five six")
+    fake.set_fault("unbroken_line", chunks=3, bytes=2 * 1024 * 1024, times=1)
+    text, error = stream_error(chat(server, stream=True))
+    assert error["code"] == "backend_error" and "without a line break" in error["message"]
+    assert "is kept" in error["message"] and text.startswith("one")
+    assert_still_serving(server, fake)
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_ten_megabyte_answer_arrives_whole(server, fake_factory, stream):
     size = 10 * 1024 * 1024
@@ -239,6 +262,7 @@ def test_faults_leave_no_threads_or_open_files_behind(server, fake_factory):
     faults = [
         ("die_after_chunks", {"chunks": 2}),
         ("malformed_after_chunks", {"chunks": 2}),
+        ("unbroken_line", {"chunks": 2, "bytes": 2 * 1024 * 1024}),
         ("stall_after_chunks", {"chunks": 2, "seconds": 2}),
         ("status", {"code": 500}),
         ("delay_headers", {"seconds": 2}),

@@ -1,6 +1,6 @@
 """How a generation ends, whoever ends it (its job, a Stop its job did not answer, a reader that
-found its job dead): in one transaction its outcome, its story's text and a new revision, and the
-story's oldest ended generations pruned."""
+found its job dead): in one transaction its outcome and whole text (its pieces then go), its
+story's text, a new revision and undo step, and the story's oldest ended generations pruned."""
 from __future__ import annotations
 
 import time
@@ -23,8 +23,9 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
         expect_owner: str | None = None, counted_tokens: int | None = None,
         first_token_at: float | None = None) -> bool:
     """End a running generation as `status` (finished, stopped, failed or interrupted), with the
-    final text and counts when the caller has them, else with what is persisted. False when it
-    had already ended (or, with expect_owner, belongs to another process)."""
+    final text, the story's text and counts when the caller has them, else with what is
+    persisted. False when it had already ended (or, with expect_owner, belongs to another
+    process)."""
     now = time.time()
     with db.write_transaction(conn):
         row = store.running_for_end(conn, generation_id)
@@ -34,21 +35,33 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
         # from this process's now, so the time is on the clock its start was measured by when it
         # ran here, even with the database's clock elsewhere.
         finished_at = now if status != "interrupted" else now - max(0.0, row["heartbeat_age"])
+        story_id = row["story_id"]
+        if text is None:
+            text, reasoning = store.full_text(conn, generation_id)
+        if content is None:
+            content = _story_text(conn, row, text)
         store.record_end(conn, generation_id, status, finished_at, finish_reason=finish_reason, usage=usage,
                          error=error, text=text, reasoning=reasoning, counted_tokens=counted_tokens,
                          first_token_at=first_token_at)
-        story_id = row["story_id"]
-        if content is not None:
-            stories_store.set_content(conn, story_id, content)
-        written = text if text is not None else store.full_text(conn, generation_id)[0]
-        changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], written)
-        if written:
+        store.forget_pieces(conn, generation_id)
+        stories_store.set_content(conn, story_id, content)
+        changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
+        if text:
             stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
-        if written or changed:
+        if text or changed:
             stories_store.bump_revision(conn, story_id, "generation")
             stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
         store.prune(conn, story_id, KEEP_ENDED_PER_STORY)
     return True
+
+
+def _story_text(conn, row, text: str) -> str:
+    """The story's text with the generation's persisted text: the text it continued (its first
+    prefix_length characters; of a generation recorded without one, what precedes the text its
+    job wrote into the story itself) and the generation's text."""
+    current = stories_store.content_of(conn, row["story_id"])
+    start = row["prefix_length"] if row["prefix_length"] is not None else len(current) - row["stored_length"]
+    return current[:start] + text
 
 
 def interrupt(conn, generation_id: int) -> bool:

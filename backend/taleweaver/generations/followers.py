@@ -122,34 +122,31 @@ def _from_memory(job, chunks: _Chunks, after: int, reasoning_after: int):
 
 
 def _from_database(app, generation_id: int, chunks: _Chunks, after: int, reasoning_after: int):
-    """The text past the offsets and then the outcome, as the database has them; a job found
-    dead is interrupted. A process that is stopping lets a generation that runs elsewhere go
-    (without an outcome: the reader re-attaches through another instance)."""
+    """The text past the offsets and then the outcome, as the database has them (a running
+    generation's new pieces, an ended one's whole text); a job found dead is interrupted. A
+    process that is stopping lets a generation that runs elsewhere go (without an outcome: the
+    reader re-attaches through another instance)."""
     last_sent = time.monotonic()
     last_liveness = 0.0
     stopping_since = None
+    cursor = _PiecesCursor(after, reasoning_after)
     while True:
         with db.borrowed(app) as conn:
-            row = store.tail(conn, generation_id, after, reasoning_after)
+            row = store.tail(conn, generation_id, cursor.text, cursor.reasoning)
             if row is not None and row["status"] == "running" and time.monotonic() - last_liveness >= 1.0:
                 last_liveness = time.monotonic()
                 if not registry.is_alive(row["owner"], row["heartbeat_age"], generation_id):
                     ending.interrupt(conn, generation_id)
                     continue
+            delta = cursor.read(conn, generation_id, row) if row is not None else {}
         if row is None:  # the story was deleted
-            yield chunks.outcome(after, None, "stopped", None, None)
+            yield chunks.outcome(cursor.text, None, "stopped", None, None)
             return
-        delta = {}
-        if row["n"] > after:
-            delta["content"] = row["tail"]
-        if row["r"] > reasoning_after:
-            delta["reasoning_content"] = row["rtail"]
         if delta:
-            after, reasoning_after = max(after, row["n"]), max(reasoning_after, row["r"])
-            yield chunks.text(after, delta)
+            yield chunks.text(cursor.text, delta)
             last_sent = time.monotonic()
         if row["status"] != "running":
-            yield chunks.outcome(after, row["finish_reason"], row["status"],
+            yield chunks.outcome(cursor.text, row["finish_reason"], row["status"],
                                  rows.public_error(rows.parse_json(row["error_json"])),
                                  rows.parse_json(row["usage_json"]))
             return
@@ -161,6 +158,46 @@ def _from_database(app, generation_id: int, chunks: _Chunks, after: int, reasoni
             yield None
             last_sent = time.monotonic()
         time.sleep(POLL_SECONDS)
+
+
+class _PiecesCursor:
+    """A follower's place in a generation as the database has it: in its row's text (an ended
+    generation's whole text), then in a running one's pieces, which it reads past the last one
+    it has seen."""
+
+    def __init__(self, text: int, reasoning: int):
+        self.text, self.reasoning = text, reasoning
+        self.seq = -1  # the last piece read
+
+    def read(self, conn, generation_id: int, row) -> dict:
+        """The delta past the cursor (content, reasoning_content), moving it on."""
+        content, thought = [], []
+        if row["n"] > self.text:
+            content.append(row["tail"])
+        if row["r"] > self.reasoning:
+            thought.append(row["rtail"])
+        base_text, base_reasoning = row["n"], row["r"]
+        self.text, self.reasoning = max(self.text, base_text), max(self.reasoning, base_reasoning)
+        if row["status"] == "running":
+            for piece in store.pieces_after(conn, generation_id, self.seq, self.text - base_text,
+                                            self.reasoning - base_reasoning):
+                self.seq = piece["seq"]
+                self.text = _take_past(piece["text"], base_text + piece["text_end"], self.text, content)
+                self.reasoning = _take_past(piece["reasoning"], base_reasoning + piece["reasoning_end"],
+                                            self.reasoning, thought)
+        delta = {}
+        if content:
+            delta["content"] = "".join(content)
+        if thought:
+            delta["reasoning_content"] = "".join(thought)
+        return delta
+
+
+def _take_past(piece: str, end: int, offset: int, into: list) -> int:
+    """The part of a piece (ending at `end`) past `offset` goes `into` the list; the offset reached."""
+    if end > offset and piece:
+        into.append(piece[max(0, len(piece) - (end - offset)):])
+    return max(offset, end)
 
 
 def text_length(generation_id: int, persisted: int) -> int:

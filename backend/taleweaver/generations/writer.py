@@ -1,8 +1,10 @@
-"""The process's one writer of running jobs: every FLUSH_SECONDS it persists the text (with a
+"""The process's one writer of running jobs: every FLUSH_SECONDS it persists the new text (with a
 heartbeat) of all the jobs of this process in one transaction, and tells a job that was stopped
 (maybe on another worker) or is gone; in between, a job's first text as soon as it arrives (the
 first words of 1,000 story generations started at once came 0.4 s sooner at the median,
-bench/burst.py --stories)."""
+bench/burst.py --stories). A job's new text is appended as a piece (store.append), so a round
+costs the size of what arrived, whatever the story's length; each job is written inside a
+savepoint of its own, so that a write that fails is that job's failure alone."""
 from __future__ import annotations
 
 import logging
@@ -13,43 +15,60 @@ import time
 from taleweaver.generations import registry
 from taleweaver.generations import store
 from taleweaver.storage import db
-from taleweaver.stories import store as stories_store
 
 log = logging.getLogger("taleweaver.generations")
 
 FLUSH_SECONDS = 0.25  # new text is written at most this long after it arrived
 HEARTBEAT_SECONDS = 0.5  # a job that has nothing new still says it is alive this often
 _BATCH = 500  # jobs whose states one query reads
+# One name for every job's savepoint (each is released before the next is made): one statement
+# text for the database's statement caches, not one per job.
+_SAVEPOINT = "generation_write"
 
 
-def _write(conn, job, now: float, stamp: str) -> bool:
-    """A job's part of the writer's transaction: its text so far when it grew, else the heartbeat
-    when one is due (only while it is still running here); the story was edited at `stamp`.
-    Whether it wrote."""
+def _write(conn, job, now: float) -> bool:
+    """A job's part of the writer's transaction: the text and reasoning that arrived since its
+    last write, as its next piece, else the heartbeat when one is due (only while it is still
+    running here). Whether it wrote; what it wrote is `job.pending` until the commit."""
     received = job.received
-    sizes = (received.text_length, received.reasoning_length)
-    if sizes == job.persisted and now - job.last_write < HEARTBEAT_SECONDS:
-        return False
-    if sizes == job.persisted:
+    items = (len(received.text), len(received.reasoning))  # what has arrived: whole pieces, never half of one
+    text_items, reasoning_items, pieces = job.written
+    if items == (text_items, reasoning_items):
+        if now - job.last_write < HEARTBEAT_SECONDS:
+            return False
         store.heartbeat(conn, job.generation_id, job.owner)
-    else:
-        text, reasoning = "".join(received.text), "".join(received.reasoning)
-        if store.write_text(conn, job.generation_id, job.owner, text, reasoning, received.first_token_at,
-                            received.counted_tokens):
-            stories_store.set_content(conn, job.story_id, job.prefix + text,
-                                      stories_store.word_count_joined(job.prefix, job.prefix_words, text), stamp)
-        sizes = (len(text), len(reasoning))
-    job.pending = sizes
+        job.pending = job.persisted, job.written
+        return True
+    text = "".join(received.text[text_items:items[0]])
+    reasoning = "".join(received.reasoning[reasoning_items:items[1]])
+    ends = (job.persisted[0] + len(text), job.persisted[1] + len(reasoning))
+    appended = store.append(conn, job.generation_id, job.owner, (pieces, text, reasoning, *ends),
+                            received.first_token_at, received.counted_tokens)
+    job.pending = (ends, (*items, pieces + 1)) if appended else (job.persisted, job.written)
     return True
+
+
+def _write_alone(conn, job, now: float) -> Exception | bool:
+    """_write inside a savepoint of the job's own: a failure is rolled back to it, and returned,
+    leaving the other jobs' writes of the transaction as they are."""
+    conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        wrote = _write(conn, job, now)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it is this job's failure alone
+        conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        return exc
+    conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+    return wrote
 
 
 def _persist(app, jobs: list) -> dict:
     """In one transaction: the new text (and the heartbeat) of the live jobs that need a write,
     and what the database says of each job: "running", "stop" (a stop was asked, maybe on another
-    worker) or "gone" (ended elsewhere: the story deleted, or taken for dead). One write lock and
-    one commit for all of this process's jobs, where one per job made the writes the bound."""
+    worker) or "gone" (ended elsewhere: the story deleted, or taken for dead); a job whose write
+    failed, the failure. One write lock and one commit for all of this process's jobs, where one
+    per job made the writes the bound."""
     now, states, written = time.monotonic(), {}, []
-    stamp = stories_store.now_stamp()  # one edit time for the transaction's stories (formatting it cost more than their UPDATEs)
     with db.borrowed(app) as conn:
         with db.write_transaction(conn):
             for start in range(0, len(jobs), _BATCH):
@@ -60,11 +79,13 @@ def _persist(app, jobs: list) -> dict:
                     if row is None or row["status"] != "running" or row["owner"] != job.owner:
                         states[job] = "gone"
                         continue
-                    states[job] = "stop" if row["stop_requested"] else "running"
-                    if _write(conn, job, now, stamp):
+                    outcome = _write_alone(conn, job, now)
+                    states[job] = outcome if isinstance(outcome, Exception) else (
+                        "stop" if row["stop_requested"] else "running")
+                    if outcome is True:
                         written.append(job)
     for job in written:
-        job.persisted, job.last_write = job.pending, now
+        (job.persisted, job.written), job.last_write = job.pending, now
         with job.changed:
             job.changed.notify_all()  # its followers, and only they, send the persisted text
     return states
@@ -112,7 +133,12 @@ class Writer(threading.Thread):
                 log.exception("could not persist %d running generation(s)", len(jobs))
                 continue
             for job, state in states.items():
-                if state != "running":
+                if isinstance(state, Exception):
+                    # Said once: the job ends now, and the writer leaves it alone from here on.
+                    log.error("generation %s: its new text could not be saved (%s); it ends as failed, "
+                              "the other generations go on", job.generation_id, type(state).__name__, exc_info=state)
+                    job.fail_unsaved(state)
+                elif state != "running":
                     job.decide(state)
 
 

@@ -3,6 +3,7 @@ the three timeouts it is sent with, the transport, and the turning of every fail
 LLMError that says what to do (failures.py) — once, here; the backends only translate."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -14,6 +15,15 @@ from taleweaver.llm.transport import Response
 from taleweaver.storage.crypto import redact
 
 log = logging.getLogger("taleweaver.llm")
+
+
+def _where_broken(line: bytes) -> str:
+    """Where a line stops being JSON, in words without its content."""
+    try:
+        json.loads(line)
+    except ValueError as exc:
+        return f"it stops being JSON at character {getattr(exc, 'pos', '?')}: {getattr(exc, 'msg', 'not UTF-8')}"
+    return "valid JSON, but not an object of the answer"
 
 
 class BackendClient:
@@ -122,11 +132,22 @@ class BackendClient:
                 hint="The backend may have crashed or run out of memory; check it and try again.",
                 step="generate",
             ) from None
+        except transport.LineTooLong:
+            log.warning("%s sent more than %d bytes without a line break; its answer was cut there",
+                        self.label, transport.MAX_LINE_BYTES)
+            raise BackendError(
+                f"{self.label} at {self.base_url} sent more than {transport.MAX_LINE_BYTES // 2**20} MiB of its "
+                "answer without a line break, which no chunk of a streamed answer needs; Taleweaver stopped "
+                "reading it there (the text that arrived before it is kept).",
+                hint=f"Try again. If it keeps happening, check that the URL points at a {self.label} server, "
+                "and update the server.",
+                step="generate",
+            ) from None
 
     def malformed(self, line: bytes) -> BackendError:
-        """The error for a piece of a streamed answer that is not JSON (logged, redacted)."""
-        log.warning("%s sent a line that is not JSON: %r", self.label,
-                    self.redact(line[:200].decode("utf-8", "replace")))
+        """The error for a piece of a streamed answer that is not JSON. The log says where it
+        stops being JSON, never what it holds (the model's words, the user's story)."""
+        log.warning("%s sent a line of %d bytes that is not JSON (%s)", self.label, len(line), _where_broken(line))
         return BackendError(
             f"{self.label} at {self.base_url} sent part of its answer in a form Taleweaver cannot read "
             "(not JSON); the text that arrived before it is kept.",

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Protocol
 
 import urllib3
 import urllib3.exceptions
-from geventhttpclient.response import HTTPParseError, HTTPSocketPoolResponse
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketPoolResponse
 
 
 class TransportError(Exception):
@@ -68,6 +68,15 @@ class TlsFailed(TransportError):
 
 class TransportFailure(TransportError):
     """Any other failure of the HTTP client (TLS, malformed answer, ...)."""
+
+
+# The longest line of a streamed answer a transport holds while it waits for the line's end: an
+# OpenAI chunk or an Ollama object is a few hundred bytes (a long tool call, some kilobytes).
+MAX_LINE_BYTES = 1024 * 1024
+
+
+class LineTooLong(TransportError):
+    """A streamed answer sent more than MAX_LINE_BYTES without a line break; the answer is cut there."""
 
 
 class ProxyFailed(TransportError):
@@ -134,8 +143,9 @@ def _set_socket_timeout(raw, seconds: float) -> None:
 
 def _iter_lines(raw, idle_timeout: float, dropped: tuple[type[BaseException], ...]) -> Iterator[bytes]:
     """Non-empty lines of a streamed body as they arrive; after the first bytes the read
-    timeout becomes the idle timeout."""
-    buffer = b""
+    timeout becomes the idle timeout. What waits for its line's end is looked at once (never
+    searched again, never copied as it grows) and bounded by MAX_LINE_BYTES."""
+    buffer = bytearray()
     first = True
     try:
         while True:
@@ -145,10 +155,14 @@ def _iter_lines(raw, idle_timeout: float, dropped: tuple[type[BaseException], ..
             if first:
                 _set_socket_timeout(raw, idle_timeout)
                 first = False
-            buffer += data
-            if b"\n" not in data:
+            end = data.rfind(b"\n")
+            if end < 0:
+                buffer += data
+                if len(buffer) > MAX_LINE_BYTES:
+                    raise LineTooLong(f"a line longer than {MAX_LINE_BYTES} bytes")
                 continue
-            *lines, buffer = buffer.split(b"\n")
+            lines = (bytes(buffer) + data[:end]).split(b"\n") if buffer else data[:end].split(b"\n")
+            buffer[:] = data[end + 1:]
             for line in lines:
                 if line.strip():
                     yield line
@@ -157,7 +171,7 @@ def _iter_lines(raw, idle_timeout: float, dropped: tuple[type[BaseException], ..
     except dropped:
         raise ConnectionDropped("closed in the middle of the answer") from None
     if buffer.strip():
-        yield buffer
+        yield bytes(buffer)
 
 
 class _Body:
@@ -241,6 +255,33 @@ class AbortableAnswer(HTTPSocketPoolResponse):
         with _handing_back:
             _shut_down(self._sock)
 
+    def bounded_line(self, limit: int) -> bytes:
+        """The body's next line with its b"\\n" (the rest of the body at its end; b"" after
+        it). geventhttpclient's readline() searches its whole buffer again after every read and
+        has no bound, so a line of 40 MB without a break took the worker to 375 MB, slowly:
+        this searches each byte once and stops at `limit` bytes (LineTooLong)."""
+        searched = 0
+        while True:
+            end = self._body_buffer.find(b"\n", searched)
+            if end >= 0:
+                line = bytes(self._body_buffer[:end + 1])
+                del self._body_buffer[:end + 1]
+                return line
+            searched = len(self._body_buffer)
+            if searched > limit:
+                raise LineTooLong(f"a line longer than {limit} bytes")
+            if self.message_complete:
+                line = bytes(self._body_buffer)
+                del self._body_buffer[:]
+                return line
+            if self._sock is None:
+                raise HTTPConnectionClosed("connection closed.")
+            try:
+                self.feed(self._sock.recv(self.block_size))
+            except BaseException:
+                self.release()
+                raise
+
 
 class SocketResponse(_Body):
     """An answer parsed by geventhttpclient; closing it gives a fully read socket back for the
@@ -283,7 +324,7 @@ class SocketResponse(_Body):
         first = True
         try:
             while True:
-                line = raw.readline(b"\n")
+                line = raw.bounded_line(MAX_LINE_BYTES)
                 if not line:
                     break
                 if first:
@@ -293,9 +334,6 @@ class SocketResponse(_Body):
                         sock.settimeout(idle_timeout)
                 if line.strip():
                     yield line[:-1] if line.endswith(b"\n") else line
-            rest = raw.read()
-            if rest.strip():
-                yield rest
         except socket.timeout:
             raise ReadTimedOut(before_first_byte=first) from None
         except ssl.SSLError:

@@ -16,6 +16,9 @@ from taleweaver.stories import history, passages, sizes
 # hour for at most KEEP_HOURLY such hours.
 KEEP_RECENT = 50
 KEEP_HOURLY = 200
+# The longest text a story keeps, in characters: a save and a generation stop there (so every
+# story can be saved, backed up and imported again).
+MAX_CONTENT = 500_000
 
 SUMMARY_COLUMNS = (
     "id, title, premise, genre, length, word_count, revision, created_at, updated_at, "
@@ -31,15 +34,6 @@ def now_stamp() -> str:
 
 def word_count(text: str) -> int:
     return len(text.split())
-
-
-def word_count_joined(head: str, head_words: int, tail: str) -> int:
-    """word_count(head + tail), given head's count: a generation's job counts the story it
-    continues once, not again at every write (on a long story that recount was most of a write)."""
-    words = head_words + word_count(tail)
-    if head and tail and not head[-1].isspace() and not tail[0].isspace():
-        words -= 1  # the word that runs across the join counts once
-    return words
 
 
 def title_from(premise: str, content: str) -> str:
@@ -205,14 +199,27 @@ def running_generation(conn, story_id: int) -> int | None:
     return row["id"] if row else None
 
 
-def live_text(conn, story_id: int, generation_id: int):
-    """The story's text, word count and the running generation's text length, read in one
-    statement (one snapshot) while the job goes on writing."""
-    return conn.execute(
-        """SELECT s.content, s.word_count, length(g.text) AS text_length
+def live_text(conn, story_id: int, generation_id: int) -> dict | None:
+    """The story's text with its running generation's text so far, its word count and the
+    generation's text length, as one consistent view while the job goes on writing: the story's
+    row does not change while the generation runs (its text is the generation's prefix), and its
+    pieces only grow until the generation ends, which writes the whole text into the story and
+    deletes them in one transaction (so pieces read after it are none, and the view is the
+    prefix with a text length of 0 — a follower from there gets all of it)."""
+    row = conn.execute(
+        """SELECT s.content, g.status, g.prefix_length, g.text
            FROM stories s JOIN generations g ON g.story_id = s.id WHERE s.id = ? AND g.id = ?""",
         (story_id, generation_id),
     ).fetchone()
+    if row is None:
+        return None
+    content, generated = row["content"], row["text"]
+    if row["status"] == "running":
+        start = row["prefix_length"] if row["prefix_length"] is not None else len(content) - len(generated)
+        generated += "".join(piece["text"] for piece in conn.execute(
+            "SELECT text FROM generation_pieces WHERE generation_id = ? ORDER BY seq", (generation_id,)))
+        content = content[:start] + generated
+    return {"content": content, "word_count": word_count(content), "text_length": len(generated)}
 
 
 # -- titles ------------------------------------------------------------------------------------

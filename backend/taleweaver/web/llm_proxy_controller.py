@@ -1,6 +1,7 @@
 """/proxy/llm/v1: an OpenAI-compatible API in front of the user's active LLM backend."""
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -9,6 +10,7 @@ from taleweaver.storage import db
 from taleweaver.web import generations_controller
 from taleweaver.llm import cache as llm_cache
 from taleweaver.settings import llm_service
+from taleweaver.generations import leases
 from taleweaver.generations import streams
 from taleweaver.web.auth import current_user_id
 from taleweaver.web.request_body import json_object
@@ -16,6 +18,7 @@ from taleweaver.errors import ApiError
 from taleweaver.llm.openai_wire import RawCompletion
 from taleweaver.llm.errors import LLMError
 from taleweaver.llm.stream import Stream
+from taleweaver.llm.surrogates import ChunkRepair
 from taleweaver.web import completion_requests, sse
 
 bp = Blueprint("llm_proxy", __name__)
@@ -82,13 +85,19 @@ STOPPING_HINT = "Send the request again in a moment: the server, or another inst
 
 def _sse_stream(chunks: Stream):
     """SSE events for the service's chunks, forwarded one by one as they arrive (a stopping
-    worker may cut them: generations/streams.py). When the browser goes away the stream is
-    aborted, so that the backend stops generating."""
+    worker may cut them: generations/streams.py), as valid Unicode (llm/surrogates.py: a chunk
+    is looked at only when its bytes hold a surrogate's escape). When the browser goes away the
+    stream is aborted, so that the backend stops generating."""
     event = sse.data
+    repair = ChunkRepair()
     try:
         with streams.streaming(cut=True):
             for chunk in chunks:
+                if repair.needed(chunk):
+                    yield from map(event, repair.feed(chunk))
+                    continue
                 yield event(chunk)
+            yield from map(event, repair.flush())
     except GeneratorExit:
         chunks.abort()
         raise
@@ -97,6 +106,7 @@ def _sse_stream(chunks: Stream):
         yield sse.error(STOPPING_MESSAGE, "server_error", "server_stopping", STOPPING_HINT)
     except LLMError as exc:
         log.warning("stream from the LLM backend failed: %s", exc.message)
+        yield from map(event, repair.flush())
         yield sse.error(exc.message, exc.openai_type, exc.code, exc.hint)
     except Exception:  # noqa: BLE001 - the client must always see the stream end cleanly
         log.exception("stream relay failed")
@@ -148,15 +158,26 @@ def _headers(active, payload: dict) -> dict:
 def _relayed(call, payload: dict, headers: dict) -> Response:
     """The backend's answer to `call(payload, stream)`: whole, or as SSE relayed as it arrives."""
     stream = payload.get("stream") is True
+    app = current_app._get_current_object()
+    # Within the user's cap of streams (generations/leases.py: 429 beyond it in multi-user mode),
+    # which the stream's lease counts against until its response closes.
+    lease = leases.take_alone(app, db.get_db(), current_user_id(), "stream") if stream else None
     db.release_db()  # a model may take minutes to answer; the connection serves other requests meanwhile
-    result = call(payload, stream=stream)
+    try:
+        result = call(payload, stream=stream)
+    except BaseException:
+        leases.give_back(app, lease)
+        raise
     if not stream:
         if isinstance(result, RawCompletion):
             return Response(result.body, mimetype="application/json", headers=headers)
         response = jsonify(result)
         response.headers.update(headers)
         return response
-    return sse.response(_sse_stream(Stream.of(result)), headers)
+    response = sse.response(_sse_stream(Stream.of(result)), headers)
+    if lease is not None:
+        response.call_on_close(functools.partial(leases.give_back, app, lease))
+    return response
 
 
 def init_app(app) -> None:

@@ -16,7 +16,7 @@ from taleweaver.web.auth import current_user_id
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 MAX_TITLE = 200
 MAX_PREMISE = 20_000
-MAX_CONTENT = 500_000
+MAX_CONTENT = stories_store.MAX_CONTENT
 MAX_LABEL = 100
 MAX_SETTINGS = 20_000  # characters of the settings object as JSON
 MAX_MEMORY = 20_000  # memory and author's note, each
