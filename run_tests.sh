@@ -12,51 +12,45 @@ PY="$PWD/.venv/bin/python"
 
 with_postgres() { "$PY" -m tests.postgres_cluster -- "$@"; }
 
-# A PostgreSQL pass runs beside its SQLite pass, its output kept in a file and shown after it.
-beside_start() {
-  BESIDE_LOG=$(mktemp)
-  (with_postgres sh -c ". scripts/loopback_only.sh; $1" "$PY" >"$BESIDE_LOG" 2>&1) &
-  BESIDE_PID=$!
-}
-beside_finish() {  # waits for it, shows its output under the heading $1; its exit status
+# Two lanes run side by side, each stopping at its first failing suite: the SQLite lane (backend,
+# frontend checks, whole-system and browser tests) in the foreground, and the PostgreSQL lane
+# (backend, then whole-system tests, each on a throwaway cluster, in its own loopback network
+# namespace so their servers' ports cannot meet), its output kept in a file and shown after.
+# Without a barrier between the backend and the whole-system suites, neither lane waits for the
+# other's slower half: the PostgreSQL backend pass (mostly waiting on the database server) used to
+# hold back the SQLite whole-system pass by about two minutes.
+PG_LOG=$(mktemp)
+(
+  with_postgres sh -c '. scripts/loopback_only.sh; cd backend && loopback_only "$0" -m pytest tests/ -q --tb=short -p no:cacheprovider' "$PY" \
+    && echo "==> whole-system tests on PostgreSQL (three instances behind nginx among them)" \
+    && with_postgres sh -c '. scripts/loopback_only.sh; loopback_only "$0" -m pytest tests/system -v --tb=short -p no:cacheprovider' "$PY"
+) >"$PG_LOG" 2>&1 &
+PG_PID=$!
+pg_lane() {  # waits for the PostgreSQL lane, shows its output; its exit status
   local status=0
-  wait "$BESIDE_PID" || status=$?
-  echo "==> $1"
-  cat "$BESIDE_LOG"; rm -f "$BESIDE_LOG"
+  wait "$PG_PID" || status=$?
+  echo "==> the PostgreSQL lane: backend tests, then whole-system tests"
+  cat "$PG_LOG"; rm -f "$PG_LOG"
   return "$status"
 }
 
 # The backend's layers (backend/.importlinter): a lower layer never imports a higher one, and no
 # module imports another in a cycle. Breaking either fails here, before any suite runs.
-echo "==> backend layers contract (lint-imports)"
-(cd backend && "$PWD/../.venv/bin/lint-imports" --no-cache) || exit 1
+sqlite_lane() {
+  echo "==> backend layers contract (lint-imports)"
+  (cd backend && "$PWD/../.venv/bin/lint-imports" --no-cache) || return 1
+  echo "==> backend tests (SQLite)"
+  (cd backend && loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider) || return 1
+  if [ -f frontend/package.json ]; then
+    echo "==> frontend checks and tests"
+    (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent) || return 1
+  fi
+  echo "==> whole-system and browser tests (SQLite)"
+  loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider
+}
 
-# The backend suite's PostgreSQL pass mostly waits on the database server, so running it beside
-# the SQLite pass keeps the whole run within its time budget on two cores.
-echo "==> backend tests (SQLite, and PostgreSQL alongside: its log is shown after)"
-beside_start 'cd backend && loopback_only "$0" -m pytest tests/ -q --tb=short -p no:cacheprovider'
-backend_status=0
-(cd backend && loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider) || backend_status=$?
-
-# The frontend checks run while the PostgreSQL pass finishes (it outlasts the SQLite pass).
-frontend_status=0
-if [ -f frontend/package.json ]; then
-  echo "==> frontend checks and tests"
-  (cd frontend && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint && npm test --silent) || frontend_status=$?
-fi
-
+sqlite_status=0
+sqlite_lane || sqlite_status=$?
 pg_status=0
-beside_finish "backend tests on PostgreSQL" || pg_status=$?
-[ "$backend_status" = 0 ] && [ "$pg_status" = 0 ] && [ "$frontend_status" = 0 ] || exit 1
-
-# The whole-system tests' PostgreSQL pass runs beside the SQLite pass too, each in its own
-# loopback network namespace (their servers' ports cannot meet): one after the other they took
-# 512 s of a 15-minute budget here, side by side 340-358 s.
-echo "==> whole-system and browser tests (SQLite, and on PostgreSQL alongside: its log is shown after)"
-beside_start 'loopback_only "$0" -m pytest tests/system -v --tb=short -p no:cacheprovider'
-system_status=0
-loopback_only "$PY" -m pytest tests/ -v --tb=short -p no:cacheprovider || system_status=$?
-
-system_pg_status=0
-beside_finish "whole-system tests on PostgreSQL (three instances behind nginx among them)" || system_pg_status=$?
-[ "$system_status" = 0 ] && [ "$system_pg_status" = 0 ] || exit 1
+pg_lane || pg_status=$?
+[ "$sqlite_status" = 0 ] && [ "$pg_status" = 0 ] || exit 1
