@@ -351,7 +351,10 @@ def test_killing_the_instance_that_runs_a_generation_ends_it_as_interrupted_ever
 
     kill_whole_server(victim)
     started.close()
-    persisted, owner = victim.query("SELECT text, owner FROM generations WHERE id = ?", (generation_id,))[0]
+    text, owner = victim.query("SELECT text, owner FROM generations WHERE id = ?", (generation_id,))[0]
+    # A running generation's text is its appended pieces (migration 009); the column holds it once it ends.
+    persisted = text + "".join(piece for (piece,) in victim.query(
+        "SELECT text FROM generation_pieces WHERE generation_id = ? ORDER BY seq", (generation_id,)))
     assert owner.partition(":")[0].split("~")[0] == (victim.hostname or socket.gethostname())
     # The tab whose stream the kill cut reconnects through nginx from its last event.
     resumed = Follower(public(proxy, "GET", f"/proxy/llm/v1/generations/{generation_id}/events?after={event_id}",
