@@ -63,11 +63,11 @@ def logprob_fields(wanted: logprobs.Asked) -> dict:
 
 def version_gives_logprobs(version) -> bool | None:
     """Whether an Ollama of this version (/api/version) gives log-probabilities: first in
-    v0.12.11 (commit 59241c5b); None when the version cannot be read."""
+    v0.12.11 (commit 59241c5b); None when the version does not tell (unreadable, or 0.0.0, which
+    a build from source reports whatever its age)."""
     numbers = re.match(r"v?(\d+)\.(\d+)\.(\d+)", version) if isinstance(version, str) else None
-    if numbers is None:
-        return None
-    return tuple(int(n) for n in numbers.groups()) >= LOGPROBS_SINCE
+    release = tuple(int(n) for n in numbers.groups()) if numbers else (0, 0, 0)
+    return None if release == (0, 0, 0) else release >= LOGPROBS_SINCE
 
 
 def completion_answer(answer: dict, model: str) -> dict:
