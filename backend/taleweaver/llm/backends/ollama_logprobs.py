@@ -16,6 +16,12 @@ _gives: TTLCache = TTLCache(maxsize=256, ttl=600.0)
 _gives_lock = threading.Lock()
 
 
+def forget() -> None:
+    """Ask every Ollama's version afresh."""
+    with _gives_lock:
+        _gives.clear()
+
+
 def wanted(service, payload: dict, api: str) -> logprobs.Asked | None:
     """The log-probabilities the request asks for (None: none); LogprobsUnavailable when the
     server's version (/api/version) is older than 0.12.11."""
