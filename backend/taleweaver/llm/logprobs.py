@@ -11,6 +11,7 @@ holds both; `entries_of` reads them all. `Shaper` writes chat's shape or the leg
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -179,36 +180,59 @@ class Shaper:
         return chunk
 
 
+# Servers whose answers hold OpenAI's own shapes with as many alternatives as asked (OpenAI, vLLM):
+# forwarded as sent, looked at only for whether they came (parsing and writing each streamed chunk
+# again cost 40 us of CPU a chunk, measured in bench/logprobs.py).
+AS_SENT = ("openai", "vllm")
+_CARRIES = re.compile(rb'"logprobs"\s*:\s*[\[{]')
+
+
 def _parsed(chunk: bytes | Mapping) -> Mapping:
     return chunk if isinstance(chunk, Mapping) else json.loads(chunk)
 
 
-def shaped_answer(answer: Mapping, wanted: Asked, missing: dict) -> dict:
-    """A whole chat or text completion with its log-probabilities in OpenAI's shape; when none
-    came, the `missing` warning under `taleweaver.warning`."""
+def _carries(answer) -> bool:
+    """Whether a chunk or answer as sent (its JSON, or parsed) holds log-probabilities."""
+    if isinstance(answer, (bytes, bytearray)):
+        return bool(_CARRIES.search(answer))
+    return any(isinstance(choice, Mapping) and choice.get("logprobs") for choice in answer.get("choices") or [])
+
+
+def shaped_answer(answer: Mapping, wanted: Asked, missing: dict, as_sent: bool = False):
+    """A whole chat or text completion with its log-probabilities in OpenAI's shape (`as_sent`:
+    they are already, and the answer is returned as it came); when none came, the `missing`
+    warning under `taleweaver.warning`."""
+    if as_sent and _carries(getattr(answer, "body", answer)):
+        return answer
     shaper = Shaper(wanted)
-    result = shaper.reshape(dict(answer))
+    result = dict(answer) if as_sent else shaper.reshape(dict(answer))
     if not shaper.seen:
         result["taleweaver"] = {"warning": missing}
     return result
 
 
-def shaped_chunks(chunks: Iterable, wanted: Asked, missing: dict) -> Iterator[dict]:
-    """Streamed chunks with their log-probabilities in OpenAI's shape; when none came, one more
-    chunk at the end, without choices, that carries the `missing` warning."""
+def shaped_chunks(chunks: Iterable, wanted: Asked, missing: dict, as_sent: bool = False) -> Iterator:
+    """Streamed chunks with their log-probabilities in OpenAI's shape (`as_sent`: they are already,
+    and each chunk passes as it came); when none came, one more chunk at the end, without choices,
+    that carries the `missing` warning."""
     shaper = Shaper(wanted)
-    last: Mapping = {}
+    seen, last = False, None
     try:
         for chunk in chunks:
-            last = shaper.reshape(dict(_parsed(chunk)))
+            if as_sent:
+                seen = seen or _carries(chunk)
+                last = chunk
+            else:
+                last = shaper.reshape(dict(_parsed(chunk)))
             yield last
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-    if not shaper.seen:
-        yield {"id": last.get("id"), "object": last.get("object"), "created": last.get("created"),
-               "model": last.get("model"), "choices": [], "taleweaver": {"warning": missing}}
+    if not (seen or shaper.seen):
+        head = _parsed(last) if last is not None else {}
+        yield {"id": head.get("id"), "object": head.get("object"), "created": head.get("created"),
+               "model": head.get("model"), "choices": [], "taleweaver": {"warning": missing}}
 
 
 def token_stream(chunks: Iterable, api: str) -> Iterator[tuple[str, list[dict]]]:

@@ -111,17 +111,20 @@ class OpenAIWireService(LLMService):
         for name in self.unsupported_fields:
             body.pop(name, None)
         wanted = logprobs.asked(payload, "chat" if what == "chat" else "completion")
+        server = self.logprobs_server() if wanted else None
         if wanted:
-            logprobs.request_body(body, wanted, self.logprobs_server())
+            logprobs.request_body(body, wanted, server)
         body["model"] = self.resolve_model(payload)
         body["stream"] = bool(stream)
         response = self.request("POST", path, json_body=body, stream=stream)
         answer = self._answer(response, stream, what)
         if not wanted:
             return answer
+        as_sent = server in logprobs.AS_SENT
         if not stream:
-            return logprobs.shaped_answer(answer, wanted, self.logprobs_missing())
-        return Stream(logprobs.shaped_chunks(answer.chunks, wanted, self.logprobs_missing()), response.abort)
+            return logprobs.shaped_answer(answer, wanted, self.logprobs_missing(), as_sent)
+        return Stream(logprobs.shaped_chunks(answer.chunks, wanted, self.logprobs_missing(), as_sent),
+                      response.abort)
 
     def _answer(self, response, stream: bool, what: str):
         if not stream:
