@@ -204,8 +204,8 @@ class OllamaService(LLMService):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": answer.get("model", model),
-                "choices": [{"index": 0, "message": reply, "logprobs": answer.get("logprobs"),
-                             "finish_reason": ollama_wire.finish_reason(answer)}],
+                "choices": [{"index": 0, "message": reply, "finish_reason": ollama_wire.finish_reason(answer),
+                             **({"logprobs": answer["logprobs"]} if answer.get("logprobs") else {})}],
                 "usage": ollama_wire.usage(answer),
             }
         return Stream(self._translate_stream(response, model, include_usage), response.abort)
