@@ -4,10 +4,12 @@ that form in OpenAI's shape for the API asked (/work/notes/wire-formats.md has e
 The normalized form of one generated token (a "token entry") is OpenAI's chat item without
 llama.cpp's `id`: `{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}`,
 the alternatives most likely first and no more than were asked for. Backends send it as chat's
-`{"content": [...]}` (OpenAI, llama.cpp on both APIs, vLLM chat, Ollama's `/v1`), as Ollama's
-native list of the same items, as the legacy completion shape (`tokens`, `token_logprobs`,
+`{"content": [...]}` (OpenAI, llama.cpp on both APIs, vLLM chat), as Ollama's native list of the
+same items (/api/chat, /api/generate), as the legacy completion shape (`tokens`, `token_logprobs`,
 `top_logprobs` dicts, `text_offset`: OpenAI and vLLM completions) or as KoboldCpp's dict that
-holds both; `entries_of` reads them all. `Shaper` writes chat's shape or the legacy one."""
+holds both; `entries_of` reads them all. `Shaper` writes chat's shape or the legacy one;
+`shaped_answer` and `shaped_chunks` apply it to a service's answer (OpenAI's and vLLM's pass as
+sent), and `token_stream` gives a stream's (text, entries) per chunk."""
 from __future__ import annotations
 
 import json
