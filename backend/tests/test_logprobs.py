@@ -245,3 +245,15 @@ def test_token_stream_gives_text_and_entries_in_one_form_whatever_the_backend(na
     assert [entry["token"] for entry in entries] == [REPLY.split(" ")[0]] + [" " + w for w in REPLY.split(" ")[1:]]
     assert all(set(entry) == ENTRY_KEYS and entry["bytes"] == list(entry["token"].encode()) for entry in entries)
     assert all(1 <= len(entry["top_logprobs"]) <= 3 for entry in entries)
+
+
+def test_a_probability_of_zero_from_llama_cpp_is_openais_floor_not_flt_lowest():
+    """llama.cpp writes log(0) as -3.4028235e38 (FLT_LOWEST); OpenAI's floor is -9999.0."""
+    sent = {"content": [{"id": 7, "token": " a", "bytes": [32, 97], "logprob": -3.4028235e38,
+                         "top_logprobs": [{"id": 9, "token": " b", "bytes": [32, 98], "logprob": -0.1},
+                                          {"id": 7, "token": " a", "bytes": [32, 97], "logprob": -3.4028235e38}]}]}
+
+    shaped = logprobs.Shaper(logprobs.Asked("chat", 2)).shaped(sent)
+
+    assert shaped["content"] == [{"token": " a", "logprob": -9999.0, "bytes": [32, 97], "top_logprobs": [
+        {"token": " b", "logprob": -0.1, "bytes": [32, 98]}, {"token": " a", "logprob": -9999.0, "bytes": [32, 97]}]}]
