@@ -111,3 +111,21 @@ def test_a_backend_without_logprobs_gets_the_clear_message(kind, options, backen
         assert refused.code == "logprobs_unavailable"
         assert f"Log-probabilities are not available from {backend_name} (" in refused.message
     assert not [r for r in fake.requests if r["method"] == "POST"]  # nothing was generated
+
+
+def test_the_openai_client_reads_an_answer_that_came_without_them_and_its_warning(server, fake_factory):
+    """An Ollama built from source says 0.0.0 whatever its age; this one drops the fields."""
+    fake = fake_factory("ollama", reply=REPLY, version="0.0.0")
+    configure_fake(server, fake, default_model=fake.models[0])
+    client = openai_client(server)
+    messages = [{"role": "user", "content": "Hi"}]
+
+    whole = client.chat.completions.create(model=fake.models[0], messages=messages, logprobs=True, top_logprobs=5)
+    chunks = list(client.chat.completions.create(model=fake.models[0], messages=messages, logprobs=True,
+                                                 top_logprobs=5, stream=True))
+
+    assert whole.choices[0].message.content == REPLY and whole.choices[0].logprobs is None
+    assert "".join(c.delta.content or "" for chunk in chunks for c in chunk.choices) == REPLY
+    for warning in (whole.model_extra["taleweaver"]["warning"], chunks[-1].model_extra["taleweaver"]["warning"]):
+        assert warning["code"] == "logprobs_unavailable" and "Ollama 0.12.11 or newer" in warning["message"]
+    assert chunks[-1].choices == []
