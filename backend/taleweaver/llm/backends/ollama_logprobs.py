@@ -36,7 +36,7 @@ def wanted(service, payload: dict, api: str) -> logprobs.Asked | None:
         with _gives_lock:
             _gives[service.base_url] = known
     if known[0] is False:
-        raise logprobs.unavailable(f"Ollama {known[1]}", "they came in Ollama 0.12.11: update Ollama")
+        raise logprobs.unavailable(f"Ollama {str(known[1])[:40]}", "they came in Ollama 0.12.11: update Ollama")
     return asked
 
 
