@@ -23,6 +23,7 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from clients import KeepAlive, interleaved_round_trips, summary  # noqa: E402
 from run import start_server  # noqa: E402
 from tests.support import prose  # noqa: E402
+import versions  # noqa: E402
 
 # backend -> (arguments of `python -m tests.fakes`, backend type, chat model, completion model)
 BACKENDS = {
@@ -110,19 +112,57 @@ def round_trips(backend: str, ports: dict, models: tuple, settings: dict) -> dic
     return _with_added({arm: summary(values) for arm, values in times.items()})
 
 
-def streams(backend: str, ports: dict, models: tuple, settings: dict) -> dict:
-    """Time to each stream's last line, the arms interleaved in rotating order."""
-    names, clients = list(ARMS), _clients(ports)
-    times: dict[str, list[float]] = {arm: [] for arm in names}
+def stream_times(arms: dict, settings: dict) -> dict[str, list[float]]:
+    """Time (ms) to the last line of each arm's stream, `(client, path, body)`, after a warm-up,
+    one of every arm a round in an order that rotates each round."""
+    names = list(arms)
+    times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(settings["latency_warmup"] + settings["latency_requests"]):
-        for arm in names[i % len(names):] + names[: i % len(names)]:
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            client, path, payload = arms[name]
             started = time.perf_counter_ns()
-            lines = list(clients[arm].stream(*request(backend, arm, models, GENERATED, True)))
+            lines = list(client.stream(path, payload))
             if i >= settings["latency_warmup"]:
-                times[arm].append((lines[-1][0] - started) / 1e6)
+                times[name].append((lines[-1][0] - started) / 1e6)
+    return times
+
+
+def streams(backend: str, ports: dict, models: tuple, settings: dict) -> dict:
+    clients = _clients(ports)
+    times = stream_times({arm: (clients[arm], *request(backend, arm, models, GENERATED, True)) for arm in ARMS},
+                         settings)
     for client in clients.values():
         client.close()
     return _with_added({arm: summary(values) for arm, values in times.items()})
+
+
+def relay_before_after(backend: str, before: Path, settings: dict) -> dict:
+    """Requests without log-probabilities, relayed by this tree's server and by one of where this
+    branch left main, in front of the same fake: chat and completion round trips, and chat
+    streams, interleaved (ms)."""
+    arguments, backend_type, chat_model, completion_model = BACKENDS[backend]
+    with Fake(arguments) as fake:
+        servers = {"after": start_server(), "before": start_server(before)}
+        try:
+            for server in servers.values():
+                server.configure(backend_type, {"url": fake.url} if backend_type == "ollama" else {"base_url": fake.url},
+                                 chat_model)
+            first = servers["after"].api("GET", "/proxy/llm/v1/models").json()["data"][0]["id"]
+            models = (chat_model or first, completion_model or first)
+            clients = {(version, what): KeepAlive(server.port) for version, server in servers.items()
+                       for what in ("chat", "completion", "stream")}
+            whole = interleaved_round_trips(
+                {f"{version}_{api}": (clients[version, api], "POST",
+                                      *request(backend, f"proxied_{api}", models, GENERATED, False))
+                 for version in servers for api in ("chat", "completion")}, settings)
+            streamed = stream_times({f"{version}_chat_streamed": (clients[version, "stream"], *request(
+                backend, "proxied_chat", models, GENERATED, True)) for version in servers}, settings)
+            for client in clients.values():
+                client.close()
+        finally:
+            for server in servers.values():
+                server.stop()
+    return {name: summary(values) for name, values in {**whole, **streamed}.items()}
 
 
 def _with_added(stats: dict) -> dict:
@@ -195,7 +235,7 @@ def table(results: dict) -> list[str]:
              f"{GENERATED} tokens an answer, all arms interleaved", "",
              "| backend | answer | through the proxy | to the fake | Taleweaver's part | proxied without, p50 |",
              "|---|---|---:|---:|---:|---:|"]
-    for backend, result in results["backends"].items():
+    for backend, result in results.get("backends", {}).items():
         for api in ("chat", "completion"):
             for kind, label in (("whole_ms", "whole"), ("streamed_ms", "streamed")):
                 added = result[kind]["added_ms"]
@@ -207,23 +247,40 @@ def table(results: dict) -> list[str]:
                   "the fakes' values / OpenAI-like values with 8 decimals; what the whole answer grows by)", "",
               "| backend | chat `logprobs.content` | legacy completion `logprobs` | chat answer grows | "
               "completion answer grows |", "|---|---:|---:|---:|---:|"]
-    for backend, result in results["backends"].items():
+    for backend, result in results.get("backends", {}).items():
         chat, completion = result["bytes"]["chat"], result["bytes"]["completion"]
         lines.append(f"| {backend} | {chat['logprobs_bytes_per_1000']:,} / {chat['openai_like_bytes_per_1000']:,} | "
                      f"{completion['logprobs_bytes_per_1000']:,} / {completion['openai_like_bytes_per_1000']:,} | "
                      f"{chat['answer_growth_bytes_per_1000']:,} | {completion['answer_growth_bytes_per_1000']:,} |")
+    relay = results["relay_without_logprobs"]
+    lines += ["", f"The relay without log-probabilities, before ({relay['before']}) and after, ms p50 / p99, interleaved",
+              "", "| backend | arm | before | after |", "|---|---|---:|---:|"]
+    for backend in ("llama.cpp", "ollama"):
+        for arm in ("chat", "completion", "chat_streamed"):
+            before, after = relay[backend][f"before_{arm}"], relay[backend][f"after_{arm}"]
+            lines.append(f"| {backend} | {arm} | {before['p50']:.2f} / {before['p99']:.2f} | "
+                         f"{after['p50']:.2f} / {after['p99']:.2f} |")
     return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="timed requests per arm (after a warm-up)")
+    parser.add_argument("--relay-only", action="store_true", help="only the relay without log-probabilities, "
+                        "before (where this branch left main) and after")
     args = parser.parse_args()
     settings = {"latency_requests": args.requests, "latency_warmup": max(args.requests // 10, 5),
                 "latency_max_seconds": 600}
-    results = {"generated_tokens": GENERATED, "top": TOP, "requests": args.requests,
-               "backends": {backend: measure(backend, settings) for backend in BACKENDS}}
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    results = {"generated_tokens": GENERATED, "top": TOP, "requests": args.requests}
+    if not args.relay_only:
+        results["backends"] = {backend: measure(backend, settings) for backend in BACKENDS}
+    commit = versions.commit_of(None)
+    with tempfile.TemporaryDirectory() as folder:
+        before = versions.tree_at(commit, Path(folder)) / "backend"
+        results["relay_without_logprobs"] = {"before": commit, **{
+            backend: relay_before_after(backend, before, settings) for backend in ("llama.cpp", "ollama")}}
+    RESULTS.with_name("logprobs_relay.json" if args.relay_only else RESULTS.name).write_text(
+        json.dumps(results, indent=1) + "\n")
     print("\n".join(table(results)))
     return 0
 
