@@ -156,10 +156,12 @@ def _requests_transport():
 @pytest.fixture(autouse=True)
 def _server_kinds_asked_afresh():
     """The kind of OpenAI-compatible server at an address is kept for minutes (llm/backends/
-    openai_compatible_service.py); tests that put different servers at one address ask afresh."""
-    from taleweaver.llm.backends import openai_compatible_service
+    openai_compatible_service.py), and whether an Ollama gives log-probabilities
+    (ollama_logprobs.py); tests that put different servers at one address ask afresh."""
+    from taleweaver.llm.backends import ollama_logprobs, openai_compatible_service
 
     openai_compatible_service.forget_server_kind()
+    ollama_logprobs.forget()
     yield
 
 

@@ -78,7 +78,7 @@ def test_ollama_streamed_completion_is_text_completion_chunks_with_usage_then_do
 
 
 def test_ollama_logprobs_come_back_in_openais_completion_shape(fake_llm):
-    fake = fake_llm("ollama", reply="once upon")
+    fake = fake_llm("ollama", reply="once upon", version="0.12.11")
     service = OllamaService(fake.url, default_model=fake.models[0])
 
     answer = service.completion({"prompt": PROMPT, "logprobs": 2})
@@ -187,8 +187,9 @@ def test_vllm_returns_the_prompt_with_echo(fake_llm):
 
 def test_lm_studio_refuses_logprobs_it_would_ignore(fake_llm):
     fake = fake_llm("lmstudio")
-    with pytest.raises(BackendRejected, match="log-probabilities"):
+    with pytest.raises(BackendRejected, match="not available from LM Studio") as refused:
         LMStudioService(fake.url).completion({"prompt": PROMPT, "logprobs": 1})
+    assert refused.value.code == "logprobs_unavailable" and not posted(fake, "/v1/completions")
 
 
 def test_a_stream_cut_in_the_middle_ends_with_one_error_event_and_done(client, fake_llm):

@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=None, help="comma-separated model names")
     ap.add_argument("--server", default=None, choices=("llama.cpp", "vllm", "koboldcpp"),
                     help="openai_compatible: the kind of server (default llama.cpp)")
+    ap.add_argument("--version", default=None, help="ollama: what /api/version says (logprobs from 0.12.11 on)")
     ap.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = ap.parse_args(argv)
 
@@ -36,7 +37,8 @@ def main(argv=None) -> int:
     try:
         srv = FakeLLMServer(args.kind, host=args.host, port=port, models=models,
                             api_key=args.api_key, reply=args.reply,
-                            chunk_delay=args.chunk_delay, verbose=args.verbose, server=args.server)
+                            chunk_delay=args.chunk_delay, verbose=args.verbose, server=args.server,
+                            version=args.version)
         srv.start()
     except (ValueError, OSError) as e:
         print(f"fake {args.kind}: cannot listen on {args.host}:{port}: {e}", file=sys.stderr, flush=True)

@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional
 
+from . import logprobs
+
 OLLAMA_INTEGER_OPTIONS = ("num_ctx", "num_predict", "top_k", "seed", "repeat_last_n", "num_keep")
 
 
@@ -35,21 +37,13 @@ def prompt_tokens(prompt: str) -> int:
     return max(len(prompt.split()), 1)
 
 
-def _logprob_item(piece: str, top: int) -> Dict[str, Any]:
-    """One token's log-probability with `top` alternatives, as llama.cpp, vLLM and Ollama give it."""
-    alternatives = [{"token": piece, "logprob": -0.25, "bytes": list(piece.encode())}]
-    alternatives += [{"token": f" alt{n}", "logprob": -1.5 - n, "bytes": list(f" alt{n}".encode())}
-                     for n in range(max(top - 1, 0))]
-    return {"token": piece, "logprob": -0.25, "bytes": list(piece.encode()), "top_logprobs": alternatives[:top]}
-
-
 class CompletionRoutes:
     """/v1/completions in OpenAI's format and Ollama's /api/generate, for a fake's handler."""
 
     completion_id_prefix = "cmpl-"
     stream_id: Optional[str] = None  # KoboldCpp names every streamed chunk "koboldcpp"
     default_max_tokens: Optional[int] = None  # OpenAI and vLLM stop at 16 tokens unless told
-    logprobs_shape = "legacy"  # "legacy" (OpenAI, vLLM), "chat" (llama.cpp)
+    logprobs_shape = "legacy"  # "legacy" (OpenAI, vLLM), "chat" (llama.cpp), "koboldcpp" (logprobs.py)
     usage_on_last_chunk = False  # llama.cpp sends usage (and timings) whatever the request says
     echoes_prompt = False  # vLLM and OpenAI prepend the prompt with echo: true
 
@@ -66,8 +60,7 @@ class CompletionRoutes:
         limit = body.get("max_tokens", self.default_max_tokens)
         limit = int(limit) if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0 else None
         reply = self._make_reply(limit, [{"role": "user", "content": prompt}])
-        top = body.get("logprobs")
-        top = int(top) if isinstance(top, int) and not isinstance(top, bool) else None
+        top = self._logprobs_asked(body.get("logprobs"))
         counted = prompt_tokens(prompt)
         usage = {"prompt_tokens": counted, "completion_tokens": reply.count, "total_tokens": counted + reply.count}
         head = {"id": self.completion_id_prefix + uuid.uuid4().hex[:24], "object": "text_completion",
@@ -97,18 +90,33 @@ class CompletionRoutes:
         if body.get("echo") and self.echoes_prompt:
             yield event([{"text": body["prompt"], "index": 0, "logprobs": None, "finish_reason": None}])
         offset = 0
+        at_once = self.logprobs_shape == "koboldcpp"  # all of them in one chunk before the last
         for piece in reply.pieces():
-            logprobs = self._logprobs([piece], top, offset) if top is not None else None
+            logprobs = self._logprobs([piece], top, offset) if top is not None and not at_once else None
             offset += len(piece)
             yield event([{"text": piece, "index": 0, "logprobs": logprobs, "finish_reason": None}])
+        if at_once and top is not None:
+            logprobs = self._logprobs(list(reply.pieces()), top)
+            yield event([{"text": "", "index": 0, "logprobs": logprobs, "finish_reason": None}])
         last = {"usage": usage, **self._completion_timings(usage)} if self.usage_on_last_chunk else {}
         yield event([{"text": "", "index": 0, "logprobs": None, "finish_reason": reply.finish}], **last)
         if include_usage and not self.usage_on_last_chunk:
             yield event([], usage=usage)
         yield b"data: [DONE]\n\n"
 
+    def _logprobs_asked(self, asked: Any) -> Optional[int]:
+        """The alternatives a completion's `logprobs` gets: llama.cpp's `n_probs` gives none for 0
+        (`true` counts as 1); KoboldCpp gives its 5 for anything truthy."""
+        if self.logprobs_shape == "koboldcpp":
+            return logprobs.KOBOLDCPP_ALTERNATIVES if asked else None
+        if self.logprobs_shape == "chat":
+            return int(asked) or None if isinstance(asked, (int, bool)) else None
+        return asked if isinstance(asked, int) and not isinstance(asked, bool) else None
+
     def _logprobs(self, pieces: List[str], top: int, offset: int = 0) -> Dict[str, Any]:
-        items = [_logprob_item(piece, max(top, 1)) for piece in pieces]
+        if self.logprobs_shape == "koboldcpp":
+            return logprobs.koboldcpp(pieces)
+        items = [logprobs.item(piece, max(top, 1)) for piece in pieces]
         if self.logprobs_shape == "chat":
             return {"content": [{"id": 1000 + n, **item} for n, item in enumerate(items)]}
         offsets, position = [], offset
@@ -169,7 +177,7 @@ class CompletionRoutes:
         limit = limit if isinstance(limit, int) and limit >= 0 else None
         prompt = body.get("prompt") or ""
         reply = self._make_reply(limit, [{"role": "user", "content": prompt}])
-        generate = _Generate(body, model, reply, prompt, fake.reasoning)
+        generate = _Generate(body, model, reply, prompt, fake.reasoning, fake.ollama_logprobs)
         if body.get("stream", True) is False:
             if fake.chunk_delay > 0 and reply.count:
                 self._pause(fake.chunk_delay * reply.count)
@@ -192,7 +200,7 @@ class CompletionRoutes:
             self._send_json(400, {"error": "raw mode does not support template, system, or context"})
             return None
         top = body.get("top_logprobs")
-        if top is not None and not (isinstance(top, int) and 0 <= top <= 20):
+        if self.fake.ollama_logprobs and top is not None and not (isinstance(top, int) and 0 <= top <= 20):
             self._send_json(400, {"error": "top_logprobs must be between 0 and 20"})
             return None
         options = body.get("options") if isinstance(body.get("options"), dict) else {}
@@ -207,11 +215,12 @@ class CompletionRoutes:
 class _Generate:
     """One /api/generate answer: its NDJSON lines, or the whole of it."""
 
-    def __init__(self, body: Dict[str, Any], model: str, reply, prompt: str, reasoning: Optional[str]):
+    def __init__(self, body: Dict[str, Any], model: str, reply, prompt: str, reasoning: Optional[str],
+                 gives_logprobs: bool):
         self.body, self.model, self.reply = body, model, reply
         self.prompt_tokens = prompt_tokens(prompt)
         self.top = body.get("top_logprobs") or 0
-        self.logprobs = bool(body.get("logprobs"))
+        self.logprobs = gives_logprobs and bool(body.get("logprobs"))
         # A thinking model sends its thoughts apart unless told not to think.
         self.thoughts = reasoning.split() if reasoning and body.get("think") is not False else []
         self.started = time.monotonic_ns()
@@ -231,7 +240,7 @@ class _Generate:
         for piece in self.reply.pieces():
             line = self._line(response=piece, done=False)
             if self.logprobs:
-                line["logprobs"] = [_ollama_logprob(piece, self.top)]
+                line["logprobs"] = [logprobs.ollama(piece, self.top)]
             yield json.dumps(line).encode() + b"\n"
         yield json.dumps(self._last("")).encode() + b"\n"
 
@@ -240,16 +249,8 @@ class _Generate:
         if self.thoughts:
             answer["thinking"] = " ".join(self.thoughts)
         if self.logprobs:
-            answer["logprobs"] = [_ollama_logprob(piece, self.top) for piece in self.reply.pieces()]
+            answer["logprobs"] = [logprobs.ollama(piece, self.top) for piece in self.reply.pieces()]
         return answer
-
-
-def _ollama_logprob(piece: str, top: int) -> Dict[str, Any]:
-    """Ollama's logprob item: no token id, `top_logprobs` left out when none were asked for."""
-    item = _logprob_item(piece, top)
-    if not top:
-        del item["top_logprobs"]
-    return item
 
 
 def _created_at() -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from .completions import CompletionRoutes, prompt_tokens
+from .logprobs import VLLM_MAX_LOGPROBS
 
 LLAMA_BUILD = "b6500-fake"
 
@@ -110,6 +111,7 @@ class VLLMRoutes(_OpenAIShapes):
 
     default_max_tokens = 16
     echoes_prompt = True
+    chat_logprobs_style = "vllm"
 
     def routes(self, method: str, path: str):
         if method == "GET" and path == "/version":
@@ -142,6 +144,11 @@ class VLLMRoutes(_OpenAIShapes):
         if body.get("suffix"):
             self._vllm_error(400, "suffix is not currently supported", "BadRequestError")
             return None
+        asked = body.get("logprobs")
+        if isinstance(asked, int) and asked > VLLM_MAX_LOGPROBS:
+            self._vllm_error(400, f"Requested sample logprobs of {asked}, which is greater than max allowed: "
+                                  f"{VLLM_MAX_LOGPROBS}", "BadRequestError")
+            return None
         return CompletionRoutes._completion_model(self, body)  # the model it serves, by name
 
     def _vllm_chat(self) -> None:
@@ -170,6 +177,8 @@ class KoboldCppRoutes(_OpenAIShapes):
     """KoboldCpp's server, through its OpenAI endpoints."""
 
     stream_id = "koboldcpp"
+    chat_logprobs_style = "koboldcpp"
+    logprobs_shape = "koboldcpp"
 
     def routes(self, method: str, path: str):
         if method == "GET" and path == "/api/extra/version":

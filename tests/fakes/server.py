@@ -51,6 +51,7 @@ from http import HTTPStatus
 from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import unquote, urlsplit
 
+from . import logprobs
 from .completions import CompletionRoutes
 from .openai_servers import LLAMA_BUILD, KoboldCppRoutes, LlamaServerCompletions, VLLMRoutes
 
@@ -387,6 +388,7 @@ class FakeLLMServer:
         context_length: Optional[int] = None,
         tls: Optional[ssl.SSLContext] = None,  # a server-side context: the fake serves https
         server: Optional[str] = None,  # openai_compatible: "llama.cpp" (default), "vllm", "koboldcpp"
+        version: Optional[str] = None,  # ollama: what /api/version says (logprobs from 0.12.11 on)
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -414,6 +416,10 @@ class FakeLLMServer:
         # backend's own context-overflow error. Ollama truncates silently, as the real one does.
         self.context_length = context_length if context_length is not None else DEFAULT_CONTEXT.get(kind)
         self.tls = tls
+        if version is not None and kind != "ollama":
+            raise ValueError("version applies to the ollama kind only")
+        self.version = version or OLLAMA_VERSION
+        self.ollama_logprobs = kind == "ollama" and logprobs.ollama_version_gives(self.version)
 
         self._lock = threading.Lock()
         self._faults: Dict[str, Dict[str, Any]] = {}
@@ -689,6 +695,7 @@ class FakeLLMServer:
 class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeLLMServer  # set on the per-server subclass
+    chat_logprobs_style: Optional[str] = None  # whose chat log-probabilities it sends (logprobs.py)
 
     # ----- plumbing ------------------------------------------------------------------
 
@@ -1211,6 +1218,11 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
         if limit is not None and limit < 0:
             limit = None
+        top = body.get("top_logprobs")
+        if fake.ollama_logprobs and top is not None and not (isinstance(top, int) and 0 <= top <= 20):
+            self._send_json(400, {"error": "top_logprobs must be between 0 and 20"})
+            return
+        with_logprobs = fake.ollama_logprobs and bool(body.get("logprobs"))
         reply = self._make_reply(limit, messages)
         prompt_tokens = _count_prompt_tokens(messages)
         stream = body.get("stream", True) is not False
@@ -1240,6 +1252,8 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
             if fake.chunk_delay > 0 and reply.count:
                 self._pause(fake.chunk_delay * reply.count)
             answer = final(reply.full_text(), t_loaded)
+            if with_logprobs:
+                answer["logprobs"] = [logprobs.ollama(piece, top or 0) for piece in reply.pieces()]
             if fake.reasoning and thinks_apart:
                 answer["message"]["thinking"] = fake.reasoning
             elif fake.reasoning:
@@ -1264,6 +1278,8 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
                 obj = {"model": requested, "created_at": _now_rfc3339(),
                        "message": {"role": "assistant", "content": piece},
                        "done": False, "x_fake_seq": seq}
+                if with_logprobs:
+                    obj["logprobs"] = [logprobs.ollama(piece, top or 0)]
                 yield json.dumps(obj).encode("utf-8") + b"\n"
                 seq += 1
             last = final("", t_first)
@@ -1332,6 +1348,10 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
                     "messages."), "invalid_request_error", "messages", "context_length_exceeded")
             return
 
+        logprobs_error, top = logprobs.chat_request(self.chat_logprobs_style, body)
+        if logprobs_error:
+            self._oai_error(400, logprobs_error, "invalid_request_error", "top_logprobs", None)
+            return
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
         if limit is not None and limit < 0:  # LM Studio: -1 = no limit
@@ -1357,8 +1377,9 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
                 message["reasoning_content"] = fake.reasoning
             resp: Dict[str, Any] = {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": reply.finish}],
+                "choices": [{"index": 0, "message": message, "finish_reason": reply.finish,
+                             "logprobs": logprobs.chat_logprobs(self.chat_logprobs_style,
+                                                                list(reply.pieces()), top)}],
                 "usage": usage,
                 "system_fingerprint": fingerprint,
             }
@@ -1382,11 +1403,12 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
         so = body.get("stream_options")
         include_usage = isinstance(so, dict) and bool(so.get("include_usage"))
 
-        def chunk(seq: int, delta: Dict[str, Any], finish: Optional[str]) -> bytes:
+        def chunk(seq: int, delta: Dict[str, Any], finish: Optional[str], pieces: Optional[List[str]] = None) -> bytes:
+            shaped = logprobs.chat_logprobs(self.chat_logprobs_style, pieces, top) if pieces else None
             obj: Dict[str, Any] = {
                 "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                "choices": [{"index": 0, "delta": delta, "logprobs": shaped, "finish_reason": finish}],
             }
             if include_usage:
                 obj["usage"] = None
@@ -1409,7 +1431,7 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
                                 else {"reasoning_content": piece}, None)
                     seq += 1
             for piece in reply.pieces():
-                yield chunk(seq, {"content": piece}, None)
+                yield chunk(seq, {"content": piece}, None, [piece])
                 seq += 1
             yield chunk(seq, {}, reply.finish)
             seq += 1
@@ -1436,7 +1458,7 @@ class _OllamaHandler(_Handler):
                                              "text/plain; charset=utf-8"), False)
         if method in ("GET", "HEAD"):
             if path == "/api/version":
-                return (lambda: self._send_json(200, {"version": OLLAMA_VERSION}), True)
+                return (lambda: self._send_json(200, {"version": self.fake.version}), True)
             if path == "/api/tags":
                 return (self._ollama_tags, True)
             if path == "/api/ps":
@@ -1539,6 +1561,7 @@ class _ChatGPTHandler(_Handler):
 
     default_max_tokens = 16
     echoes_prompt = True
+    chat_logprobs_style = "openai"
 
     def routes(self, method: str, path: str):
         if method == "GET":
@@ -1615,6 +1638,7 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
     are in openai_servers.py."""
 
     chat_timings = True
+    chat_logprobs_style = "llama.cpp"
 
     def routes(self, method: str, path: str):
         """llama.cpp's llama-server: /health, /props and /tokenize beside the OpenAI API (with and
@@ -1715,6 +1739,10 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
                 f"({fake.context_length} tokens), try increasing it",
                 "exceed_context_size_error", n_prompt_tokens=prompt_tokens, n_ctx=fake.context_length)
             return
+        logprobs_error, top = logprobs.chat_request(self.chat_logprobs_style, body)
+        if logprobs_error:
+            self._completion_error(400, logprobs_error)
+            return
         # llama-server serves the one model it loaded, whatever the request names.
         model = fake.models[0]
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
@@ -1744,8 +1772,10 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
                 message["content"] = f"<think>{fake.reasoning}</think>" + message["content"]
             elif fake.reasoning:
                 message["reasoning_content"] = fake.reasoning
+            shaped = logprobs.chat_logprobs(self.chat_logprobs_style, list(reply.pieces()), top)
             self._send_json(200, {
-                "choices": [{"finish_reason": reply.finish, "index": 0, "message": message}],
+                "choices": [{"finish_reason": reply.finish, "index": 0, "message": message,
+                             **({"logprobs": shaped} if shaped else {})}],
                 "created": created, "model": model, "system_fingerprint": LLAMA_BUILD,
                 "object": "chat.completion", "usage": usage, "id": cid,
                 **({"timings": timings()} if self.chat_timings else {}),
@@ -1755,8 +1785,14 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
         so = body.get("stream_options")
         include_usage = isinstance(so, dict) and bool(so.get("include_usage"))
 
-        def chunk(delta: Dict[str, Any], finish: Optional[str], **extra: Any) -> bytes:
-            obj = {"choices": [{"finish_reason": finish, "index": 0, "delta": delta}],
+        at_once = self.chat_logprobs_style == "koboldcpp"  # all of them in one chunk before the last
+
+        def chunk(delta: Dict[str, Any], finish: Optional[str], shaped: Optional[Dict[str, Any]] = None,
+                  **extra: Any) -> bytes:
+            choice = {"finish_reason": finish, "index": 0, "delta": delta}
+            if shaped:
+                choice["logprobs"] = shaped
+            obj = {"choices": [choice],
                    "created": created, "id": cid, "model": model, "system_fingerprint": LLAMA_BUILD,
                    "object": "chat.completion.chunk", **extra}
             return b"data: " + json.dumps(obj).encode("utf-8") + b"\n\n"
@@ -1769,8 +1805,12 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
                 yield chunk({"content": piece} if inline else {"reasoning_content": piece}, None)
             if inline:
                 yield chunk({"content": "</think>"}, None)
-            for piece in reply.pieces():
-                yield chunk({"content": piece}, None)
+            for n, piece in enumerate(reply.pieces()):
+                shaped = None if at_once else logprobs.chat_logprobs(self.chat_logprobs_style, [piece], top, 1000 + n)
+                yield chunk({"content": piece}, None, shaped)
+            if at_once and top is not None:
+                yield chunk({"role": "assistant", "content": ""}, None,
+                            logprobs.chat_logprobs(self.chat_logprobs_style, list(reply.pieces()), top))
             yield chunk({}, reply.finish, **({"timings": timings()} if self.chat_timings else {}))
             if include_usage:
                 obj = {"choices": [], "created": created, "id": cid, "model": model,

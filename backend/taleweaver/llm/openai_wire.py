@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Iterator
 
-from taleweaver.llm import reasoning, samplers
+from taleweaver.llm import logprobs, reasoning, samplers
 from taleweaver.llm.service import LLMService
 from taleweaver.llm.stream import Stream
 from taleweaver.llm.errors import BackendError
@@ -94,15 +94,39 @@ class OpenAIWireService(LLMService):
         self.refuse_unsupported(payload)
         return self._relay(self.completions_path, payload, stream, "text completion")
 
+    def logprobs_server(self) -> str:
+        """Whose log-probabilities this server sends (logprobs.request_body): OpenAI's own shapes
+        here; raises LogprobsUnavailable where it is known to have none."""
+        return "openai"
+
+    def logprobs_missing(self) -> dict:
+        """The warning of an answer that came without the log-probabilities asked for."""
+        return logprobs.missing_warning(self.label, "it answered without them")
+
     def _relay(self, path: str, payload: dict, stream: bool, what: str):
         """The payload, its sampling settings under this server's names, sent to `path`; the
-        answer forwarded as sent (a RawCompletion, or a Stream of raw chunks)."""
+        answer forwarded as sent (a RawCompletion, or a Stream of raw chunks), or with
+        log-probabilities asked for, parsed and with them in OpenAI's shape (logprobs.py)."""
         body, _ = samplers.translate(payload, self.sampler_names())
         for name in self.unsupported_fields:
             body.pop(name, None)
+        wanted = logprobs.asked(payload, "chat" if what == "chat" else "completion")
+        server = self.logprobs_server() if wanted else None
+        if wanted:
+            logprobs.request_body(body, wanted, server)
         body["model"] = self.resolve_model(payload)
         body["stream"] = bool(stream)
         response = self.request("POST", path, json_body=body, stream=stream)
+        answer = self._answer(response, stream, what)
+        if not wanted:
+            return answer
+        as_sent = server in logprobs.AS_SENT
+        if not stream:
+            return logprobs.shaped_answer(answer, wanted, self.logprobs_missing(), as_sent)
+        return Stream(logprobs.shaped_chunks(answer.chunks, wanted, self.logprobs_missing(), as_sent),
+                      response.abort)
+
+    def _answer(self, response, stream: bool, what: str):
         if not stream:
             try:
                 answer = response.content.strip()

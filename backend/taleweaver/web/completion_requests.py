@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import request
 
 from taleweaver.errors import ApiError
+from taleweaver.llm.logprobs import TOP_LIMITS
 from taleweaver.llm.samplers import SAMPLERS
 from taleweaver.web.generations_controller import STORY_HEADER
 from taleweaver.web.request_body import json_object
@@ -52,10 +53,30 @@ def completion_request() -> dict:
         raise _bad("'model' must be a model name.", "model")
     if payload.get("suffix") is not None and not isinstance(payload["suffix"], str):
         raise _bad("'suffix' must be a string.", "suffix")
-    logprobs = payload.get("logprobs")
-    if logprobs is not None and not (_integer(logprobs) and logprobs >= 0):
-        raise _bad("'logprobs' must be the number of most likely tokens to return (0 or more).", "logprobs")
     if payload.get("stream_options") is not None and not isinstance(payload["stream_options"], dict):
         raise _bad("'stream_options' must be an object such as {\"include_usage\": true}.", "stream_options")
     check_sampling(payload)
+    check_logprobs(payload, "completion")
     return payload
+
+
+def check_logprobs(payload: dict, api: str) -> None:
+    """Chat's `logprobs` (true or false) with `top_logprobs` 0-20, a completion's `logprobs` 0-5:
+    OpenAI's types and caps (logprobs.TOP_LIMITS)."""
+    most = TOP_LIMITS[api]
+    if api == "completion":
+        count = payload.get("logprobs")
+        if count is not None and not (_integer(count) and 0 <= count <= most):
+            raise _bad(f"'logprobs' must be the number of most likely tokens to return at each position, "
+                       f"a whole number from 0 to {most} (OpenAI's limit).", "logprobs")
+        return
+    if payload.get("logprobs") is not None and not isinstance(payload["logprobs"], bool):
+        raise _bad("'logprobs' must be true or false.", "logprobs")
+    top = payload.get("top_logprobs")
+    if top is None:
+        return
+    if not (_integer(top) and 0 <= top <= most):
+        raise _bad(f"'top_logprobs' must be the number of most likely tokens to return at each position, "
+                   f"a whole number from 0 to {most} (OpenAI's limit).", "top_logprobs")
+    if payload.get("logprobs") is not True:
+        raise _bad("'top_logprobs' needs 'logprobs': true.", "top_logprobs")

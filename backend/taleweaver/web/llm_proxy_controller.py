@@ -65,6 +65,7 @@ def _chat_request() -> dict:
     if model is not None and not isinstance(model, str):
         raise ApiError(400, "invalid_request", "'model' must be a model name.", field="model")
     completion_requests.check_sampling(payload)
+    completion_requests.check_logprobs(payload, "chat")
     return payload
 
 

@@ -2,7 +2,7 @@
 API for model details."""
 from __future__ import annotations
 
-from taleweaver.llm import samplers
+from taleweaver.llm import logprobs, samplers
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.errors import BackendRejected, LLMError, ModelNotFound
 from taleweaver.llm.openai_wire import OpenAIWireService
@@ -53,10 +53,15 @@ DESCRIPTOR = BackendDescriptor(
     completion_refusals={
         "echo": "LM Studio's /v1/completions does not return the prompt with the answer.",
         "suffix": "LM Studio has no fill-in-the-middle.",
-        "logprobs": "LM Studio returns no log-probabilities.",
     },
     error_rules=(_invalid_model_identifier, _no_models_loaded),
 )
+
+
+def no_logprobs() -> logprobs.LogprobsUnavailable:
+    """Its API returns `"logprobs": null` and ignores the request's (lmstudio-ai/lms#60, open)."""
+    return logprobs.unavailable("LM Studio", "its API returns none, and ignores the request for them; "
+                                + logprobs.GIVERS)
 
 
 @DESCRIPTOR.implemented_by
@@ -66,6 +71,9 @@ class LMStudioService(OpenAIWireService):
     models_path = "/v1/models"
     chat_path = "/v1/chat/completions"
     completions_path = "/v1/completions"
+
+    def logprobs_server(self) -> str:
+        raise no_logprobs()
 
     def _v0_models(self) -> list[dict] | None:
         """LM Studio's richer model list, or None on servers that do not have it."""

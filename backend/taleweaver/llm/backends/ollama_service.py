@@ -8,8 +8,8 @@ import time
 import uuid
 from typing import Iterator
 
-from taleweaver.llm import reasoning, samplers
-from taleweaver.llm.backends import ollama_wire
+from taleweaver.llm import logprobs, reasoning, samplers
+from taleweaver.llm.backends import ollama_logprobs, ollama_wire
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.stream import Stream, chunk
 from taleweaver.llm.errors import BackendError, LLMError
@@ -96,6 +96,9 @@ def to_ollama_request(payload: dict, model: str, stream: bool) -> dict:
     think = payload.get("think")
     if isinstance(think, bool) or think in ("low", "medium", "high"):
         body["think"] = think
+    wanted = logprobs.asked(payload, "chat")
+    if wanted:
+        body.update(ollama_wire.logprob_fields(wanted))
     response_format = payload.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_object":
         body["format"] = "json"
@@ -180,9 +183,14 @@ class OllamaService(LLMService):
         return {"version": body.get("version")} if isinstance(body, dict) else None
 
     def chat_completion(self, payload: dict, stream: bool = False):
+        wanted = ollama_logprobs.wanted(self, payload, "chat")
         model = self.resolve_model(payload)
         body = to_ollama_request(payload, model, stream)
         response = self.request("POST", "/api/chat", json_body=body, stream=stream)
+        answer = self._chat_answer(response, model, stream, _include_usage(payload))
+        return ollama_logprobs.shaped(answer, wanted, stream, response)
+
+    def _chat_answer(self, response, model: str, stream: bool, include_usage: bool):
         if not stream:
             answer = self._whole_answer(response, "chat")
             message = answer.get("message") or {}
@@ -196,22 +204,26 @@ class OllamaService(LLMService):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": answer.get("model", model),
-                "choices": [{"index": 0, "message": reply, "finish_reason": ollama_wire.finish_reason(answer)}],
+                "choices": [{"index": 0, "message": reply, "finish_reason": ollama_wire.finish_reason(answer),
+                             **({"logprobs": answer["logprobs"]} if answer.get("logprobs") else {})}],
                 "usage": ollama_wire.usage(answer),
             }
-        return Stream(self._translate_stream(response, model, _include_usage(payload)), response.abort)
+        return Stream(self._translate_stream(response, model, include_usage), response.abort)
 
     def completion(self, payload: dict, stream: bool = False):
         """A text completion as /api/generate with the prompt raw (ollama_wire.py)."""
         self.refuse_unsupported(payload)
+        wanted = ollama_logprobs.wanted(self, payload, "completion")
         model = self.resolve_model(payload)
         body = ollama_wire.generate_request(payload, model, stream)
         response = self.request("POST", "/api/generate", json_body=body, stream=stream)
         if not stream:
-            return ollama_wire.completion_answer(self._whole_answer(response, "text completion"), model)
-        parts = self._parts(response)
-        return Stream(_closing(ollama_wire.completion_chunks(parts, model, _include_usage(payload)), parts),
-                      response.abort)
+            answer = ollama_wire.completion_answer(self._whole_answer(response, "text completion"), model)
+        else:
+            parts = self._parts(response)
+            answer = Stream(_closing(ollama_wire.completion_chunks(parts, model, _include_usage(payload)), parts),
+                            response.abort)
+        return ollama_logprobs.shaped(answer, wanted, stream, response)
 
     def _whole_answer(self, response, what: str) -> dict:
         """A non-streamed answer's JSON object; its error raised."""
@@ -276,8 +288,11 @@ class OllamaService(LLMService):
                         delta["content"] = content
                     if thinking:
                         delta["reasoning_content"] = delta.get("reasoning_content", "") + thinking
-                if delta:
-                    yield chunk(completion_id, created, model, delta)
+                if delta or part.get("logprobs"):
+                    piece = chunk(completion_id, created, model, delta)
+                    if part.get("logprobs"):
+                        piece["choices"][0]["logprobs"] = part["logprobs"]
+                    yield piece
                 if part.get("done"):
                     yield chunk(completion_id, created, model, {}, ollama_wire.finish_reason(part))
                     if include_usage:

@@ -3,16 +3,18 @@ usage and finish reason of its last line, and a text completion as `POST /api/ge
 `raw: true` (the prompt sent as it is, no template) and `think: false` (a thinking model's
 thoughts would otherwise be taken out of the text), translated both ways: NDJSON lines into
 `text_completion` chunks, `done_reason` into `finish_reason`, eval counts into usage, its
-log-probabilities into OpenAI's legacy completion shape."""
+log-probabilities passed on in Ollama's list for logprobs.py to shape."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Iterable, Iterator
 
-from taleweaver.llm import samplers
+from taleweaver.llm import logprobs, samplers
 from taleweaver.llm.completions import completion_chunk
 
+LOGPROBS_SINCE = (0, 12, 11)
 FINISH_REASONS = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
 
 
@@ -48,38 +50,24 @@ def generate_request(payload: dict, model: str, stream: bool) -> dict:
     options = options_of(payload)
     if options:
         body["options"] = options
-    logprobs = payload.get("logprobs")
-    if isinstance(logprobs, int) and not isinstance(logprobs, bool):
-        body["logprobs"] = True
-        if logprobs > 0:
-            body["top_logprobs"] = logprobs
+    wanted = logprobs.asked(payload, "completion")
+    if wanted:
+        body.update(logprob_fields(wanted))
     return body
 
 
-class LegacyLogprobs:
-    """Ollama's per-token log-probabilities as OpenAI's legacy completion shape (`tokens`,
-    `token_logprobs`, `top_logprobs`, `text_offset` from the start of the completion's text),
-    the offset carried from one streamed line to the next."""
+def logprob_fields(wanted: logprobs.Asked) -> dict:
+    """`logprobs` / `top_logprobs` as /api/chat and /api/generate take them (Ollama 0.12.11 on)."""
+    return {"logprobs": True, "top_logprobs": wanted.top} if wanted.top else {"logprobs": True}
 
-    def __init__(self):
-        self.offset = 0
 
-    def of(self, items) -> dict | None:
-        if not isinstance(items, list) or not items:
-            return None
-        shaped = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            token = item.get("token") if isinstance(item.get("token"), str) else ""
-            alternatives = {alt.get("token"): alt.get("logprob") for alt in item.get("top_logprobs") or []
-                            if isinstance(alt, dict) and isinstance(alt.get("token"), str)}
-            shaped["tokens"].append(token)
-            shaped["token_logprobs"].append(item.get("logprob"))
-            shaped["top_logprobs"].append(alternatives or {token: item.get("logprob")})
-            shaped["text_offset"].append(self.offset)
-            self.offset += len(token)
-        return shaped
+def version_gives_logprobs(version) -> bool | None:
+    """Whether an Ollama of this version (/api/version) gives log-probabilities: first in
+    v0.12.11 (commit 59241c5b); None when the version does not tell (unreadable, or 0.0.0, which
+    a build from source reports whatever its age)."""
+    numbers = re.match(r"v?(\d+)\.(\d+)\.(\d+)", version) if isinstance(version, str) else None
+    release = tuple(int(n) for n in numbers.groups()) if numbers else (0, 0, 0)
+    return None if release == (0, 0, 0) else release >= LOGPROBS_SINCE
 
 
 def completion_answer(answer: dict, model: str) -> dict:
@@ -87,7 +75,7 @@ def completion_answer(answer: dict, model: str) -> dict:
     return completion_chunk(
         "cmpl-" + uuid.uuid4().hex[:24], int(time.time()), answer.get("model", model),
         str(answer.get("response") or ""), finish_reason(answer),
-        logprobs=LegacyLogprobs().of(answer.get("logprobs")), usage=usage(answer),
+        logprobs=answer.get("logprobs"), usage=usage(answer),
     )
 
 
@@ -95,13 +83,11 @@ def completion_chunks(parts: Iterable[dict], model: str, include_usage: bool) ->
     """text_completion chunks made from /api/generate's NDJSON lines (parsed, their errors raised)
     as each arrives, up to the line that is `done`."""
     completion_id, created = "cmpl-" + uuid.uuid4().hex[:24], int(time.time())
-    logprobs = LegacyLogprobs()
     for part in parts:
         text = part.get("response")
-        shaped = logprobs.of(part.get("logprobs"))
-        if (isinstance(text, str) and text) or shaped:
+        if (isinstance(text, str) and text) or part.get("logprobs"):
             yield completion_chunk(completion_id, created, model, text if isinstance(text, str) else "",
-                                   logprobs=shaped)
+                                   logprobs=part.get("logprobs"))
         if part.get("done"):
             yield completion_chunk(completion_id, created, model, "", finish_reason(part))
             if include_usage:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 
-from taleweaver.llm import samplers, server_identity, tokens
+from taleweaver.llm import logprobs, samplers, server_identity, tokens
 from taleweaver.llm.backends import lmstudio_service
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.errors import BackendError, BackendRejected, LLMError
@@ -177,6 +177,21 @@ class OpenAICompatibleService(OpenAIWireService):
 
     def sampler_names(self) -> SamplerNames:
         return self.server_kind().samplers
+
+    def logprobs_server(self) -> str:
+        """llama.cpp's, vLLM's or KoboldCpp's; an LM Studio behind this backend has none; a server
+        of no known kind is sent OpenAI's fields (an answer without them gets a warning)."""
+        kind = self.server_kind().name
+        if kind == "lmstudio":
+            raise lmstudio_service.no_logprobs()
+        return kind or "openai"
+
+    def logprobs_missing(self) -> dict:
+        if self.server_kind().name:
+            return super().logprobs_missing()
+        return logprobs.missing_warning(
+            "this OpenAI-compatible server", "it is of no kind Taleweaver knows, and answered without them; "
+            + logprobs.GIVERS)
 
     def refuse_unsupported(self, payload: dict) -> None:
         kind = self.server_kind()
