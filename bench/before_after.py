@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,8 @@ sys.path.insert(0, str(BENCH))
 
 import versions  # noqa: E402
 
+GIT_DIR = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=BENCH, check=True,
+                         capture_output=True, text=True).stdout.strip()
 BURST_ROWS = ("direct", "proxied", "stories", "many_instances")
 
 
@@ -53,7 +56,10 @@ def run_once(root: Path, script: str, options: list[str], folder: str) -> dict:
         written = Path(folder) / "before-after.json"
     else:  # run.py names its results itself
         written = root / "bench" / "results" / ("quick.json" if "--quick" in options else "latest.json")
-    subprocess.run(command, cwd=root, check=True)
+    # The "before" copy is extracted from git without its repository; a benchmark there that asks
+    # git for an older version of itself (completions.py's before_backend) asks this repository.
+    env = {**os.environ, "GIT_DIR": GIT_DIR}
+    subprocess.run(command, cwd=root, check=True, env=env)
     return json.loads(written.read_text())
 
 
