@@ -387,6 +387,7 @@ class FakeLLMServer:
         context_length: Optional[int] = None,
         tls: Optional[ssl.SSLContext] = None,  # a server-side context: the fake serves https
         server: Optional[str] = None,  # openai_compatible: "llama.cpp" (default), "vllm", "koboldcpp"
+        fill_in_middle: bool = False,  # the model has FIM tokens (llama.cpp /infill) or `insert` (Ollama)
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -414,6 +415,7 @@ class FakeLLMServer:
         # backend's own context-overflow error. Ollama truncates silently, as the real one does.
         self.context_length = context_length if context_length is not None else DEFAULT_CONTEXT.get(kind)
         self.tls = tls
+        self.fill_in_middle = bool(fill_in_middle)
 
         self._lock = threading.Lock()
         self._faults: Dict[str, Dict[str, Any]] = {}
@@ -1016,7 +1018,7 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
             "details": details,
             "model_info": {"general.architecture": family, f"{family}.context_length": 131072,
                            "general.parameter_count": 8030261248},
-            "capabilities": ["completion"],
+            "capabilities": ["completion", "insert"] if self.fake.fill_in_middle else ["completion"],
             "modified_at": _MODIFIED_AT,
         })
 
@@ -1634,6 +1636,8 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
             return (self._llama_native_completion, True)
         if method == "POST" and path == "/tokenize":
             return (self._llama_tokenize, True)
+        if method == "POST" and path == "/infill":
+            return (self._llama_infill, True)
         return None
 
     def check_auth(self) -> bool:

@@ -7,6 +7,7 @@ import time
 
 from taleweaver.generations import store
 from taleweaver.storage import db
+from taleweaver.stories import insertion
 from taleweaver.stories import store as stories_store
 
 KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
@@ -58,10 +59,11 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
 def _story_text(conn, row, text: str) -> str:
     """The story's text with the generation's persisted text: the text it continued (its first
     prefix_length characters; of a generation recorded without one, what precedes the text its
-    job wrote into the story itself) and the generation's text."""
+    job wrote into the story itself) and the generation's text, followed by the rest of the text
+    for an insert (the story's text is not written while a generation runs)."""
     current = stories_store.content_of(conn, row["story_id"])
     start = row["prefix_length"] if row["prefix_length"] is not None else len(current) - row["stored_length"]
-    return current[:start] + text
+    return current[:start] + text + (current[start:] if row["action"] == insertion.ACTION else "")
 
 
 def interrupt(conn, generation_id: int) -> bool:

@@ -1566,10 +1566,12 @@ export interface paths {
                         taleweaver?: {
                             story_id?: number | null;
                             /**
-                             * @description continue: the story's next passage; regenerate: another version of its last generated passage
+                             * @description continue: the story's next passage; regenerate: another version of its last generated passage; insert: a passage written at taleweaver.position ("Write here"): the text before it is the context, the text after it what follows (llama.cpp /infill, Ollama suffix, else both sides in the instruction), kept unchanged
                              * @enum {string|null}
                              */
-                            action?: "continue" | "regenerate" | null;
+                            action?: "continue" | "regenerate" | "insert" | null;
+                            /** @description with action insert (and only then): where to write, in characters (code points) of the story's text, at most its length */
+                            position?: number | null;
                         } | null;
                     };
                 };
@@ -3157,8 +3159,13 @@ export interface components {
             } | null;
             time_to_first_token_ms?: number | null;
             tokens_per_second?: number | null;
-            /** @enum {string|null} */
-            action?: "continue" | "regenerate" | null;
+            /**
+             * @description continue: the next passage; regenerate: another version of the last passage; insert: written at prefix_length ("Write here"), the text after it kept
+             * @enum {string|null}
+             */
+            action?: "continue" | "regenerate" | "insert" | null;
+            /** @description characters (code points) of the story's text the generation follows; an insert writes there, between them and the rest */
+            prefix_length?: number | null;
             context?: components["schemas"]["ContextBudget"] | null;
             stats?: components["schemas"]["GenerationStats"];
         };

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from taleweaver.llm import reasoning, samplers
 from taleweaver.llm.backends import ollama_wire
+from taleweaver.llm.completions import as_chat_chunk
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.stream import Stream, chunk
 from taleweaver.llm.errors import BackendError, LLMError
@@ -157,14 +158,8 @@ class OllamaService(LLMService):
         Ollama's default (4096 tokens), never more than the model's own `context_length`
         (`/api/show` → `model_info["<arch>.context_length"]`)."""
         default = super().read_context_length(model)
-        if not model:
-            return default
-        try:
-            body = self.request("POST", "/api/show", json_body={"model": model},
-                                read_timeout=self.http.connect_timeout).json()
-        except (LLMError, ValueError, TransportError):
-            return default
-        if not isinstance(body, dict):
+        body = self._show(model) if model else None
+        if body is None:
             return default
         match = re.search(r"^\s*num_ctx\s+(\d+)", body.get("parameters") or "", re.MULTILINE)
         if match:
@@ -174,6 +169,29 @@ class OllamaService(LLMService):
         if trained and trained[0] < default[0]:
             return trained[0], "ollama model_info"
         return default[0], "ollama default num_ctx"
+
+    def _show(self, model: str) -> dict | None:
+        """The model's /api/show (its parameters, model_info, capabilities), None when there is none."""
+        try:
+            body = self.request("POST", "/api/show", json_body={"model": model},
+                                read_timeout=self.http.connect_timeout).json()
+        except (LLMError, ValueError, TransportError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    def fill_in_middle(self, payload: dict, prefix: str, suffix: str) -> Stream | None:
+        """/api/generate with `suffix` (not raw: the model's template places both sides) when
+        /api/show lists the model's `insert` capability, else None."""
+        model = self.resolve_model(payload)
+        show = self._show(model) or {}
+        if "insert" not in (show.get("capabilities") or []):
+            return None
+        body = {**ollama_wire.generate_request({**payload, "prompt": prefix}, model, True), "raw": False,
+                "suffix": suffix}
+        response = self.request("POST", "/api/generate", json_body=body, stream=True)
+        parts = self._parts(response)
+        completions = ollama_wire.completion_chunks(parts, model, _include_usage(payload))
+        return Stream(_closing((as_chat_chunk(piece) for piece in completions), parts), response.abort)
 
     def server_info(self) -> dict | None:
         body = self.optional_json("/api/version")
