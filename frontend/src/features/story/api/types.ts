@@ -9,5 +9,5 @@ export type StoryFields = Pick<Story, 'title' | 'premise' | 'genre' | 'length' |
 
 /** A chat completion that runs as a job of the named story (Taleweaver's extension field). */
 export type StoryGenerationRequest = ChatCompletionRequest & {
-  taleweaver: { story_id: number; action?: 'continue' | 'regenerate' };
+  taleweaver: { story_id: number; action?: 'continue' | 'regenerate' | 'insert'; position?: number };
 };

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { LLMSettings, Story } from '../../../types/api';
 import { useStoryActions } from '../hooks/useStoryActions';
+import type { TextRange } from '../lib/editor/marks';
 import { useStoryDocument } from '../hooks/useStoryDocument';
 import { useStoryGeneration } from '../hooks/useStoryGeneration';
 import { useStoryShortcuts } from '../hooks/useStoryShortcuts';
@@ -31,9 +32,12 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   const idle = !writing && !actions.busy && save.kind !== 'conflict';
   const hasText = fields.content.trim() !== '';
   const canUndo = Boolean(server?.history?.can_undo) || sync.hasUnsavedChanges();
+  const [selection, setSelection] = useState<TextRange | null>(null);
+  const writeHere = () => void actions.writeHere(selection?.to ?? fields.content.length);
 
   useStoryShortcuts({
     writeOn: () => void actions.generate(hasText ? 'continue' : 'new'),
+    writeHere: hasText ? writeHere : null,
     stop: () => void generation.stop(),
     undo: actions.undo,
     redo: actions.redo,
@@ -57,6 +61,9 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
         focusOnOpen={Boolean(opened?.content)}
         lastOnServer={opened?.last_generation ?? null}
         layout={layout}
+        selection={selection}
+        onSelect={setSelection}
+        onWriteHere={writeHere}
       />
       <StorySetupPanel open={layout.setupOpen} onClose={layout.closeSetup}>
         <StorySetupForm

@@ -25,12 +25,17 @@ interface StoryMainProps {
   /** The story's last generation as the server had it when the page opened. */
   lastOnServer: Generation | null;
   layout: WorkspaceLayout;
+  /** The cursor or selection in the text (null: not placed yet, the cursor stands at the end). */
+  selection: TextRange | null;
+  onSelect: (selection: TextRange) => void;
+  /** "Write here": the model writes at the cursor. */
+  onWriteHere: () => void;
 }
 
 /** The main area: the writing tools, the story's text (edited, or read as formatted) and a status line under it. */
-export function StoryMain({ sync, doc, generation, actions, settings, canGenerate, idle, canUndo, focusOnOpen, lastOnServer, layout }: StoryMainProps) {
+export function StoryMain(props: StoryMainProps) {
+  const { sync, doc, generation, actions, settings, canGenerate, idle, canUndo, focusOnOpen, lastOnServer, layout, selection } = props;
   const [mode, setMode] = useState<'read' | 'edit'>('edit');
-  const [selection, setSelection] = useState<TextRange>({ from: 0, to: 0 });
   const { fields, server } = doc;
   const writing = generation.isRunning;
   const hasText = fields.content.trim() !== '';
@@ -48,6 +53,7 @@ export function StoryMain({ sync, doc, generation, actions, settings, canGenerat
           canUndo={canUndo}
           canRedo={Boolean(server?.history?.can_redo)}
           onGenerate={(action) => void actions.generate(action)}
+          onWriteHere={mode === 'edit' ? props.onWriteHere : null}
           onUndo={actions.undo}
           onRedo={actions.redo}
           onFlip={actions.flip}
@@ -58,8 +64,8 @@ export function StoryMain({ sync, doc, generation, actions, settings, canGenerat
         </StudioToolbar>
       </div>
       <StoryNotices sync={sync} doc={doc} generation={generation} actions={actions} idle={idle} canGenerate={canGenerate} lastOnServer={lastOnServer} />
-      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={setSelection} focusOnOpen={focusOnOpen} />
-      <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? selection : null} onDownload={actions.download} />
+      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={props.onSelect} focusOnOpen={focusOnOpen} />
+      <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? (selection ?? { from: 0, to: 0 }) : null} onDownload={actions.download} />
     </section>
   );
 }

@@ -13,6 +13,7 @@ import type { Generation, Story } from '../../../types/api';
 import type { StoryGenerationRequest } from '../api/types';
 import type { DocumentSync } from '../lib/document-sync';
 import { GenerationCursor } from '../lib/generation-cursor';
+import { codeUnitIndex } from '../lib/text';
 
 export type GenerationPhase = 'idle' | 'starting' | 'running' | 'reconnecting' | 'stopping';
 
@@ -74,11 +75,14 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
   const generationId = useRef<number | null>(null);
   const controller = useRef<AbortController | null>(null);
   const cursor = useRef(new GenerationCursor());
+  // Where the generation's words go in the page's text (UTF-16), moving on as they come; null: at the end.
+  const writeAt = useRef<number | null>(null);
 
   const handlers: GenerationHandlers = {
     onText: (text, end) => {
       const fresh = cursor.current.take(text, end);
-      if (fresh) sync.appendGenerated(fresh);
+      if (fresh) sync.appendGenerated(fresh, writeAt.current);
+      if (fresh && writeAt.current !== null) writeAt.current += fresh.length;
       if (fresh) setView((current) => (current.firstTextAt === null ? { ...current, firstTextAt: Date.now() } : current));
     },
     onReasoning: (text) => setView((current) => ({ ...current, reasoning: current.reasoning + text })),
@@ -148,6 +152,9 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
   const attach = (generation: Generation, shownLength: number) => {
     generationId.current = generation.id;
     cursor.current = new GenerationCursor(shownLength);
+    // An insert's words so far stand after its position in the text the page shows.
+    const inserting = generation.action === 'insert' && typeof generation.prefix_length === 'number';
+    writeAt.current = inserting ? codeUnitIndex(sync.getSnapshot().fields.content, (generation.prefix_length as number) + shownLength) : null;
     setView((current) => ({
       ...current,
       phase: 'running',
@@ -171,9 +178,11 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
   }, [initial]);
 
   const start = useCallback(
-    async (request: StoryGenerationRequest) => {
+    /** `at`: where in the page's text (UTF-16) the words go, for a "Write here" (null: at the end). */
+    async (request: StoryGenerationRequest, at: number | null = null) => {
       generationId.current = null;
       cursor.current = new GenerationCursor(0);
+      writeAt.current = at;
       setView({ phase: 'starting', end: null, error: null, reasoning: '', origin: null, startedAt: Date.now(), firstTextAt: null });
       let alreadyRunning = false;
       await run(async (signal) => {

@@ -294,9 +294,11 @@ export class DocumentSync {
     this.update({ fields: { ...this.snapshot.fields, content } });
   }
 
-  /** Text a generation appended on the server: shown, and already saved there. */
-  appendGenerated(text: string): void {
-    const content = this.snapshot.fields.content + text;
+  /** Text a generation wrote on the server at `at` (UTF-16; null: at the end, "Write here" inside the text): shown, and already saved there. */
+  appendGenerated(text: string, at: number | null = null): void {
+    const current = this.snapshot.fields.content;
+    const where = at ?? current.length;
+    const content = current.slice(0, where) + text + current.slice(where);
     if (this.synced) this.synced = { ...this.synced, content };
     this.update({ fields: { ...this.snapshot.fields, content } });
   }

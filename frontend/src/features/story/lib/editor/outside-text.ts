@@ -57,5 +57,7 @@ export function showOutsideText(view: EditorView, next: string, { follow = false
     return;
   }
   const change = changeBetween(current, next);
-  if (change) view.dispatch({ changes: change, annotations: OUTSIDE });
+  // Words written inside the text ("Write here") go in as a generation's do at the end.
+  if (change && change.from === change.to) insertFromOutside(view, change.from, change.insert, { follow });
+  else if (change) view.dispatch({ changes: change, annotations: OUTSIDE });
 }
