@@ -7,7 +7,7 @@ import time
 
 from taleweaver.generations import store
 from taleweaver.storage import db
-from taleweaver.stories import insertion
+from taleweaver.stories import insertion, rewriting, sizes
 from taleweaver.stories import store as stories_store
 
 KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
@@ -46,14 +46,26 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
                          first_token_at=first_token_at)
         store.forget_pieces(conn, generation_id)
         stories_store.set_content(conn, story_id, content)
-        changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
-        if text:
-            stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
-        if text or changed:
-            stories_store.bump_revision(conn, story_id, "generation")
-            stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
+        _into_story(conn, row, text)
         store.prune(conn, story_id, KEEP_ENDED_PER_STORY)
     return True
+
+
+def _into_story(conn, row, text: str) -> None:
+    """What the generation's text does to its story: a rewrite's becomes the newest version of
+    the story's proposal (its text stays as it is); any other's is in the text, the story's new
+    passage (or a version of it), with a revision and an undo step."""
+    story_id = row["story_id"]
+    if row["action"] == rewriting.ACTION:
+        rewriting.ended(conn, story_id, text)
+        sizes.refresh(conn, story_id)
+        return
+    changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
+    if text:
+        stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
+    if text or changed:
+        stories_store.bump_revision(conn, story_id, "generation")
+        stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
 
 
 def _story_text(conn, row, text: str) -> str:
@@ -63,6 +75,8 @@ def _story_text(conn, row, text: str) -> str:
     for an insert (the story's text is not written while a generation runs)."""
     current = stories_store.content_of(conn, row["story_id"])
     start = row["prefix_length"] if row["prefix_length"] is not None else len(current) - row["stored_length"]
+    if row["action"] == rewriting.ACTION:
+        return current
     return current[:start] + text + (current[start:] if row["action"] == insertion.ACTION else "")
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from taleweaver.storage import texts
 from taleweaver.storage.db import write_transaction
-from taleweaver.stories import history, insertion, passages, sizes
+from taleweaver.stories import history, insertion, passages, rewriting, sizes
 
 # Revisions kept per story: the newest KEEP_RECENT, plus the last revision of each older clock
 # hour for at most KEEP_HOURLY such hours.
@@ -218,7 +218,8 @@ def live_text(conn, story_id: int, generation_id: int) -> dict | None:
         start = row["prefix_length"] if row["prefix_length"] is not None else len(content) - len(generated)
         generated += "".join(piece["text"] for piece in conn.execute(
             "SELECT text FROM generation_pieces WHERE generation_id = ? ORDER BY seq", (generation_id,)))
-        content = content[:start] + generated + (content[start:] if row["action"] == insertion.ACTION else "")
+        if row["action"] != rewriting.ACTION:  # a rewrite's text is a proposal, beside the story's
+            content = content[:start] + generated + (content[start:] if row["action"] == insertion.ACTION else "")
     return {"content": content, "word_count": word_count(content), "text_length": len(generated)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from taleweaver.llm.infill import InfillView
 from taleweaver.storage.db import get_db
-from taleweaver.stories import insertion, passages, prompting
+from taleweaver.stories import insertion, passages, prompting, rewriting
 from taleweaver.errors import ApiError
 
 
@@ -55,6 +55,16 @@ def insert_prompt(row, position: int, service, model: str | None, max_tokens) ->
     except prompting.ContextTooSmall as small:
         raise _context_too_small(small) from None
     return prompt, InfillView(service, sides.before, sides.after)
+
+
+def rewrite_prompt(row, start: int, stop: int, instruction: str, service, model: str | None,
+                   max_tokens) -> prompting.Prompt:
+    """The messages and budget of a proposal for another version of content[start:stop]."""
+    tokens, source = service.context_length(model)
+    try:
+        return rewriting.build(story_fields(row), row["content"], start, stop, instruction, tokens, max_tokens, source)
+    except prompting.ContextTooSmall as small:
+        raise _context_too_small(small) from None
 
 
 def _context_too_small(small: prompting.ContextTooSmall) -> ApiError:

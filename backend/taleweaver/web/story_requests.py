@@ -9,7 +9,7 @@ from flask import current_app
 from taleweaver.errors import ApiError, validation_error
 from taleweaver.generations import rows as generations
 from taleweaver.storage.db import get_db, write_transaction
-from taleweaver.stories import history, passages, sizes
+from taleweaver.stories import history, passages, rewriting, sizes
 from taleweaver.stories import store as stories_store
 from taleweaver.web.auth import current_user_id
 
@@ -130,6 +130,7 @@ def story_document(story_id: int) -> dict:
         "memory": found["memory"],
         "authors_note": found["authors_note"],
         "alternatives": passages.view(passages.current(conn, found)),
+        "proposal": rewriting.view(conn, found),
         "history": history.view(conn, story_id, found["history_node_id"]),
     })
     if active_row is not None:

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import type { LLMSettings, Story } from '../../../types/api';
+import { useRewrite } from '../hooks/useRewrite';
 import { useStoryActions } from '../hooks/useStoryActions';
 import type { TextRange } from '../lib/editor/marks';
 import { useStoryDocument } from '../hooks/useStoryDocument';
@@ -29,10 +30,12 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   const layout = useWorkspaceLayout(Boolean(opened?.content));
   const { storyId, revision, fields, save, server } = doc;
   const writing = generation.isRunning;
-  const idle = !writing && !actions.busy && save.kind !== 'conflict';
+  const [selection, setSelection] = useState<TextRange | null>(null);
+  const rewrite = useRewrite(sync, server, fields.content, generation);
+  // A rewrite's proposal waits for Accept or Discard: nothing else changes the text meanwhile.
+  const idle = !writing && !actions.busy && save.kind !== 'conflict' && rewrite.shown === null;
   const hasText = fields.content.trim() !== '';
   const canUndo = Boolean(server?.history?.can_undo) || sync.hasUnsavedChanges();
-  const [selection, setSelection] = useState<TextRange | null>(null);
   const writeHere = () => void actions.writeHere(selection?.to ?? fields.content.length);
 
   useStoryShortcuts({
@@ -64,6 +67,7 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
         selection={selection}
         onSelect={setSelection}
         onWriteHere={writeHere}
+        rewrite={rewrite}
       />
       <StorySetupPanel open={layout.setupOpen} onClose={layout.closeSetup}>
         <StorySetupForm

@@ -1,10 +1,12 @@
 import { useState } from 'react';
 import type { Generation, LLMSettings } from '../../../types/api';
+import type { useRewrite } from '../hooks/useRewrite';
 import type { useStoryActions } from '../hooks/useStoryActions';
 import type { GenerationView } from '../hooks/useStoryGeneration';
 import type { WorkspaceLayout } from '../hooks/useWorkspaceLayout';
 import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
 import type { TextRange } from '../lib/editor/marks';
+import { RewriteControls } from './RewriteControls';
 import { StoryNotices } from './StoryNotices';
 import { StoryPaper } from './StoryPaper';
 import { StoryStatusBar } from './StoryStatusBar';
@@ -30,11 +32,12 @@ interface StoryMainProps {
   onSelect: (selection: TextRange) => void;
   /** "Write here": the model writes at the cursor. */
   onWriteHere: () => void;
+  rewrite: ReturnType<typeof useRewrite>;
 }
 
 /** The main area: the writing tools, the story's text (edited, or read as formatted) and a status line under it. */
 export function StoryMain(props: StoryMainProps) {
-  const { sync, doc, generation, actions, settings, canGenerate, idle, canUndo, focusOnOpen, lastOnServer, layout, selection } = props;
+  const { sync, doc, generation, actions, settings, canGenerate, idle, canUndo, focusOnOpen, lastOnServer, layout, selection, rewrite } = props;
   const [mode, setMode] = useState<'read' | 'edit'>('edit');
   const { fields, server } = doc;
   const writing = generation.isRunning;
@@ -60,11 +63,20 @@ export function StoryMain(props: StoryMainProps) {
           mode={mode}
           onToggleMode={() => setMode(mode === 'read' ? 'edit' : 'read')}
         >
+          {mode === 'edit' && (
+            <RewriteControls
+              canRewrite={idle && canGenerate && selection !== null && selection.from < selection.to}
+              proposal={rewrite.shown}
+              onRewrite={(instruction) => selection && void rewrite.start(selection, instruction)}
+              onFlip={rewrite.flip}
+              error={rewrite.error}
+            />
+          )}
           <WorkspaceToggles layout={layout} />
         </StudioToolbar>
       </div>
       <StoryNotices sync={sync} doc={doc} generation={generation} actions={actions} idle={idle} canGenerate={canGenerate} lastOnServer={lastOnServer} />
-      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={props.onSelect} focusOnOpen={focusOnOpen} />
+      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={props.onSelect} focusOnOpen={focusOnOpen} proposal={rewrite.shown} proposalActions={rewrite} />
       <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? (selection ?? { from: 0, to: 0 }) : null} onDownload={actions.download} />
     </section>
   );

@@ -2,6 +2,8 @@ import { useEffect, useMemo, useRef } from 'react';
 import { useFollowing } from '../hooks/useFollowing';
 import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
 import type { TextRange } from '../lib/editor/marks';
+import type { ProposalActions } from '../lib/editor/proposal';
+import type { ShownProposal } from '../hooks/useRewrite';
 import { lastPassageRange } from '../lib/text';
 import { StoryReader } from './StoryReader';
 import { StoryTextEditor } from './StoryTextEditor';
@@ -16,10 +18,13 @@ interface StoryPaperProps {
   onSelect: (selection: TextRange) => void;
   /** The story opened with text: it is read first, so focus goes to its title. */
   focusOnOpen: boolean;
+  /** A rewrite's proposal, waiting for the writer's choice (the text is read-only meanwhile). */
+  proposal: ShownProposal | null;
+  proposalActions: ProposalActions;
 }
 
 /** The story's title and text in a reading measure: edited in the editor, or read as formatted. Only this part scrolls. */
-export function StoryPaper({ sync, doc, writing, mode, onSelect, focusOnOpen }: StoryPaperProps) {
+export function StoryPaper({ sync, doc, writing, mode, onSelect, focusOnOpen, proposal, proposalActions }: StoryPaperProps) {
   const headingRef = useRef<HTMLHeadingElement>(null);
   const paperRef = useRef<HTMLDivElement>(null);
   const following = useFollowing(paperRef);
@@ -44,10 +49,12 @@ export function StoryPaper({ sync, doc, writing, mode, onSelect, focusOnOpen }: 
             text={fields.content}
             onEdit={(content) => sync.edit({ content })}
             onSelect={onSelect}
-            readOnly={writing}
+            readOnly={writing || proposal !== null}
             placeholder={writing ? WAITING : 'Write here, or press Generate story.'}
             passage={passage}
             following={following}
+            proposal={proposal}
+            proposalActions={proposalActions}
           />
         )}
       </div>
