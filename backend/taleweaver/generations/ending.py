@@ -7,7 +7,7 @@ import time
 
 from taleweaver.generations import store
 from taleweaver.storage import db
-from taleweaver.stories import insertion, rewriting, sizes
+from taleweaver.stories import insertion, marks, rewriting, sizes
 from taleweaver.stories import store as stories_store
 
 KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
@@ -60,9 +60,13 @@ def _into_story(conn, row, text: str) -> None:
         rewriting.ended(conn, story_id, text)
         sizes.refresh(conn, story_id)
         return
+    before = marks.current(conn, story_id)
     changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
     if text:
         stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
+        content = stories_store.content_of(conn, story_id)
+        start = row["prefix_length"] if row["prefix_length"] is not None else len(content) - len(text)
+        marks.keep_for(conn, story_id, content, marks.written(before, row["action"], start, len(text)))
     if text or changed:
         stories_store.bump_revision(conn, story_id, "generation")
         stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from taleweaver.errors import ApiError, validation_error
 from taleweaver.settings import llm_service
-from taleweaver.stories import history, passages, prompting, rewriting, sizes, studio
+from taleweaver.stories import history, marks, passages, prompting, rewriting, sizes, studio
 from taleweaver.stories import store as stories_store
 from taleweaver.storage import texts
 from taleweaver.web import story_requests as fields
@@ -113,7 +113,12 @@ def accept_proposal(story_id: int):
         count = len(_proposal_of(conn, row)["text_ids"])
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
             raise validation_error("index", f"index must be a version number from 0 to {count - 1}.")
+        proposal = rewriting.current(conn, row)
         content = rewriting.accepted(conn, row, index)
+        if index > 0:  # the model's version: the range is the model's, the text after it moves
+            version_length = len(content) - len(row["content"]) + proposal["stop"] - proposal["start"]
+            marks.keep_for(conn, story_id, content, marks.replaced(
+                marks.current(conn, story_id), proposal["start"], proposal["stop"], version_length, True))
         stories_store.write_state(conn, story_id, content, passage_after_edit(conn, row, content), "edit")
         stories_store.record_history(conn, story_id, "rewrite")
 

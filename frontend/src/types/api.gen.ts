@@ -905,6 +905,8 @@ export interface paths {
                         authors_note?: string | null;
                         /** @description derive the title from the premise (or take the title sent as a suggestion) and keep it unique among the user's stories */
                         auto_title?: boolean | null;
+                        /** @description who wrote what in the text saved (the content sent, else the story's): the ranges [start, stop) (code points) the model wrote, as the page maps them through the writer's edits; a content saved without marks has none */
+                        marks?: number[][];
                     };
                 };
             };
@@ -3421,11 +3423,13 @@ export interface components {
                 chosen: number;
                 versions: string[];
             } | null;
+            /** @description the ranges [start, stop) (code points) of the text that the model wrote; characters the writer typed or changed are not in them */
+            marks?: number[][];
         };
         ConflictError: {
             error: {
                 /** @enum {string} */
-                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate";
+                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate" | "no_proposal";
                 message: string;
                 /** @description with revision_conflict: the story's revision now */
                 current_revision?: number;
@@ -3536,6 +3540,8 @@ export interface components {
                 model?: string | null;
                 created_at?: string | null;
                 updated_at?: string | null;
+                /** @description the ranges [start, stop) (code points) of the text that the model wrote; characters the writer typed or changed are not in them */
+                marks?: number[][] | null;
             }[];
         };
         QuotaError: {
