@@ -12,6 +12,7 @@ import { StoryPaper } from './StoryPaper';
 import { StoryStatusBar } from './StoryStatusBar';
 import { StudioToolbar } from './StudioToolbar';
 import { WorkspaceToggles } from './WorkspaceToggles';
+import { useShownModelText } from '../hooks/useShownModelText';
 
 interface StoryMainProps {
   sync: DocumentSync;
@@ -39,6 +40,7 @@ interface StoryMainProps {
 export function StoryMain(props: StoryMainProps) {
   const { sync, doc, generation, actions, settings, canGenerate, idle, canUndo, focusOnOpen, lastOnServer, layout, selection, rewrite } = props;
   const [mode, setMode] = useState<'read' | 'edit'>('edit');
+  const [showModelText, setShowModelText] = useShownModelText();
   const { fields, server } = doc;
   const writing = generation.isRunning;
   const hasText = fields.content.trim() !== '';
@@ -72,11 +74,14 @@ export function StoryMain(props: StoryMainProps) {
               error={rewrite.error}
             />
           )}
+          <button type="button" aria-pressed={showModelText} onClick={() => setShowModelText(!showModelText)} title="Mark the text the model wrote" data-testid="show-model-text">
+            Show model text
+          </button>
           <WorkspaceToggles layout={layout} />
         </StudioToolbar>
       </div>
       <StoryNotices sync={sync} doc={doc} generation={generation} actions={actions} idle={idle} canGenerate={canGenerate} lastOnServer={lastOnServer} />
-      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={props.onSelect} focusOnOpen={focusOnOpen} proposal={rewrite.shown} proposalActions={rewrite} />
+      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={props.onSelect} focusOnOpen={focusOnOpen} proposal={rewrite.shown} proposalActions={rewrite} showModelText={showModelText} />
       <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? (selection ?? { from: 0, to: 0 }) : null} onDownload={actions.download} />
     </section>
   );

@@ -2,6 +2,7 @@ import { EditorSelection, EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { useEffect, useRef } from 'react';
 import type { TextRange } from '../lib/editor/marks';
+import { setModelText } from '../lib/editor/model-text';
 import { showOutsideText } from '../lib/editor/outside-text';
 import { type Proposal, type ProposalActions, proposals, setProposal } from '../lib/editor/proposal';
 import { lastPassage, setPlaceholder, setReadOnly, storyEditorSetup } from '../lib/editor/setup';
@@ -9,7 +10,8 @@ import { lastPassage, setPlaceholder, setReadOnly, storyEditorSetup } from '../l
 interface StoryTextEditorProps {
   /** The text as the page holds it; a change made elsewhere (a generation, the server) is shown as it comes. */
   text: string;
-  onEdit: (text: string) => void;
+  /** `model`: what of the text the model wrote (UTF-16 ranges). */
+  onEdit: (text: string, model: TextRange[]) => void;
   onSelect: (selection: TextRange) => void;
   /** True while the model writes. */
   readOnly: boolean;
@@ -21,11 +23,15 @@ interface StoryTextEditorProps {
   /** A rewrite's proposal shown beside the passage it would replace, with its buttons doing `proposalActions`. */
   proposal: Proposal | null;
   proposalActions: ProposalActions;
+  /** What the model wrote, when the page knows it for this very text (undefined: keep the marks where edits moved them). */
+  model: TextRange[] | undefined;
+  /** The model writes now: the text that comes is its. */
+  generating: boolean;
 }
 
 /** The story's text in CodeMirror 6, created once; later props reach it as transactions. */
 export function StoryTextEditor(props: StoryTextEditorProps) {
-  const { text, onEdit, onSelect, readOnly, placeholder, passage, following, proposal, proposalActions } = props;
+  const { text, onEdit, onSelect, readOnly, placeholder, passage, following, proposal, proposalActions, model, generating } = props;
   const mount = useRef<HTMLDivElement>(null);
   const viewRef = useRef<EditorView | null>(null);
   const latest = useRef({ text, onEdit, onSelect, readOnly, placeholder, proposalActions });
@@ -44,7 +50,7 @@ export function StoryTextEditor(props: StoryTextEditorProps) {
           storyEditorSetup(
             { label: 'Story text', readOnly: opened.readOnly, placeholderText: opened.placeholder },
             {
-              onEdit: (edited) => latest.current.onEdit(edited),
+              onEdit: (edited, ranges) => latest.current.onEdit(edited, ranges),
               onSelect: (from, to) => latest.current.onSelect({ from, to }),
             },
           ),
@@ -68,8 +74,12 @@ export function StoryTextEditor(props: StoryTextEditorProps) {
   }, []);
 
   useEffect(() => {
-    if (viewRef.current) showOutsideText(viewRef.current, text, { follow: following() });
-  }, [text, following]);
+    if (viewRef.current) showOutsideText(viewRef.current, text, { follow: following(), byModel: generating });
+  }, [text, following, generating]);
+
+  useEffect(() => {
+    if (viewRef.current && model !== undefined) viewRef.current.dispatch({ effects: setModelText.of(model) });
+  }, [model]);
 
   useEffect(() => {
     if (viewRef.current) setReadOnly(viewRef.current, readOnly);
