@@ -4,6 +4,8 @@ selection and Undo restores it; Try again gives another version (◀ ▶ between
 leaves the text as it was; a reload while the proposal waits finds it."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -15,6 +17,7 @@ SELECTED = "The door opened and the cold came in."
 REST = "\n«Ça va», said the fox 🦊.\n"
 VIVID = "The door flew wide; winter poured in."
 AGAIN = "The door gave, and the cold walked in."
+SCREENSHOTS = os.environ.get("TALEWEAVER_SCREENSHOTS") == "1"
 
 
 @pytest.fixture
@@ -48,7 +51,7 @@ def proposal(page):
     return page.get_by_role("group", name="Proposed text")
 
 
-def test_accept_replaces_only_the_selection_and_undo_restores_it(watched, server, ollama):
+def test_accept_replaces_only_the_selection_and_undo_restores_it(watched, server, ollama, screenshot_dir):
     page, watch = watched
     open_and_select(page, watch, server)
     ask(page, "More vivid")
@@ -63,6 +66,8 @@ def test_accept_replaces_only_the_selection_and_undo_restores_it(watched, server
     expect(page.get_by_test_id("proposal-position")).to_have_text("proposal 2 (3/3)")
     page.get_by_role("button", name="Previous proposal").click()
     expect(proposal(page)).to_contain_text(VIVID)
+    if SCREENSHOTS:
+        page.screenshot(path=str(screenshot_dir / "rewrite.png"))
 
     proposal(page).get_by_role("button", name="Accept").click()
     expect_story_text(page, FIRST_LINE + VIVID + REST)
