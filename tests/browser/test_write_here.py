@@ -1,4 +1,4 @@
-""""Write here" in Chromium at 1280×800: with the cursor in the middle of the story, the model's
+""""Write here" in Chromium at 1280×800 (and on a 390×844 phone, where the toolbar wraps above the text): with the cursor in the middle of the story, the model's
 words go in at the cursor and everything after it stays as it was; the request carried the text
 after the cursor (the fake llama-server recorded its /infill `input_suffix`); Undo takes the words
 out in one step; the shortcut does the same; a reload mid-generation finds the words in place and
@@ -52,8 +52,11 @@ def wait_for_the_end(page) -> None:
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
 
 
-def test_write_here_inserts_at_the_cursor_and_undo_takes_it_out(watched, server, llama):
+@pytest.mark.parametrize("viewport", [None, {"width": 390, "height": 844}], ids=["laptop", "phone"])
+def test_write_here_inserts_at_the_cursor_and_undo_takes_it_out(watched, server, llama, viewport):
     page, watch = watched
+    if viewport:
+        page.set_viewport_size(viewport)
     open_story(page, watch, server)
     cursor_at_the_second_line(page)
     button = page.get_by_test_id("write-here-button")
