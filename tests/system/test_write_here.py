@@ -135,3 +135,16 @@ def test_a_bad_position_is_refused_and_nothing_is_written(server, fake_factory, 
                           json={"taleweaver": {"story_id": tale["id"], **extension}})
     assert response.status_code == 400 and response.json()["error"]["param"] == field
     assert story(server, tale["id"])["content"] == BEFORE + AFTER and fake.requests == []
+
+
+def test_only_the_start_of_a_long_text_after_the_cursor_is_sent_and_all_of_it_is_kept(server, fake_factory):
+    fake = fake_factory("openai_compatible", reply=WRITTEN, fill_in_middle=True)  # n_ctx 4,096
+    configure_fake(server, fake, default_model=fake.models[0])
+    after = " " + " ".join(f"after{i}" for i in range(5000))  # about 44,000 characters
+    before = " ".join(f"before{i}" for i in range(5000)) + " "
+    tale = new_story(server, content=before + after)
+    assert write_here(server, tale["id"], len(before), max_tokens=256).status_code == 200
+    infill = posted(fake, "/infill")[-1]
+    assert after.startswith(infill["input_suffix"]) and 1000 < len(infill["input_suffix"]) <= 4000
+    assert before.endswith(infill["input_prefix"]) and "before0 " not in infill["input_prefix"]
+    assert story(server, tale["id"])["content"] == before + WRITTEN + after
