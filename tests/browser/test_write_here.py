@@ -1,4 +1,5 @@
-""""Write here" in Chromium at 1280×800 (and on a 390×844 phone, where the toolbar wraps above the text): with the cursor in the middle of the story, the model's
+""""Write here" in Chromium at 1280×800 (and on a 390×844 phone, where the toolbar wraps above
+the text): with the cursor in the middle of the story, the model's
 words go in at the cursor and everything after it stays as it was; the request carried the text
 after the cursor (the fake llama-server recorded its /infill `input_suffix`); Undo takes the words
 out in one step; the shortcut does the same; a reload mid-generation finds the words in place and

@@ -118,8 +118,9 @@ class Job(threading.Thread):
         """No more text joins; the generation ends with all of it, the outcome and the counts."""
         text, reasoning = self.received.close()
         received = self.received
+        content = None if self.proposal else self.prefix + text + self.suffix
         return ending.end(
-            conn, self.generation_id, status, text=text, reasoning=reasoning, content=None if self.proposal else self.prefix + text + self.suffix,
+            conn, self.generation_id, status, text=text, reasoning=reasoning, content=content,
             finish_reason=received.finish_reason if status == "finished" else None,
             usage=received.usage, error=error, expect_owner=self.owner, counted_tokens=received.counted_tokens,
             first_token_at=received.first_token_at,
@@ -164,10 +165,11 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type:
     caller starts it (`job.start()`) once it holds no connection, because starting a thread waits
     for it (under gevent: other requests run meanwhile). The job appends to the story's text, or
     with `prefix_length` to the text's first that many characters (a regeneration replaces the
-    passage after them; with `suffix_start` it writes between them and the text from there on, which
-    it keeps: an insert, or a rewrite, whose text becomes a proposal); a
-    `continue` or `regenerate` action never repeats the end of the text it continues. Refused (ApiError) when the story is full, when the user's quota has no room
-    for the generation's worst case (507), and past the user's cap of streams (429)."""
+    passage after them; with `suffix_start` it writes between them and the text from there on,
+    which it keeps: an insert, or a rewrite, whose text becomes a proposal); a `continue` or
+    `regenerate` action never repeats the end of the text it continues. Refused (ApiError) when
+    the story is full, when the user's quota has no room for the generation's worst case (507),
+    and past the user's cap of streams (429)."""
     running = rows.running_for_story(conn, story_id)
     if running is not None and running["status"] == "running":
         raise AlreadyRunning(running["id"])
@@ -191,7 +193,8 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type:
                 )
         except db.IntegrityError:  # the story's one running generation is another's (rolled back)
             raise AlreadyRunning(store.running_id(conn, story_id) or 0) from None
-        bounds = Bounds(stories_store.MAX_CONTENT - len(prefix) - len(suffix), room, app.config.get("STORAGE_QUOTA", 0))
+        bounds = Bounds(stories_store.MAX_CONTENT - len(prefix) - len(suffix), room,
+                        app.config.get("STORAGE_QUOTA", 0))
         job = Job(app, generation_id, story_id, prefix, service, payload,
                   avoid_repeat=action in prompting.ACTIONS, started_at=now, bounds=bounds, suffix=suffix,
                   proposal=action == rewriting.ACTION)

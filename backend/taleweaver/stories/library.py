@@ -63,7 +63,8 @@ def backup_entry(conn, story_id: int, user_id: int) -> dict | None:
                         "chosen": passage["chosen"]}
     entry = {key: row[key] for key in ("title", "premise", "genre", "length")}
     entry.update({"settings": store.settings_of(row), "memory": row["memory"], "authors_note": row["authors_note"],
-                  "content": row["content"], "alternatives": alternatives, "marks": marks.current(conn, story_id), "backend_type": row["backend_type"],
+                  "content": row["content"], "alternatives": alternatives,
+                  "marks": marks.current(conn, story_id), "backend_type": row["backend_type"],
                   "model": row["model"], "created_at": row["created_at"], "updated_at": row["updated_at"]})
     return entry
 

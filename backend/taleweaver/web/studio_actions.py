@@ -48,7 +48,8 @@ def details(extension: dict, action: str | None) -> dict:
             raise _bad("taleweaver.start must be before taleweaver.stop: select the passage to rewrite.",
                        "taleweaver.start")
         instruction = extension.get("instruction")
-        if not isinstance(instruction, str) or not instruction.strip() or len(instruction) > rewriting.MAX_INSTRUCTION_CHARS:
+        if (not isinstance(instruction, str) or not instruction.strip()
+                or len(instruction) > rewriting.MAX_INSTRUCTION_CHARS):
             raise _bad(f"taleweaver.instruction must say how to rewrite the passage (1 to "
                        f"{rewriting.MAX_INSTRUCTION_CHARS} characters).", "taleweaver.instruction")
         found["instruction"] = instruction.strip()
