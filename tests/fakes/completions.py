@@ -14,7 +14,7 @@ vLLM, KoboldCpp) and Ollama's ``/api/generate``, each in the server's own format
 * KoboldCpp: streamed chunks with ``"id": "koboldcpp"``.
 * Ollama ``/api/generate``: NDJSON ``response`` pieces, a last line with ``done_reason`` and the
   counters; ``raw`` refuses ``template``/``system``/``context``; a ``suffix`` needs a model with the
-  ``insert`` capability (none of the fake's has it); ``options`` as ``/api/chat`` takes them;
+  ``insert`` capability (the fake's have it with ``fill_in_middle=True``); ``options`` as ``/api/chat`` takes them;
   ``logprobs``/``top_logprobs`` (0-20) give per-token log-probabilities; a model that thinks
   sends its thoughts in ``thinking`` unless ``think`` is false.
 
@@ -167,7 +167,7 @@ class CompletionRoutes:
         if model is None:
             self._model_not_found(body["model"])
             return
-        if body.get("suffix"):
+        if body.get("suffix") and not fake.fill_in_middle:
             self._send_json(400, {"error": f"registry.ollama.ai/library/{model} does not support insert"})
             return
         self._wait_for_model_load(model)

@@ -19,6 +19,7 @@ Each is a mixin over the llama-server handler, whose chat it keeps.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Optional
 
 from .completions import CompletionRoutes, prompt_tokens
@@ -70,8 +71,11 @@ class LlamaServerCompletions:
     def _llama_native_completion(self) -> None:
         """The native /completion: `content` pieces, `stop` on the last, no [DONE]."""
         body = self._completion_request()
-        if body is None or self._completion_model(body) is None:
-            return
+        if body is not None and self._completion_model(body) is not None:
+            self._llama_native_answer(body)
+
+    def _llama_native_answer(self, body: Dict[str, Any]) -> None:
+        """The native /completion answer to `body` (its `prompt`, `n_predict`, `stream`)."""
         limit = body.get("n_predict", body.get("max_tokens"))
         reply = self._make_reply(limit, [{"role": "user", "content": body["prompt"]}])
         last = {"content": "", "stop": True, "model": self.fake.models[0], "tokens_predicted": reply.count,
@@ -82,6 +86,20 @@ class LlamaServerCompletions:
         events = (b"data: " + json.dumps(part).encode() + b"\n\n" for part in
                   [*({"index": 0, "content": piece, "stop": False} for piece in reply.pieces()), last])
         self._run_stream("text/event-stream", events, b'data: {"content": \n\n')
+
+    def _llama_infill(self) -> None:
+        """POST /infill: both sides required; a model without FIM tokens answers 501; else the
+        native /completion answer, streamed with `stream: true`."""
+        body = self.req_json if isinstance(self.req_json, dict) else {}
+        for side in ("input_prefix", "input_suffix"):
+            if not isinstance(body.get(side), str):
+                self._llama_error(400, f'"{side}" is required', "invalid_request_error")
+                return
+        if not self.fake.fill_in_middle:
+            self._llama_error(501, "Infill is not supported by this model: prefix token is missing. suffix token "
+                                   "is missing. middle token is missing. ", "not_supported_error")
+            return
+        self._llama_native_answer({**body, "prompt": body["input_prefix"]})
 
     def _llama_tokenize(self) -> None:
         body = self.req_json if isinstance(self.req_json, dict) else {}

@@ -389,6 +389,7 @@ class FakeLLMServer:
         tls: Optional[ssl.SSLContext] = None,  # a server-side context: the fake serves https
         server: Optional[str] = None,  # openai_compatible: "llama.cpp" (default), "vllm", "koboldcpp"
         version: Optional[str] = None,  # ollama: what /api/version says (logprobs from 0.12.11 on)
+        fill_in_middle: bool = False,  # the model has FIM tokens (llama.cpp /infill) or `insert` (Ollama)
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -420,6 +421,7 @@ class FakeLLMServer:
             raise ValueError("version applies to the ollama kind only")
         self.version = version or OLLAMA_VERSION
         self.ollama_logprobs = kind == "ollama" and logprobs.ollama_version_gives(self.version)
+        self.fill_in_middle = bool(fill_in_middle)
 
         self._lock = threading.Lock()
         self._faults: Dict[str, Dict[str, Any]] = {}
@@ -1023,7 +1025,7 @@ class _Handler(CompletionRoutes, http.server.BaseHTTPRequestHandler):
             "details": details,
             "model_info": {"general.architecture": family, f"{family}.context_length": 131072,
                            "general.parameter_count": 8030261248},
-            "capabilities": ["completion"],
+            "capabilities": ["completion", "insert"] if self.fake.fill_in_middle else ["completion"],
             "modified_at": _MODIFIED_AT,
         })
 
@@ -1658,6 +1660,8 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
             return (self._llama_native_completion, True)
         if method == "POST" and path == "/tokenize":
             return (self._llama_tokenize, True)
+        if method == "POST" and path == "/infill":
+            return (self._llama_infill, True)
         return None
 
     def check_auth(self) -> bool:

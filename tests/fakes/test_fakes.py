@@ -750,6 +750,28 @@ def test_ollama_generate_raw_answers_the_prompt_and_refuses_a_template(make):
     assert insert.status_code == 400 and insert.json()["error"].endswith("does not support insert")
 
 
+def test_fill_in_the_middle_needs_a_model_that_has_it(make):
+    llama = make("openai_compatible", reply="in between")
+    ollama = make("ollama", reply="in between", fill_in_middle=True)
+    infill = llama.base_url + "/infill"
+
+    missing = requests.post(infill, json={"input_prefix": "a"}, timeout=T)
+    without = requests.post(infill, json={"input_prefix": "a", "input_suffix": "b"}, timeout=T)
+    llama.fill_in_middle = True
+    events = requests.post(infill, json={"input_prefix": "a", "input_suffix": "b", "stream": True}, timeout=T).text
+    show = requests.post(ollama.base_url + "/api/show", json={"model": ollama.models[0]}, timeout=T).json()
+    generated = requests.post(ollama.base_url + "/api/generate", json={
+        "model": ollama.models[0], "prompt": "a", "suffix": "b", "stream": False}, timeout=T).json()
+
+    assert missing.status_code == 400 and missing.json()["error"]["message"] == '"input_suffix" is required'
+    assert without.status_code == 501 and without.json()["error"]["type"] == "not_supported_error"
+    assert without.json()["error"]["message"].startswith("Infill is not supported by this model")
+    parts = [json.loads(line[len("data: "):]) for line in events.splitlines() if line.startswith("data: ")]
+    assert "".join(p["content"] for p in parts) == "in between" and parts[-1]["stop"] is True
+    assert "[DONE]" not in events
+    assert "insert" in show["capabilities"] and generated["response"] == "in between"
+
+
 def test_openai_completions_refuse_a_chat_model_and_stop_at_16_tokens_by_default(make):
     srv = make("chatgpt", models=["gpt-4o-mini", "gpt-3.5-turbo-instruct"], reply=" ".join(["w"] * 40))
     url = srv.base_url + "/v1/completions"

@@ -7,6 +7,7 @@ import time
 
 from taleweaver.generations import store
 from taleweaver.storage import db
+from taleweaver.stories import insertion, marks, rewriting, sizes
 from taleweaver.stories import store as stories_store
 
 KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
@@ -45,23 +46,42 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
                          first_token_at=first_token_at)
         store.forget_pieces(conn, generation_id)
         stories_store.set_content(conn, story_id, content)
-        changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
-        if text:
-            stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
-        if text or changed:
-            stories_store.bump_revision(conn, story_id, "generation")
-            stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
+        _into_story(conn, row, text)
         store.prune(conn, story_id, KEEP_ENDED_PER_STORY)
     return True
+
+
+def _into_story(conn, row, text: str) -> None:
+    """What the generation's text does to its story: a rewrite's becomes the newest version of
+    the story's proposal (its text stays as it is); any other's is in the text, the story's new
+    passage (or a version of it), with a revision and an undo step."""
+    story_id = row["story_id"]
+    if row["action"] == rewriting.ACTION:
+        rewriting.ended(conn, story_id, text)
+        sizes.refresh(conn, story_id)
+        return
+    before = marks.current(conn, story_id)
+    changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
+    if text:
+        stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])
+        content = stories_store.content_of(conn, story_id)
+        start = row["prefix_length"] if row["prefix_length"] is not None else len(content) - len(text)
+        marks.keep_for(conn, story_id, content, marks.written(before, row["action"], start, len(text)))
+    if text or changed:
+        stories_store.bump_revision(conn, story_id, "generation")
+        stories_store.record_history(conn, story_id, "regenerate" if row["action"] == "regenerate" else "generation")
 
 
 def _story_text(conn, row, text: str) -> str:
     """The story's text with the generation's persisted text: the text it continued (its first
     prefix_length characters; of a generation recorded without one, what precedes the text its
-    job wrote into the story itself) and the generation's text."""
+    job wrote into the story itself) and the generation's text, followed by the rest of the text
+    for an insert (the story's text is not written while a generation runs)."""
     current = stories_store.content_of(conn, row["story_id"])
     start = row["prefix_length"] if row["prefix_length"] is not None else len(current) - row["stored_length"]
-    return current[:start] + text
+    if row["action"] == rewriting.ACTION:
+        return current
+    return current[:start] + text + (current[start:] if row["action"] == insertion.ACTION else "")
 
 
 def interrupt(conn, generation_id: int) -> bool:

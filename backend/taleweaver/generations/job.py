@@ -18,7 +18,7 @@ from taleweaver.generations.received import MAX_REASONING, Bounds, ReceivedText
 from taleweaver.generations.upstream import Upstream
 from taleweaver.errors import ApiError
 from taleweaver.storage import db
-from taleweaver.stories import prompting, sizes
+from taleweaver.stories import prompting, rewriting, sizes
 from taleweaver.stories import store as stories_store
 
 log = logging.getLogger("taleweaver.generations")
@@ -38,9 +38,12 @@ class Job(threading.Thread):
     the job its outcome."""
 
     def __init__(self, app, generation_id: int, story_id: int, prefix: str, service, payload: dict,
-                 avoid_repeat: bool = False, started_at: float | None = None, bounds: Bounds | None = None):
+                 avoid_repeat: bool = False, started_at: float | None = None, bounds: Bounds | None = None,
+                 suffix: str = "", proposal: bool = False):
         super().__init__(name=f"taleweaver-generation-{generation_id}", daemon=True)
         self.app, self.generation_id, self.story_id, self.prefix = app, generation_id, story_id, prefix
+        self.suffix = suffix  # the text after what it writes ("Write here", "Rewrite"), kept as it is
+        self.proposal = proposal  # a rewrite's text is a proposal: the story's text stays as it is
         self.started_at = started_at if started_at is not None else time.time()
         self.model = payload.get("model") or ""
         self.owner = registry.owner_id()
@@ -115,8 +118,9 @@ class Job(threading.Thread):
         """No more text joins; the generation ends with all of it, the outcome and the counts."""
         text, reasoning = self.received.close()
         received = self.received
+        content = None if self.proposal else self.prefix + text + self.suffix
         return ending.end(
-            conn, self.generation_id, status, text=text, reasoning=reasoning, content=self.prefix + text,
+            conn, self.generation_id, status, text=text, reasoning=reasoning, content=content,
             finish_reason=received.finish_reason if status == "finished" else None,
             usage=received.usage, error=error, expect_owner=self.owner, counted_tokens=received.counted_tokens,
             first_token_at=received.first_token_at,
@@ -155,14 +159,17 @@ class Job(threading.Thread):
 
 
 def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type: str | None, payload: dict,
-               action: str | None = None, prefix_length: int | None = None, context: dict | None = None) -> Job:
+               action: str | None = None, prefix_length: int | None = None, context: dict | None = None,
+               suffix_start: int | None = None) -> Job:
     """Record a new running generation of the story and return its job, registered as live; the
     caller starts it (`job.start()`) once it holds no connection, because starting a thread waits
     for it (under gevent: other requests run meanwhile). The job appends to the story's text, or
     with `prefix_length` to the text's first that many characters (a regeneration replaces the
-    passage after them); a `continue` or `regenerate` action never repeats the end of the text
-    it continues. Refused (ApiError) when the story is full, when the user's quota has no room
-    for the generation's worst case (507), and past the user's cap of streams (429)."""
+    passage after them; with `suffix_start` it writes between them and the text from there on,
+    which it keeps: an insert, or a rewrite, whose text becomes a proposal); a `continue` or
+    `regenerate` action never repeats the end of the text it continues. Refused (ApiError) when
+    the story is full, when the user's quota has no room for the generation's worst case (507),
+    and past the user's cap of streams (429)."""
     running = rows.running_for_story(conn, story_id)
     if running is not None and running["status"] == "running":
         raise AlreadyRunning(running["id"])
@@ -173,8 +180,10 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type:
     with registry.registering():
         try:
             with db.write_transaction(conn):
-                prefix = stories_store.content_of(conn, story_id)[:prefix_length]
-                if len(prefix) >= stories_store.MAX_CONTENT:
+                content = stories_store.content_of(conn, story_id)
+                prefix = content[:prefix_length]
+                suffix = content[suffix_start:] if suffix_start is not None else ""
+                if len(prefix) + len(suffix) >= stories_store.MAX_CONTENT:
                     raise _story_full()
                 lease = leases.take(conn, user_id, "generation", leases.cap_of(app))
                 generation_id = store.insert(
@@ -184,9 +193,11 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type:
                 )
         except db.IntegrityError:  # the story's one running generation is another's (rolled back)
             raise AlreadyRunning(store.running_id(conn, story_id) or 0) from None
-        bounds = Bounds(stories_store.MAX_CONTENT - len(prefix), room, app.config.get("STORAGE_QUOTA", 0))
+        bounds = Bounds(stories_store.MAX_CONTENT - len(prefix) - len(suffix), room,
+                        app.config.get("STORAGE_QUOTA", 0))
         job = Job(app, generation_id, story_id, prefix, service, payload,
-                  avoid_repeat=action in prompting.ACTIONS, started_at=now, bounds=bounds)
+                  avoid_repeat=action in prompting.ACTIONS, started_at=now, bounds=bounds, suffix=suffix,
+                  proposal=action == rewriting.ACTION)
         job.lease = lease
         leases.keep(app, lease)
         registry.add(job)

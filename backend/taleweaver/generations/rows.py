@@ -103,6 +103,7 @@ def view(row: sqlite3.Row) -> dict:
         "time_to_first_token_ms": round((first - row["started_at"]) * 1000) if first is not None else None,
         "tokens_per_second": figures["tokens_per_second"],
         "action": row["action"],
+        "prefix_length": row["prefix_length"],
         "context": parse_json(row["context_json"]),
         "stats": figures,
     }

@@ -24,7 +24,7 @@ REASONING_LENGTH = "length({g}.reasoning) + " + _PIECES_END.format(column="reaso
 _VIEW_COLUMNS = (
     "id, story_id, user_id, status, backend_type, model, params_json, started_at, first_token_at, "
     f"finished_at, {TEXT_LENGTH.format(g='generations')} AS text_length, finish_reason, usage_json, error_json, "
-    f"owner, heartbeat_at, {HEARTBEAT_AGE}, action, counted_tokens, context_json"
+    f"owner, heartbeat_at, {HEARTBEAT_AGE}, action, prefix_length, counted_tokens, context_json"
 )
 _HEARTBEAT = (f"UPDATE generations SET heartbeat_at = {db_dialect.EPOCH_NOW} "
               "WHERE id = ? AND status = 'running' AND owner = ?")

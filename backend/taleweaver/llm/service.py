@@ -88,6 +88,11 @@ class LLMService(ABC):
         Stream of `text_completion` chunks (llm/completions.py); a chunk may be raw JSON bytes, as
         in chat_completion."""
 
+    def fill_in_middle(self, payload: dict, prefix: str, suffix: str) -> Stream | None:
+        """A streamed chat completion of the text between `prefix` and `suffix`, written by the
+        backend's fill-in-the-middle (llm/infill.py), or None when the backend or model has none."""
+        return None
+
     def sampler_names(self) -> SamplerNames:
         """Where this backend takes each sampling setting, and which it cannot take (samplers.py)."""
         return self.descriptor.samplers

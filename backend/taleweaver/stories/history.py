@@ -83,8 +83,9 @@ def forget_unreferenced(conn, story_id: int) -> None:
     conn.execute(
         """DELETE FROM story_passages WHERE story_id = ?
            AND id NOT IN (SELECT passage_id FROM history_nodes WHERE story_id = ? AND passage_id IS NOT NULL)
-           AND id NOT IN (SELECT passage_id FROM stories WHERE id = ? AND passage_id IS NOT NULL)""",
-        (story_id, story_id, story_id),
+           AND id NOT IN (SELECT passage_id FROM stories WHERE id = ? AND passage_id IS NOT NULL)
+           AND id NOT IN (SELECT proposal_id FROM stories WHERE id = ? AND proposal_id IS NOT NULL)""",
+        (story_id, story_id, story_id, story_id),
     )
     conn.execute(
         """DELETE FROM texts WHERE story_id = ?

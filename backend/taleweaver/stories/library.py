@@ -6,7 +6,7 @@ import time
 
 from taleweaver.storage import texts
 from taleweaver.storage.db import dialect_of, write_transaction
-from taleweaver.stories import passages, sizes, store
+from taleweaver.stories import marks, passages, sizes, store
 
 SORTS = {
     "updated": "updated_at DESC, id DESC",
@@ -63,7 +63,8 @@ def backup_entry(conn, story_id: int, user_id: int) -> dict | None:
                         "chosen": passage["chosen"]}
     entry = {key: row[key] for key in ("title", "premise", "genre", "length")}
     entry.update({"settings": store.settings_of(row), "memory": row["memory"], "authors_note": row["authors_note"],
-                  "content": row["content"], "alternatives": alternatives, "backend_type": row["backend_type"],
+                  "content": row["content"], "alternatives": alternatives,
+                  "marks": marks.current(conn, story_id), "backend_type": row["backend_type"],
                   "model": row["model"], "created_at": row["created_at"], "updated_at": row["updated_at"]})
     return entry
 
@@ -80,17 +81,18 @@ def begin_import(conn, user_id: int) -> int:
                             (user_id, time.time())).lastrowid
 
 
-def stage(conn, user_id: int, import_id: int, entries: list[tuple[dict, dict | None]]) -> list[int]:
+def stage(conn, user_id: int, import_id: int, entries: list[tuple]) -> list[int]:
     """Write a batch of imported stories, hidden until the import is finished, in a few statements
-    for them all (in the caller's write transaction): each entry is the story's columns and
-    {"start", "versions", "chosen"} of its last passage (or None). The new stories' ids, in order;
+    for them all (in the caller's write transaction): each entry is the story's columns,
+    {"start", "versions", "chosen"} of its last passage (or None) and, optionally, the marks of
+    what the model wrote in its text (marks.py). The new stories' ids, in order;
     each has its text kept once, its first revision and its first undo step, as store.create makes."""
     sql, stamp = dialect_of(conn), store.now_stamp()
     story_ids = sql.new_ids(conn, "stories", len(entries))
     node_ids = sql.new_ids(conn, "history_nodes", len(entries))
-    with_passage = [index for index, (_, alternatives) in enumerate(entries) if alternatives is not None]
+    with_passage = [index for index, (_, alternatives, *_) in enumerate(entries) if alternatives is not None]
     passage_ids = dict(zip(with_passage, sql.new_ids(conn, "story_passages", len(with_passage)) if with_passage else []))
-    words = [store.word_count(values["content"]) for values, _ in entries]
+    words = [store.word_count(values["content"]) for values, *_ in entries]
     columns = ", ".join(entries[0][0])
     # The stories first: their chunks and texts refer to them (their own references to their
     # passage and first step are checked at commit).
@@ -98,14 +100,16 @@ def stage(conn, user_id: int, import_id: int, entries: list[tuple[dict, dict | N
         f"""INSERT INTO stories (id, user_id, import_id, revision, word_count, passage_id, history_node_id, {columns})
             VALUES (?, ?, ?, 1, ?, ?, ?, {', '.join('?' * len(entries[0][0]))})""",
         [(story_id, user_id, import_id, count, passage_ids.get(index), node_id, *values.values())
-         for index, (story_id, node_id, count, (values, _)) in enumerate(zip(story_ids, node_ids, words, entries))])
-    items = [(story_id, text) for story_id, (values, alternatives) in zip(story_ids, entries)
+         for index, (story_id, node_id, count, (values, *_)) in enumerate(zip(story_ids, node_ids, words, entries))])
+    items = [(story_id, text) for story_id, (values, alternatives, *_) in zip(story_ids, entries)
              for text in [*(alternatives or {}).get("versions", []), values["content"]]]
     kept = iter(texts.keep_new(conn, items))
-    passage_rows, version_rows, revisions, steps = [], [], [], []
-    for index, (story_id, node_id, count, (values, alternatives)) in enumerate(zip(story_ids, node_ids, words, entries)):
+    passage_rows, version_rows, revisions, steps, mark_rows = [], [], [], [], []
+    for index, (story_id, node_id, count, (values, alternatives, *ranges)) in enumerate(
+            zip(story_ids, node_ids, words, entries)):
         versions = [next(kept) for _ in (alternatives or {}).get("versions", [])]
         text_id, added = next(kept)
+        mark_rows += [(text_id, start, stop, marks.MODEL) for start, stop in (ranges[0] if ranges else [])]
         passage_id = passage_ids.get(index)
         if passage_id is not None:
             version_ids = [version_id for version_id, _ in versions]
@@ -118,6 +122,7 @@ def stage(conn, user_id: int, import_id: int, entries: list[tuple[dict, dict | N
     conn.executemany("INSERT INTO story_passages (id, story_id, start, stop, chosen, digest) VALUES (?, ?, ?, NULL, ?, ?)",
                      passage_rows)
     conn.executemany("INSERT INTO passage_versions (passage_id, position, text_id) VALUES (?, ?, ?)", version_rows)
+    conn.executemany("INSERT INTO text_marks (text_id, start, stop, author) VALUES (?, ?, ?, ?)", mark_rows)
     conn.executemany("""INSERT INTO story_revisions (story_id, revision, title, premise, text_id, word_count, reason,
                             created_at) VALUES (?, 1, ?, ?, ?, ?, 'edit', ?)""", revisions)
     conn.executemany("""INSERT INTO history_nodes (id, story_id, parent_id, text_id, passage_id, label, added_bytes,

@@ -29,6 +29,8 @@ UPDATE stories SET stored_bytes = {ROW_BYTES} + length(CAST(content AS BLOB)) + 
     + (SELECT count(*) * {ROW_BYTES} FROM story_passages WHERE story_id = stories.id)
     + (SELECT count(*) * {ROW_BYTES} FROM passage_versions
        WHERE passage_id IN (SELECT id FROM story_passages WHERE story_id = stories.id))
+    + (SELECT count(*) * {ROW_BYTES} FROM text_marks
+       WHERE text_id IN (SELECT id FROM texts WHERE story_id = stories.id))
     + (SELECT coalesce(sum(stored_bytes), 0) FROM generations WHERE story_id = stories.id AND stored_bytes IS NOT NULL)
     + (SELECT coalesce(sum(length(CAST(text AS BLOB)) + length(CAST(reasoning AS BLOB))), 0)
        FROM generations WHERE story_id = stories.id AND stored_bytes IS NULL)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from taleweaver.storage import texts
 from taleweaver.storage.db import write_transaction
-from taleweaver.stories import history, passages, sizes
+from taleweaver.stories import history, insertion, passages, rewriting, sizes
 
 # Revisions kept per story: the newest KEEP_RECENT, plus the last revision of each older clock
 # hour for at most KEEP_HOURLY such hours.
@@ -207,7 +207,7 @@ def live_text(conn, story_id: int, generation_id: int) -> dict | None:
     deletes them in one transaction (so pieces read after it are none, and the view is the
     prefix with a text length of 0 — a follower from there gets all of it)."""
     row = conn.execute(
-        """SELECT s.content, g.status, g.prefix_length, g.text
+        """SELECT s.content, g.status, g.prefix_length, g.text, g.action
            FROM stories s JOIN generations g ON g.story_id = s.id WHERE s.id = ? AND g.id = ?""",
         (story_id, generation_id),
     ).fetchone()
@@ -218,7 +218,8 @@ def live_text(conn, story_id: int, generation_id: int) -> dict | None:
         start = row["prefix_length"] if row["prefix_length"] is not None else len(content) - len(generated)
         generated += "".join(piece["text"] for piece in conn.execute(
             "SELECT text FROM generation_pieces WHERE generation_id = ? ORDER BY seq", (generation_id,)))
-        content = content[:start] + generated
+        if row["action"] != rewriting.ACTION:  # a rewrite's text is a proposal, beside the story's
+            content = content[:start] + generated + (content[start:] if row["action"] == insertion.ACTION else "")
     return {"content": content, "word_count": word_count(content), "text_length": len(generated)}
 
 
@@ -306,6 +307,10 @@ def passage_ended(conn, story_id: int, action: str | None, prefix_length: int | 
         return True
     if not text:
         return False
+    if action == insertion.ACTION:  # the last passage stays the last; text written before it moves it on
+        if passage is not None and passage["start"] >= start:
+            keep_alternatives(conn, story_id, {**passage, "start": passage["start"] + len(text)})
+        return True
     text_id, _ = texts.keep(conn, story_id, content[start:])
     keep_alternatives(conn, story_id, passages.first(text_id, start))
     return True

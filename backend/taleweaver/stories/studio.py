@@ -2,8 +2,9 @@
 regenerate the last one), built from the story within the context of the model that writes it."""
 from __future__ import annotations
 
+from taleweaver.llm.infill import InfillView
 from taleweaver.storage.db import get_db
-from taleweaver.stories import passages, prompting
+from taleweaver.stories import insertion, passages, prompting, rewriting
 from taleweaver.errors import ApiError
 
 
@@ -39,12 +40,40 @@ def build_prompt(row, action: str, service, model: str | None, max_tokens) -> pr
     try:
         return prompting.build(story_fields(row), text, tokens, max_tokens, source)
     except prompting.ContextTooSmall as small:
-        error = ApiError(
-            400, "context_length_exceeded",
-            f"Memory, author's note and premise with room for the answer ({small.max_tokens} tokens) need "
-            f"about {small.needed} tokens, more than the model's context of {small.context_length} tokens.",
-            hint="Shorten the memory, author's note or premise, lower Max tokens, or pick a model with a "
-            "longer context.",
-        )
-        error.extra = {"context_length": small.context_length, "needed_tokens": small.needed}
-        raise error from None
+        raise _context_too_small(small) from None
+
+
+def insert_prompt(row, position: int, service, model: str | None, max_tokens) -> tuple[prompting.Prompt, InfillView]:
+    """The messages and budget of writing at `position` (code points into the story's text), and
+    the service the generation runs with: the backend's fill-in-the-middle of the two sides where
+    it has one, else those messages."""
+    content = row["content"]
+    tokens, source = service.context_length(model)
+    try:
+        prompt, sides = insertion.build(story_fields(row), content[:position], content[position:], tokens,
+                                        max_tokens, source)
+    except prompting.ContextTooSmall as small:
+        raise _context_too_small(small) from None
+    return prompt, InfillView(service, sides.before, sides.after)
+
+
+def rewrite_prompt(row, start: int, stop: int, instruction: str, service, model: str | None,
+                   max_tokens) -> prompting.Prompt:
+    """The messages and budget of a proposal for another version of content[start:stop]."""
+    tokens, source = service.context_length(model)
+    try:
+        return rewriting.build(story_fields(row), row["content"], start, stop, instruction, tokens, max_tokens, source)
+    except prompting.ContextTooSmall as small:
+        raise _context_too_small(small) from None
+
+
+def _context_too_small(small: prompting.ContextTooSmall) -> ApiError:
+    error = ApiError(
+        400, "context_length_exceeded",
+        f"Memory, author's note and premise with room for the answer ({small.max_tokens} tokens) need "
+        f"about {small.needed} tokens, more than the model's context of {small.context_length} tokens.",
+        hint="Shorten the memory, author's note or premise, lower Max tokens, or pick a model with a "
+        "longer context.",
+    )
+    error.extra = {"context_length": small.context_length, "needed_tokens": small.needed}
+    return error

@@ -10,13 +10,11 @@ from taleweaver.generations import registry
 from taleweaver.generations import rows
 from taleweaver.generations import stop
 from taleweaver.generations import store as generations_store
-from taleweaver.stories import prompting
 from taleweaver.stories import store as stories_store
-from taleweaver.stories import studio
 from taleweaver.web.auth import current_user_id
 from taleweaver.storage.db import database_path, get_db, release_db
 from taleweaver.errors import ApiError
-from taleweaver.web import sse
+from taleweaver.web import sse, studio_actions
 
 bp = Blueprint("generations", __name__)
 
@@ -37,21 +35,23 @@ def _positive_id(value, what: str, param: str) -> int:
     return value
 
 
-def named_story(payload: dict) -> tuple[int | None, str | None]:
+def named_story(payload: dict) -> tuple[int | None, str | None, dict]:
     """The story a chat completion names (body field `taleweaver.story_id` or the header), if any,
-    and the studio action it asks for (`taleweaver.action`: the server then writes the messages);
-    the extension field is removed from the payload, which goes to the backend as it is."""
+    the studio action it asks for (`taleweaver.action`: the server then writes the messages) and
+    that action's fields (web/studio_actions.py); the extension field is removed from the payload,
+    which goes to the backend as it is."""
     extension = payload.pop("taleweaver", None)
     from_body = None
-    action = None
+    action, fields = None, {}
     if extension is not None:
         if not isinstance(extension, dict):
             raise _bad("'taleweaver' must be an object such as {\"story_id\": 12}.", "taleweaver")
         if extension.get("story_id") is not None:
             from_body = _positive_id(extension["story_id"], "taleweaver.story_id", "taleweaver.story_id")
         action = extension.get("action")
-        if action is not None and action not in prompting.ACTIONS:
-            raise _bad(f"taleweaver.action must be one of {', '.join(prompting.ACTIONS)}.", "taleweaver.action")
+        if action is not None and action not in studio_actions.ACTIONS:
+            raise _bad(f"taleweaver.action must be one of {', '.join(studio_actions.ACTIONS)}.", "taleweaver.action")
+        fields = studio_actions.details(extension, action)
     header = request.headers.get(STORY_HEADER)
     from_header = _positive_id(header, f"The {STORY_HEADER} header", STORY_HEADER) if header else None
     if from_body is not None and from_header is not None and from_body != from_header:
@@ -62,7 +62,7 @@ def named_story(payload: dict) -> tuple[int | None, str | None]:
     if action is not None and payload.get("messages"):
         raise _bad("Send either messages or taleweaver.action (the server writes the messages of an action).",
                    "messages")
-    return story_id, action
+    return story_id, action, fields
 
 
 def _completion(generation_id: int) -> Response:
@@ -92,32 +92,30 @@ def _completion(generation_id: int) -> Response:
 
 
 def start_story_generation(story_id: int, payload: dict, service, backend_type: str | None,
-                           action: str | None = None) -> Response:
+                           action: str | None = None, fields: dict | None = None) -> Response:
     """Run the chat completion as a job writing into the story; stream its events or await its end.
-    With an action the server writes the messages: the story's next passage (continue) or another
-    version of its last generated one (regenerate), within the model's context."""
+    With an action the server writes the messages: the story's next passage (continue), another
+    version of its last generated one (regenerate), a passage at a position (insert) or a
+    proposal for a range (rewrite), within the model's context (web/studio_actions.py)."""
     conn = get_db()
     user_id = current_user_id()
     row = stories_store.story_row(conn, story_id, user_id)
     if row is None:
         raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
-    prefix_length, context = None, None
+    prefix_length = suffix_start = context = None
     if action is not None:
         running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":
             raise _already_running(running["id"])
-        prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
-        payload["messages"] = prompt.messages
-        context = prompt.budget
-        text, alternatives = studio.passage_prefix(row, action)
-        prefix_length = len(text)
-        if alternatives is not None:
-            stories_store.keep_alternatives(conn, story_id, alternatives)
+        prepared = studio_actions.prepare(conn, row, action, fields or {}, service, payload)
+        service, prefix_length, suffix_start = prepared.service, prepared.prefix_length, prepared.suffix_start
+        payload["messages"] = prepared.prompt.messages
+        context = prepared.prompt.budget
     try:
         job = jobs.create_job(
             current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
             backend_type=backend_type, payload=payload, action=action, prefix_length=prefix_length,
-            context=context,
+            context=context, suffix_start=suffix_start,
         )
     except jobs.AlreadyRunning as running:
         raise _already_running(running.generation_id) from None

@@ -14,7 +14,7 @@ from taleweaver.errors import ApiError, validation_error
 from taleweaver.settings.store import BACKEND_TYPES
 from taleweaver.storage import db
 from taleweaver.storage.db import get_db, write_transaction
-from taleweaver.stories import library, passages, sizes
+from taleweaver.stories import library, marks, passages, sizes
 from taleweaver.stories import store as stories_store
 from taleweaver.web import story_requests as fields
 from taleweaver.web.auth import current_user_id
@@ -105,8 +105,9 @@ def _imported_alternatives(value, content: str, field: str) -> dict | None:
     return {"start": start, "versions": versions, "chosen": chosen}
 
 
-def _imported_story(entry, index: int) -> tuple[dict, dict | None]:
-    """The columns of one story of a backup, and the versions of its last passage."""
+def _imported_story(entry, index: int) -> tuple[dict, dict | None, list]:
+    """The columns of one story of a backup, the versions of its last passage and the marks of
+    what the model wrote in its text."""
     where = f"stories[{index}]"
     if not isinstance(entry, dict):
         raise validation_error(where, f"{where} must be a story object.")
@@ -125,6 +126,10 @@ def _imported_story(entry, index: int) -> tuple[dict, dict | None]:
     except ApiError as error:
         raise validation_error(f"{where}.settings", error.message) from None
     alternatives = _imported_alternatives(entry.get("alternatives"), values["content"], f"{where}.alternatives")
+    try:
+        ranges = marks.checked(entry.get("marks") or [], len(values["content"]))
+    except ApiError as error:
+        raise validation_error(f"{where}.marks", error.message) from None
     for field in ("backend_type", "model", "created_at", "updated_at"):
         if entry.get(field) is not None and not isinstance(entry[field], str):
             raise validation_error(f"{where}.{field}", f"{where}.{field} must be text or null.")
@@ -138,7 +143,7 @@ def _imported_story(entry, index: int) -> tuple[dict, dict | None]:
         value = entry.get(stamp)
         values[stamp] = value if isinstance(value, str) and _STAMP.fullmatch(value) else stories_store.now_stamp()
     values["title"] = values["title"].strip() or stories_store.short_title(values["premise"], values["content"])
-    return values, alternatives
+    return values, alternatives, ranges
 
 
 def _check_header(header: dict) -> None:
@@ -158,13 +163,13 @@ class _Staging:
         self.conn, self.user_id, self.import_id = conn, user_id, import_id
         self.quota = current_app.config.get("STORAGE_QUOTA", 0)
         self.used = sizes.usage(conn, user_id)["used_bytes"]
-        self.batch: list[tuple[dict, dict | None]] = []
+        self.batch: list[tuple[dict, dict | None, list]] = []
         self.batch_bytes = 0
         self.taken: dict[str, list] = {}
         self.imported: list[dict] = []
 
-    def add(self, values: dict, alternatives: dict | None) -> None:
-        self.batch.append((values, alternatives))
+    def add(self, values: dict, alternatives: dict | None, ranges: list) -> None:
+        self.batch.append((values, alternatives, ranges))
         self.batch_bytes += len(values["content"]) + sum(map(len, (alternatives or {}).get("versions", [])))
         if len(self.batch) >= STAGE_STORIES or self.batch_bytes >= STAGE_BYTES:
             self.flush()
@@ -172,8 +177,9 @@ class _Staging:
     def flush(self) -> None:
         if not self.batch:
             return
-        titles = stories_store.unique_titles(self.conn, self.user_id, [v["title"] for v, _ in self.batch], self.taken)
-        entries = [({**values, "title": title}, alternatives) for (values, alternatives), title in zip(self.batch, titles)]
+        titles = stories_store.unique_titles(self.conn, self.user_id, [v["title"] for v, *_ in self.batch], self.taken)
+        entries = [({**values, "title": title}, alternatives, ranges)
+                   for (values, alternatives, ranges), title in zip(self.batch, titles)]
         with write_transaction(self.conn):
             story_ids = library.stage(self.conn, self.user_id, self.import_id, entries)
         self.imported += [{"id": story_id, "title": title} for story_id, title in zip(story_ids, titles)]

@@ -120,10 +120,11 @@ def _sse_stream(chunks: Stream):
 @bp.post("/chat/completions")
 def chat_completions():
     payload = _chat_request()
-    story_id, action = generations_controller.named_story(payload)
+    story_id, action, fields = generations_controller.named_story(payload)
     service, active = _active_service(payload)
     if story_id is not None:
-        return generations_controller.start_story_generation(story_id, payload, service, active.backend_type, action)
+        return generations_controller.start_story_generation(story_id, payload, service, active.backend_type, action,
+                                                             fields)
     return _relayed(service.chat_completion, payload, _headers(active, payload))
 
 

@@ -8,7 +8,7 @@ from taleweaver.errors import ApiError, validation_error
 from taleweaver.generations import rows as generations
 from taleweaver.settings.store import BACKEND_TYPES
 from taleweaver.storage.db import get_db, write_transaction
-from taleweaver.stories import library
+from taleweaver.stories import library, marks, sizes
 from taleweaver.stories import store as stories_store
 from taleweaver.web import library_controller, studio_controller
 from taleweaver.web import story_requests as fields
@@ -140,11 +140,26 @@ def update_story(story_id: int):
         running = stories_store.running_generation(conn, story_id) if "content" in wanted else None
         if running is not None:
             raise fields.generation_running(running)
+        _save_marks(conn, row, wanted, body.get("marks"))
         if wanted:
             stories_store.update(conn, row, wanted)
 
     fields.guarded_write(story_id, base_revision, save, content_changes=False)
     return jsonify(fields.story_document(story_id))
+
+
+def _save_marks(conn, row, wanted: dict, sent) -> None:
+    """The marks the page sent with the text (what the model wrote, mapped through the writer's
+    edits) become the marks of the text it saves (before the undo step that keeps it is recorded)."""
+    if sent is None:
+        return
+    content = wanted.get("content", row["content"])
+    ranges = marks.checked(sent, len(content))
+    if "content" in wanted:
+        marks.keep_for(conn, row["id"], content, ranges)
+    elif ranges != marks.current(conn, row["id"]):
+        marks.keep_current(conn, row["id"], ranges)
+        sizes.refresh(conn, row["id"])
 
 
 @bp.delete("/<int:story_id>")

@@ -9,7 +9,7 @@ from flask import current_app
 from taleweaver.errors import ApiError, validation_error
 from taleweaver.generations import rows as generations
 from taleweaver.storage.db import get_db, write_transaction
-from taleweaver.stories import history, passages, sizes
+from taleweaver.stories import history, marks, passages, rewriting, sizes
 from taleweaver.stories import store as stories_store
 from taleweaver.web.auth import current_user_id
 
@@ -130,6 +130,8 @@ def story_document(story_id: int) -> dict:
         "memory": found["memory"],
         "authors_note": found["authors_note"],
         "alternatives": passages.view(passages.current(conn, found)),
+        "proposal": rewriting.view(conn, found),
+        "marks": marks.current(conn, story_id),
         "history": history.view(conn, story_id, found["history_node_id"]),
     })
     if active_row is not None:
@@ -139,6 +141,10 @@ def story_document(story_id: int) -> dict:
         snapshot = stories_store.live_text(conn, story_id, active_row["id"])
         if snapshot is not None:
             story["content"], story["word_count"] = snapshot["content"], snapshot["word_count"]
+            if active_row["action"] != rewriting.ACTION:  # the words so far are the model's, in place
+                start = active_row["prefix_length"] if active_row["prefix_length"] is not None else (
+                    len(snapshot["content"]) - snapshot["text_length"])
+                story["marks"] = marks.written(story["marks"], active_row["action"], start, snapshot["text_length"])
             for key in ("active_generation", "last_generation"):
                 if story[key] and story[key]["id"] == active_row["id"]:
                     story[key]["text_length"] = snapshot["text_length"]

@@ -1,12 +1,12 @@
 """/api/stories/<id>/...: the studio around a story: the context budget of its next passage, the
-versions of its last generated passage, undo and redo."""
+versions of its last generated passage, undo and redo, accepting or discarding a rewrite's proposal."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from taleweaver.errors import ApiError, validation_error
 from taleweaver.settings import llm_service
-from taleweaver.stories import history, passages, prompting, studio
+from taleweaver.stories import history, marks, passages, prompting, rewriting, sizes, studio
 from taleweaver.stories import store as stories_store
 from taleweaver.storage import texts
 from taleweaver.web import story_requests as fields
@@ -93,3 +93,48 @@ def undo(story_id: int):
 def redo(story_id: int):
     """Go forward again one step that was undone."""
     return _step(story_id, +1)
+
+
+def _proposal_of(conn, row) -> dict:
+    proposal = rewriting.current(conn, row)
+    if proposal is None:
+        raise ApiError(409, "no_proposal", "This story has no rewrite waiting for a choice (it was accepted or "
+                       "discarded elsewhere, or the text changed); select a passage and press Rewrite.")
+    return proposal
+
+
+@bp.post("/<int:story_id>/proposal/accept")
+def accept_proposal(story_id: int):
+    """Put version `index` of the story's rewrite proposal in place of exactly its range: one undo step."""
+    body = json_object()
+    index = body.get("index")
+
+    def accept(conn, row):
+        count = len(_proposal_of(conn, row)["text_ids"])
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            raise validation_error("index", f"index must be a version number from 0 to {count - 1}.")
+        proposal = rewriting.current(conn, row)
+        content = rewriting.accepted(conn, row, index)
+        if index > 0:  # the model's version: the range is the model's, the text after it moves
+            version_length = len(content) - len(row["content"]) + proposal["stop"] - proposal["start"]
+            marks.keep_for(conn, story_id, content, marks.replaced(
+                marks.current(conn, story_id), proposal["start"], proposal["stop"], version_length, True))
+        stories_store.write_state(conn, story_id, content, passage_after_edit(conn, row, content), "edit")
+        stories_store.record_history(conn, story_id, "rewrite")
+
+    fields.guarded_write(story_id, fields.base_revision(body), accept)
+    return jsonify(fields.story_document(story_id))
+
+
+@bp.post("/<int:story_id>/proposal/discard")
+def discard_proposal(story_id: int):
+    """Drop the story's rewrite proposal: the text stays as it is."""
+    body = json_object()
+
+    def discard(conn, row):
+        _proposal_of(conn, row)
+        rewriting.discard(conn, story_id)
+        sizes.refresh(conn, story_id)
+
+    fields.guarded_write(story_id, fields.base_revision(body), discard, content_changes=False)
+    return jsonify(fields.story_document(story_id))

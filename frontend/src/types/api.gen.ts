@@ -905,6 +905,8 @@ export interface paths {
                         authors_note?: string | null;
                         /** @description derive the title from the premise (or take the title sent as a suggestion) and keep it unique among the user's stories */
                         auto_title?: boolean | null;
+                        /** @description who wrote what in the text saved (the content sent, else the story's): the ranges [start, stop) (code points) the model wrote, as the page maps them through the writer's edits; a content saved without marks has none */
+                        marks?: number[][];
                     };
                 };
             };
@@ -1566,10 +1568,18 @@ export interface paths {
                         taleweaver?: {
                             story_id?: number | null;
                             /**
-                             * @description continue: the story's next passage; regenerate: another version of its last generated passage
+                             * @description continue: the story's next passage; regenerate: another version of its last generated passage; insert: a passage written at taleweaver.position ("Write here"): the text before it is the context, the text after it what follows (llama.cpp /infill, Ollama suffix, else both sides in the instruction), kept unchanged; rewrite: a proposal for another version of the range taleweaver.start..stop following taleweaver.instruction, kept as the story's proposal (the text is unchanged until POST /api/stories/{story_id}/proposal/accept)
                              * @enum {string|null}
                              */
-                            action?: "continue" | "regenerate" | null;
+                            action?: "continue" | "regenerate" | "insert" | "rewrite" | null;
+                            /** @description with action insert (and only then): where to write, in characters (code points) of the story's text, at most its length */
+                            position?: number | null;
+                            /** @description with action rewrite: where the passage to rewrite starts (code points) */
+                            start?: number | null;
+                            /** @description with action rewrite: where it stops (after start, at most the text's length) */
+                            stop?: number | null;
+                            /** @description with action rewrite: how to rewrite it, e.g. 'More vivid' */
+                            instruction?: string | null;
                         } | null;
                     };
                 };
@@ -2590,6 +2600,189 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stories/{story_id}/proposal/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Put version `index` of the story's rewrite proposal in place of exactly its range (one undo step); the proposal goes */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        base_revision: number;
+                        index: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict, generation_running or no_proposal */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stories/{story_id}/proposal/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drop the story's rewrite proposal; the text stays as it is */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        base_revision: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description the story */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Story"];
+                    };
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description revision_conflict or no_proposal */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConflictError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stories/{story_id}/undo": {
         parameters: {
             query?: never;
@@ -3157,8 +3350,13 @@ export interface components {
             } | null;
             time_to_first_token_ms?: number | null;
             tokens_per_second?: number | null;
-            /** @enum {string|null} */
-            action?: "continue" | "regenerate" | null;
+            /**
+             * @description continue: the next passage; regenerate: another version of the last passage; insert: written at prefix_length ("Write here"), the text after it kept; rewrite: a proposal for the range from prefix_length (the story's proposal), the text unchanged
+             * @enum {string|null}
+             */
+            action?: "continue" | "regenerate" | "insert" | "rewrite" | null;
+            /** @description characters (code points) of the story's text the generation follows; an insert writes there, between them and the rest */
+            prefix_length?: number | null;
             context?: components["schemas"]["ContextBudget"] | null;
             stats?: components["schemas"]["GenerationStats"];
         };
@@ -3218,11 +3416,20 @@ export interface components {
             };
             /** @description the title is derived from the premise (kept unique) and follows it until a title is given */
             auto_title: boolean;
+            proposal?: {
+                start: number;
+                stop: number;
+                /** @description the newest version */
+                chosen: number;
+                versions: string[];
+            } | null;
+            /** @description the ranges [start, stop) (code points) of the text that the model wrote; characters the writer typed or changed are not in them */
+            marks?: number[][];
         };
         ConflictError: {
             error: {
                 /** @enum {string} */
-                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate";
+                code: "revision_conflict" | "generation_running" | "no_alternatives" | "nothing_to_undo" | "nothing_to_redo" | "nothing_to_regenerate" | "no_proposal";
                 message: string;
                 /** @description with revision_conflict: the story's revision now */
                 current_revision?: number;
@@ -3333,6 +3540,8 @@ export interface components {
                 model?: string | null;
                 created_at?: string | null;
                 updated_at?: string | null;
+                /** @description the ranges [start, stop) (code points) of the text that the model wrote; characters the writer typed or changed are not in them */
+                marks?: number[][] | null;
             }[];
         };
         QuotaError: {

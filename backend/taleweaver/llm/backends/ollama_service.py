@@ -10,6 +10,7 @@ from typing import Iterator
 
 from taleweaver.llm import logprobs, reasoning, samplers
 from taleweaver.llm.backends import ollama_logprobs, ollama_wire
+from taleweaver.llm.completions import as_chat_chunk
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.stream import Stream, chunk
 from taleweaver.llm.errors import BackendError, LLMError
@@ -132,22 +133,7 @@ class OllamaService(LLMService):
 
     def model_details(self) -> list[dict]:
         running = self._running()
-        details = []
-        for m in self._tags():
-            info = m.get("details") if isinstance(m.get("details"), dict) else {}
-            state = None if running is None else ("loaded" if m["name"] in running else "not-loaded")
-            details.append(
-                {
-                    "id": m["name"],
-                    "size": m.get("size"),
-                    "family": info.get("family"),
-                    "parameter_size": info.get("parameter_size"),
-                    "quantization": info.get("quantization_level"),
-                    "context_length": None,
-                    "state": state,
-                }
-            )
-        return details
+        return [_details(m, running) for m in self._tags()]
 
     def model_state(self, model: str | None) -> str | None:
         running = self._running()
@@ -160,23 +146,31 @@ class OllamaService(LLMService):
         Ollama's default (4096 tokens), never more than the model's own `context_length`
         (`/api/show` → `model_info["<arch>.context_length"]`)."""
         default = super().read_context_length(model)
-        if not model:
-            return default
+        body = self._show(model) if model else None
+        return default if body is None else _context_of(body, default[0])
+
+    def _show(self, model: str) -> dict | None:
+        """The model's /api/show (its parameters, model_info, capabilities), None when there is none."""
         try:
             body = self.request("POST", "/api/show", json_body={"model": model},
                                 read_timeout=self.http.connect_timeout).json()
         except (LLMError, ValueError, TransportError):
-            return default
-        if not isinstance(body, dict):
-            return default
-        match = re.search(r"^\s*num_ctx\s+(\d+)", body.get("parameters") or "", re.MULTILINE)
-        if match:
-            return int(match.group(1)), "ollama num_ctx"
-        info = body.get("model_info") if isinstance(body.get("model_info"), dict) else {}
-        trained = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int) and v > 0]
-        if trained and trained[0] < default[0]:
-            return trained[0], "ollama model_info"
-        return default[0], "ollama default num_ctx"
+            return None
+        return body if isinstance(body, dict) else None
+
+    def fill_in_middle(self, payload: dict, prefix: str, suffix: str) -> Stream | None:
+        """/api/generate with `suffix` (not raw: the model's template places both sides) when
+        /api/show lists the model's `insert` capability, else None."""
+        model = self.resolve_model(payload)
+        show = self._show(model) or {}
+        if "insert" not in (show.get("capabilities") or []):
+            return None
+        body = {**ollama_wire.generate_request({**payload, "prompt": prefix}, model, True), "raw": False,
+                "suffix": suffix}
+        response = self.request("POST", "/api/generate", json_body=body, stream=True)
+        parts = self._parts(response)
+        completions = ollama_wire.completion_chunks(parts, model, _include_usage(payload))
+        return Stream(_closing((as_chat_chunk(piece) for piece in completions), parts), response.abort)
 
     def server_info(self) -> dict | None:
         body = self.optional_json("/api/version")
@@ -299,6 +293,33 @@ class OllamaService(LLMService):
                         yield chunk(completion_id, created, model, None, usage=ollama_wire.usage(part))
         finally:
             parts.close()
+
+
+def _details(model: dict, running: dict[str, dict] | None) -> dict:
+    """One model of /api/tags as the model list shows it ("loaded" when /api/ps lists it)."""
+    info = model.get("details") if isinstance(model.get("details"), dict) else {}
+    return {
+        "id": model["name"],
+        "size": model.get("size"),
+        "family": info.get("family"),
+        "parameter_size": info.get("parameter_size"),
+        "quantization": info.get("quantization_level"),
+        "context_length": None,
+        "state": None if running is None else ("loaded" if model["name"] in running else "not-loaded"),
+    }
+
+
+def _context_of(show: dict, default: int) -> tuple[int, str]:
+    """The context a model runs with, from its /api/show: its `num_ctx` parameter, else Ollama's
+    default capped by the model's trained `context_length`."""
+    match = re.search(r"^\s*num_ctx\s+(\d+)", show.get("parameters") or "", re.MULTILINE)
+    if match:
+        return int(match.group(1)), "ollama num_ctx"
+    info = show.get("model_info") if isinstance(show.get("model_info"), dict) else {}
+    trained = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int) and v > 0]
+    if trained and trained[0] < default:
+        return trained[0], "ollama model_info"
+    return default, "ollama default num_ctx"
 
 
 def _include_usage(payload: dict) -> bool:

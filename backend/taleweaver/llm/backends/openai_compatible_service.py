@@ -14,13 +14,14 @@ from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 
-from taleweaver.llm import logprobs, samplers, server_identity, tokens
+from taleweaver.llm import infill, logprobs, samplers, server_identity, tokens
 from taleweaver.llm.backends import lmstudio_service
 from taleweaver.llm.descriptor import BackendDescriptor, ConfigField, Hints, timeout_fields
 from taleweaver.llm.errors import BackendError, BackendRejected, LLMError
 from taleweaver.llm.completions import refuse_unsupported
 from taleweaver.llm.openai_wire import OpenAIWireService
 from taleweaver.llm.samplers import SamplerNames
+from taleweaver.llm.stream import Stream
 from taleweaver.llm.transport import TransportError
 
 DEFAULT_BASE_URL = "http://localhost:8080/v1"
@@ -103,7 +104,7 @@ DESCRIPTOR = BackendDescriptor(
     ),
     samplers=UNRECOGNISED.samplers,
     completion_refusals=_LLAMA_CPP_REFUSALS,
-    error_rules=(_still_loading,),
+    error_rules=(_still_loading, infill.llama_not_supported),
 )
 
 
@@ -204,6 +205,23 @@ class OpenAICompatibleService(OpenAIWireService):
         if self.server_kind().name == "llama.cpp" and not self.base_url.endswith("/v1"):
             return "/v1/completions"
         return "/completions"
+
+    def fill_in_middle(self, payload: dict, prefix: str, suffix: str) -> Stream | None:
+        """llama.cpp's /infill at the server's root; None on another server, or when its model has
+        no fill-in-the-middle tokens (it answers 501)."""
+        if self.server_kind().name != "llama.cpp":
+            return None
+        try:
+            response = self.http.send(self.root_url, "POST", "/infill", json_body=infill.llama_request(
+                payload, prefix, suffix), stream=True)
+        except BackendRejected as exc:
+            if exc.code == infill.NOT_SUPPORTED:
+                return None
+            raise
+        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        chunks = infill.llama_chunks(self.iter_stream_lines(response), response.close, self.malformed,
+                                     str(payload.get("model") or ""), include_usage)
+        return Stream(chunks, response.abort)
 
     def count_tokens(self, texts: list[str], model: str | None = None) -> dict:
         tokenizer = self.server_kind().tokenizer

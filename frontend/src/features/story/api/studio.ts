@@ -75,3 +75,13 @@ export interface ImportResult {
 export function importLibrary(backup: LibraryBackup): Promise<ImportResult> {
   return apiJson<ImportResult>('/api/stories/import', { method: 'POST', body: backup });
 }
+
+/** Puts version `index` of the story's rewrite proposal in place of its range (one undo step). */
+export function acceptProposal(storyId: number, baseRevision: number, index: number): Promise<Story> {
+  return apiJson<Story>(`/api/stories/${storyId}/proposal/accept`, { method: 'POST', body: { base_revision: baseRevision, index } });
+}
+
+/** Drops the story's rewrite proposal; the text stays as it is. */
+export function discardProposal(storyId: number, baseRevision: number): Promise<Story> {
+  return apiJson<Story>(`/api/stories/${storyId}/proposal/discard`, { method: 'POST', body: { base_revision: baseRevision } });
+}

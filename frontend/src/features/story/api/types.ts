@@ -9,5 +9,13 @@ export type StoryFields = Pick<Story, 'title' | 'premise' | 'genre' | 'length' |
 
 /** A chat completion that runs as a job of the named story (Taleweaver's extension field). */
 export type StoryGenerationRequest = ChatCompletionRequest & {
-  taleweaver: { story_id: number; action?: 'continue' | 'regenerate' };
+  taleweaver: {
+    story_id: number;
+    action?: 'continue' | 'regenerate' | 'insert' | 'rewrite';
+    /** insert: where to write; rewrite: the range and how (offsets in code points). */
+    position?: number;
+    start?: number;
+    stop?: number;
+    instruction?: string;
+  };
 };

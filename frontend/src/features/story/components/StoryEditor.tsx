@@ -1,6 +1,8 @@
 import { useState } from 'react';
 import type { LLMSettings, Story } from '../../../types/api';
+import { useRewrite } from '../hooks/useRewrite';
 import { useStoryActions } from '../hooks/useStoryActions';
+import type { TextRange } from '../lib/editor/marks';
 import { useStoryDocument } from '../hooks/useStoryDocument';
 import { useStoryGeneration } from '../hooks/useStoryGeneration';
 import { useStoryShortcuts } from '../hooks/useStoryShortcuts';
@@ -28,12 +30,17 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
   const layout = useWorkspaceLayout(Boolean(opened?.content));
   const { storyId, revision, fields, save, server } = doc;
   const writing = generation.isRunning;
-  const idle = !writing && !actions.busy && save.kind !== 'conflict';
+  const [selection, setSelection] = useState<TextRange | null>(null);
+  const rewrite = useRewrite(sync, server, fields.content, generation);
+  // A rewrite's proposal waits for Accept or Discard: nothing else changes the text meanwhile.
+  const idle = !writing && !actions.busy && save.kind !== 'conflict' && rewrite.shown === null;
   const hasText = fields.content.trim() !== '';
   const canUndo = Boolean(server?.history?.can_undo) || sync.hasUnsavedChanges();
+  const writeHere = () => void actions.writeHere(selection?.to ?? fields.content.length);
 
   useStoryShortcuts({
     writeOn: () => void actions.generate(hasText ? 'continue' : 'new'),
+    writeHere: hasText ? writeHere : null,
     stop: () => void generation.stop(),
     undo: actions.undo,
     redo: actions.redo,
@@ -57,6 +64,10 @@ export function StoryEditor({ initial, settings, canGenerate, onCreated }: Story
         focusOnOpen={Boolean(opened?.content)}
         lastOnServer={opened?.last_generation ?? null}
         layout={layout}
+        selection={selection}
+        onSelect={setSelection}
+        onWriteHere={writeHere}
+        rewrite={rewrite}
       />
       <StorySetupPanel open={layout.setupOpen} onClose={layout.closeSetup}>
         <StorySetupForm

@@ -116,7 +116,7 @@ describe('StoryPage: a story is a document on the server', () => {
     expect(screen.getByTestId('save-status')).toHaveTextContent('Saving...');
     act(() => answer());
     await waitFor(() => expect(screen.getByTestId('save-status')).toHaveTextContent(/^Saved$/));
-    expect(held.patches()[0]).toEqual({ base_revision: 3, content: `${STORY.content} Tick.` });
+    expect(held.patches()[0]).toEqual({ base_revision: 3, content: `${STORY.content} Tick.`, marks: [] });
   });
 
   it('saves at once, with keepalive, when the page is hidden or closed', async () => {
@@ -129,7 +129,7 @@ describe('StoryPage: a story is a document on the server', () => {
 
     fireEvent(window, new Event('pagehide'));
     await waitFor(() => expect(server.patches()).toHaveLength(1));
-    expect(server.patches()[0]).toEqual({ base_revision: 3, content: `${STORY.content} The end.` });
+    expect(server.patches()[0]).toEqual({ base_revision: 3, content: `${STORY.content} The end.`, marks: [] });
     expect(keepaliveOf('PATCH')).toEqual([true]);
   });
 

@@ -2,7 +2,9 @@ import { useEffect, useMemo, useRef } from 'react';
 import { useFollowing } from '../hooks/useFollowing';
 import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
 import type { TextRange } from '../lib/editor/marks';
-import { lastPassageRange } from '../lib/text';
+import type { ProposalActions } from '../lib/editor/proposal';
+import type { ShownProposal } from '../hooks/useRewrite';
+import { codePointRanges, codeUnitRanges, lastPassageRange } from '../lib/text';
 import { StoryReader } from './StoryReader';
 import { StoryTextEditor } from './StoryTextEditor';
 
@@ -16,23 +18,33 @@ interface StoryPaperProps {
   onSelect: (selection: TextRange) => void;
   /** The story opened with text: it is read first, so focus goes to its title. */
   focusOnOpen: boolean;
+  /** A rewrite's proposal, waiting for the writer's choice (the text is read-only meanwhile). */
+  proposal: ShownProposal | null;
+  proposalActions: ProposalActions;
+  /** Whether the model's text is marked. */
+  showModelText: boolean;
 }
 
 /** The story's title and text in a reading measure: edited in the editor, or read as formatted. Only this part scrolls. */
-export function StoryPaper({ sync, doc, writing, mode, onSelect, focusOnOpen }: StoryPaperProps) {
+export function StoryPaper(props: StoryPaperProps) {
+  const { sync, doc, writing, mode, onSelect, focusOnOpen, proposal, proposalActions, showModelText } = props;
   const headingRef = useRef<HTMLHeadingElement>(null);
   const paperRef = useRef<HTMLDivElement>(null);
   const following = useFollowing(paperRef);
   const { fields, server } = doc;
   // The server's word on where the last passage starts holds for its own text only.
   const passage = useMemo(() => (server && server.content === fields.content ? lastPassageRange(server) : undefined), [server, fields.content]);
+  const model = useMemo(
+    () => (server && server.content === fields.content ? codeUnitRanges(fields.content, server.marks ?? []) : undefined),
+    [server, fields.content],
+  );
 
   useEffect(() => {
     if (focusOnOpen) headingRef.current?.focus({ preventScroll: true });
   }, [focusOnOpen]);
 
   return (
-    <div className="story-paper" ref={paperRef}>
+    <div className="story-paper" ref={paperRef} data-model-text={showModelText ? 'shown' : 'hidden'}>
       <div className="story-column">
         <h2 id="story-output-heading" ref={headingRef} tabIndex={-1}>
           {fields.title || 'Your story'}
@@ -42,12 +54,19 @@ export function StoryPaper({ sync, doc, writing, mode, onSelect, focusOnOpen }: 
         ) : (
           <StoryTextEditor
             text={fields.content}
-            onEdit={(content) => sync.edit({ content })}
+            onEdit={(content, ranges) => {
+              sync.noteMarks(content, codePointRanges(content, ranges));
+              sync.edit({ content });
+            }}
             onSelect={onSelect}
-            readOnly={writing}
+            readOnly={writing || proposal !== null}
             placeholder={writing ? WAITING : 'Write here, or press Generate story.'}
             passage={passage}
             following={following}
+            proposal={proposal}
+            proposalActions={proposalActions}
+            model={model}
+            generating={writing && !proposal}
           />
         )}
       </div>

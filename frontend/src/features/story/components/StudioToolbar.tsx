@@ -16,6 +16,8 @@ interface StudioToolbarProps {
   canUndo: boolean;
   canRedo: boolean;
   onGenerate: (action: GenerateAction) => void;
+  /** "Write here": the model writes at the cursor (null: not in this view). */
+  onWriteHere: (() => void) | null;
   onUndo: () => void;
   onRedo: () => void;
   /** Shows version `index` of the last generated passage. */
@@ -95,6 +97,18 @@ export function StudioToolbar(props: StudioToolbarProps) {
               data-testid="continue-button"
             >
               Continue
+            </button>
+          )}
+          {hasText && props.onWriteHere && (
+            <button
+              type="button"
+              onClick={props.onWriteHere}
+              disabled={!canGenerate || !idle}
+              title="The model writes at the cursor; the text after it stays as it is (Ctrl+Shift+Enter)"
+              aria-keyshortcuts="Control+Shift+Enter Meta+Shift+Enter"
+              data-testid="write-here-button"
+            >
+              Write here
             </button>
           )}
           <button type="button" onClick={() => props.onGenerate('regenerate')} disabled={!canGenerate || !idle || !alternatives} data-testid="regenerate-button">

@@ -4,6 +4,7 @@ import { restoreRevision } from '../api/revisions';
 import { chooseAlternative, downloadStory, redoStory, undoStory } from '../api/studio';
 import type { DocumentSync } from '../lib/document-sync';
 import { readSettings, requestParams } from '../lib/generationSettings';
+import { codePointLength } from '../lib/text';
 import type { useStoryGeneration } from './useStoryGeneration';
 
 export type GenerateAction = 'new' | 'continue' | 'regenerate';
@@ -39,6 +40,17 @@ export function useStoryActions(sync: DocumentSync, generation: Pick<ReturnType<
     });
   };
 
+  /** "Write here": the model writes at `cursor` (UTF-16, in the page's text); the text after it stays as it is. */
+  const writeHere = async (cursor: number) => {
+    setError(null);
+    if (!(await sync.settle())) return;
+    const { storyId: id, fields: now } = sync.getSnapshot();
+    if (id === null) return;
+    const at = Math.min(cursor, now.content.length);
+    const position = codePointLength(now.content.slice(0, at));
+    await generation.start({ ...requestParams(readSettings(now.settings)), taleweaver: { story_id: id, action: 'insert', position } }, at);
+  };
+
   /** A studio call on the saved story (undo, redo, a version chosen): its answer is the story. */
   const studioCall = async (call: (id: number, base: number) => Promise<Story>) => {
     setError(null);
@@ -57,6 +69,7 @@ export function useStoryActions(sync: DocumentSync, generation: Pick<ReturnType<
 
   return {
     generate,
+    writeHere,
     undo: () => void studioCall(undoStory),
     redo: () => void studioCall(redoStory),
     /** Puts version `index` of the last generated passage in the text. */

@@ -13,6 +13,7 @@ import type { Generation, Story } from '../../../types/api';
 import type { StoryGenerationRequest } from '../api/types';
 import type { DocumentSync } from '../lib/document-sync';
 import { GenerationCursor } from '../lib/generation-cursor';
+import { codeUnitIndex } from '../lib/text';
 
 export type GenerationPhase = 'idle' | 'starting' | 'running' | 'reconnecting' | 'stopping';
 
@@ -28,6 +29,9 @@ export interface GenerationView {
   /** A failure to start, follow or stop a generation (not the model's own failure: that is in `end`). */
   error: Error | null;
   reasoning: string;
+  /** The running generation is a rewrite: its words are a proposal (`proposal`), not in the text. */
+  rewriting: boolean;
+  proposal: string;
   origin: GenerationOrigin | null;
   /** When this page started or re-attached to the running generation, and saw its first text (ms). */
   startedAt: number | null;
@@ -67,6 +71,8 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
     end: null,
     error: null,
     reasoning: '',
+    rewriting: false,
+    proposal: '',
     origin: initial?.active_generation ? { backend: initial.active_generation.backend_type, model: initial.active_generation.model } : null,
     startedAt: null,
     firstTextAt: null,
@@ -74,12 +80,21 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
   const generationId = useRef<number | null>(null);
   const controller = useRef<AbortController | null>(null);
   const cursor = useRef(new GenerationCursor());
+  // Where the generation's words go in the page's text (UTF-16), moving on as they come; null: at the end.
+  const writeAt = useRef<number | null>(null);
+  const proposing = useRef(false);
 
   const handlers: GenerationHandlers = {
     onText: (text, end) => {
       const fresh = cursor.current.take(text, end);
-      if (fresh) sync.appendGenerated(fresh);
-      if (fresh) setView((current) => (current.firstTextAt === null ? { ...current, firstTextAt: Date.now() } : current));
+      if (!fresh) return;
+      if (proposing.current) {
+        setView((current) => ({ ...current, proposal: current.proposal + fresh }));
+      } else {
+        sync.appendGenerated(fresh, writeAt.current);
+        if (writeAt.current !== null) writeAt.current += fresh.length;
+      }
+      setView((current) => (current.firstTextAt === null ? { ...current, firstTextAt: Date.now() } : current));
     },
     onReasoning: (text) => setView((current) => ({ ...current, reasoning: current.reasoning + text })),
   };
@@ -147,13 +162,20 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
 
   const attach = (generation: Generation, shownLength: number) => {
     generationId.current = generation.id;
-    cursor.current = new GenerationCursor(shownLength);
+    proposing.current = generation.action === 'rewrite';
+    // A rewrite's words are not in the story's text: all of them are followed again.
+    cursor.current = new GenerationCursor(proposing.current ? 0 : shownLength);
+    // An insert's words so far stand after its position in the text the page shows.
+    const inserting = generation.action === 'insert' && typeof generation.prefix_length === 'number';
+    writeAt.current = inserting ? codeUnitIndex(sync.getSnapshot().fields.content, (generation.prefix_length as number) + shownLength) : null;
     setView((current) => ({
       ...current,
       phase: 'running',
       end: null,
       error: null,
       origin: { backend: generation.backend_type, model: generation.model },
+      rewriting: proposing.current,
+      proposal: '',
       startedAt: Date.now(),
       firstTextAt: generation.text_length > 0 ? Date.now() : null,
     }));
@@ -171,10 +193,23 @@ export function useStoryGeneration(sync: DocumentSync, initial: Story | null) {
   }, [initial]);
 
   const start = useCallback(
-    async (request: StoryGenerationRequest) => {
+    /** `at`: where in the page's text (UTF-16) the words go, for a "Write here" (null: at the end). */
+    async (request: StoryGenerationRequest, at: number | null = null) => {
       generationId.current = null;
       cursor.current = new GenerationCursor(0);
-      setView({ phase: 'starting', end: null, error: null, reasoning: '', origin: null, startedAt: Date.now(), firstTextAt: null });
+      writeAt.current = at;
+      proposing.current = request.taleweaver.action === 'rewrite';
+      setView({
+        phase: 'starting',
+        end: null,
+        error: null,
+        reasoning: '',
+        rewriting: proposing.current,
+        proposal: '',
+        origin: null,
+        startedAt: Date.now(),
+        firstTextAt: null,
+      });
       let alreadyRunning = false;
       await run(async (signal) => {
         try {

@@ -3,6 +3,8 @@ import { useEffect, useRef } from 'react';
 interface Shortcuts {
   /** Writes on: a new story when there is no text yet, else the next passage. */
   writeOn: () => void;
+  /** The model writes at the cursor (null: there is no text to write into). */
+  writeHere: (() => void) | null;
   stop: () => void;
   undo: () => void;
   redo: () => void;
@@ -22,7 +24,7 @@ function isEditable(target: EventTarget | null): boolean {
 }
 
 /**
- * Ctrl/Cmd+Enter writes on, Escape stops (or, when nothing is being written, leaves focus mode);
+ * Ctrl/Cmd+Enter writes on, Ctrl/Cmd+Shift+Enter writes at the cursor, Escape stops (or, when nothing is being written, leaves focus mode);
  * Ctrl/Cmd+Z and Shift+Z undo and redo outside a text field (inside one, the field's own undo
  * works on what is typed there).
  */
@@ -42,6 +44,9 @@ export function useStoryShortcuts(shortcuts: Shortcuts): void {
       } else if (event.key === 'Escape' && k.leaveFocusMode) {
         event.preventDefault();
         k.leaveFocusMode();
+      } else if (mod && event.shiftKey && event.key === 'Enter' && k.idle && k.canGenerate && k.writeHere) {
+        event.preventDefault();
+        k.writeHere();
       } else if (mod && event.key === 'Enter' && k.idle && k.canGenerate) {
         event.preventDefault();
         k.writeOn();

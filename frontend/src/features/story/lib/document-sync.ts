@@ -93,6 +93,8 @@ export class DocumentSync {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private dirtySince: number | null = null;
   private inFlight: Promise<void> | null = null;
+  /** What the model wrote in the text as last edited (code points): saved with that text. */
+  private marks: { content: string; ranges: number[][] } | null = null;
   private sendAgain = false;
 
   constructor(
@@ -202,7 +204,8 @@ export class DocumentSync {
         this.onCreated(story);
       } else {
         const changes = changedFields(sent, this.synced);
-        const story = await this.api.update(this.snapshot.storyId, { base_revision: this.snapshot.revision, ...wireFields(changes) }, { keepalive });
+        const marks = changes.content !== undefined && this.marks?.content === changes.content ? { marks: this.marks.ranges } : {};
+        const story = await this.api.update(this.snapshot.storyId, { base_revision: this.snapshot.revision, ...wireFields(changes), ...marks }, { keepalive });
         this.synced = { ...this.synced, ...changes };
         this.update({ revision: story.revision, server: story });
         this.takeServerTitle(story, sent);
@@ -286,6 +289,11 @@ export class DocumentSync {
     return this.api.create(wireFields({ ...fields, title: `${fields.title || 'Untitled story'} (copy)` }));
   }
 
+  /** Who wrote what in `content` (the text the writer just made): the ranges the model wrote, in code points. */
+  noteMarks(content: string, ranges: number[][]): void {
+    this.marks = { content, ranges };
+  }
+
   /** A regeneration replaces the passage from `start` (code points): the page shows the text
    * before it, as the server is about to have it, and the new version arrives after it. */
   cutForRegeneration(start: number): void {
@@ -294,9 +302,11 @@ export class DocumentSync {
     this.update({ fields: { ...this.snapshot.fields, content } });
   }
 
-  /** Text a generation appended on the server: shown, and already saved there. */
-  appendGenerated(text: string): void {
-    const content = this.snapshot.fields.content + text;
+  /** Text a generation wrote on the server at `at` (UTF-16; null: at the end, "Write here" inside the text): shown, and already saved there. */
+  appendGenerated(text: string, at: number | null = null): void {
+    const current = this.snapshot.fields.content;
+    const where = at ?? current.length;
+    const content = current.slice(0, where) + text + current.slice(where);
     if (this.synced) this.synced = { ...this.synced, content };
     this.update({ fields: { ...this.snapshot.fields, content } });
   }

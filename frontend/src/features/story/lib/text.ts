@@ -47,3 +47,34 @@ export function lastPassageRange(story: Story): TextRange | null {
   const from = codeUnitIndex(content, story.alternatives.start);
   return from < content.length ? { from, to: content.length } : null;
 }
+
+/** Ranges of `text` in UTF-16 code units as the server counts them (code points), in one pass (ranges sorted). */
+export function codePointRanges(text: string, ranges: readonly TextRange[]): number[][] {
+  const bounds = ranges.flatMap((range) => [range.from, range.to]);
+  const out: number[] = [];
+  let points = 0;
+  let index = 0;
+  for (const bound of bounds) {
+    while (index < bound && index < text.length) {
+      index += (text.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
+      points += 1;
+    }
+    out.push(points);
+  }
+  return ranges.map((_, i) => [out[2 * i], out[2 * i + 1]]);
+}
+
+/** The server's ranges (code points) as UTF-16 ranges of `text`, in one pass (ranges sorted). */
+export function codeUnitRanges(text: string, ranges: readonly number[][]): TextRange[] {
+  const out: number[] = [];
+  let points = 0;
+  let index = 0;
+  for (const bound of ranges.flat()) {
+    while (points < bound && index < text.length) {
+      index += (text.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
+      points += 1;
+    }
+    out.push(index);
+  }
+  return ranges.map((_, i) => ({ from: out[2 * i], to: out[2 * i + 1] }));
+}

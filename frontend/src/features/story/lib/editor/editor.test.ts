@@ -3,7 +3,10 @@ import { EditorState, type Extension } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { getByRole } from '@testing-library/dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { codePointRanges, codeUnitRanges } from '../text';
+import { modelRanges } from './authors';
 import { defineMarks } from './marks';
+import { setModelText } from './model-text';
 import { changeBetween, insertFromOutside, showOutsideText } from './outside-text';
 import { acceptProposal, currentProposal, proposals, setProposal } from './proposal';
 import { setReadOnly, storyEditorSetup } from './setup';
@@ -12,7 +15,7 @@ const views: EditorView[] = [];
 afterEach(() => views.splice(0).forEach((view) => view.destroy()));
 
 function editor(doc: string, extra: Extension = [], { readOnly = false } = {}) {
-  const onEdit = vi.fn<(text: string) => void>();
+  const onEdit = vi.fn<(text: string, model: { from: number; to: number }[]) => void>();
   const onSelect = vi.fn<(from: number, to: number) => void>();
   const view = new EditorView({
     parent: document.body,
@@ -44,7 +47,7 @@ describe('the story editor', () => {
   it('reports the writer’s edits and the cursor, but not text that came from elsewhere', () => {
     const { view, onEdit, onSelect } = editor('Once upon');
     type(view, 9, ' a time');
-    expect(onEdit).toHaveBeenLastCalledWith('Once upon a time');
+    expect(onEdit).toHaveBeenLastCalledWith('Once upon a time', []);
     showOutsideText(view, 'Once upon a time, a fox.');
     expect(onEdit).toHaveBeenCalledTimes(1);
     view.dispatch({ selection: { anchor: 5, head: 9 } });
@@ -144,5 +147,30 @@ describe('an inline proposal', () => {
     expect(currentProposal(view)).toBeNull();
     undo(view);
     expect(text()).toBe('So. It was a dark night. The end.');
+  });
+
+  it('keeps the model’s mark on what it wrote and takes it off the characters the writer types or changes', () => {
+    const { view, onEdit } = editor('I wrote this. The model wrote that.');
+    view.dispatch({ effects: setModelText.of([{ from: 14, to: 35 }]) });
+    type(view, 24, 'surely ');
+    expect(modelRanges(view.state)).toEqual([
+      { from: 14, to: 24 },
+      { from: 31, to: 42 },
+    ]);
+    type(view, 37, 'this', 41); // "that" becomes "this"
+    expect(onEdit).toHaveBeenLastCalledWith('I wrote this. The model surely wrote this.', [
+      { from: 14, to: 24 },
+      { from: 31, to: 37 },
+      { from: 41, to: 42 },
+    ]);
+    showOutsideText(view, 'I wrote this. The model surely wrote this. More.', { byModel: true });
+    expect(modelRanges(view.state).at(-1)).toEqual({ from: 42, to: 48 });
+  });
+
+  it('counts marks in code points as the server does, and back', () => {
+    const text = 'A 🦊 fox 🦊 ran.';
+    const units = [{ from: 2, to: 8 }, { from: 9, to: 16 }];
+    expect(codePointRanges(text, units)).toEqual([[2, 7], [8, 14]]);
+    expect(codeUnitRanges(text, [[2, 7], [8, 14]])).toEqual(units);
   });
 });

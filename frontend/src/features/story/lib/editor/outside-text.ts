@@ -1,5 +1,6 @@
 import { Annotation, EditorSelection, type StateEffect, Transaction } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
+import { addModelText } from './model-text';
 
 /**
  * Marks a change that did not come from the writer's keys: text a generation wrote, the
@@ -49,13 +50,20 @@ export function insertFromOutside(
   });
 }
 
-/** Makes the editor show `next`, changed elsewhere, by the smallest change (the cursor and marks stay where they were). */
-export function showOutsideText(view: EditorView, next: string, { follow = false } = {}): void {
+/**
+ * Makes the editor show `next`, changed elsewhere, by the smallest change (the cursor and marks
+ * stay where they were). With `byModel`, text it adds is a generation's: marked as the model's.
+ */
+export function showOutsideText(view: EditorView, next: string, { follow = false, byModel = false } = {}): void {
   const current = view.state.doc.toString();
+  const add = (at: number, text: string) =>
+    insertFromOutside(view, at, text, { follow, effects: byModel ? [addModelText.of({ from: at, to: at + text.length })] : [] });
   if (next.startsWith(current)) {
-    if (next.length > current.length) insertFromOutside(view, current.length, next.slice(current.length), { follow });
+    if (next.length > current.length) add(current.length, next.slice(current.length));
     return;
   }
   const change = changeBetween(current, next);
-  if (change) view.dispatch({ changes: change, annotations: OUTSIDE });
+  // Words written inside the text ("Write here") go in as a generation's do at the end.
+  if (change && change.from === change.to) add(change.from, change.insert);
+  else if (change) view.dispatch({ changes: change, annotations: OUTSIDE });
 }

@@ -2,13 +2,15 @@ import { history, historyKeymap, insertNewline, standardKeymap } from '@codemirr
 import { Compartment, EditorState, type Extension } from '@codemirror/state';
 import { EditorView, keymap, placeholder, type ViewUpdate } from '@codemirror/view';
 import { adoptEditorStyles } from './adopted-styles';
+import { authors, modelRanges } from './authors';
+import type { TextRange } from './marks';
 import { defineMarks } from './marks';
 import { fromOutside } from './outside-text';
 
 /** What the story editor tells the page. */
 export interface StoryEditorListeners {
-  /** The writer changed the text; `text` is read from the editor's state (CodeMirror draws only the lines in view). */
-  onEdit: (text: string) => void;
+  /** The writer changed the text; `text` is read from the editor's state (CodeMirror draws only the lines in view), `model` is what of it the model wrote. */
+  onEdit: (text: string, model: TextRange[]) => void;
   /** The cursor moved or the selection changed (`from === to`: a cursor). */
   onSelect: (from: number, to: number) => void;
 }
@@ -37,7 +39,7 @@ function readOnlyExtension(readOnly: boolean): Extension {
 function reportChanges({ onEdit, onSelect }: StoryEditorListeners): Extension {
   return EditorView.updateListener.of((update: ViewUpdate) => {
     if (update.docChanged && update.transactions.some((transaction) => transaction.docChanged && !transaction.annotation(fromOutside))) {
-      onEdit(update.state.doc.toString());
+      onEdit(update.state.doc.toString(), modelRanges(update.state));
     }
     if (update.selectionSet || update.docChanged) {
       const { from, to } = update.state.selection.main;
@@ -73,6 +75,7 @@ export function storyEditorSetup(
     readOnlyCompartment.of(readOnlyExtension(readOnly)),
     placeholderCompartment.of(placeholder(placeholderText)),
     lastPassage.extension,
+    authors,
     reportChanges(listeners),
   ];
 }
