@@ -1,6 +1,12 @@
 """The prompt of a story generation, built on the server: premise, memory and author's note are
-always sent; of the story text, as much of the most recent part as fits the model's context
+always sent; the lorebook's entries whose keys appear in the recent text, within their budget,
+after the memory; of the story text, as much of the most recent part as fits the model's context
 after the answer's reserve (the oldest text is trimmed first, at a word boundary).
+
+Each message is built as a list of parts (instruction, memory, lorebook, premise, omitted, story,
+authors_note), its content their concatenation, so the Prompt view shows exactly what is sent.
+The story text sits inside a fence of backticks longer than any run of backticks in it, so no
+text can close it and speak as the instructions after it.
 
 Token counts are estimates: CHARS_PER_TOKEN characters per token (English prose averages about
 four with the common tokenizers), plus MESSAGE_OVERHEAD tokens per chat message."""
@@ -9,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+
+from taleweaver.stories import lorebook
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD = 4
@@ -44,9 +52,29 @@ class ContextTooSmall(Exception):
 
 
 @dataclass
+class Part:
+    """A piece of a message: `kind` says what it is, `name` which lorebook entry."""
+    kind: str
+    text: str
+    name: str | None = None
+
+    def view(self) -> dict:
+        return {"kind": self.kind, "text": self.text, **({"name": self.name} if self.name is not None else {})}
+
+
+@dataclass
 class Prompt:
-    messages: list[dict]
+    parts: list[tuple[str, list[Part]]]  # (role, parts) per message
     budget: dict = field(default_factory=dict)
+
+    @property
+    def messages(self) -> list[dict]:
+        return [{"role": role, "content": "".join(part.text for part in parts)} for role, parts in self.parts]
+
+    def view(self) -> list[dict]:
+        """The messages with their parts, as the Prompt view shows them."""
+        return [{"role": role, "content": message["content"], "parts": [part.view() for part in parts]}
+                for (role, parts), message in zip(self.parts, self.messages)]
 
 
 def _trim_to_tail(text: str, limit: int) -> str:
@@ -58,46 +86,72 @@ def _trim_to_tail(text: str, limit: int) -> str:
     return tail[match.end():] if match and match.end() < len(tail) else tail
 
 
-def _user_message(story: dict, text: str, trimmed: bool) -> str:
-    parts = [f"Premise: {story.get('premise') or '(none)'}"]
-    if story.get("genre"):
-        parts.append(f"Genre: {story['genre']}")
-    if story.get("length"):
-        parts.append(f"Length: {story['length']}")
+def fence_for(text: str) -> str:
+    """A line of backticks longer than any run of backticks in the text (three at least)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _story_parts(text: str, trimmed: bool, fence: str) -> list[Part]:
+    heading = "The story so far (its beginning is left out)" if trimmed else "The story so far"
+    opening = Part("instruction", f"\n\n{heading}, between the two lines of {len(fence)} backticks:\n{fence}\n")
+    omitted = [Part("omitted", "")] if trimmed else []
+    return [opening, *omitted, Part("story", text), Part("instruction", f"\n{fence}")]
+
+
+def _user_parts(story: dict, text: str, trimmed: bool, fence: str) -> list[Part]:
+    parts = [Part("instruction", "Premise: "), Part("premise", story.get("premise") or "(none)")]
+    for key, label in (("genre", "Genre"), ("length", "Length")):
+        if story.get(key):
+            parts += [Part("instruction", f"\n\n{label}: "), Part("premise", story[key])]
     if text:
-        heading = "The story so far (its beginning is left out)" if trimmed else "The story so far"
-        parts.append(f"{heading}:\n<<<\n{text}\n>>>")
+        parts += _story_parts(text, trimmed, fence)
     if story.get("authors_note"):
-        parts.append(f"Author's note (for this passage): {story['authors_note']}")
-    parts.append(CONTINUE if text else OPENING)
-    return "\n\n".join(parts)
+        parts += [Part("instruction", "\n\nAuthor's note (for this passage): "), Part("authors_note", story["authors_note"])]
+    parts.append(Part("instruction", "\n\n" + (CONTINUE if text else OPENING)))
+    return parts
 
 
-def _system_message(story: dict) -> str:
+def _system_parts(story: dict, entries: list[dict]) -> list[Part]:
+    parts = [Part("instruction", SYSTEM)]
     memory = (story.get("memory") or "").strip()
-    return SYSTEM + (f"\n\nMemory (always true in this story):\n{memory}" if memory else "")
+    if memory:
+        parts += [Part("instruction", "\n\nMemory (always true in this story):\n"), Part("memory", memory)]
+    if entries:
+        parts.append(Part("instruction", "\n\nLorebook (about the people, places and things the story mentions):"))
+        for entry in entries:
+            parts += [Part("instruction", "\n"), Part("lorebook", entry["text"], entry["name"] or "(unnamed entry)")]
+    return parts
+
+
+def _tokens_of(parts: list[Part]) -> int:
+    return estimate_tokens("".join(part.text for part in parts)) + MESSAGE_OVERHEAD
+
+
+def _lorebook_view(sent: list[dict], left_out: list[dict]) -> list[dict]:
+    return [{"name": entry["name"], "tokens": entry["tokens"], "always": entry["always"], "sent": sent_here}
+            for entries, sent_here in ((sent, True), (left_out, False)) for entry in entries]
 
 
 def build(story: dict, text: str, context_length: int, max_tokens: int | None, source: str) -> Prompt:
     """The messages for continuing `text` (the story text before the passage to write) and the
     budget the page shows: how much of the context each part takes and what was trimmed."""
     reserve = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else DEFAULT_MAX_TOKENS
-    system = _system_message(story)
-    # Everything but the story text: the user message with the text left empty (a placeholder
-    # character stands for it, so the heading and fences are counted).
-    frame = _user_message(story, "x", True) if text else _user_message(story, "", False)
-    fixed_tokens = estimate_tokens(system) + estimate_tokens(frame) + 2 * MESSAGE_OVERHEAD
+    sent_entries, left_out = lorebook.select(story.get("lorebook") or lorebook.empty(), text,
+                                             story.get("authors_note") or "", estimate_tokens)
+    system = _system_parts(story, sent_entries)
+    fence = fence_for(text)
+    # Everything but the story text: the user message with a placeholder character for the
+    # text, so that its heading and fences are counted.
+    fixed_tokens = _tokens_of(system) + _tokens_of(_user_parts(story, "x" if text else "", True, fence))
     room = context_length - reserve - fixed_tokens
     if room < (MIN_STORY_TOKENS if text else 0):
         raise ContextTooSmall(fixed_tokens + reserve + (MIN_STORY_TOKENS if text else 0), context_length, reserve)
     sent = _trim_to_tail(text, max(0, room) * CHARS_PER_TOKEN)
     trimmed = len(text) - len(sent)
-    messages = [
-        {"role": "system", "content": system},
-        {"role": "user", "content": _user_message(story, sent, trimmed > 0)},
-    ]
-    prompt_tokens = sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD for m in messages)
-    return Prompt(messages, {
+    prompt = Prompt([("system", system), ("user", _user_parts(story, sent, trimmed > 0, fence))])
+    prompt_tokens = sum(_tokens_of(parts) for _, parts in prompt.parts)
+    prompt.budget = {
         "context_length": context_length,
         "context_source": source,
         "max_tokens": reserve,
@@ -105,13 +159,16 @@ def build(story: dict, text: str, context_length: int, max_tokens: int | None, s
         "memory_tokens": estimate_tokens(story.get("memory") or ""),
         "authors_note_tokens": estimate_tokens(story.get("authors_note") or ""),
         "premise_tokens": estimate_tokens(story.get("premise") or ""),
+        "lorebook_tokens": sum(entry["tokens"] for entry in sent_entries),
+        "lorebook": _lorebook_view(sent_entries, left_out),
         "story_tokens": estimate_tokens(sent),
         "story_chars": len(text),
         "story_chars_sent": len(sent),
         "trimmed_chars": trimmed,
         "trimmed": trimmed > 0,
         "used_fraction": round(min(1.0, (prompt_tokens + reserve) / context_length), 4) if context_length else None,
-    })
+    }
+    return prompt
 
 
 def last_sentence(text: str) -> str:

@@ -3,12 +3,14 @@ regenerate the last one), built from the story within the context of the model t
 from __future__ import annotations
 
 from taleweaver.storage.db import get_db
-from taleweaver.stories import passages, prompting
+from taleweaver.stories import lorebook, passages, prompting
+from taleweaver.stories.store import settings_of
 from taleweaver.errors import ApiError
 
 
 def story_fields(row) -> dict:
-    return {k: row[k] for k in ("premise", "genre", "length", "memory", "authors_note")}
+    fields = {k: row[k] for k in ("premise", "genre", "length", "memory", "authors_note")}
+    return {**fields, "lorebook": lorebook.of_settings(settings_of(row))}
 
 
 def passage_prefix(row, action: str) -> tuple[str, dict | None]:

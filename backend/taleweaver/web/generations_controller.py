@@ -108,7 +108,7 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
             raise _already_running(running["id"])
         prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
         payload["messages"] = prompt.messages
-        context = prompt.budget
+        context = {**prompt.budget, rows.KEPT_PROMPT: prompt.view()}
         text, alternatives = studio.passage_prefix(row, action)
         prefix_length = len(text)
         if alternatives is not None:
@@ -171,6 +171,20 @@ def _offset(value: str | None, name: str) -> int | None:
 @bp.get("/generations/<int:generation_id>")
 def get_generation(generation_id: int):
     return jsonify(rows.view(_generation(generation_id)))
+
+
+@bp.get("/generations/<int:generation_id>/prompt")
+def generation_prompt(generation_id: int):
+    """What a story generation sent: its model, samplers and messages (each in its marked parts),
+    kept with it when the server wrote the messages (an action)."""
+    row = _generation(generation_id)
+    context = rows.parse_json(row["context_json"]) or {}
+    if not isinstance(context.get(rows.KEPT_PROMPT), list):
+        raise ApiError(404, "prompt_not_kept", f"Generation {generation_id} keeps no prompt: only the "
+                       "generations the server wrote the prompt of (Continue, Regenerate) keep theirs.")
+    messages = context.pop(rows.KEPT_PROMPT)
+    return jsonify({"generation_id": generation_id, "model": row["model"],
+                    "params": rows.parse_json(row["params_json"]) or {}, "messages": messages, "context": context})
 
 
 @bp.get("/generations/<int:generation_id>/events")
