@@ -7,7 +7,8 @@ Keys match case-insensitively as whole words. A key marked as a regular expressi
 (google-re2), whose matching time grows linearly with the text: no pattern can hang the server,
 which Python's backtracking `re` cannot promise (`(a+)+$` over 30 characters takes it seconds;
 RE2 takes 0.1 ms over 50,000, measured on this machine). RE2 refuses what it cannot run that way
-(backreferences, lookaround), and such a key is refused with a 400 when the lorebook is saved."""
+(backreferences, lookaround): such a key is kept as typed (a half-typed pattern is saved like any
+text) and never matches, and the context budget names it with RE2's reason."""
 from __future__ import annotations
 
 import functools
@@ -86,13 +87,6 @@ def _keys(entry: dict, regex: bool, where: str) -> list[str]:
     for key in keys:
         if not isinstance(key, str) or not 0 < len(key.strip()) <= MAX_KEY_CHARS:
             raise validation_error(f"{where}.keys", f"Each key of {where} must be text of 1 to {MAX_KEY_CHARS} characters.")
-        if regex:
-            try:
-                _pattern(key, True)
-            except re2.error as bad:
-                reason = bad.args[0].decode(errors="replace") if bad.args and isinstance(bad.args[0], bytes) else str(bad)
-                raise validation_error(f"{where}.keys", f"The key {key!r} of {where} is not a regular expression the "
-                                       f"server can run in linear time ({reason}).") from None
         cleaned.append(key if regex else key.strip())
     return cleaned
 
@@ -137,13 +131,34 @@ def of_settings(settings: dict) -> dict:
     return value if isinstance(value, dict) and isinstance(value.get("entries"), list) else empty()
 
 
+def unusable_key(key: str) -> str | None:
+    """Why RE2 cannot run this pattern, or None when it can."""
+    try:
+        _pattern(key, True)
+    except re2.error as bad:
+        return bad.args[0].decode(errors="replace") if bad.args and isinstance(bad.args[0], bytes) else str(bad)
+    return None
+
+
+def unusable_keys(lorebook: dict) -> list[dict]:
+    """The regular-expression keys of enabled entries that RE2 cannot run, with its reason."""
+    found = []
+    for entry in lorebook.get("entries", []):
+        if entry.get("regex") and entry.get("enabled", True):
+            found += [{"name": entry["name"], "key": key, "reason": reason}
+                      for key in entry.get("keys", []) if (reason := unusable_key(key))]
+    return found
+
+
 def triggered(entry: dict, scanned: str) -> bool:
     """Whether the entry is to be sent for this scanned text (its keys, or always)."""
     if not entry.get("enabled", True):
         return False
     if entry.get("always"):
         return True
-    return any(_pattern(key, bool(entry.get("regex"))).search(scanned) for key in entry.get("keys", []))
+    regex = bool(entry.get("regex"))
+    return any(_pattern(key, regex).search(scanned) for key in entry.get("keys", [])
+               if not (regex and unusable_key(key)))
 
 
 def select(lorebook: dict, story_text: str, authors_note: str, cost) -> tuple[list[dict], list[dict]]:

@@ -137,8 +137,8 @@ def build(story: dict, text: str, context_length: int, max_tokens: int | None, s
     """The messages for continuing `text` (the story text before the passage to write) and the
     budget the page shows: how much of the context each part takes and what was trimmed."""
     reserve = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else DEFAULT_MAX_TOKENS
-    sent_entries, left_out = lorebook.select(story.get("lorebook") or lorebook.empty(), text,
-                                             story.get("authors_note") or "", estimate_tokens)
+    lore = story.get("lorebook") or lorebook.empty()
+    sent_entries, left_out = lorebook.select(lore, text, story.get("authors_note") or "", estimate_tokens)
     system = _system_parts(story, sent_entries)
     fence = fence_for(text)
     # Everything but the story text: the user message with a placeholder character for the
@@ -161,6 +161,7 @@ def build(story: dict, text: str, context_length: int, max_tokens: int | None, s
         "premise_tokens": estimate_tokens(story.get("premise") or ""),
         "lorebook_tokens": sum(entry["tokens"] for entry in sent_entries),
         "lorebook": _lorebook_view(sent_entries, left_out),
+        "lorebook_unusable_keys": lorebook.unusable_keys(lore),
         "story_tokens": estimate_tokens(sent),
         "story_chars": len(text),
         "story_chars_sent": len(sent),
