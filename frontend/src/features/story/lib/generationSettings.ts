@@ -6,6 +6,8 @@ export interface GenerationSettings {
   top_p: number;
   max_tokens: number;
   preset?: string;
+  /** The story's lorebook, carried through as it is (lorebook.ts edits it). */
+  lorebook?: unknown;
 }
 
 export const PRESETS: Record<string, { label: string; temperature: number; top_p: number }> = {
@@ -35,13 +37,14 @@ export function readSettings(json: string): GenerationSettings {
     top_p: numberIn(raw.top_p, 0, 1, DEFAULT_SETTINGS.top_p),
     max_tokens: Math.round(numberIn(raw.max_tokens, 16, 32_000, DEFAULT_SETTINGS.max_tokens)),
     preset: typeof raw.preset === 'string' ? raw.preset : undefined,
+    lorebook: raw.lorebook && typeof raw.lorebook === 'object' ? raw.lorebook : undefined,
   };
 }
 
 /** Settings as stored: keys in a fixed order, so an unchanged value is the same text. */
 export function writeSettings(settings: GenerationSettings): string {
-  const { model, temperature, top_p, max_tokens, preset } = settings;
-  return JSON.stringify({ ...(model ? { model } : {}), temperature, top_p, max_tokens, ...(preset ? { preset } : {}) });
+  const { model, temperature, top_p, max_tokens, preset, lorebook } = settings;
+  return JSON.stringify({ ...(model ? { model } : {}), temperature, top_p, max_tokens, ...(preset ? { preset } : {}), ...(lorebook ? { lorebook } : {}) });
 }
 
 /** The sampler fields of a generation request (no `model`: the saved default stands in). */

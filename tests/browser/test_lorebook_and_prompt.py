@@ -1,0 +1,92 @@
+"""The lorebook and the Prompt view in Chromium, driven by roles and labels: an entry typed in the
+side panel is sent only once its key is in the story, the context meter names it, the Prompt view
+shows exactly what the backend then receives (and the generation's kept prompt shows it again),
+and a SillyTavern World Info file imports with notes on what was approximated."""
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import expect
+
+from tests.browser.flows import active_fake, expect_story_text, wait_until
+
+KAEL = "Kael is a smuggler with a silver hand."
+OPENING = "Mira waited at the gate."
+WORLD_INFO = {"entries": {
+    "0": {"uid": 0, "comment": "Owl", "key": ["owl"], "keysecondary": ["night"], "selective": True, "content": "The owl keeps the ledger.",
+          "constant": False, "disable": False, "order": 100, "position": 0},
+}}
+
+
+def shown_messages(page) -> list[str]:
+    """Each message of the Prompt view as its parts' texts joined (the labels are not part of it)."""
+    return page.get_by_test_id("prompt-message").evaluate_all(
+        "sections => sections.map(s => [...s.querySelectorAll('[data-testid=prompt-part]')].map(p => p.textContent).join(''))")
+
+
+def chat_requests(fake) -> list[dict]:
+    return [r["json"] for r in fake.requests if r["method"] == "POST" and r["path"] == "/api/chat"]
+
+
+def test_a_lorebook_entry_goes_into_the_prompt_the_page_shows_once_its_key_appears(watched, server, tmp_path):
+    page, watch = watched
+    with active_fake(server, "ollama", chunk_delay=0.0) as fake:
+        fake.reply = " Kael came at last."
+        watch.goto(server.url + "/")
+        page.get_by_label("Premise").fill("A smuggler's debt comes due.")
+        page.get_by_test_id("story-output").fill(OPENING)
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+
+        lorebook = page.get_by_test_id("lorebook")
+        lorebook.locator("summary").click()
+        lorebook.get_by_role("button", name="Add entry").click()
+        lorebook.get_by_label("Name").fill("Kael")
+        lorebook.get_by_label("Keys").fill("kael, the smuggler")
+        lorebook.get_by_label("Text").fill(KAEL)
+        expect(lorebook.get_by_label("Enabled")).to_be_checked()
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+
+        page.get_by_role("button", name="Prompt", exact=True).click()
+        expect(page.get_by_test_id("prompt-view")).to_contain_text("estimated, on the long side")
+        assert KAEL not in "".join(shown_messages(page))
+
+        page.get_by_test_id("story-output").fill(OPENING + " Then Kael whistled.")
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+        expect(page.get_by_test_id("context-lorebook")).to_contain_text("Kael (≈ 10 tokens): sent")
+        page.get_by_role("button", name="Prompt", exact=True).click()
+        expect(page.get_by_test_id("prompt-view").get_by_text("[Lorebook: Kael]")).to_be_visible()
+        shown = shown_messages(page)
+        assert KAEL in shown[0]
+
+        page.get_by_test_id("continue-button").click()
+        expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
+        expect_story_text(page, OPENING + " Then Kael whistled. Kael came at last.")
+        wait_until(lambda: chat_requests(fake), "the fake received the generation")
+        assert [m["content"] for m in chat_requests(fake)[-1]["messages"]] == shown
+
+        page.get_by_role("button", name="Last generation's prompt").click()
+        expect(page.get_by_test_id("prompt-view")).to_contain_text("What generation")
+        assert shown_messages(page) == shown
+
+
+def test_a_sillytavern_world_info_file_imports_with_notes_and_exports_again(watched, server, tmp_path):
+    page, watch = watched
+    with active_fake(server, "ollama", chunk_delay=0.0):
+        watch.goto(server.url + "/")
+        page.get_by_label("Premise").fill("An owl audits the forest.")
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+        world_info = tmp_path / "world.json"
+        world_info.write_text(json.dumps(WORLD_INFO))
+        lorebook = page.get_by_test_id("lorebook")
+        lorebook.locator("summary").click()
+        page.get_by_label("Lorebook file").set_input_files(str(world_info))
+        expect(page.get_by_test_id("lorebook-notes")).to_contain_text("1 entry had secondary keys")
+        expect(lorebook.get_by_label("Text")).to_have_value("The owl keeps the ledger.")
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+
+        with page.expect_download() as download:
+            lorebook.get_by_role("button", name="Export lorebook").click()
+        exported = json.loads(open(download.value.path()).read())
+        assert [(e["name"], e["keys"], e["text"]) for e in exported["entries"]] == [("Owl", ["owl"], "The owl keeps the ledger.")]
+        page.reload()
+        expect(page.get_by_test_id("lorebook").locator("summary")).to_have_text("Lorebook (1)")
