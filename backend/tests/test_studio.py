@@ -64,6 +64,9 @@ class ContextService(ScriptedService):
     def context_length(self, model):
         return 4096, "default"
 
+    def context_budget(self, model, requested):
+        return (requested, "your context size") if requested else self.context_length(model)
+
 
 @pytest.fixture
 def studio_service(monkeypatch):

@@ -66,3 +66,50 @@ def test_the_library_backup_carries_the_lorebook(server):
     backup = server.api("GET", "/api/stories/backup").json()
     kept = next(entry for entry in backup["stories"] if entry["title"] == tale["title"])
     assert [entry["name"] for entry in kept["settings"]["lorebook"]["entries"]] == ["Kael", "Atlas"]
+
+
+SAMPLERS = {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repetition_penalty": 1.1,
+            "presence_penalty": 0.2, "frequency_penalty": 0.3, "seed": 7, "stop": ["THE END"], "max_tokens": 100,
+            "context_length": 8192}
+# Where each backend's request carries each sampler (llm/samplers.py; absent: not sent).
+RECEIVED_AS = {
+    "ollama": {"temperature": "options.temperature", "top_p": "options.top_p", "top_k": "options.top_k",
+               "min_p": "options.min_p", "repetition_penalty": "options.repeat_penalty",
+               "presence_penalty": "options.presence_penalty", "frequency_penalty": "options.frequency_penalty",
+               "seed": "options.seed", "stop": "options.stop", "max_tokens": "options.num_predict",
+               "context_length": "options.num_ctx"},
+    "lmstudio": {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "repetition_penalty": "repeat_penalty",
+                 "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty", "seed": "seed",
+                 "stop": "stop", "max_tokens": "max_tokens"},
+    "chatgpt": {"temperature": "temperature", "top_p": "top_p", "presence_penalty": "presence_penalty",
+                "frequency_penalty": "frequency_penalty", "seed": "seed", "stop": "stop", "max_tokens": "max_tokens"},
+    "openai_compatible": {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "min_p": "min_p",
+                          "repetition_penalty": "repeat_penalty", "presence_penalty": "presence_penalty",
+                          "frequency_penalty": "frequency_penalty", "seed": "seed", "stop": "stop",
+                          "max_tokens": "max_tokens"},
+}
+
+
+def received(body: dict, where: str):
+    for step in where.split("."):
+        body = body.get(step) if isinstance(body, dict) else None
+    return body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_story_generation_sends_each_sampler_under_the_backends_own_name(server, fake_factory, kind):
+    fake = fake_factory(kind, reply=" The tide turned.")
+    configure_fake(server, fake, default_model="gpt-4o-mini" if kind == "chatgpt" else fake.models[0])
+    tale = new_story(server, content="Mira waited at the gate.")
+    response = server.api("POST", "/proxy/llm/v1/chat/completions", json={
+        "stream": False, "taleweaver": {"story_id": tale["id"], "action": "continue"}, **SAMPLERS})
+    assert response.status_code == 200, response.text
+    body = [r["json"] for r in fake.requests if r["method"] == "POST" and "chat" in r["path"]][-1]
+    assert {name: received(body, where) for name, where in RECEIVED_AS[kind].items()} == \
+        {name: SAMPLERS[name] for name in RECEIVED_AS[kind]}
+    not_sent = set(SAMPLERS) - set(RECEIVED_AS[kind])
+    assert not not_sent & (set(body) | set(body.get("options") or {}))
+    generation = server.api("GET", f"/proxy/llm/v1/generations/{response.json()['taleweaver']['generation_id']}").json()
+    if kind == "ollama":
+        assert generation["context"]["context_length"] == 8192
+        assert generation["context"]["context_source"] == "your context size"

@@ -31,13 +31,14 @@ def passage_prefix(row, action: str) -> tuple[str, dict | None]:
     return content[: alternatives["start"]], passages.with_current_tail(conn, alternatives, content)
 
 
-def build_prompt(row, action: str, service, model: str | None, max_tokens) -> prompting.Prompt:
-    """The messages and the context budget of the story's next passage."""
+def build_prompt(row, action: str, service, model: str | None, max_tokens, context_length=None) -> prompting.Prompt:
+    """The messages and the context budget of the story's next passage, within the writer's
+    context size where they set one (service.context_budget)."""
     if action not in prompting.ACTIONS:
         raise ApiError(400, "invalid_request", f"The action must be one of {', '.join(prompting.ACTIONS)}.",
                        field="taleweaver.action")
     text, _ = passage_prefix(row, action)
-    tokens, source = service.context_length(model)
+    tokens, source = service.context_budget(model, context_length)
     try:
         return prompting.build(story_fields(row), text, tokens, max_tokens, source)
     except prompting.ContextTooSmall as small:

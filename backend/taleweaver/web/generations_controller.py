@@ -106,7 +106,8 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
         running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":
             raise _already_running(running["id"])
-        prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
+        prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"),
+                                     payload.get("context_length"))
         payload["messages"] = prompt.messages
         context = {**prompt.budget, rows.KEPT_PROMPT: prompt.view()}
         text, alternatives = studio.passage_prefix(row, action)

@@ -29,16 +29,22 @@ def _next_prompt(story_id: int):
     action = request.args.get("action", "continue")
     if action not in prompting.ACTIONS:
         raise validation_error("action", f"action must be one of {', '.join(prompting.ACTIONS)}.")
-    max_tokens = request.args.get("max_tokens")
-    if max_tokens is not None:
-        if not max_tokens.isdigit() or not 1 <= int(max_tokens) <= 1_000_000:
-            raise validation_error("max_tokens", "max_tokens must be a whole number of tokens (1 or more).")
-        max_tokens = int(max_tokens)
+    max_tokens, context_length = _tokens_arg("max_tokens"), _tokens_arg("context_length")
     user_id = current_user_id()
     service = llm_service.get_active_llm_service(user_id)
     active = llm_service.active_backend(user_id)
     model = request.args.get("model") or active.default_model
-    return action, active, model, service, studio.build_prompt(row, action, service, model, max_tokens)
+    return action, active, model, service, studio.build_prompt(row, action, service, model, max_tokens, context_length)
+
+
+def _tokens_arg(name: str) -> int | None:
+    """A count of tokens in the query (as the generation's request would send it), if given."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 10_000_000:
+        raise validation_error(name, f"{name} must be a whole number of tokens (1 or more).")
+    return int(value)
 
 
 @bp.get("/<int:story_id>/context")

@@ -69,3 +69,6 @@ export type NextPrompt = JsonAnswer<paths['/api/stories/{story_id}/prompt']['get
 export type KeptPrompt = JsonAnswer<paths['/proxy/llm/v1/generations/{generation_id}/prompt']['get']>;
 export type PromptMessage = Schemas['PromptMessage'];
 export type PromptPart = Schemas['PromptPart'];
+/** Where the active backend takes each sampling setting (GET /api/settings/llm/samplers). */
+export type SamplerReport = Schemas['SamplerNames'];
+export type SamplerName = SamplerReport['samplers'][number]['name'];

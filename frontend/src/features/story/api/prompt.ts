@@ -3,10 +3,11 @@ import { apiJson } from '../../../lib/api-client';
 import type { KeptPrompt, NextPrompt } from '../../../types/api';
 import type { BudgetQuery } from './studio';
 
-export function getNextPrompt(storyId: number, { action, model, maxTokens }: BudgetQuery): Promise<NextPrompt> {
+export function getNextPrompt(storyId: number, { action, model, maxTokens, contextLength }: BudgetQuery): Promise<NextPrompt> {
   const query = new URLSearchParams({ action });
   if (model) query.set('model', model);
   if (maxTokens) query.set('max_tokens', String(maxTokens));
+  if (contextLength) query.set('context_length', String(contextLength));
   return apiJson<NextPrompt>(`/api/stories/${storyId}/prompt?${query}`);
 }
 

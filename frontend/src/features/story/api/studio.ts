@@ -7,12 +7,15 @@ export interface BudgetQuery {
   action: 'continue' | 'regenerate';
   model?: string;
   maxTokens?: number;
+  /** The writer's context size (the generation sends it as context_length). */
+  contextLength?: number;
 }
 
-export function getContextBudget(storyId: number, { action, model, maxTokens }: BudgetQuery): Promise<ContextBudget> {
+export function getContextBudget(storyId: number, { action, model, maxTokens, contextLength }: BudgetQuery): Promise<ContextBudget> {
   const query = new URLSearchParams({ action });
   if (model) query.set('model', model);
   if (maxTokens) query.set('max_tokens', String(maxTokens));
+  if (contextLength) query.set('context_length', String(contextLength));
   return apiJson<ContextBudget>(`/api/stories/${storyId}/context?${query}`);
 }
 

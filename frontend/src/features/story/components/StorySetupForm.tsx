@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { LLMSettings } from '../../../types/api';
-import { useModels } from '../../settings';
+import { useModels, useSamplerNames } from '../../settings';
 import { useContextBudget } from '../api/studio';
 import type { StoryFields } from '../api/types';
 import type { DocumentSnapshot } from '../lib/document-sync';
@@ -33,7 +33,8 @@ export function StorySetupForm({ doc, onTitleChange, onPremiseChange, onChange, 
   // The model list is asked for once the generation settings are opened (or a model is chosen).
   const [modelsWanted, setModelsWanted] = useState(() => Boolean(controls.model));
   const models = useModels(backendType ?? '', backendType !== null && modelsWanted);
-  const nextQuery = { action: 'continue', model: controls.model, maxTokens: controls.max_tokens } as const;
+  const samplers = useSamplerNames(backendType);
+  const nextQuery = { action: 'continue', model: controls.model, maxTokens: controls.max_tokens, contextLength: controls.context_length } as const;
   const budget = useContextBudget(storyId, revision, nextQuery, canGenerate && !writing && save.kind !== 'conflict');
 
   return (
@@ -61,6 +62,7 @@ export function StorySetupForm({ doc, onTitleChange, onPremiseChange, onChange, 
         defaultModel={settings?.default_model}
         onOpen={() => setModelsWanted(true)}
         disabled={writing}
+        samplers={samplers.data}
       />
       <BackendStatusLine />
       <ContextMeter budget={budget.data} error={budget.error} />

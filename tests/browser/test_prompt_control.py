@@ -1,7 +1,8 @@
-"""The lorebook and the Prompt view in Chromium, driven by roles and labels: an entry typed in the
-side panel is sent only once its key is in the story, the context meter names it, the Prompt view
-shows exactly what the backend then receives (and the generation's kept prompt shows it again),
-and a SillyTavern World Info file imports with notes on what was approximated."""
+"""The writer's control of the prompt in Chromium, driven by roles and labels: a lorebook entry
+typed in the side panel is sent only once its key is in the story, the context meter names it, the
+Prompt view shows exactly what the backend then receives (and the generation's kept prompt shows it
+again), a SillyTavern World Info file imports with notes on what was approximated, and every
+sampler set on the page reaches the backend under its name or says it is not sent there."""
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ def shown_messages(page) -> list[str]:
 
 
 def chat_requests(fake) -> list[dict]:
-    return [r["json"] for r in fake.requests if r["method"] == "POST" and r["path"] == "/api/chat"]
+    return [r["json"] for r in fake.requests if r["method"] == "POST" and "chat" in r["path"]]
 
 
 def test_a_lorebook_entry_goes_into_the_prompt_the_page_shows_once_its_key_appears(watched, server, tmp_path):
@@ -90,3 +91,37 @@ def test_a_sillytavern_world_info_file_imports_with_notes_and_exports_again(watc
         assert [(e["name"], e["keys"], e["text"]) for e in exported["entries"]] == [("Owl", ["owl"], "The owl keeps the ledger.")]
         page.reload()
         expect(page.get_by_test_id("lorebook").locator("summary")).to_have_text("Lorebook (1)")
+
+
+def test_samplers_set_on_the_page_reach_ollama_and_chatgpt_says_what_it_does_not_take(watched, server):
+    page, watch = watched
+    with active_fake(server, "ollama", chunk_delay=0.0) as fake:
+        fake.reply = " The tide turned."
+        watch.goto(server.url + "/")
+        page.get_by_label("Premise").fill("A harbour at low tide.")
+        page.get_by_test_id("story-output").fill("Mira waited.")
+        controls = page.get_by_test_id("generation-controls")
+        controls.locator("summary").click()
+        controls.get_by_label("Top k").fill("40")
+        controls.get_by_label("Min p").fill("0.05")
+        controls.get_by_label("Repetition penalty").fill("1.1")
+        controls.get_by_label("Seed").fill("7")
+        controls.get_by_label("Stop strings").fill("THE END")
+        controls.get_by_label("Context size (tokens)").fill("8192")
+        expect(controls).to_contain_text("Ollama reloads the model when the context size changes")
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+        page.get_by_test_id("continue-button").click()
+        expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
+        wait_until(lambda: chat_requests(fake), "the fake received the generation")
+        options = chat_requests(fake)[-1]["options"]
+        assert (options["top_k"], options["min_p"], options["repeat_penalty"], options["seed"], options["stop"],
+                options["num_ctx"]) == (40, 0.05, 1.1, 7, ["THE END"], 8192)
+        expect(page.get_by_test_id("context-meter")).to_contain_text("of 8,192 tokens (from your context size")
+
+    with active_fake(server, "chatgpt", chunk_delay=0.0, api_key="sk-browser-test-secret-4242424242"):
+        page.reload()
+        controls = page.get_by_test_id("generation-controls")
+        controls.locator("summary").click()
+        expect(controls.get_by_test_id("not-sent-top_k")).to_have_text("not sent to ChatGPT: OpenAI's API has no such setting.")
+        expect(controls.get_by_test_id("not-sent-context_length")).to_contain_text("not sent to ChatGPT")
+        expect(controls.get_by_label("Top k")).to_have_value("40")
