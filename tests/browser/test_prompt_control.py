@@ -125,3 +125,30 @@ def test_samplers_set_on_the_page_reach_ollama_and_chatgpt_says_what_it_does_not
         expect(controls.get_by_test_id("not-sent-top_k")).to_have_text("not sent to ChatGPT: OpenAI's API has no such setting.")
         expect(controls.get_by_test_id("not-sent-context_length")).to_contain_text("not sent to ChatGPT")
         expect(controls.get_by_label("Top k")).to_have_value("40")
+
+
+def test_text_completion_mode_with_a_template_sends_the_prompt_the_page_shows(watched, server):
+    page, watch = watched
+    with active_fake(server, "openai_compatible", chunk_delay=0.0) as fake:
+        fake.reply = " a boat."
+        watch.goto(server.url + "/")
+        page.get_by_label("Premise").fill("A harbour at low tide.")
+        page.get_by_test_id("story-output").fill("The tide came in, and with it")
+        controls = page.get_by_test_id("generation-controls")
+        controls.locator("summary").click()
+        controls.get_by_label("Mode", exact=True).select_option(label="Text completion")
+        controls.get_by_label("Template").select_option(label="ChatML")
+        expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+
+        page.get_by_role("button", name="Prompt", exact=True).click()
+        expect(page.get_by_test_id("prompt-template")).to_contain_text('template chatml; its stop strings: "<|im_end|>"')
+        expect(page.get_by_test_id("prompt-view").get_by_role("heading", name="Completion prompt")).to_be_visible()
+        shown = shown_messages(page)
+
+        page.get_by_test_id("continue-button").click()
+        expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
+        expect_story_text(page, "The tide came in, and with it a boat.")
+        sent = [r["json"] for r in fake.requests if r["method"] == "POST" and r["path"] == "/v1/completions"][-1]
+        assert [sent["prompt"]] == shown and "messages" not in sent
+        assert sent["prompt"].endswith("<|im_start|>assistant\nThe tide came in, and with it")
+        assert "<|im_end|>" in sent["stop"]

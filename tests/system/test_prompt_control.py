@@ -113,3 +113,35 @@ def test_a_story_generation_sends_each_sampler_under_the_backends_own_name(serve
     if kind == "ollama":
         assert generation["context"]["context_length"] == 8192
         assert generation["context"]["context_source"] == "your context size"
+
+
+COMPLETION_PATHS = {"ollama": "/api/generate", "lmstudio": "/v1/completions", "chatgpt": "/v1/completions",
+                    "openai_compatible": "/v1/completions"}
+TALE = "Mira waited at the gate. The tide came in, and with it"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("template", ["none", "chatml"])
+def test_completion_mode_sends_the_story_as_the_prompt_and_the_templates_stop_strings(server, fake_factory, kind, template):
+    models = {"models": ["gpt-3.5-turbo-instruct"]} if kind == "chatgpt" else {}
+    fake = fake_factory(kind, reply=" a boat.", **models)
+    configure_fake(server, fake, default_model=fake.models[0])
+    tale = new_story(server, content=TALE, memory="Mira is a fox.",
+                     settings={"mode": "completion", "template": template, "lorebook": LOREBOOK})
+    view = server.api("GET", f"/api/stories/{tale['id']}/prompt").json()
+    response = server.api("POST", "/proxy/llm/v1/chat/completions", json={
+        "stream": False, "stop": ["THE END"], "taleweaver": {"story_id": tale["id"], "action": "continue"}})
+    assert response.status_code == 200, response.text
+    assert server.api("GET", f"/api/stories/{tale['id']}").json()["content"] == TALE + " a boat."
+
+    body = [r["json"] for r in fake.requests if r["method"] == "POST" and r["path"] == COMPLETION_PATHS[kind]][-1]
+    assert "messages" not in body and body["prompt"] == view["messages"][0]["content"]
+    assert body["prompt"].endswith(TALE)
+    stop = body["options"]["stop"] if kind == "ollama" else body["stop"]
+    if template == "none":
+        assert body["prompt"] == "Mira is a fox.\n\n" + TALE and stop == ["THE END"]
+    else:
+        assert body["prompt"].startswith("<|im_start|>system\n") and "<|im_start|>assistant\n" + TALE in body["prompt"]
+        assert stop == ["THE END", *view["template_stop"]] and "<|im_end|>" in stop
+    if kind == "ollama":
+        assert body["raw"] is True

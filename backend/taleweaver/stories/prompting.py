@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from taleweaver.stories import lorebook
+from taleweaver.stories import lorebook, templates
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD = 4
@@ -64,15 +64,26 @@ class Part:
 
 @dataclass
 class Prompt:
-    parts: list[tuple[str, list[Part]]]  # (role, parts) per message
+    parts: list[tuple[str, list[Part]]]  # (role, parts) per message; one ("prompt", ...) in completion mode
     budget: dict = field(default_factory=dict)
+    mode: str = "chat"
+    template: str = templates.RAW
+
+    def stop(self, asked) -> list[str] | None:
+        """The stop strings a completion sends: the writer's (`asked`), then the template's."""
+        return templates.stop_strings(self.template, asked)
 
     @property
     def messages(self) -> list[dict]:
         return [{"role": role, "content": "".join(part.text for part in parts)} for role, parts in self.parts]
 
+    @property
+    def text(self) -> str:
+        """The completion prompt: every part joined."""
+        return "".join(part.text for _, parts in self.parts for part in parts)
+
     def view(self) -> list[dict]:
-        """The messages with their parts, as the Prompt view shows them."""
+        """The messages (or the one completion prompt) with their parts, as the Prompt view shows them."""
         return [{"role": role, "content": message["content"], "parts": [part.view() for part in parts]}
                 for (role, parts), message in zip(self.parts, self.messages)]
 
@@ -99,21 +110,28 @@ def _story_parts(text: str, trimmed: bool, fence: str) -> list[Part]:
     return [opening, *omitted, Part("story", text), Part("instruction", f"\n{fence}")]
 
 
-def _user_parts(story: dict, text: str, trimmed: bool, fence: str) -> list[Part]:
+def _setup_parts(story: dict) -> list[Part]:
     parts = [Part("instruction", "Premise: "), Part("premise", story.get("premise") or "(none)")]
     for key, label in (("genre", "Genre"), ("length", "Length")):
         if story.get(key):
             parts += [Part("instruction", f"\n\n{label}: "), Part("premise", story[key])]
-    if text:
-        parts += _story_parts(text, trimmed, fence)
-    if story.get("authors_note"):
-        parts += [Part("instruction", "\n\nAuthor's note (for this passage): "), Part("authors_note", story["authors_note"])]
-    parts.append(Part("instruction", "\n\n" + (CONTINUE if text else OPENING)))
     return parts
 
 
-def _system_parts(story: dict, entries: list[dict]) -> list[Part]:
-    parts = [Part("instruction", SYSTEM)]
+def _note_parts(story: dict) -> list[Part]:
+    if not story.get("authors_note"):
+        return []
+    return [Part("instruction", "\n\nAuthor's note (for this passage): "), Part("authors_note", story["authors_note"])]
+
+
+def _user_parts(story: dict, text: str, trimmed: bool, fence: str) -> list[Part]:
+    story_block = _story_parts(text, trimmed, fence) if text else []
+    return [*_setup_parts(story), *story_block, *_note_parts(story),
+            Part("instruction", "\n\n" + (CONTINUE if text else OPENING))]
+
+
+def _system_parts(story: dict, entries: list[dict], system: str = SYSTEM) -> list[Part]:
+    parts = [Part("instruction", system)]
     memory = (story.get("memory") or "").strip()
     if memory:
         parts += [Part("instruction", "\n\nMemory (always true in this story):\n"), Part("memory", memory)]
@@ -122,6 +140,41 @@ def _system_parts(story: dict, entries: list[dict]) -> list[Part]:
         for entry in entries:
             parts += [Part("instruction", "\n"), Part("lorebook", entry["text"], entry["name"] or "(unnamed entry)")]
     return parts
+
+
+def _raw_parts(story: dict, entries: list[dict], text: str) -> list[Part]:
+    """Raw completion: memory, lorebook entries, the author's note in brackets (and the premise
+    while there is no text yet), each followed by a blank line; no instruction."""
+    parts = []
+    memory = (story.get("memory") or "").strip()
+    if memory:
+        parts += [Part("memory", memory), Part("template", "\n\n")]
+    for entry in entries:
+        parts += [Part("lorebook", entry["text"], entry["name"] or "(unnamed entry)"), Part("template", "\n\n")]
+    if story.get("authors_note"):
+        parts += [Part("template", "[Author's note: "), Part("authors_note", story["authors_note"]), Part("template", "]\n\n")]
+    if not text and story.get("premise"):
+        parts += [Part("premise", story["premise"]), Part("template", "\n\n")]
+    return parts
+
+
+def _completion_parts(story: dict, entries: list[dict], text: str, trimmed: bool, template: str) -> list[Part]:
+    """The completion prompt: the story text at its very end, for the model to go on with."""
+    story_parts = ([Part("omitted", "")] if trimmed else []) + ([Part("story", text)] if text else [])
+    if template == templates.RAW:
+        return _raw_parts(story, entries, text) + story_parts
+    wrap = templates.TEMPLATES[template]
+    ask = Part("instruction", "\n\n" + ("Go on with the story; your answer begins with it." if text else OPENING))
+    return [Part("template", wrap.system_open), *_system_parts(story, entries, templates.COMPLETION_SYSTEM),
+            Part("template", wrap.between), *_setup_parts(story), *_note_parts(story), ask,
+            Part("template", wrap.user_close), *story_parts]
+
+
+def _assemble(story: dict, entries: list[dict], text: str, trimmed: bool, fence: str) -> list[tuple[str, list[Part]]]:
+    mode, template = templates.mode_of(story.get("settings") or {})
+    if mode == "completion":
+        return [("prompt", _completion_parts(story, entries, text, trimmed, template))]
+    return [("system", _system_parts(story, entries)), ("user", _user_parts(story, text, trimmed, fence))]
 
 
 def _tokens_of(parts: list[Part]) -> int:
@@ -134,22 +187,23 @@ def _lorebook_view(sent: list[dict], left_out: list[dict]) -> list[dict]:
 
 
 def build(story: dict, text: str, context_length: int, max_tokens: int | None, source: str) -> Prompt:
-    """The messages for continuing `text` (the story text before the passage to write) and the
-    budget the page shows: how much of the context each part takes and what was trimmed."""
+    """The prompt for continuing `text` (the story text before the passage to write) in the
+    story's mode, and the budget the page shows: what each part takes and what was trimmed."""
     reserve = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else DEFAULT_MAX_TOKENS
     lore = story.get("lorebook") or lorebook.empty()
     sent_entries, left_out = lorebook.select(lore, text, story.get("authors_note") or "", estimate_tokens)
-    system = _system_parts(story, sent_entries)
     fence = fence_for(text)
-    # Everything but the story text: the user message with a placeholder character for the
-    # text, so that its heading and fences are counted.
-    fixed_tokens = _tokens_of(system) + _tokens_of(_user_parts(story, "x" if text else "", True, fence))
+    # Everything but the story text, with a placeholder character for the text (so that its
+    # heading and fences are counted).
+    frame = _assemble(story, sent_entries, "x" if text else "", True, fence)
+    fixed_tokens = sum(_tokens_of(parts) for _, parts in frame)
     room = context_length - reserve - fixed_tokens
     if room < (MIN_STORY_TOKENS if text else 0):
         raise ContextTooSmall(fixed_tokens + reserve + (MIN_STORY_TOKENS if text else 0), context_length, reserve)
     sent = _trim_to_tail(text, max(0, room) * CHARS_PER_TOKEN)
     trimmed = len(text) - len(sent)
-    prompt = Prompt([("system", system), ("user", _user_parts(story, sent, trimmed > 0, fence))])
+    mode, template = templates.mode_of(story.get("settings") or {})
+    prompt = Prompt(_assemble(story, sent_entries, sent, trimmed > 0, fence), mode=mode, template=template)
     prompt_tokens = sum(_tokens_of(parts) for _, parts in prompt.parts)
     prompt.budget = {
         "context_length": context_length,

@@ -10,7 +10,8 @@ from taleweaver.errors import ApiError
 
 def story_fields(row) -> dict:
     fields = {k: row[k] for k in ("premise", "genre", "length", "memory", "authors_note")}
-    return {**fields, "lorebook": lorebook.of_settings(settings_of(row))}
+    settings = settings_of(row)
+    return {**fields, "lorebook": lorebook.of_settings(settings), "settings": settings}
 
 
 def passage_prefix(row, action: str) -> tuple[str, dict | None]:

@@ -10,6 +10,7 @@ from taleweaver.generations import registry
 from taleweaver.generations import rows
 from taleweaver.generations import stop
 from taleweaver.generations import store as generations_store
+from taleweaver.llm.completions import ChatView
 from taleweaver.stories import prompting
 from taleweaver.stories import store as stories_store
 from taleweaver.stories import studio
@@ -108,8 +109,12 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
             raise _already_running(running["id"])
         prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"),
                                      payload.get("context_length"))
-        payload["messages"] = prompt.messages
-        context = {**prompt.budget, rows.KEPT_PROMPT: prompt.view()}
+        if prompt.mode == "completion":
+            payload.update(prompt=prompt.text, stop=prompt.stop(payload.get("stop")))
+            service = ChatView(service)  # the job reads chat chunks; the backend gets a text completion
+        else:
+            payload["messages"] = prompt.messages
+        context = {**prompt.budget, "mode": prompt.mode, "template": prompt.template, rows.KEPT_PROMPT: prompt.view()}
         text, alternatives = studio.passage_prefix(row, action)
         prefix_length = len(text)
         if alternatives is not None:

@@ -9,7 +9,7 @@ from flask import current_app
 from taleweaver.errors import ApiError, validation_error
 from taleweaver.generations import rows as generations
 from taleweaver.storage.db import get_db, write_transaction
-from taleweaver.stories import history, lorebook, passages, sizes
+from taleweaver.stories import history, lorebook, passages, sizes, templates
 from taleweaver.stories import store as stories_store
 from taleweaver.web.auth import current_user_id
 
@@ -56,6 +56,9 @@ def settings(body: dict) -> str | None:
     if len(json.dumps(rest, separators=(",", ":"))) > MAX_SETTINGS:
         raise validation_error("settings", f"settings are longer than {MAX_SETTINGS:,} characters as JSON "
                                "(the lorebook has a bound of its own).")
+    for name, allowed in (("mode", templates.MODES), ("template", templates.NAMES)):
+        if value.get(name) is not None and value[name] not in allowed:
+            raise validation_error(f"settings.{name}", f"settings.{name} must be one of {', '.join(allowed)}.")
     if "lorebook" in value:
         rest["lorebook"] = lorebook.validated(value["lorebook"])
     return json.dumps(rest, separators=(",", ":"), sort_keys=True)

@@ -65,6 +65,7 @@ def next_prompt(story_id: int):
     for message, tokens in zip(messages, counted["counts"]):
         message["tokens"] = tokens
     return jsonify({"action": action, "backend_type": active.backend_type, "model": model,
+                    "mode": prompt.mode, "template": prompt.template, "template_stop": prompt.stop(None) or [],
                     "tokenizer": counted["tokenizer"], "messages": messages, "context": prompt.budget})
 
 

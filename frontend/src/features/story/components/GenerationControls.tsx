@@ -1,5 +1,6 @@
 import type { ModelsResponse, SamplerReport } from '../../../types/api';
 import { PRESETS, type GenerationSettings } from '../lib/generationSettings';
+import { ModeFields } from './ModeFields';
 import { SamplerFields, SamplerNote } from './SamplerFields';
 
 interface GenerationControlsProps {
@@ -22,6 +23,7 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
   return (
     <details className="studio-controls" onToggle={(event) => event.currentTarget.open && onOpen()} data-testid="generation-controls">
       <summary>Generation settings</summary>
+      <ModeFields settings={settings} set={set} disabled={disabled} />
       <div className="field">
         <label htmlFor="story-model">Model</label>
         <select id="story-model" value={chosen} onChange={(event) => set({ model: event.target.value || undefined })} disabled={disabled} data-testid="story-model">

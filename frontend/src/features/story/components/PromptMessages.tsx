@@ -2,6 +2,7 @@ import type { PromptMessage, PromptPart } from '../../../types/api';
 
 const KIND_LABELS: Record<PromptPart['kind'], string> = {
   instruction: 'Instruction',
+  template: 'Template',
   memory: 'Memory',
   lorebook: 'Lorebook',
   premise: 'Premise',
@@ -9,6 +10,8 @@ const KIND_LABELS: Record<PromptPart['kind'], string> = {
   story: 'Story text',
   authors_note: "Author's note",
 };
+
+const ROLE_LABELS: Record<string, string> = { system: 'System message', user: 'User message', prompt: 'Completion prompt' };
 
 function label(part: PromptPart, omittedChars: number): string {
   if (part.kind === 'lorebook') return `Lorebook: ${part.name ?? ''}`;
@@ -23,14 +26,14 @@ interface PromptMessagesProps {
   omittedChars: number;
 }
 
-/** The messages exactly as sent, each part marked with what it is (instructions unmarked, in grey). */
+/** The messages (or the completion prompt) exactly as sent, each part marked with what it is (instructions and template strings unmarked, in grey). */
 export function PromptMessages({ messages, tokenizer, omittedChars }: PromptMessagesProps) {
   return (
     <>
       {messages.map((message, index) => (
         <section key={index} aria-label={`${message.role} message`} data-testid="prompt-message">
           <h4>
-            {message.role === 'system' ? 'System message' : message.role === 'user' ? 'User message' : message.role}
+            {ROLE_LABELS[message.role] ?? message.role}
             {message.tokens !== undefined && tokenizer !== null && (
               <span className="muted">
                 {' '}
@@ -41,7 +44,7 @@ export function PromptMessages({ messages, tokenizer, omittedChars }: PromptMess
           <div className="prompt-message" data-role={message.role}>
             {message.parts.map((part, at) => (
               <span key={at} className="prompt-part" data-kind={part.kind}>
-                {part.kind !== 'instruction' && (
+                {part.kind !== 'instruction' && part.kind !== 'template' && (
                   <span className="prompt-part-label" aria-hidden="true" data-label="true">
                     [{label(part, omittedChars)}]
                   </span>

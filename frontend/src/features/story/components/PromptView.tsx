@@ -52,6 +52,12 @@ export function PromptView({ storyId, query, lastGenerationId }: PromptViewProps
               ? `What the next generation will send${shown.prompt.model ? ` to ${shown.prompt.model}` : ''}.`
               : `What generation ${shown.prompt.generation_id} sent${shown.prompt.model ? ` to ${shown.prompt.model}` : ''}.`}
           </p>
+          {shown.kind === 'next' && shown.prompt.mode === 'completion' && (
+            <p className="muted" data-testid="prompt-template">
+              Text completion, template {shown.prompt.template === 'none' ? 'none (raw)' : shown.prompt.template}
+              {shown.prompt.template_stop.length > 0 ? `; its stop strings: ${shown.prompt.template_stop.map((stop) => JSON.stringify(stop)).join(', ')}` : ''}.
+            </p>
+          )}
           <PromptMessages
             messages={shown.prompt.messages}
             tokenizer={shown.kind === 'next' ? shown.prompt.tokenizer : null}

@@ -13,8 +13,16 @@ export interface OptionalSamplers {
   context_length?: number;
 }
 
+export const MODES = { chat: 'Chat', completion: 'Text completion' } as const;
+export const TEMPLATES = { none: 'None (raw)', chatml: 'ChatML', llama3: 'Llama 3', mistral: 'Mistral', alpaca: 'Alpaca', gemma: 'Gemma' } as const;
+export type Mode = keyof typeof MODES;
+export type Template = keyof typeof TEMPLATES;
+
 export interface GenerationSettings extends OptionalSamplers {
   model?: string;
+  /** Chat (the default), or text completion: the story itself is the prompt. */
+  mode?: Mode;
+  template?: Template;
   temperature: number;
   top_p: number;
   max_tokens: number;
@@ -79,6 +87,8 @@ export function readSettings(json: string): GenerationSettings {
     top_p: numberIn(raw.top_p, 0, 1, DEFAULT_SETTINGS.top_p),
     max_tokens: Math.round(numberIn(raw.max_tokens, 16, 32_000, DEFAULT_SETTINGS.max_tokens)),
     preset: typeof raw.preset === 'string' ? raw.preset : undefined,
+    mode: typeof raw.mode === 'string' && raw.mode in MODES ? (raw.mode as Mode) : undefined,
+    template: typeof raw.template === 'string' && raw.template in TEMPLATES ? (raw.template as Template) : undefined,
     ...optionalSamplers(raw),
     lorebook: raw.lorebook && typeof raw.lorebook === 'object' ? raw.lorebook : undefined,
   };
@@ -86,13 +96,15 @@ export function readSettings(json: string): GenerationSettings {
 
 /** Settings as stored: keys in a fixed order, so an unchanged value is the same text. */
 export function writeSettings(settings: GenerationSettings): string {
-  const { model, temperature, top_p, max_tokens, preset, lorebook } = settings;
+  const { model, temperature, top_p, max_tokens, preset, mode, template, lorebook } = settings;
   return JSON.stringify({
     ...(model ? { model } : {}),
     temperature,
     top_p,
     max_tokens,
     ...(preset ? { preset } : {}),
+    ...(mode ? { mode } : {}),
+    ...(template ? { template } : {}),
     ...optionalSamplers(settings as unknown as Record<string, unknown>),
     ...(lorebook ? { lorebook } : {}),
   });
