@@ -4,6 +4,7 @@ stop strings after the writer's; a story generation in this mode sends `prompt`,
 import pytest
 
 import llm_service
+from taleweaver.llm.backends.ollama_service import OllamaService
 from taleweaver.stories import prompting, templates
 from tests.test_stories_and_generations import new_story, story_app, wait_until_ended, web  # noqa: F401 (fixtures)
 from tests.test_studio import ContextService
@@ -74,3 +75,27 @@ def test_a_story_generation_in_completion_mode_sends_a_prompt_and_keeps_it(web, 
 def test_an_unknown_mode_or_template_is_refused(web):
     response = web.post("/api/stories", json={"premise": "x", "settings": {"mode": "completion", "template": "vicuna"}})
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "settings.template"
+
+
+def test_the_models_own_template_is_the_servers_rendering_split_back_into_marked_parts():
+    rendered = []
+
+    def render(messages):
+        rendered.append(messages)
+        return "".join(f"<turn {m['role']}>{m['content']}</turn>" for m in messages) + "<turn model>"
+
+    prompt = completion("model", render=render)
+    assert prompt.text.endswith("</turn><turn model>" + TEXT)
+    assert [m["role"] for m in rendered[0]] == ["system", "user"] and "Mira is a fox." in rendered[0][0]["content"]
+    kinds = [part["kind"] for part in prompt.view()[0]["parts"]]
+    assert kinds[0] == "template" and "memory" in kinds and kinds[-1] == "story"
+    assert prompt.stop(["THE END"]) == ["THE END"]
+
+
+def test_the_models_own_template_where_the_backend_has_none_says_so(web, monkeypatch):
+    ollama = OllamaService("http://127.0.0.1:9", default_model="llama3.2")
+    monkeypatch.setattr(ollama, "read_context_length", lambda model: (4096, "ollama default num_ctx"))
+    monkeypatch.setattr(llm_service, "get_active_llm_service", lambda user_id=None: ollama)
+    story = new_story(web, content=TEXT, settings={"mode": "completion", "template": "model"})
+    response = web.get(f"/api/stories/{story['id']}/prompt")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "template_unavailable"

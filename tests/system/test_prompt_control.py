@@ -145,3 +145,18 @@ def test_completion_mode_sends_the_story_as_the_prompt_and_the_templates_stop_st
         assert stop == ["THE END", *view["template_stop"]] and "<|im_end|>" in stop
     if kind == "ollama":
         assert body["raw"] is True
+
+
+def test_the_models_own_template_is_rendered_by_llama_cpp_and_the_story_goes_on_in_it(server, fake_factory):
+    fake = fake_factory("openai_compatible", reply=" a boat.")
+    configure_fake(server, fake, default_model=fake.models[0])
+    tale = new_story(server, content=TALE, memory="Mira is a fox.", settings={"mode": "completion", "template": "model"})
+    view = server.api("GET", f"/api/stories/{tale['id']}/prompt").json()
+    response = server.api("POST", "/proxy/llm/v1/chat/completions", json={
+        "stream": False, "taleweaver": {"story_id": tale["id"], "action": "continue"}})
+    assert response.status_code == 200, response.text
+    rendered = [r["json"] for r in fake.requests if r["path"] == "/apply-template"][-1]
+    assert [m["role"] for m in rendered["messages"]] == ["system", "user"]
+    body = [r["json"] for r in fake.requests if r["method"] == "POST" and r["path"] == "/v1/completions"][-1]
+    assert body["prompt"] == view["messages"][0]["content"]
+    assert body["prompt"].startswith("<|im_start|>system\n") and body["prompt"].endswith("<|im_start|>assistant\n" + TALE)

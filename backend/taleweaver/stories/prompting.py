@@ -163,11 +163,26 @@ def _completion_parts(story: dict, entries: list[dict], text: str, trimmed: bool
     story_parts = ([Part("omitted", "")] if trimmed else []) + ([Part("story", text)] if text else [])
     if template == templates.RAW:
         return _raw_parts(story, entries, text) + story_parts
-    wrap = templates.TEMPLATES[template]
     ask = Part("instruction", "\n\n" + ("Go on with the story; your answer begins with it." if text else OPENING))
-    return [Part("template", wrap.system_open), *_system_parts(story, entries, templates.COMPLETION_SYSTEM),
-            Part("template", wrap.between), *_setup_parts(story), *_note_parts(story), ask,
+    system, user = _system_parts(story, entries, templates.COMPLETION_SYSTEM), [*_setup_parts(story), *_note_parts(story), ask]
+    if template == templates.MODEL:
+        return _in_models_template(system, user, story.get("render")) + story_parts
+    wrap = templates.TEMPLATES[template]
+    return [Part("template", wrap.system_open), *system, Part("template", wrap.between), *user,
             Part("template", wrap.user_close), *story_parts]
+
+
+def _in_models_template(system: list[Part], user: list[Part], render) -> list[Part]:
+    """The system and user turns as the server renders them in the model's template, split back
+    into their parts where the rendering holds each turn's text whole (else one template part)."""
+    texts = ["".join(part.text for part in parts) for parts in (system, user)]
+    rendered = render([{"role": "system", "content": texts[0]}, {"role": "user", "content": texts[1]}])
+    first = rendered.find(texts[0])
+    second = rendered.find(texts[1], first + len(texts[0])) if first >= 0 else -1
+    if second < 0:
+        return [Part("template", rendered)]
+    return [Part("template", rendered[:first]), *system, Part("template", rendered[first + len(texts[0]):second]),
+            *user, Part("template", rendered[second + len(texts[1]):])]
 
 
 def _assemble(story: dict, entries: list[dict], text: str, trimmed: bool, fence: str) -> list[tuple[str, list[Part]]]:

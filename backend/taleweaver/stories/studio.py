@@ -2,6 +2,9 @@
 regenerate the last one), built from the story within the context of the model that writes it."""
 from __future__ import annotations
 
+import functools
+import json
+
 from taleweaver.storage.db import get_db
 from taleweaver.stories import lorebook, passages, prompting
 from taleweaver.stories.store import settings_of
@@ -40,8 +43,9 @@ def build_prompt(row, action: str, service, model: str | None, max_tokens, conte
                        field="taleweaver.action")
     text, _ = passage_prefix(row, action)
     tokens, source = service.context_budget(model, context_length)
+    story = {**story_fields(row), "render": _models_template(service, model)}
     try:
-        return prompting.build(story_fields(row), text, tokens, max_tokens, source)
+        return prompting.build(story, text, tokens, max_tokens, source)
     except prompting.ContextTooSmall as small:
         error = ApiError(
             400, "context_length_exceeded",
@@ -52,3 +56,18 @@ def build_prompt(row, action: str, service, model: str | None, max_tokens, conte
         )
         error.extra = {"context_length": small.context_length, "needed_tokens": small.needed}
         raise error from None
+
+
+def _models_template(service, model: str | None):
+    """Messages rendered in the model's own chat template, once per prompt (a 400 where the
+    backend does not render it)."""
+    @functools.lru_cache(maxsize=1)
+    def render_once(messages: str) -> str:
+        rendered = service.apply_chat_template(json.loads(messages), model)
+        if rendered is None:
+            raise ApiError(400, "template_unavailable",
+                           "This backend does not report its model's chat template (only a llama.cpp server does, in "
+                           "/props); nothing was sent.", hint="Choose one of the listed templates in Generation settings.",
+                           field="settings.template")
+        return rendered
+    return lambda messages: render_once(json.dumps(messages))

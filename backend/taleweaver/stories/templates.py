@@ -1,7 +1,9 @@
 """Text completion mode: the story itself is the prompt and the model continues it. "none" (raw)
 sends memory, lorebook and author's note, then the story text, which ends the prompt verbatim: no
 instruction at all. An instruct template wraps the instructions, memory and lorebook in the
-model's turns and opens the model's own turn with the story text, which the model goes on with.
+model's turns and opens the model's own turn with the story text, which the model goes on with;
+"model" does the same in the model's own chat template, as llama.cpp renders it (/apply-template,
+offered where /props reports a chat_template).
 
 The templates' strings and stop strings are llama.cpp's (src/llama-chat.cpp) and SillyTavern's
 instruct presets (Alpaca has no llama.cpp template), as /work/notes/lorebook-templates-editor.md
@@ -40,7 +42,8 @@ TEMPLATES: dict[str, Template] = {
                       ("<end_of_turn>", "\n<start_of_turn>user", "\n<start_of_turn>model")),
 }
 RAW = "none"
-NAMES = (RAW, *TEMPLATES)
+MODEL = "model"  # the model's own chat template, rendered by the server (llama.cpp /apply-template)
+NAMES = (RAW, *TEMPLATES, MODEL)
 MODES = ("chat", "completion")
 
 COMPLETION_SYSTEM = (

@@ -14,7 +14,7 @@ export interface OptionalSamplers {
 }
 
 export const MODES = { chat: 'Chat', completion: 'Text completion' } as const;
-export const TEMPLATES = { none: 'None (raw)', chatml: 'ChatML', llama3: 'Llama 3', mistral: 'Mistral', alpaca: 'Alpaca', gemma: 'Gemma' } as const;
+export const TEMPLATES = { none: 'None (raw)', chatml: 'ChatML', llama3: 'Llama 3', mistral: 'Mistral', alpaca: 'Alpaca', gemma: 'Gemma', model: "The model's own (llama.cpp)" } as const;
 export type Mode = keyof typeof MODES;
 export type Template = keyof typeof TEMPLATES;
 
