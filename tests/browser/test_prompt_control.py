@@ -6,6 +6,7 @@ sampler set on the page reaches the backend under its name or says it is not sen
 from __future__ import annotations
 
 import json
+import re
 
 from playwright.sync_api import expect
 
@@ -152,3 +153,29 @@ def test_text_completion_mode_with_a_template_sends_the_prompt_the_page_shows(wa
         assert [sent["prompt"]] == shown and "messages" not in sent
         assert sent["prompt"].endswith("<|im_start|>assistant\nThe tide came in, and with it")
         assert "<|im_end|>" in sent["stop"]
+
+
+def test_sampler_settings_are_saved_as_a_preset_applied_renamed_exported_and_deleted(watched, server):
+    page, watch = watched
+    with active_fake(server, "ollama", chunk_delay=0.0):
+        watch.goto(server.url + "/")
+        page.get_by_label("Premise").fill("A preset for the harbour.")
+        controls = page.get_by_test_id("generation-controls")
+        controls.locator("summary").click()
+        controls.get_by_label("Top k").fill("40")
+        controls.get_by_label("Preset name").fill("Harbour")
+        controls.get_by_role("button", name="Save as preset").click()
+        expect(controls.get_by_label("Saved preset")).to_have_value(re.compile(r"\d+"))
+        controls.get_by_label("Top k").fill("7")
+        controls.get_by_role("button", name="Apply preset").click()
+        expect(controls.get_by_label("Top k")).to_have_value("40")
+
+        controls.get_by_label("Preset name").fill("Low tide")
+        controls.get_by_role("button", name="Rename preset").click()
+        expect(controls.get_by_label("Saved preset").locator("option:checked")).to_have_text("Low tide")
+        with page.expect_download() as download:
+            controls.get_by_role("button", name="Export presets").click()
+        exported = json.loads(open(download.value.path()).read())
+        assert [(p["name"], p["settings"]["top_k"]) for p in exported["presets"]] == [("Low tide", 40)]
+        controls.get_by_role("button", name="Delete preset").click()
+        expect(controls.get_by_label("Saved preset").locator("option")).to_have_count(1)

@@ -72,3 +72,5 @@ export type PromptPart = Schemas['PromptPart'];
 /** Where the active backend takes each sampling setting (GET /api/settings/llm/samplers). */
 export type SamplerReport = Schemas['SamplerNames'];
 export type SamplerName = SamplerReport['samplers'][number]['name'];
+export type SamplerPreset = Schemas['SamplerPreset'];
+export type SamplerPresetSettings = SamplerPreset['settings'];

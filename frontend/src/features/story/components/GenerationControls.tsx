@@ -1,6 +1,7 @@
 import type { ModelsResponse, SamplerReport } from '../../../types/api';
 import { PRESETS, type GenerationSettings } from '../lib/generationSettings';
 import { ModeFields } from './ModeFields';
+import { PresetManager } from './PresetManager';
 import { SamplerFields, SamplerNote } from './SamplerFields';
 
 interface GenerationControlsProps {
@@ -106,6 +107,7 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
         </div>
       </div>
       <SamplerFields settings={settings} set={set} report={samplers} disabled={disabled} />
+      <PresetManager settings={settings} onApply={onChange} disabled={disabled} />
     </details>
   );
 }

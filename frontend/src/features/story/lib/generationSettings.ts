@@ -121,6 +121,18 @@ export function requestParams(settings: GenerationSettings) {
   };
 }
 
+/** The samplers of the settings, as a preset keeps them. */
+export function presetOf(settings: GenerationSettings): Record<string, number | string[]> {
+  const { temperature, top_p, max_tokens } = settings;
+  return { temperature, top_p, max_tokens, ...optionalSamplers(settings as unknown as Record<string, unknown>) };
+}
+
+/** The settings with a preset's samplers in place of theirs (model, mode, template and lorebook kept). */
+export function withPreset(settings: GenerationSettings, preset: Record<string, unknown>): GenerationSettings {
+  const { model, mode, template, lorebook } = settings;
+  return { ...readSettings(JSON.stringify(preset)), preset: undefined, model, mode, template, lorebook };
+}
+
 /** Approximate tokens of a text (4 characters a token, as the server counts). */
 export function approximateTokens(text: string): number {
   return Math.ceil(text.length / 4);
