@@ -30,6 +30,17 @@ def chat_requests(fake) -> list[dict]:
     return [r["json"] for r in fake.requests if r["method"] == "POST" and "chat" in r["path"]]
 
 
+def new_story_with_controls(page, watch, server, premise: str, text: str | None = None):
+    """A new story of that premise (and text), its Generation settings opened; the settings."""
+    watch.goto(server.url + "/")
+    page.get_by_label("Premise").fill(premise)
+    if text is not None:
+        page.get_by_test_id("story-output").fill(text)
+    controls = page.get_by_test_id("generation-controls")
+    controls.locator("summary").click()
+    return controls
+
+
 def test_a_lorebook_entry_goes_into_the_prompt_the_page_shows_once_its_key_appears(watched, server, tmp_path):
     page, watch = watched
     with active_fake(server, "ollama", chunk_delay=0.0) as fake:
@@ -98,11 +109,7 @@ def test_samplers_set_on_the_page_reach_ollama_and_chatgpt_says_what_it_does_not
     page, watch = watched
     with active_fake(server, "ollama", chunk_delay=0.0) as fake:
         fake.reply = " The tide turned."
-        watch.goto(server.url + "/")
-        page.get_by_label("Premise").fill("A harbour at low tide.")
-        page.get_by_test_id("story-output").fill("Mira waited.")
-        controls = page.get_by_test_id("generation-controls")
-        controls.locator("summary").click()
+        controls = new_story_with_controls(page, watch, server, "A harbour at low tide.", "Mira waited.")
         controls.get_by_label("Top k").fill("40")
         controls.get_by_label("Min p").fill("0.05")
         controls.get_by_label("Repetition penalty").fill("1.1")
@@ -132,11 +139,7 @@ def test_text_completion_mode_with_a_template_sends_the_prompt_the_page_shows(wa
     page, watch = watched
     with active_fake(server, "openai_compatible", chunk_delay=0.0) as fake:
         fake.reply = " a boat."
-        watch.goto(server.url + "/")
-        page.get_by_label("Premise").fill("A harbour at low tide.")
-        page.get_by_test_id("story-output").fill("The tide came in, and with it")
-        controls = page.get_by_test_id("generation-controls")
-        controls.locator("summary").click()
+        controls = new_story_with_controls(page, watch, server, "A harbour at low tide.", "The tide came in, and with it")
         controls.get_by_label("Mode", exact=True).select_option(label="Text completion")
         controls.get_by_label("Template").select_option(label="ChatML")
         expect(page.get_by_test_id("save-status")).to_have_text("Saved")
@@ -158,10 +161,7 @@ def test_text_completion_mode_with_a_template_sends_the_prompt_the_page_shows(wa
 def test_sampler_settings_are_saved_as_a_preset_applied_renamed_exported_and_deleted(watched, server):
     page, watch = watched
     with active_fake(server, "ollama", chunk_delay=0.0):
-        watch.goto(server.url + "/")
-        page.get_by_label("Premise").fill("A preset for the harbour.")
-        controls = page.get_by_test_id("generation-controls")
-        controls.locator("summary").click()
+        controls = new_story_with_controls(page, watch, server, "A preset for the harbour.")
         controls.get_by_label("Top k").fill("40")
         controls.get_by_label("Preset name").fill("Harbour")
         controls.get_by_role("button", name="Save as preset").click()

@@ -11,12 +11,17 @@ export interface BudgetQuery {
   contextLength?: number;
 }
 
-export function getContextBudget(storyId: number, { action, model, maxTokens, contextLength }: BudgetQuery): Promise<ContextBudget> {
+/** The query of /context and /prompt: the next generation's action, model, answer reserve and context size. */
+export function budgetSearch({ action, model, maxTokens, contextLength }: BudgetQuery): URLSearchParams {
   const query = new URLSearchParams({ action });
   if (model) query.set('model', model);
   if (maxTokens) query.set('max_tokens', String(maxTokens));
   if (contextLength) query.set('context_length', String(contextLength));
-  return apiJson<ContextBudget>(`/api/stories/${storyId}/context?${query}`);
+  return query;
+}
+
+export function getContextBudget(storyId: number, budget: BudgetQuery): Promise<ContextBudget> {
+  return apiJson<ContextBudget>(`/api/stories/${storyId}/context?${budgetSearch(budget)}`);
 }
 
 /** How much of the model's context the next passage would use; asked again at each revision. */

@@ -3,6 +3,7 @@ import { ErrorMessage } from '../../../components/ErrorMessage';
 import type { ContextBudget } from '../../../types/api';
 import { type Book, exportLorebook, importLorebook, newEntry, readLorebook, withLorebook } from '../lib/lorebook';
 import { LOREBOOK_LIMITS } from '../lib/lorebookLimits';
+import { saveTextFile } from '../lib/save-file';
 import { LorebookEntryFields } from './LorebookEntryFields';
 
 interface LorebookSectionProps {
@@ -10,17 +11,6 @@ interface LorebookSectionProps {
   settings: string;
   onChange: (settings: string) => void;
   budget: ContextBudget | undefined;
-}
-
-function saveFile(text: string, name: string) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 function wholeNumber(value: string, fallback: number): number {
@@ -90,7 +80,7 @@ export function LorebookSection({ settings, onChange, budget }: LorebookSectionP
         <button type="button" onClick={() => fileRef.current?.click()}>
           Import lorebook
         </button>
-        <button type="button" onClick={() => saveFile(exportLorebook(book), 'lorebook.json')} disabled={book.entries.length === 0}>
+        <button type="button" onClick={() => saveTextFile(exportLorebook(book), 'lorebook.json')} disabled={book.entries.length === 0}>
           Export lorebook
         </button>
       </div>

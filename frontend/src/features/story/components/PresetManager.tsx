@@ -2,22 +2,12 @@ import { type ChangeEvent, useRef, useState } from 'react';
 import { ErrorMessage } from '../../../components/ErrorMessage';
 import { usePresetActions, usePresets } from '../../settings';
 import { type GenerationSettings, presetOf, withPreset } from '../lib/generationSettings';
+import { saveTextFile } from '../lib/save-file';
 
 interface PresetManagerProps {
   settings: GenerationSettings;
   onApply: (settings: GenerationSettings) => void;
   disabled: boolean;
-}
-
-function download(text: string, name: string) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /** The user's saved sampler presets (kept on the server): save these settings as one, apply, rename, delete, export, import. */
@@ -79,7 +69,7 @@ export function PresetManager({ settings, onApply, disabled }: PresetManagerProp
         <button type="button" disabled={!chosen} onClick={() => chosen && run(async () => (await actions.remove(chosen.id), setChosenId(null)))}>
           Delete preset
         </button>
-        <button type="button" disabled={list.length === 0} onClick={() => download(JSON.stringify({ presets: list.map(({ name: n, settings: s }) => ({ name: n, settings: s })) }, null, 2), 'taleweaver-presets.json')}>
+        <button type="button" disabled={list.length === 0} onClick={() => saveTextFile(JSON.stringify({ presets: list.map(({ name: n, settings: s }) => ({ name: n, settings: s })) }, null, 2), 'taleweaver-presets.json')}>
           Export presets
         </button>
         <button type="button" onClick={() => fileRef.current?.click()}>
