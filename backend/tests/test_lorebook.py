@@ -140,6 +140,16 @@ def test_the_prompt_view_shows_what_the_generation_then_sends_and_keeps(web, cou
     assert "prompt" not in generation["context"]
 
 
+def test_a_kept_prompt_counts_in_the_users_stored_size(web, counting_service):
+    story = new_story(web, content="Mira met Kael at the gate.", memory="m" * 8_000)
+    before = web.get("/api/stories/storage").get_json()["used_bytes"]
+    generation = continue_story(web, story["id"])
+    web.patch(f"/api/stories/{story['id']}", json={"base_revision": web.get(f"/api/stories/{story['id']}").get_json()["revision"],
+                                                    "title": "Measured again"})  # a write of the story measures it
+    kept = web.get(f"/proxy/llm/v1/generations/{generation['id']}/prompt").get_json()
+    assert web.get("/api/stories/storage").get_json()["used_bytes"] - before >= len(kept["messages"][0]["content"]) >= 8_000
+
+
 def test_a_lorebook_out_of_bounds_is_refused_and_nothing_is_saved(web):
     story = new_story(web)
     bad = {"entries": [entry("Big", ["fox"], "x" * (lorebook.MAX_TEXT_CHARS + 1))]}
