@@ -5,8 +5,8 @@ import type { SamplerPreset, SamplerPresetSettings } from '../../../types/api';
 
 const KEY = ['settings', 'presets'];
 
-export function usePresets() {
-  return useQuery({ queryKey: KEY, queryFn: () => apiJson<{ presets: SamplerPreset[] }>('/api/settings/presets'), staleTime: 60_000 });
+export function usePresets(enabled: boolean) {
+  return useQuery({ queryKey: KEY, queryFn: () => apiJson<{ presets: SamplerPreset[] }>('/api/settings/presets'), staleTime: 60_000, enabled });
 }
 
 /** The preset calls; each refreshes the list once the server answered. */

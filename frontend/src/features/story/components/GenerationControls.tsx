@@ -14,10 +14,12 @@ interface GenerationControlsProps {
   disabled: boolean;
   /** Where the active backend takes each setting (null: not known yet). */
   samplers: SamplerReport | undefined;
+  /** The settings were opened: the saved presets are asked for. */
+  opened: boolean;
 }
 
 /** Model and every sampler of this story's generations (each marked where the backend cannot take it), and named presets. */
-export function GenerationControls({ settings, onChange, models, defaultModel, onOpen, disabled, samplers }: GenerationControlsProps) {
+export function GenerationControls({ settings, onChange, models, defaultModel, onOpen, disabled, samplers, opened }: GenerationControlsProps) {
   const set = (changes: Partial<GenerationSettings>) => onChange({ ...settings, ...changes });
   const ids = models?.models ?? [];
   const chosen = settings.model ?? '';
@@ -107,7 +109,7 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
         </div>
       </div>
       <SamplerFields settings={settings} set={set} report={samplers} disabled={disabled} />
-      <PresetManager settings={settings} onApply={onChange} disabled={disabled} />
+      <PresetManager settings={settings} onApply={onChange} disabled={disabled} wanted={opened} />
     </details>
   );
 }

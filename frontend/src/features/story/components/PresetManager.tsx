@@ -8,11 +8,13 @@ interface PresetManagerProps {
   settings: GenerationSettings;
   onApply: (settings: GenerationSettings) => void;
   disabled: boolean;
+  /** Asked for the saved presets (once the settings are opened). */
+  wanted: boolean;
 }
 
 /** The user's saved sampler presets (kept on the server): save these settings as one, apply, rename, delete, export, import. */
-export function PresetManager({ settings, onApply, disabled }: PresetManagerProps) {
-  const presets = usePresets();
+export function PresetManager({ settings, onApply, disabled, wanted }: PresetManagerProps) {
+  const presets = usePresets(wanted);
   const actions = usePresetActions();
   const [chosenId, setChosenId] = useState<number | null>(null);
   const [name, setName] = useState('');

@@ -33,7 +33,8 @@ export function StorySetupForm({ doc, onTitleChange, onPremiseChange, onChange, 
   // The model list is asked for once the generation settings are opened (or a model is chosen).
   const [modelsWanted, setModelsWanted] = useState(() => Boolean(controls.model));
   const models = useModels(backendType ?? '', backendType !== null && modelsWanted);
-  const samplers = useSamplerNames(backendType);
+  // Like the model list, where each sampler goes (and the saved presets) is asked for once the settings are opened.
+  const samplers = useSamplerNames(modelsWanted ? backendType : null);
   const nextQuery = { action: 'continue', model: controls.model, maxTokens: controls.max_tokens, contextLength: controls.context_length } as const;
   const budget = useContextBudget(storyId, revision, nextQuery, canGenerate && !writing && save.kind !== 'conflict');
 
@@ -63,6 +64,7 @@ export function StorySetupForm({ doc, onTitleChange, onPremiseChange, onChange, 
         onOpen={() => setModelsWanted(true)}
         disabled={writing}
         samplers={samplers.data}
+        opened={modelsWanted}
       />
       <BackendStatusLine />
       <ContextMeter budget={budget.data} error={budget.error} />
