@@ -95,7 +95,7 @@ def test_bad_bodies_get_a_400_on_every_operation_that_takes_a_body(method, path,
     client = app.test_client()
     story = client.post("/api/stories", json={"premise": "For the bad bodies"}).get_json()
     stories = len(client.get("/api/stories").get_json()["stories"])
-    url = path.format(story_id=story["id"], revision=1)
+    url = path.format(story_id=story["id"], revision=1, preset_id=1)
     response = client.open(url, method=method, data=body, content_type="application/json")
     assert response.status_code == 400, (url, response.get_data(as_text=True)[:300])
     error = response.get_json()["error"]

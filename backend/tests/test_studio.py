@@ -23,7 +23,7 @@ def test_the_prompt_keeps_memory_premise_and_note_and_trims_the_oldest_text_at_a
     system, user = (m["content"] for m in prompt.messages)
     assert "Mira is a fox." in system
     assert "A fox who counts" in user and "Winter is coming." in user and "Fable" in user
-    sent = user.split("<<<\n", 1)[1].split("\n>>>", 1)[0]
+    sent = user.split("```\n", 1)[1].split("\n```", 1)[0]
     assert text.endswith(sent) and sent.startswith("w") and f" {sent.split()[0]} " in f" {text} "
     assert prompt.budget["trimmed"] is True
     assert prompt.budget["trimmed_chars"] == len(text) - len(sent)
@@ -36,7 +36,7 @@ def test_a_short_text_is_sent_whole_and_an_empty_one_asks_for_the_opening():
     assert "It snowed." in whole.messages[1]["content"] and whole.budget["trimmed"] is False
     opening = prompting.build(STORY, "", 4096, 256, "default")
     assert prompting.OPENING in opening.messages[1]["content"]
-    assert "<<<" not in opening.messages[1]["content"]
+    assert "```" not in opening.messages[1]["content"]
 
 
 def test_memory_too_long_for_the_context_is_refused_not_trimmed():
@@ -63,6 +63,9 @@ def test_a_continuation_never_starts_with_the_texts_last_sentence(prefix, contin
 class ContextService(ScriptedService):
     def context_length(self, model):
         return 4096, "default"
+
+    def context_budget(self, model, requested):
+        return (requested, "your context size") if requested else self.context_length(model)
 
 
 @pytest.fixture

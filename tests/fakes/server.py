@@ -23,7 +23,8 @@ Wire formats (what a real server sends, which is what the fakes send):
   without ``/v1``) serving its one model whatever the request names; the last streamed chunk
   carries ``timings``; errors are ``{"error": {"code", "message", "type"}}``
   (``exceed_context_size_error`` with ``n_prompt_tokens``/``n_ctx``, 503 ``Loading model``);
-  ``POST /tokenize`` (``content``, ``add_special``) answers ``{"tokens": [...]}``. With
+  ``POST /tokenize`` (``content``, ``add_special``) answers ``{"tokens": [...]}``; ``/props`` has
+  the model's ``chat_template`` and ``POST /apply-template`` renders messages in it. With
   ``server="vllm"`` or ``"koboldcpp"`` the fake is that kind of server instead (openai_servers.py).
 * Text completion on every kind: OpenAI's ``/v1/completions`` and Ollama's ``/api/generate``
   (completions.py).
@@ -54,6 +55,11 @@ from urllib.parse import unquote, urlsplit
 from . import logprobs
 from .completions import CompletionRoutes
 from .openai_servers import LLAMA_BUILD, KoboldCppRoutes, LlamaServerCompletions, VLLMRoutes
+
+# The Jinja chat template llama-server reports in /props for the fake's model (Qwen2.5's ChatML, shortened).
+LLAMA_CHAT_TEMPLATE = ("{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + "
+                       "'<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+                       "{%- endif %}")
 
 __all__ = [
     "FakeLLMServer",
@@ -1662,6 +1668,8 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
             return (self._llama_tokenize, True)
         if method == "POST" and path == "/infill":
             return (self._llama_infill, True)
+        if method == "POST" and path == "/apply-template":
+            return (self._llama_apply_template, True)
         return None
 
     def check_auth(self) -> bool:
@@ -1709,8 +1717,21 @@ class _LlamaServerHandler(LlamaServerCompletions, _Handler):
             "model_alias": fake.models[0],
             "model_path": "/models/" + fake.models[0],
             "modalities": {"vision": False, "audio": False},
+            "chat_template": LLAMA_CHAT_TEMPLATE,
             "build_info": LLAMA_BUILD,
         })
+
+    def _llama_apply_template(self) -> None:
+        """POST /apply-template: the messages in the model's chat template with its generation
+        prompt after them ({"prompt"}); the fake's model is a ChatML one (Qwen), rendered as
+        llama.cpp's llm_chat_apply_template renders ChatML."""
+        body = self.req_json if isinstance(self.req_json, dict) else {}
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            self._llama_error(400, "'messages' is required", "invalid_request_error")
+            return
+        prompt = "".join(f"<|im_start|>{m.get('role')}\n{m.get('content')}<|im_end|>\n" for m in messages)
+        self._send_json(200, {"prompt": prompt + "<|im_start|>assistant\n"})
 
     def _llama_models(self) -> None:
         if self._llama_loading():

@@ -174,7 +174,7 @@ def create_job(app, conn, *, story_id: int, user_id: int, service, backend_type:
     if running is not None and running["status"] == "running":
         raise AlreadyRunning(running["id"])
     room = _quota_room(conn, user_id, payload, app.config.get("STORAGE_QUOTA", 0))
-    params = {k: v for k, v in payload.items() if k not in ("messages", "stream", "model")}
+    params = {k: v for k, v in payload.items() if k not in ("messages", "prompt", "stream", "model")}
     now = time.time()
     # Registered as live before any reader of this process can see the row (is_alive takes the lock).
     with registry.registering():

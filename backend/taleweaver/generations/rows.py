@@ -10,6 +10,10 @@ from taleweaver.generations import ending
 from taleweaver.generations import registry
 from taleweaver.generations import store
 
+# Where a story generation's context_json keeps the messages it sent, in their marked parts
+# (measured into the user's stored size with the rest of context_json, docs/STORAGE.md).
+KEPT_PROMPT = "prompt"
+
 
 def get_row(conn: sqlite3.Connection, generation_id: int, user_id: int | None = None) -> sqlite3.Row | None:
     """The generation (without its text), checked for a dead job first."""
@@ -82,6 +86,11 @@ def stats(row: sqlite3.Row) -> dict:
     }
 
 
+def _without_prompt(context: dict | None) -> dict | None:
+    """The budget a generation was written within (its kept prompt has an endpoint of its own)."""
+    return {key: value for key, value in context.items() if key != KEPT_PROMPT} if isinstance(context, dict) else context
+
+
 def view(row: sqlite3.Row) -> dict:
     """A generation as the API shows it."""
     usage = parse_json(row["usage_json"])
@@ -104,6 +113,6 @@ def view(row: sqlite3.Row) -> dict:
         "tokens_per_second": figures["tokens_per_second"],
         "action": row["action"],
         "prefix_length": row["prefix_length"],
-        "context": parse_json(row["context_json"]),
+        "context": _without_prompt(parse_json(row["context_json"])),
         "stats": figures,
     }

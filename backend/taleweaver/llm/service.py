@@ -106,6 +106,11 @@ class LLMService(ABC):
         else estimated on the long side ("tokenizer": "estimate")."""
         return tokens.estimated(texts)
 
+    def apply_chat_template(self, messages: list[dict], model: str | None = None) -> str | None:
+        """The messages in the model's own chat template with its turn opened after them, where
+        the server renders it (llama.cpp); None where it does not."""
+        return None
+
     def test_connection(self, generate: bool = False, model: str | None = None) -> dict:
         """Diagnose the connection step by step and report what answered, or what to do."""
         return diagnosis.diagnose(self, generate=generate, model=model)

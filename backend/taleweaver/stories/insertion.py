@@ -116,7 +116,7 @@ def build(story: dict, before: str, after: str, context_length: int, max_tokens:
     ]
     prompt_tokens = sum(prompting.estimate_tokens(m["content"]) + prompting.MESSAGE_OVERHEAD for m in messages)
     sent = len(parts.before) + len(parts.after)
-    return prompting.Prompt(messages, {
+    return prompting.Prompt.of_messages(messages, {
         "context_length": context_length,
         "context_source": source,
         "max_tokens": reserve,

@@ -56,7 +56,7 @@ def build(story: dict, content: str, start: int, stop: int, instruction: str, co
         {"role": "user", "content": _user_message(story, before, selected, after, instruction, mark)},
     ]
     prompt_tokens = sum(prompting.estimate_tokens(m["content"]) + prompting.MESSAGE_OVERHEAD for m in messages)
-    return prompting.Prompt(messages, {
+    return prompting.Prompt.of_messages(messages, {
         "context_length": context_length, "context_source": source, "max_tokens": reserve,
         "prompt_tokens": prompt_tokens,
         "memory_tokens": prompting.estimate_tokens(story.get("memory") or ""),

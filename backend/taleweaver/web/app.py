@@ -21,6 +21,7 @@ from taleweaver.storage import db
 from taleweaver.web import security
 from taleweaver.web import llm_proxy_controller
 from taleweaver.web import settings_controller
+from taleweaver.web import presets_controller
 from taleweaver.settings import store as settings_store
 from taleweaver.web import stories_controller
 from taleweaver.errors import ApiError, error_response
@@ -186,6 +187,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app)
     app.register_blueprint(settings_controller.bp)
+    app.register_blueprint(presets_controller.bp)
     app.register_blueprint(stories_controller.bp)
     app.register_blueprint(auth_controller.bp)
     llm_proxy_controller.init_app(app)

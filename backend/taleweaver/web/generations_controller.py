@@ -109,8 +109,7 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
             raise _already_running(running["id"])
         prepared = studio_actions.prepare(conn, row, action, fields or {}, service, payload)
         service, prefix_length, suffix_start = prepared.service, prepared.prefix_length, prepared.suffix_start
-        payload["messages"] = prepared.prompt.messages
-        context = prepared.prompt.budget
+        context = prepared.context
     try:
         job = jobs.create_job(
             current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
@@ -169,6 +168,20 @@ def _offset(value: str | None, name: str) -> int | None:
 @bp.get("/generations/<int:generation_id>")
 def get_generation(generation_id: int):
     return jsonify(rows.view(_generation(generation_id)))
+
+
+@bp.get("/generations/<int:generation_id>/prompt")
+def generation_prompt(generation_id: int):
+    """What a story generation sent: its model, samplers and messages (each in its marked parts),
+    kept with it when the server wrote the messages (an action)."""
+    row = _generation(generation_id)
+    context = rows.parse_json(row["context_json"]) or {}
+    if not isinstance(context.get(rows.KEPT_PROMPT), list):
+        raise ApiError(404, "prompt_not_kept", f"Generation {generation_id} keeps no prompt: only the "
+                       "generations the server wrote the prompt of (Continue, Regenerate) keep theirs.")
+    messages = context.pop(rows.KEPT_PROMPT)
+    return jsonify({"generation_id": generation_id, "model": row["model"],
+                    "params": rows.parse_json(row["params_json"]) or {}, "messages": messages, "context": context})
 
 
 @bp.get("/generations/<int:generation_id>/events")

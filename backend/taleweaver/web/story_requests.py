@@ -9,7 +9,7 @@ from flask import current_app
 from taleweaver.errors import ApiError, validation_error
 from taleweaver.generations import rows as generations
 from taleweaver.storage.db import get_db, write_transaction
-from taleweaver.stories import history, marks, passages, rewriting, sizes
+from taleweaver.stories import history, lorebook, marks, passages, rewriting, sizes, templates
 from taleweaver.stories import store as stories_store
 from taleweaver.web.auth import current_user_id
 
@@ -18,7 +18,7 @@ MAX_TITLE = 200
 MAX_PREMISE = 20_000
 MAX_CONTENT = stories_store.MAX_CONTENT
 MAX_LABEL = 100
-MAX_SETTINGS = 20_000  # characters of the settings object as JSON
+MAX_SETTINGS = 20_000  # characters of the settings object as JSON, its lorebook aside
 MAX_MEMORY = 20_000  # memory and author's note, each
 
 NOT_FOUND = "That story does not exist (it may have been deleted)."
@@ -52,10 +52,16 @@ def settings(body: dict) -> str | None:
     value = body["settings"]
     if not isinstance(value, dict):
         raise validation_error("settings", "settings must be an object.")
-    encoded = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    if len(encoded) > MAX_SETTINGS:
-        raise validation_error("settings", f"settings are longer than {MAX_SETTINGS:,} characters as JSON.")
-    return encoded
+    rest = {key: item for key, item in value.items() if key != "lorebook"}
+    if len(json.dumps(rest, separators=(",", ":"))) > MAX_SETTINGS:
+        raise validation_error("settings", f"settings are longer than {MAX_SETTINGS:,} characters as JSON "
+                               "(the lorebook has a bound of its own).")
+    for name, allowed in (("mode", templates.MODES), ("template", templates.NAMES)):
+        if value.get(name) is not None and value[name] not in allowed:
+            raise validation_error(f"settings.{name}", f"settings.{name} must be one of {', '.join(allowed)}.")
+    if "lorebook" in value:
+        rest["lorebook"] = lorebook.validated(value["lorebook"])
+    return json.dumps(rest, separators=(",", ":"), sort_keys=True)
 
 
 def auto_title(body: dict) -> bool:

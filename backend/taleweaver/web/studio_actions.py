@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taleweaver.errors import ApiError
+from taleweaver.generations import rows
+from taleweaver.llm.completions import ChatView
 from taleweaver.storage.db import write_transaction
 from taleweaver.stories import insertion, prompting, rewriting, studio
 from taleweaver.stories import store as stories_store
@@ -58,33 +60,44 @@ def details(extension: dict, action: str | None) -> dict:
 
 @dataclass
 class Prepared:
-    """What a studio action's job starts with."""
-    prompt: prompting.Prompt
+    """What a studio action's job starts with: the service it reads (the payload already carries
+    the prompt), where in the text it writes, and the budget and prompt it keeps."""
     service: object
     prefix_length: int
+    context: dict
     suffix_start: int | None = None
 
 
 def prepare(conn, row, action: str, fields: dict, service, payload: dict) -> Prepared:
-    """The prompt, the service and where in the text the job writes; a regeneration keeps the
-    passage's versions and a rewrite begins its proposal (each in a transaction of its own)."""
-    model, max_tokens = payload.get("model"), payload.get("max_tokens")
+    """The payload's prompt, the service and where in the text the job writes; a regeneration
+    keeps the passage's versions and a rewrite begins its proposal (each in a transaction of its
+    own). "Write here" and "Rewrite" are chat prompts whatever the story's mode."""
+    model, max_tokens, context_length = payload.get("model"), payload.get("max_tokens"), payload.get("context_length")
     length = len(row["content"])
     past = [name for name in ("position", "stop") if fields.get(name, 0) > length]
     if past:
         raise _bad(f"taleweaver.{past[0]} {fields[past[0]]} is past the end of the story's text ({length} characters).",
                    f"taleweaver.{past[0]}")
     if action == insertion.ACTION:
-        prompt, filling = studio.insert_prompt(row, fields["position"], service, model, max_tokens)
-        return Prepared(prompt, filling, fields["position"], fields["position"])
+        prompt, filling = studio.insert_prompt(row, fields["position"], service, model, max_tokens, context_length)
+        payload["messages"] = prompt.messages
+        return Prepared(filling, fields["position"], prompt.budget, fields["position"])
     if action == rewriting.ACTION:
         start, stop = fields["start"], fields["stop"]
-        prompt = studio.rewrite_prompt(row, start, stop, fields["instruction"], service, model, max_tokens)
+        prompt = studio.rewrite_prompt(row, start, stop, fields["instruction"], service, model, max_tokens,
+                                       context_length)
         with write_transaction(conn):
             rewriting.begin(conn, row, start, stop)
-        return Prepared(prompt, service, start, stop)
-    prompt = studio.build_prompt(row, action, service, model, max_tokens)
+        payload["messages"] = prompt.messages
+        return Prepared(service, start, {**prompt.budget, rows.KEPT_PROMPT: prompt.view()}, stop)
+    prompt = studio.build_prompt(row, action, service, model, max_tokens, context_length)
+    if prompt.mode == "completion":
+        payload.update(prompt=prompt.text, stop=prompt.stop(payload.get("stop")))
+        service = ChatView(service)  # the job reads chat chunks; the backend gets a text completion
+    else:
+        payload["messages"] = prompt.messages
     text, alternatives = studio.passage_prefix(row, action)
     if alternatives is not None:
         stories_store.keep_alternatives(conn, row["id"], alternatives)
-    return Prepared(prompt, service, len(text))
+    context = {**prompt.budget, "mode": prompt.mode, "template": prompt.template, rows.KEPT_PROMPT: prompt.view()}
+    return Prepared(service, len(text), context)

@@ -22,25 +22,51 @@ def passage_after_edit(conn, row, content: str) -> int | None:
     return passages.keep(conn, row["id"], passage)[0]
 
 
-@bp.get("/<int:story_id>/context")
-def context_budget(story_id: int):
-    """How much of the model's context the story's next passage would use, and what of the story
-    text would be trimmed (`action`, `model` and `max_tokens` as the generation would send them)."""
+def _next_prompt(story_id: int):
+    """(action, active backend, model, service, prompt) of the story's next passage, from the
+    query's `action`, `model` and `max_tokens` as the generation would send them."""
     row = fields.row(story_id)
     action = request.args.get("action", "continue")
     if action not in prompting.ACTIONS:
         raise validation_error("action", f"action must be one of {', '.join(prompting.ACTIONS)}.")
-    max_tokens = request.args.get("max_tokens")
-    if max_tokens is not None:
-        if not max_tokens.isdigit() or not 1 <= int(max_tokens) <= 1_000_000:
-            raise validation_error("max_tokens", "max_tokens must be a whole number of tokens (1 or more).")
-        max_tokens = int(max_tokens)
+    max_tokens, context_length = _tokens_arg("max_tokens"), _tokens_arg("context_length")
     user_id = current_user_id()
     service = llm_service.get_active_llm_service(user_id)
     active = llm_service.active_backend(user_id)
     model = request.args.get("model") or active.default_model
-    prompt = studio.build_prompt(row, action, service, model, max_tokens)
+    return action, active, model, service, studio.build_prompt(row, action, service, model, max_tokens, context_length)
+
+
+def _tokens_arg(name: str) -> int | None:
+    """A count of tokens in the query (as the generation's request would send it), if given."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 10_000_000:
+        raise validation_error(name, f"{name} must be a whole number of tokens (1 or more).")
+    return int(value)
+
+
+@bp.get("/<int:story_id>/context")
+def context_budget(story_id: int):
+    """How much of the model's context the story's next passage would use, and what of the story
+    text would be trimmed (`action`, `model` and `max_tokens` as the generation would send them)."""
+    action, active, model, _, prompt = _next_prompt(story_id)
     return jsonify({"action": action, "backend_type": active.backend_type, "model": model, **prompt.budget})
+
+
+@bp.get("/<int:story_id>/prompt")
+def next_prompt(story_id: int):
+    """The messages the story's next passage would send, each in its marked parts, built as the
+    generation builds them, with their tokens by the backend's tokenizer where it has one."""
+    action, active, model, service, prompt = _next_prompt(story_id)
+    messages = prompt.view()
+    counted = service.count_tokens([message["content"] for message in messages], model)
+    for message, tokens in zip(messages, counted["counts"]):
+        message["tokens"] = tokens
+    return jsonify({"action": action, "backend_type": active.backend_type, "model": model,
+                    "mode": prompt.mode, "template": prompt.template, "template_stop": prompt.stop(None) or [],
+                    "tokenizer": counted["tokenizer"], "messages": messages, "context": prompt.budget})
 
 
 @bp.post("/<int:story_id>/alternatives")

@@ -1581,11 +1581,15 @@ export interface paths {
                             /** @description with action rewrite: how to rewrite it, e.g. 'More vivid' */
                             instruction?: string | null;
                         } | null;
+                        /** @description each generated token's log-probability in choices[].logprobs.content (OpenAI's chat shape); 400 logprobs_unavailable from LM Studio or an Ollama older than 0.12.11 */
+                        logprobs?: boolean | null;
+                        /** @description the most likely alternatives per token; needs logprobs: true */
+                        top_logprobs?: number | null;
                     };
                 };
             };
             responses: {
-                /** @description chat.completion, or text/event-stream of chat.completion.chunk ending in [DONE]; for a story, the generation's event stream from offset 0 (header X-Taleweaver-Generation) */
+                /** @description chat.completion, or text/event-stream of chat.completion.chunk ending in [DONE]; for a story, the generation's event stream from offset 0 (header X-Taleweaver-Generation); logprobs asked and none came: taleweaver.warning on the answer (streamed: a last chunk with choices [] before [DONE]) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1595,7 +1599,7 @@ export interface paths {
                         "text/event-stream": components["schemas"]["ChatCompletionEvent"];
                     };
                 };
-                /** @description error */
+                /** @description error: invalid_request, logprobs_unavailable, context_length_exceeded, backend_not_configured */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1642,7 +1646,7 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ProxyUnsupportedMediaType"];
-                /** @description error */
+                /** @description too_many_streams: the user runs as many story generations and streams as TALEWEAVER_USER_STREAMS allows (multi-user mode), with Retry-After; or the backend's own rate limit, passed on */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1671,6 +1675,15 @@ export interface paths {
                 };
                 /** @description error */
                 504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description quota_exceeded: a story generation's worst case would take the user's stories past the storage quota (TALEWEAVER_STORAGE_QUOTA); nothing was started */
+                507: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1731,7 +1744,7 @@ export interface paths {
                         max_tokens?: number | null;
                         /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
                         context_length?: number | null;
-                        /** @description the most likely tokens to return at each position (OpenAI's legacy shape from Ollama; as the server sends it elsewhere); refused for LM Studio */
+                        /** @description the most likely tokens at each position, in OpenAI's legacy shape from every backend that gives them; 400 logprobs_unavailable from LM Studio or an Ollama older than 0.12.11 */
                         logprobs?: number | null;
                         /** @description the prompt returned before the text: ChatGPT and vLLM only (400 unsupported_parameter elsewhere) */
                         echo?: boolean;
@@ -1741,7 +1754,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description text_completion, or text/event-stream of text_completion chunks ending in [DONE] */
+                /** @description text_completion, or text/event-stream of text_completion chunks ending in [DONE]; logprobs asked and none came: taleweaver.warning on the answer (streamed: a last chunk with choices [] before [DONE]) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1751,7 +1764,7 @@ export interface paths {
                         "text/event-stream": components["schemas"]["CompletionEvent"];
                     };
                 };
-                /** @description error: invalid_request, unsupported_parameter, context_length_exceeded, backend_not_configured */
+                /** @description error: invalid_request, unsupported_parameter, logprobs_unavailable, context_length_exceeded, backend_not_configured */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1789,7 +1802,7 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ProxyUnsupportedMediaType"];
-                /** @description error */
+                /** @description too_many_streams: the user runs as many story generations and streams as TALEWEAVER_USER_STREAMS allows (multi-user mode), with Retry-After; or the backend's own rate limit, passed on */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2159,11 +2172,15 @@ export interface paths {
                         max_tokens?: number | null;
                         /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
                         context_length?: number | null;
+                        /** @description each generated token's log-probability in choices[].logprobs.content (OpenAI's chat shape); 400 logprobs_unavailable from LM Studio or an Ollama older than 0.12.11 */
+                        logprobs?: boolean | null;
+                        /** @description the most likely alternatives per token; needs logprobs: true */
+                        top_logprobs?: number | null;
                     };
                 };
             };
             responses: {
-                /** @description chat.completion, or text/event-stream of chat.completion.chunk ending in [DONE] */
+                /** @description chat.completion, or text/event-stream of chat.completion.chunk ending in [DONE]; logprobs asked and none came: taleweaver.warning on the answer (streamed: a last chunk with choices [] before [DONE]) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2173,7 +2190,7 @@ export interface paths {
                         "text/event-stream": components["schemas"]["ChatCompletionEvent"];
                     };
                 };
-                /** @description error */
+                /** @description error: invalid_request, logprobs_unavailable, context_length_exceeded, backend_not_configured */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2211,7 +2228,7 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ProxyUnsupportedMediaType"];
-                /** @description error */
+                /** @description too_many_streams: the user runs as many story generations and streams as TALEWEAVER_USER_STREAMS allows (multi-user mode), with Retry-After; or the backend's own rate limit, passed on */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2300,7 +2317,7 @@ export interface paths {
                         max_tokens?: number | null;
                         /** @description the model's context size in tokens: Ollama options.num_ctx (Ollama reloads the model when it changes), KoboldCpp max_context_length; other backends' context is set on the server */
                         context_length?: number | null;
-                        /** @description the most likely tokens to return at each position (OpenAI's legacy shape from Ollama; as the server sends it elsewhere); refused for LM Studio */
+                        /** @description the most likely tokens at each position, in OpenAI's legacy shape from every backend that gives them; 400 logprobs_unavailable from LM Studio or an Ollama older than 0.12.11 */
                         logprobs?: number | null;
                         /** @description the prompt returned before the text: ChatGPT and vLLM only (400 unsupported_parameter elsewhere) */
                         echo?: boolean;
@@ -2310,7 +2327,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description text_completion, or text/event-stream of text_completion chunks ending in [DONE] */
+                /** @description text_completion, or text/event-stream of text_completion chunks ending in [DONE]; logprobs asked and none came: taleweaver.warning on the answer (streamed: a last chunk with choices [] before [DONE]) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2320,7 +2337,7 @@ export interface paths {
                         "text/event-stream": components["schemas"]["CompletionEvent"];
                     };
                 };
-                /** @description error: invalid_request, unsupported_parameter, context_length_exceeded, backend_not_configured */
+                /** @description error: invalid_request, unsupported_parameter, logprobs_unavailable, context_length_exceeded, backend_not_configured */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2358,7 +2375,7 @@ export interface paths {
                     };
                 };
                 415: components["responses"]["ProxyUnsupportedMediaType"];
-                /** @description error */
+                /** @description too_many_streams: the user runs as many story generations and streams as TALEWEAVER_USER_STREAMS allows (multi-user mode), with Retry-After; or the backend's own rate limit, passed on */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2416,6 +2433,8 @@ export interface paths {
                     action?: "continue" | "regenerate";
                     model?: string;
                     max_tokens?: number;
+                    /** @description the writer's context size, as the generation sends it (Ollama: num_ctx); the budget is within it */
+                    context_length?: number;
                 };
                 header?: never;
                 path: {
@@ -3216,6 +3235,547 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stories/{story_id}/prompt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The messages the story's next passage would send, in marked parts, with their tokens */
+        get: {
+            parameters: {
+                query?: {
+                    action?: "continue" | "regenerate";
+                    model?: string;
+                    max_tokens?: number;
+                    /** @description the writer's context size, as the generation sends it (Ollama: num_ctx); the budget is within it */
+                    context_length?: number;
+                };
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the next prompt */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NextPrompt"];
+                    };
+                };
+                /** @description validation_error, backend_not_configured or context_length_exceeded */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description nothing_to_regenerate */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description the backend failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/proxy/llm/v1/generations/{generation_id}/prompt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a story generation sent: model, samplers and messages in marked parts (Continue and Regenerate keep theirs) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    generation_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the kept prompt */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KeptPrompt"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                403: components["responses"]["ProxyForbidden"];
+                /** @description generation_not_found, or prompt_not_kept */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's sampler presets (also their export) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the presets */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SamplerPresetList"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+            };
+        };
+        put?: never;
+        /** Save the sampler settings as a named preset */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description sampler settings under the proxy's names (llm/samplers.py); an absent one is the backend's default */
+                        settings: {
+                            temperature?: number | null;
+                            top_p?: number | null;
+                            top_k?: number | null;
+                            min_p?: number | null;
+                            typical_p?: number | null;
+                            repetition_penalty?: number | null;
+                            presence_penalty?: number | null;
+                            frequency_penalty?: number | null;
+                            seed?: number | null;
+                            stop?: string[] | null;
+                            max_tokens?: number | null;
+                            context_length?: number | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description the preset */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SamplerPreset"];
+                    };
+                };
+                /** @description validation_error, or too_many_presets (50 a user) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description preset_exists: the name is taken */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/presets/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add the presets of an export, all or none */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        presets: {
+                            name: string;
+                            /** @description sampler settings under the proxy's names (llm/samplers.py); an absent one is the backend's default */
+                            settings: {
+                                temperature?: number | null;
+                                top_p?: number | null;
+                                top_k?: number | null;
+                                min_p?: number | null;
+                                typical_p?: number | null;
+                                repetition_penalty?: number | null;
+                                presence_penalty?: number | null;
+                                frequency_penalty?: number | null;
+                                seed?: number | null;
+                                stop?: string[] | null;
+                                max_tokens?: number | null;
+                                context_length?: number | null;
+                            };
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description the presets added */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SamplerPresetList"];
+                    };
+                };
+                /** @description validation_error, or too_many_presets (50 a user) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description preset_exists: a name is taken */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/presets/{preset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a preset */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    preset_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename a preset or change its settings */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    preset_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /** @description sampler settings under the proxy's names (llm/samplers.py); an absent one is the backend's default */
+                        settings?: {
+                            temperature?: number | null;
+                            top_p?: number | null;
+                            top_k?: number | null;
+                            min_p?: number | null;
+                            typical_p?: number | null;
+                            repetition_penalty?: number | null;
+                            presence_penalty?: number | null;
+                            frequency_penalty?: number | null;
+                            seed?: number | null;
+                            stop?: string[] | null;
+                            max_tokens?: number | null;
+                            context_length?: number | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description the preset */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SamplerPreset"];
+                    };
+                };
+                /** @description validation_error, or too_many_presets (50 a user) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description preset_exists: the name is taken */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                /** @description error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                415: components["responses"]["ApiUnsupportedMediaType"];
+            };
+        };
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3393,6 +3953,18 @@ export interface components {
             excerpt?: string;
             content: string;
             settings: {
+                lorebook?: components["schemas"]["Lorebook"];
+                /**
+                 * @description chat when absent; completion: the story itself is the prompt (a text completion) and the model continues it
+                 * @enum {string}
+                 */
+                mode?: "chat" | "completion";
+                /**
+                 * @description none (raw) when absent; completion mode's instruct template (none: raw, no instruction; model: the model's own, rendered by llama.cpp's /apply-template); its stop strings are sent
+                 * @enum {string}
+                 */
+                template?: "none" | "chatml" | "llama3" | "mistral" | "alpaca" | "gemma" | "model";
+            } & {
                 [key: string]: unknown;
             };
             backend_type: string | null;
@@ -3501,6 +4073,28 @@ export interface components {
             trimmed_chars: number;
             trimmed: boolean;
             used_fraction: number | null;
+            /** @description tokens of the lorebook entries sent */
+            lorebook_tokens: number;
+            /** @description the entries whose keys appeared (or always sent): sent, or left out for the token budget */
+            lorebook: {
+                name: string;
+                tokens: number;
+                always: boolean;
+                sent: boolean;
+            }[];
+            /** @description regular-expression keys RE2 cannot run (kept as typed, never matching), with RE2's reason */
+            lorebook_unusable_keys: {
+                name: string;
+                key: string;
+                reason: string;
+            }[];
+            /**
+             * @description a generation's: the mode it ran in
+             * @enum {string}
+             */
+            mode?: "chat" | "completion";
+            /** @description a generation's: completion mode's template */
+            template?: string;
         };
         GenerationStats: {
             completion_tokens: number | null;
@@ -3582,6 +4176,104 @@ export interface components {
                 /** @description why it is not sent, or what to know when it is */
                 note: string | null;
             }[];
+        };
+        /** @description An entry of a story's lorebook: sent with a generation when one of its keys appears in the last scan_depth characters of the story or in the author's note (or always), within the lorebook's token budget. */
+        LorebookEntry: {
+            name?: string;
+            /** @description whole words, case-insensitive; with regex, RE2 patterns (no backreferences or lookaround) */
+            keys?: string[];
+            /** @default false */
+            regex: boolean;
+            text?: string;
+            /** @default true */
+            enabled: boolean;
+            /**
+             * @description sent with every generation, keys or not
+             * @default false
+             */
+            always: boolean;
+        };
+        /** @description A story's lorebook, kept in its settings (at most 200,000 characters as JSON). */
+        Lorebook: {
+            /**
+             * @description characters at the end of the story text searched for keys
+             * @default 4000
+             */
+            scan_depth: number;
+            /**
+             * @description tokens the entries sent may take together
+             * @default 512
+             */
+            token_budget: number;
+            entries?: components["schemas"]["LorebookEntry"][];
+        };
+        PromptPart: {
+            /**
+             * @description omitted (empty text) marks where the oldest story text was left out
+             * @enum {string}
+             */
+            kind: "instruction" | "template" | "memory" | "lorebook" | "premise" | "omitted" | "story" | "authors_note";
+            text: string;
+            /** @description the lorebook entry's name */
+            name?: string;
+        };
+        PromptMessage: {
+            /** @description system, user, or prompt (completion mode's one prompt) */
+            role: string;
+            /** @description exactly as sent: its parts' texts joined */
+            content: string;
+            parts: components["schemas"]["PromptPart"][];
+            /** @description by the backend's tokenizer, or estimated (tokenizer says which) */
+            tokens?: number;
+        };
+        NextPrompt: {
+            /** @enum {string} */
+            action: "continue" | "regenerate";
+            /** @enum {string} */
+            mode: "chat" | "completion";
+            /** @description completion mode's template (none: raw) */
+            template: string;
+            /** @description the template's stop strings, sent after the writer's */
+            template_stop: string[];
+            backend_type: string | null;
+            model: string | null;
+            /** @description the tokenizer that counted the tokens, or 'estimate' (on the long side) */
+            tokenizer: string;
+            messages: components["schemas"]["PromptMessage"][];
+            context: components["schemas"]["ContextBudget"];
+        };
+        KeptPrompt: {
+            generation_id: number;
+            model: string | null;
+            /** @description the request's other fields (samplers) */
+            params: {
+                [key: string]: unknown;
+            };
+            messages: components["schemas"]["PromptMessage"][];
+            context: components["schemas"]["ContextBudget"];
+        };
+        SamplerPreset: {
+            id: number;
+            name: string;
+            /** @description sampler settings under the proxy's names (llm/samplers.py); an absent one is the backend's default */
+            settings: {
+                temperature?: number | null;
+                top_p?: number | null;
+                top_k?: number | null;
+                min_p?: number | null;
+                typical_p?: number | null;
+                repetition_penalty?: number | null;
+                presence_penalty?: number | null;
+                frequency_penalty?: number | null;
+                seed?: number | null;
+                stop?: string[] | null;
+                max_tokens?: number | null;
+                context_length?: number | null;
+            };
+            updated_at: string;
+        };
+        SamplerPresetList: {
+            presets: components["schemas"]["SamplerPreset"][];
         };
     };
     responses: {

@@ -63,3 +63,14 @@ export type GenerationStats = Schemas['GenerationStats'];
 export type LibraryBackup = Schemas['LibraryBackup'];
 export type StoryHistory = Story['history'];
 export type StoryAlternatives = NonNullable<Story['alternatives']>;
+export type Lorebook = Schemas['Lorebook'];
+export type LorebookEntry = Schemas['LorebookEntry'];
+export type NextPrompt = JsonAnswer<paths['/api/stories/{story_id}/prompt']['get']>;
+export type KeptPrompt = JsonAnswer<paths['/proxy/llm/v1/generations/{generation_id}/prompt']['get']>;
+export type PromptMessage = Schemas['PromptMessage'];
+export type PromptPart = Schemas['PromptPart'];
+/** Where the active backend takes each sampling setting (GET /api/settings/llm/samplers). */
+export type SamplerReport = Schemas['SamplerNames'];
+export type SamplerName = SamplerReport['samplers'][number]['name'];
+export type SamplerPreset = Schemas['SamplerPreset'];
+export type SamplerPresetSettings = SamplerPreset['settings'];

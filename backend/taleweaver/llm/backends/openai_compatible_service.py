@@ -239,6 +239,15 @@ class OpenAICompatibleService(OpenAIWireService):
             raise BackendError(f"{self.label} answered {tokenizer.path} without a token count.")
         return count
 
+    def apply_chat_template(self, messages: list[dict], model: str | None = None) -> str | None:
+        """llama.cpp's POST /apply-template, when its /props reports the model's chat_template."""
+        if self.server_kind().name != "llama.cpp" or not (self._llama_props() or {}).get("chat_template"):
+            return None
+        rendered = self._root_json("POST", "/apply-template", {"messages": messages})
+        if not isinstance(rendered, dict) or not isinstance(rendered.get("prompt"), str):
+            raise BackendError(f"{self.label} answered /apply-template without a prompt.")
+        return rendered["prompt"]
+
     def server_info(self) -> dict | None:
         kind = self.server_kind()
         if not kind.name:

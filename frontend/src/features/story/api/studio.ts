@@ -7,13 +7,21 @@ export interface BudgetQuery {
   action: 'continue' | 'regenerate';
   model?: string;
   maxTokens?: number;
+  /** The writer's context size (the generation sends it as context_length). */
+  contextLength?: number;
 }
 
-export function getContextBudget(storyId: number, { action, model, maxTokens }: BudgetQuery): Promise<ContextBudget> {
+/** The query of /context and /prompt: the next generation's action, model, answer reserve and context size. */
+export function budgetSearch({ action, model, maxTokens, contextLength }: BudgetQuery): URLSearchParams {
   const query = new URLSearchParams({ action });
   if (model) query.set('model', model);
   if (maxTokens) query.set('max_tokens', String(maxTokens));
-  return apiJson<ContextBudget>(`/api/stories/${storyId}/context?${query}`);
+  if (contextLength) query.set('context_length', String(contextLength));
+  return query;
+}
+
+export function getContextBudget(storyId: number, budget: BudgetQuery): Promise<ContextBudget> {
+  return apiJson<ContextBudget>(`/api/stories/${storyId}/context?${budgetSearch(budget)}`);
 }
 
 /** How much of the model's context the next passage would use; asked again at each revision. */

@@ -1,5 +1,8 @@
-import type { ModelsResponse } from '../../../types/api';
+import type { ModelsResponse, SamplerReport } from '../../../types/api';
 import { PRESETS, type GenerationSettings } from '../lib/generationSettings';
+import { ModeFields } from './ModeFields';
+import { PresetManager } from './PresetManager';
+import { SamplerFields, SamplerNote } from './SamplerFields';
 
 interface GenerationControlsProps {
   settings: GenerationSettings;
@@ -9,16 +12,21 @@ interface GenerationControlsProps {
   /** The panel was opened: time to ask for the model list. */
   onOpen: () => void;
   disabled: boolean;
+  /** Where the active backend takes each setting (null: not known yet). */
+  samplers: SamplerReport | undefined;
+  /** The settings were opened: the saved presets are asked for. */
+  opened: boolean;
 }
 
-/** Model, temperature, top_p and max tokens of this story's generations, and named presets. */
-export function GenerationControls({ settings, onChange, models, defaultModel, onOpen, disabled }: GenerationControlsProps) {
+/** Model and every sampler of this story's generations (each marked where the backend cannot take it), and named presets. */
+export function GenerationControls({ settings, onChange, models, defaultModel, onOpen, disabled, samplers, opened }: GenerationControlsProps) {
   const set = (changes: Partial<GenerationSettings>) => onChange({ ...settings, ...changes });
   const ids = models?.models ?? [];
   const chosen = settings.model ?? '';
   return (
     <details className="studio-controls" onToggle={(event) => event.currentTarget.open && onOpen()} data-testid="generation-controls">
       <summary>Generation settings</summary>
+      <ModeFields settings={settings} set={set} disabled={disabled} />
       <div className="field">
         <label htmlFor="story-model">Model</label>
         <select id="story-model" value={chosen} onChange={(event) => set({ model: event.target.value || undefined })} disabled={disabled} data-testid="story-model">
@@ -64,6 +72,7 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
             disabled={disabled}
             data-testid="story-temperature"
           />
+          <SamplerNote name="temperature" report={samplers} />
         </div>
         <div className="field">
           <label htmlFor="story-top-p">Top p ({settings.top_p.toFixed(2)})</label>
@@ -78,6 +87,7 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
             disabled={disabled}
             data-testid="story-top-p"
           />
+          <SamplerNote name="top_p" report={samplers} />
         </div>
         <div className="field">
           <label htmlFor="story-max-tokens">Max tokens</label>
@@ -95,8 +105,11 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
             disabled={disabled}
             data-testid="story-max-tokens"
           />
+          <SamplerNote name="max_tokens" report={samplers} />
         </div>
       </div>
+      <SamplerFields settings={settings} set={set} report={samplers} disabled={disabled} />
+      <PresetManager settings={settings} onApply={onChange} disabled={disabled} wanted={opened} />
     </details>
   );
 }
