@@ -44,21 +44,12 @@ def head(text: str, limit: int) -> str:
     return cut[: match.start() + 1] if match and match.start() > 0 else cut
 
 
-def tail(text: str, limit: int) -> str:
-    """The last `limit` characters of the text or fewer, starting at a word boundary."""
-    if len(text) <= limit:
-        return text
-    cut = text[len(text) - limit:]
-    match = re.search(r"\s", cut)
-    return cut[match.end():] if match and match.end() < len(cut) else cut
-
-
 def sides(before: str, after: str, room_tokens: int) -> Sides:
     """What of each side fits `room_tokens` of the context: the text after the position first (its
     share at most), the rest for the text before it."""
     room_chars = max(0, room_tokens) * prompting.CHARS_PER_TOKEN
     after_sent = head(after, min(AFTER_MAX_CHARS, int(room_chars * AFTER_SHARE)))
-    before_sent = tail(before, room_chars - len(after_sent))
+    before_sent = prompting.trim_to_tail(before, room_chars - len(after_sent))
     return Sides(before_sent, after_sent, len(before) - len(before_sent), len(after) - len(after_sent))
 
 

@@ -95,7 +95,7 @@ class Prompt:
                 for (role, parts), message in zip(self.parts, self.messages)]
 
 
-def _trim_to_tail(text: str, limit: int) -> str:
+def trim_to_tail(text: str, limit: int) -> str:
     """The last `limit` characters of the text or fewer, starting at a word boundary."""
     if len(text) <= limit:
         return text
@@ -222,7 +222,7 @@ def build(story: dict, text: str, context_length: int, max_tokens: int | None, s
     room = context_length - reserve - fixed_tokens
     if room < (MIN_STORY_TOKENS if text else 0):
         raise ContextTooSmall(fixed_tokens + reserve + (MIN_STORY_TOKENS if text else 0), context_length, reserve)
-    sent = _trim_to_tail(text, max(0, room) * CHARS_PER_TOKEN)
+    sent = trim_to_tail(text, max(0, room) * CHARS_PER_TOKEN)
     trimmed = len(text) - len(sent)
     mode, template = templates.mode_of(story.get("settings") or {})
     prompt = Prompt(_assemble(story, sent_entries, sent, trimmed > 0, fence), mode=mode, template=template)

@@ -49,7 +49,7 @@ def build(story: dict, content: str, start: int, stop: int, instruction: str, co
     if room < 0:
         raise prompting.ContextTooSmall(fixed + reserve, context_length, reserve)
     around = int(room * CONTEXT_SHARE / 2) * prompting.CHARS_PER_TOKEN
-    before, after = insertion.tail(content[:start], around), insertion.head(content[stop:], around)
+    before, after = prompting.trim_to_tail(content[:start], around), insertion.head(content[stop:], around)
     mark = insertion.fence_mark(before, selected, after, instruction)
     messages = [
         {"role": "system", "content": system},
