@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from taleweaver.generations import followers
+from taleweaver.generations import probabilities as generation_probabilities
 from taleweaver.generations import job as jobs
 from taleweaver.generations import registry
 from taleweaver.generations import rows
 from taleweaver.generations import stop
 from taleweaver.generations import store as generations_store
+from taleweaver.stories import probabilities as story_probabilities
 from taleweaver.stories import prompting
 from taleweaver.stories import store as stories_store
 from taleweaver.stories import studio
@@ -102,6 +104,8 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
     if row is None:
         raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
     prefix_length, context = None, None
+    if story_probabilities.shown(stories_store.settings_of(row)):
+        generation_probabilities.ask(payload)
     if action is not None:
         running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":

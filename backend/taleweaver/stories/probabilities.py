@@ -1,0 +1,115 @@
+"""Token probabilities kept beside the immutable text they describe (docs/STORAGE.md): a story
+generation's, keyed to its text as the passage keeps it, so every revision, undo step and
+version that shows that text shares them and they go with it. The page is given those of the
+story's last passage (its chosen version) where its text still stands: an edit inside the
+passage keeps the tokens before and after it, the tokens the writer changed are dropped."""
+from __future__ import annotations
+
+import json
+
+from taleweaver.storage import texts
+from taleweaver.stories import passages
+
+SETTING = "show_probabilities"  # the story's generation setting "Show probabilities"
+
+
+def shown(settings: dict) -> bool:
+    return settings.get(SETTING) is True
+
+
+def keep(conn, story_id: int, text: str, runs: list[tuple[int, int, list]]) -> None:
+    """The runs of tokens of a generation's `text` (kept already as its passage's version)."""
+    if not text or not runs:
+        return
+    text_id, _ = texts.keep(conn, story_id, text)
+    conn.execute("DELETE FROM token_probabilities WHERE text_id = ?", (text_id,))
+    conn.executemany(
+        "INSERT INTO token_probabilities (text_id, start, stop, top_json) VALUES (?, ?, ?, ?)",
+        [(text_id, start, stop, json.dumps(tokens, separators=(",", ":"), ensure_ascii=False))
+         for start, stop, tokens in runs],
+    )
+
+
+def runs_of(conn, text_id: int) -> list[tuple[int, int, list]]:
+    return [(row["start"], row["stop"], json.loads(row["top_json"])) for row in conn.execute(
+        "SELECT start, stop, top_json FROM token_probabilities WHERE text_id = ? ORDER BY start", (text_id,))]
+
+
+def _tokens(runs: list[tuple[int, int, list]], version: str, place) -> list[dict]:
+    tokens = []
+    for start, _, compact in runs:
+        position = start
+        for length, logprob, top in compact:
+            stop = position + length
+            placed = place(position, stop)
+            if placed is not None:
+                tokens.append({"start": placed[0], "stop": placed[1], "token": version[position:stop],
+                               "logprob": logprob, "top": [{"token": t, "logprob": lp} for t, lp in top]})
+            position = stop
+    return tokens
+
+
+def _shared(old: str, new: str, step: int = 4096) -> int:
+    """How many characters the two texts share at their start (compared a block at a time)."""
+    limit, head = min(len(old), len(new)), 0
+    while head < limit and old[head:head + step] == new[head:head + step]:
+        head += step
+    while head < limit and old[head] == new[head]:
+        head += 1
+    return min(head, limit)
+
+
+def for_story(conn, row) -> list[dict]:
+    """The tokens of the story's last passage with their alternatives, placed in the story's
+    text as it is now: {"start", "stop", "token", "logprob", "top": [{"token", "logprob"}]}."""
+    passage = passages.current(conn, row)
+    if passage is None:
+        return []
+    text_id = passage["text_ids"][passage["chosen"]]
+    runs = runs_of(conn, text_id)
+    if not runs:
+        return []
+    version, base = texts.read(conn, text_id), passage["start"]
+    now = row["content"][base:]
+    head = _shared(version, now)
+    tail = min(_shared(version[::-1], now[::-1]), min(len(version), len(now)) - head)
+    moved = len(now) - len(version)
+
+    def place(start: int, stop: int):
+        if stop <= head:
+            return base + start, base + stop
+        if start >= len(version) - tail:
+            return base + start + moved, base + stop + moved
+        return None  # the writer changed it
+
+    return _tokens(runs, version, place)
+
+
+def backup(conn, passage: dict | None) -> list | None:
+    """The runs of each version of the passage, as the backup holds them (None: none kept)."""
+    if passage is None:
+        return None
+    kept = [[list(run) for run in runs_of(conn, text_id)] for text_id in passage["text_ids"]]
+    return kept if any(kept) else None
+
+
+def restore(conn, story_id: int, versions: list[str], kept) -> None:
+    """A backup's runs of each version of a story's passage (checked: runs that do not fit
+    their version are left out)."""
+    if not isinstance(kept, list):
+        return
+    for version, runs in zip(versions, kept):
+        if isinstance(runs, list):
+            keep(conn, story_id, version, [tuple(run) for run in runs if _fits(run, len(version))])
+
+
+def _fits(run, length: int) -> bool:
+    if not (isinstance(run, list) and len(run) == 3 and isinstance(run[2], list)):
+        return False
+    start, stop, tokens = run
+    if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop <= length):
+        return False
+    try:
+        return start + sum(token[0] for token in tokens) == stop and all(len(token[2]) <= 5 for token in tokens)
+    except (TypeError, IndexError):
+        return False

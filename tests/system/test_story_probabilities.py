@@ -1,0 +1,78 @@
+"""Token probabilities kept with a story's text (issue 24) through the real server: a story that
+shows them asks its backend's fake for the top 5 and keeps them lined up with the stored text —
+after the reasoning was moved out — served after the server restarts; an edit keeps those it did
+not touch; a backend without them generates anyway and the story says so."""
+from __future__ import annotations
+
+from tests.support import configure_fake, new_story
+
+REPLY = "The keeper lit the lamp and the ships turned home."
+WORDS = REPLY.split(" ")
+TOKENS = [WORDS[0]] + [" " + word for word in WORDS[1:]]
+
+
+def generate(server, story_id: int) -> dict:
+    response = server.api("POST", "/proxy/llm/v1/chat/completions",
+                          json={"taleweaver": {"story_id": story_id, "action": "continue"}, "stream": False})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def probabilities(server, story_id: int) -> dict:
+    response = server.api("GET", f"/api/stories/{story_id}/probabilities")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_generation_keeps_its_probabilities_lined_up_after_its_reasoning_moved_out(server, fake_factory):
+    fake = fake_factory("openai_compatible", reply=REPLY, reasoning="I should light it.", reasoning_inline=True)
+    configure_fake(server, fake, default_model=fake.models[0])
+    story = new_story(server, "A lighthouse", content="At dusk",
+                      settings={"show_probabilities": True, "max_tokens": 40})
+    before = server.api("GET", "/api/stories/storage").json()["used_bytes"]
+
+    answer = generate(server, story["id"])
+
+    sent = [r["json"] for r in fake.requests if r["path"].endswith("/chat/completions")][-1]
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 5
+    content = server.api("GET", f"/api/stories/{story['id']}").json()["content"]
+    assert answer["choices"][0]["message"]["reasoning_content"] == "I should light it."
+    assert "<think>" not in content and content.endswith(REPLY)
+    server.stop()
+    server.start()
+    tokens = probabilities(server, story["id"])["tokens"]
+    assert [t["token"] for t in tokens] == TOKENS
+    assert all(content[t["start"]:t["stop"]] == t["token"] for t in tokens)
+    assert all(len(t["top"]) == 5 and t["top"][0]["token"] == t["token"] for t in tokens)
+    assert server.api("GET", "/api/stories/storage").json()["used_bytes"] > before + len(TOKENS) * 5 * 8
+
+
+def test_an_edit_keeps_the_probabilities_of_the_words_it_did_not_touch(server, fake_factory):
+    fake = fake_factory("openai_compatible", reply=REPLY)
+    configure_fake(server, fake, default_model=fake.models[0])
+    story = new_story(server, "A lighthouse", content="At dusk", settings={"show_probabilities": True})
+    generate(server, story["id"])
+    document = server.api("GET", f"/api/stories/{story['id']}").json()
+    edited = document["content"].replace(" lamp", " great lantern")
+    saved = server.api("PATCH", f"/api/stories/{story['id']}",
+                       json={"content": edited, "base_revision": document["revision"]})
+    assert saved.status_code == 200, saved.text
+
+    tokens = probabilities(server, story["id"])["tokens"]
+
+    assert [t["token"] for t in tokens] == [t for t in TOKENS if t != " lamp"]
+    assert all(edited[t["start"]:t["stop"]] == t["token"] for t in tokens)
+
+
+def test_a_backend_without_probabilities_generates_and_the_story_says_so(server, fake_factory):
+    fake = fake_factory("lmstudio", reply=REPLY)
+    configure_fake(server, fake, default_model=fake.models[0])
+    story = new_story(server, "A lighthouse", content="At dusk", settings={"show_probabilities": True})
+
+    generate(server, story["id"])
+
+    assert server.api("GET", f"/api/stories/{story['id']}").json()["content"].endswith(REPLY)
+    answer = probabilities(server, story["id"])
+    assert answer["tokens"] == [] and answer["note"] == "Probabilities are not available from LM Studio."
+    sent = [r["json"] for r in fake.requests if r["path"].endswith("/chat/completions")]
+    assert sent and "logprobs" not in sent[-1]
