@@ -76,3 +76,28 @@ def test_a_backend_without_probabilities_generates_and_the_story_says_so(server,
     assert answer["tokens"] == [] and answer["note"] == "Probabilities are not available from LM Studio."
     sent = [r["json"] for r in fake.requests if r["path"].endswith("/chat/completions")]
     assert sent and "logprobs" not in sent[-1]
+
+
+def test_a_reroll_continues_from_the_alternative_and_keeps_the_road_not_taken(server, fake_factory):
+    fake = fake_factory("openai_compatible", reply=REPLY)
+    configure_fake(server, fake, default_model=fake.models[0])
+    story = new_story(server, "A lighthouse", content="At dusk", settings={"show_probabilities": True})
+    generate(server, story["id"])
+    before = server.api("GET", f"/api/stories/{story['id']}").json()
+    lamp = next(t for t in probabilities(server, story["id"])["tokens"] if t["token"] == " lamp")
+    choice = lamp["top"][1]["token"]
+
+    response = server.api("POST", "/proxy/llm/v1/chat/completions", json={"stream": False, "taleweaver": {
+        "story_id": story["id"], "action": "continue", "reroll": {"at": lamp["start"], "text": choice}}})
+
+    assert response.status_code == 200, response.text
+    prompt = [r["json"] for r in fake.requests if r["path"].endswith("/chat/completions")][-1]["messages"]
+    kept = before["content"][:lamp["start"]] + choice
+    assert prompt[-1] == {"role": "assistant", "content": kept[before["alternatives"]["start"]:]}
+    assert prompt[-1]["content"].endswith(" lit the" + choice)
+    after = server.api("GET", f"/api/stories/{story['id']}").json()
+    assert after["content"] == kept + REPLY and after["alternatives"]["count"] == 2
+    assert probabilities(server, story["id"])["tokens"][-1]["token"] == TOKENS[-1]
+    undone = server.api("POST", f"/api/stories/{story['id']}/undo", json={"base_revision": after["revision"]})
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["content"] == before["content"]

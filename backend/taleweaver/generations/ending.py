@@ -50,7 +50,7 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
         stories_store.set_content(conn, story_id, content)
         changed = stories_store.passage_ended(conn, story_id, row["action"], row["prefix_length"], text)
         if probabilities is not None:
-            story_probabilities.keep(conn, story_id, text, probabilities.runs(text))
+            story_probabilities.keep_generated(conn, story_id, text, probabilities.runs(text))
             store.note_probabilities(conn, generation_id, probabilities.note)
         if text:
             stories_store.remember_writer(conn, story_id, row["backend_type"], row["model"])

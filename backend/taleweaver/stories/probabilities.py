@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 
+from taleweaver.errors import ApiError
 from taleweaver.storage import texts
 from taleweaver.stories import passages
+from taleweaver.stories import store as stories_store
 
 SETTING = "show_probabilities"  # the story's generation setting "Show probabilities"
 
@@ -28,6 +30,36 @@ def keep(conn, story_id: int, text: str, runs: list[tuple[int, int, list]]) -> N
         [(text_id, start, stop, json.dumps(tokens, separators=(",", ":"), ensure_ascii=False))
          for start, stop, tokens in runs],
     )
+
+
+def keep_generated(conn, story_id: int, text: str, runs: list[tuple[int, int, list]]) -> None:
+    """The runs of a generation's `text` that just ended the story's text, kept beside the chosen
+    version of the story's passage (the generation's text, or after a reroll the passage up to the
+    alternative chosen and the text that followed it)."""
+    row = conn.execute("SELECT content, passage_id FROM stories WHERE id = ?", (story_id,)).fetchone()
+    passage = passages.current(conn, row)
+    if passage is None or not text or not runs:
+        return
+    version = row["content"][passage["start"]:]
+    shift = len(version) - len(text)
+    if shift < 0 or not version.endswith(text):
+        return
+    keep(conn, story_id, version, [(start + shift, stop + shift, tokens) for start, stop, tokens in runs])
+
+
+def cut_for_reroll(conn, story_id: int, row, at: int, choice: str) -> int:
+    """Before a reroll from the token at `at` of the story's last passage: the passage as it is
+    stays among its versions, and the text becomes the text up to `at` with `choice` (no undo
+    step: the generation's is the one). The passage's start; 409 when `at` is not in it."""
+    passage = passages.current(conn, row)
+    content = row["content"]
+    if passage is None or not passage["start"] <= at <= len(content):
+        raise ApiError(409, "nothing_to_reroll",
+                       "The word chosen is not in the story's last generated passage any more (an edit or an undo "
+                       "may have moved it).", hint="Reload the story and choose again.")
+    stories_store.keep_alternatives(conn, story_id, passages.with_current_tail(conn, passage, content))
+    stories_store.set_content(conn, story_id, content[:at] + choice)
+    return passage["start"]
 
 
 def runs_of(conn, text_id: int) -> list[tuple[int, int, list]]:

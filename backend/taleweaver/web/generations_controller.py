@@ -18,7 +18,7 @@ from taleweaver.stories import studio
 from taleweaver.web.auth import current_user_id
 from taleweaver.storage.db import database_path, get_db, release_db
 from taleweaver.errors import ApiError
-from taleweaver.web import sse
+from taleweaver.web import reroll_requests, sse
 
 bp = Blueprint("generations", __name__)
 
@@ -94,7 +94,7 @@ def _completion(generation_id: int) -> Response:
 
 
 def start_story_generation(story_id: int, payload: dict, service, backend_type: str | None,
-                           action: str | None = None) -> Response:
+                           action: str | None = None, reroll: dict | None = None) -> Response:
     """Run the chat completion as a job writing into the story; stream its events or await its end.
     With an action the server writes the messages: the story's next passage (continue) or another
     version of its last generated one (regenerate), within the model's context."""
@@ -110,8 +110,12 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
         running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":
             raise _already_running(running["id"])
+        if reroll is not None:
+            row, reroll_start = reroll_requests.cut(conn, row, reroll)
         prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
         payload["messages"] = prompt.messages
+        if reroll is not None:
+            payload["messages"] = reroll_requests.prefilled(prompt.messages, row["content"], reroll_start)
         context = prompt.budget
         text, alternatives = studio.passage_prefix(row, action)
         prefix_length = len(text)
@@ -120,7 +124,7 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
     try:
         job = jobs.create_job(
             current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
-            backend_type=backend_type, payload=payload, action=action, prefix_length=prefix_length,
+            backend_type=backend_type, payload=payload, action="reroll" if reroll else action, prefix_length=prefix_length,
             context=context,
         )
     except jobs.AlreadyRunning as running:

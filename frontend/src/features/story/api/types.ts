@@ -9,5 +9,6 @@ export type StoryFields = Pick<Story, 'title' | 'premise' | 'genre' | 'length' |
 
 /** A chat completion that runs as a job of the named story (Taleweaver's extension field). */
 export type StoryGenerationRequest = ChatCompletionRequest & {
-  taleweaver: { story_id: number; action?: 'continue' | 'regenerate' };
+  /** `reroll`: the text is cut at code point `at`, `text` put in, and the model continues from there. */
+  taleweaver: { story_id: number; action?: 'continue' | 'regenerate'; reroll?: { at: number; text: string } };
 };

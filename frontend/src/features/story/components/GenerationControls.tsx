@@ -97,6 +97,18 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
           />
         </div>
       </div>
+      <div className="field">
+        <label>
+          <input
+            type="checkbox"
+            checked={settings.show_probabilities === true}
+            onChange={(event) => set({ show_probabilities: event.target.checked || undefined })}
+            disabled={disabled}
+            data-testid="story-show-probabilities"
+          />{' '}
+          Show probabilities
+        </label>
+      </div>
     </details>
   );
 }

@@ -58,7 +58,15 @@ export function StoryMain({ sync, doc, generation, actions, settings, canGenerat
         </StudioToolbar>
       </div>
       <StoryNotices sync={sync} doc={doc} generation={generation} actions={actions} idle={idle} canGenerate={canGenerate} lastOnServer={lastOnServer} />
-      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={setSelection} focusOnOpen={focusOnOpen} />
+      <StoryPaper
+        sync={sync}
+        doc={doc}
+        writing={writing}
+        mode={mode}
+        onSelect={setSelection}
+        focusOnOpen={focusOnOpen}
+        onChoose={(at, text) => void actions.reroll(at, text)}
+      />
       <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? selection : null} onDownload={actions.download} />
     </section>
   );

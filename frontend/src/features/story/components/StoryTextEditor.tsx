@@ -3,6 +3,7 @@ import { EditorView } from '@codemirror/view';
 import { useEffect, useRef } from 'react';
 import type { TextRange } from '../lib/editor/marks';
 import { showOutsideText } from '../lib/editor/outside-text';
+import { highlightUnlikely, type PlacedToken, showTokens, tokenProbabilities } from '../lib/editor/probabilities';
 import { lastPassage, setPlaceholder, setReadOnly, storyEditorSetup } from '../lib/editor/setup';
 
 interface StoryTextEditorProps {
@@ -17,15 +18,21 @@ interface StoryTextEditorProps {
   passage: TextRange | null | undefined;
   /** Whether the writer is reading the newest words (then arriving words keep them in view). */
   following: () => boolean;
+  /** Generated words with their alternatives, for this very text (undefined: keep them where edits moved them). */
+  tokens?: readonly PlacedToken[];
+  highlightUnlikely?: boolean;
+  /** The writer chose alternative `text` for the token at `at` (UTF-16). */
+  onChoose?: (at: number, text: string) => void;
 }
 
 /** The story's text in CodeMirror 6, created once; later props reach it as transactions. */
-export function StoryTextEditor({ text, onEdit, onSelect, readOnly, placeholder, passage, following }: StoryTextEditorProps) {
+export function StoryTextEditor(props: StoryTextEditorProps) {
+  const { text, onEdit, onSelect, readOnly, placeholder, passage, following, tokens, onChoose } = props;
   const mount = useRef<HTMLDivElement>(null);
   const viewRef = useRef<EditorView | null>(null);
-  const latest = useRef({ text, onEdit, onSelect, readOnly, placeholder });
+  const latest = useRef({ text, onEdit, onSelect, readOnly, placeholder, onChoose });
   useEffect(() => {
-    latest.current = { text, onEdit, onSelect, readOnly, placeholder };
+    latest.current = { text, onEdit, onSelect, readOnly, placeholder, onChoose };
   });
 
   useEffect(() => {
@@ -35,13 +42,16 @@ export function StoryTextEditor({ text, onEdit, onSelect, readOnly, placeholder,
       state: EditorState.create({
         doc: opened.text,
         selection: EditorSelection.cursor(opened.text.length), // writing goes on at the end
-        extensions: storyEditorSetup(
-          { label: 'Story text', readOnly: opened.readOnly, placeholderText: opened.placeholder },
-          {
-            onEdit: (edited) => latest.current.onEdit(edited),
-            onSelect: (from, to) => latest.current.onSelect({ from, to }),
-          },
-        ),
+        extensions: [
+          storyEditorSetup(
+            { label: 'Story text', readOnly: opened.readOnly, placeholderText: opened.placeholder },
+            {
+              onEdit: (edited) => latest.current.onEdit(edited),
+              onSelect: (from, to) => latest.current.onSelect({ from, to }),
+            },
+          ),
+          tokenProbabilities((at, chosen) => latest.current.onChoose?.(at, chosen)),
+        ],
       }),
     });
     // On opening, the newest words are what the writer needs to see.
@@ -70,6 +80,14 @@ export function StoryTextEditor({ text, onEdit, onSelect, readOnly, placeholder,
   useEffect(() => {
     if (viewRef.current && passage !== undefined) viewRef.current.dispatch({ effects: lastPassage.replace(passage ? [passage] : []) });
   }, [passage]);
+
+  useEffect(() => {
+    if (viewRef.current && tokens !== undefined) showTokens(viewRef.current, tokens);
+  }, [tokens]);
+
+  useEffect(() => {
+    if (viewRef.current) highlightUnlikely(viewRef.current, props.highlightUnlikely === true);
+  }, [props.highlightUnlikely]);
 
   return <div ref={mount} className="story-editor" />;
 }

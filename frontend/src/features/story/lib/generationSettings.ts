@@ -6,6 +6,8 @@ export interface GenerationSettings {
   top_p: number;
   max_tokens: number;
   preset?: string;
+  /** Keep each generated word's likeliest alternatives and show them on the page. */
+  show_probabilities?: boolean;
 }
 
 export const PRESETS: Record<string, { label: string; temperature: number; top_p: number }> = {
@@ -35,13 +37,21 @@ export function readSettings(json: string): GenerationSettings {
     top_p: numberIn(raw.top_p, 0, 1, DEFAULT_SETTINGS.top_p),
     max_tokens: Math.round(numberIn(raw.max_tokens, 16, 32_000, DEFAULT_SETTINGS.max_tokens)),
     preset: typeof raw.preset === 'string' ? raw.preset : undefined,
+    show_probabilities: raw.show_probabilities === true ? true : undefined,
   };
 }
 
 /** Settings as stored: keys in a fixed order, so an unchanged value is the same text. */
 export function writeSettings(settings: GenerationSettings): string {
-  const { model, temperature, top_p, max_tokens, preset } = settings;
-  return JSON.stringify({ ...(model ? { model } : {}), temperature, top_p, max_tokens, ...(preset ? { preset } : {}) });
+  const { model, temperature, top_p, max_tokens, preset, show_probabilities } = settings;
+  return JSON.stringify({
+    ...(model ? { model } : {}),
+    temperature,
+    top_p,
+    max_tokens,
+    ...(preset ? { preset } : {}),
+    ...(show_probabilities ? { show_probabilities } : {}),
+  });
 }
 
 /** The sampler fields of a generation request (no `model`: the saved default stands in). */
