@@ -101,3 +101,21 @@ def test_a_reroll_continues_from_the_alternative_and_keeps_the_road_not_taken(se
     undone = server.api("POST", f"/api/stories/{story['id']}/undo", json={"base_revision": after["revision"]})
     assert undone.status_code == 200, undone.text
     assert undone.json()["content"] == before["content"]
+
+
+def test_the_backup_holds_the_probabilities_and_its_import_serves_them(server, fake_factory):
+    fake = fake_factory("openai_compatible", reply=REPLY)
+    configure_fake(server, fake, default_model=fake.models[0])
+    story = new_story(server, "A lighthouse", title="Kept tale", content="At dusk",
+                      settings={"show_probabilities": True})
+    generate(server, story["id"])
+    exported = server.api("GET", "/api/stories/backup").json()
+    exported["stories"] = [entry for entry in exported["stories"] if entry["title"] == "Kept tale"]
+
+    imported = server.api("POST", "/api/stories/import", json=exported)
+
+    assert imported.status_code == 201, imported.text
+    copy = max(s["id"] for s in server.api("GET", "/api/stories").json()["stories"])
+    assert copy != story["id"]
+    assert probabilities(server, copy)["tokens"] == probabilities(server, story["id"])["tokens"]
+    assert [t["token"] for t in probabilities(server, copy)["tokens"]] == TOKENS

@@ -13,6 +13,8 @@ from taleweaver.stories import passages
 from taleweaver.stories import store as stories_store
 
 SETTING = "show_probabilities"  # the story's generation setting "Show probabilities"
+MAX_TOP = 5  # alternatives kept per token (a backup's are checked against it)
+MAX_TOKEN = 64  # characters of an alternative in a backup (a token is a few)
 
 
 def shown(settings: dict) -> bool:
@@ -142,6 +144,15 @@ def _fits(run, length: int) -> bool:
     if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop <= length):
         return False
     try:
-        return start + sum(token[0] for token in tokens) == stop and all(len(token[2]) <= 5 for token in tokens)
+        return start + sum(token[0] for token in tokens) == stop and all(_fits_token(token) for token in tokens)
     except (TypeError, IndexError):
         return False
+
+
+def _fits_token(token) -> bool:
+    """[length, logprob, [[alternative, logprob], ...]]: at most MAX_TOP alternatives of a token's size."""
+    length, logprob, top = token
+    return (isinstance(length, int) and length > 0 and isinstance(logprob, (int, float)) and isinstance(top, list)
+            and len(top) <= MAX_TOP and all(isinstance(alt, list) and len(alt) == 2 and isinstance(alt[0], str)
+                                            and len(alt[0]) <= MAX_TOKEN and isinstance(alt[1], (int, float))
+                                            for alt in top))
