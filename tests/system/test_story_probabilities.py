@@ -86,6 +86,9 @@ def test_a_reroll_continues_from_the_alternative_and_keeps_the_road_not_taken(se
     before = server.api("GET", f"/api/stories/{story['id']}").json()
     lamp = next(t for t in probabilities(server, story["id"])["tokens"] if t["token"] == " lamp")
     choice = lamp["top"][1]["token"]
+    outside = server.api("POST", "/proxy/llm/v1/chat/completions", json={"stream": False, "taleweaver": {
+        "story_id": story["id"], "action": "continue", "reroll": {"at": 2, "text": choice}}})
+    assert outside.status_code == 409 and outside.json()["error"]["code"] == "nothing_to_reroll"
 
     response = server.api("POST", "/proxy/llm/v1/chat/completions", json={"stream": False, "taleweaver": {
         "story_id": story["id"], "action": "continue", "reroll": {"at": lamp["start"], "text": choice}}})
@@ -97,6 +100,7 @@ def test_a_reroll_continues_from_the_alternative_and_keeps_the_road_not_taken(se
     assert prompt[-1]["content"].endswith(" lit the" + choice)
     after = server.api("GET", f"/api/stories/{story['id']}").json()
     assert after["content"] == kept + REPLY and after["alternatives"]["count"] == 2
+    assert after["revision"] == before["revision"] + 1  # the 409 changed nothing
     assert probabilities(server, story["id"])["tokens"][-1]["token"] == TOKENS[-1]
     undone = server.api("POST", f"/api/stories/{story['id']}/undo", json={"base_revision": after["revision"]})
     assert undone.status_code == 200, undone.text

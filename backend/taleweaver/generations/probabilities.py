@@ -12,6 +12,10 @@ from taleweaver.llm import logprobs
 from taleweaver.llm.logprobs import LogprobsUnavailable
 
 TOP = 5  # alternatives kept per token: the bound on what a token stores
+# Tokens of one generation whose probabilities are kept (a story's length limit is 500,000
+# characters: a generation as long as that keeps the first ones), so that the job's memory is
+# bounded (a token held here is about 1 KB).
+MAX_TOKENS = 100_000
 
 
 def ask(payload: dict) -> None:
@@ -77,7 +81,8 @@ class Collector:
         except ValueError:
             return
         with self.lock:
-            self.entries.extend(entries)
+            room = MAX_TOKENS - len(self.entries)
+            self.entries.extend({**entry, "top_logprobs": entry["top_logprobs"][:TOP]} for entry in entries[:room])
             if not self.entries and _warned(chunk):
                 self.note = self.missing
 

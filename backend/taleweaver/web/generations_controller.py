@@ -103,32 +103,20 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
     row = stories_store.story_row(conn, story_id, user_id)
     if row is None:
         raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
-    prefix_length, context = None, None
     if story_probabilities.shown(stories_store.settings_of(row)):
         generation_probabilities.ask(payload)
     if action is not None:
         running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":
             raise _already_running(running["id"])
-        if reroll is not None:
-            row, reroll_start = reroll_requests.cut(conn, row, reroll)
-        prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
-        payload["messages"] = prompt.messages
-        if reroll is not None:
-            payload["messages"] = reroll_requests.prefilled(prompt.messages, row["content"], reroll_start)
-        context = prompt.budget
-        text, alternatives = studio.passage_prefix(row, action)
-        prefix_length = len(text)
-        if alternatives is not None:
-            stories_store.keep_alternatives(conn, story_id, alternatives)
+    before = row["content"]
     try:
-        job = jobs.create_job(
-            current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
-            backend_type=backend_type, payload=payload, action="reroll" if reroll else action, prefix_length=prefix_length,
-            context=context,
-        )
-    except jobs.AlreadyRunning as running:
+        job = _job(conn, row, user_id, payload, service, backend_type, action, reroll)
+    except jobs.AlreadyRunning as running:  # the other generation goes on from the text as it is
         raise _already_running(running.generation_id) from None
+    except ApiError:
+        reroll_requests.put_back(conn, story_id, before, reroll)
+        raise
     # Nothing below needs the request's connection: starting the job lets other requests run
     # (it waits for the thread), and the job may take minutes.
     release_db()
@@ -141,6 +129,29 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
     response = _completion(generation_id)
     response.headers.update(headers)
     return response
+
+
+def _job(conn, row, user_id: int, payload: dict, service, backend_type: str | None, action: str | None,
+         reroll: dict | None) -> jobs.Job:
+    """The story's generation job, with the messages of its action written (after a reroll's cut)."""
+    prefix_length, context = None, None
+    if action is not None:
+        if reroll is not None:
+            row, reroll_start = reroll_requests.cut(conn, row, reroll)
+        prompt = studio.build_prompt(row, action, service, payload.get("model"), payload.get("max_tokens"))
+        payload["messages"] = prompt.messages
+        if reroll is not None:
+            payload["messages"] = reroll_requests.prefilled(prompt.messages, row["content"], reroll_start)
+        context = prompt.budget
+        text, alternatives = studio.passage_prefix(row, action)
+        prefix_length = len(text)
+        if alternatives is not None:
+            stories_store.keep_alternatives(conn, row["id"], alternatives)
+    return jobs.create_job(
+        current_app._get_current_object(), conn, story_id=row["id"], user_id=user_id, service=service,
+        backend_type=backend_type, payload=payload, action="reroll" if reroll else action,
+        prefix_length=prefix_length, context=context,
+    )
 
 
 def _already_running(generation_id: int) -> ApiError:

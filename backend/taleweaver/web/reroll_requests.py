@@ -41,6 +41,16 @@ def cut(conn, row, reroll: dict):
     return stories_store.story_row(conn, row["id"], row["user_id"]), start
 
 
+def put_back(conn, story_id: int, content: str, reroll: dict | None) -> None:
+    """A reroll that could not start (a bound, the context, another generation): the text as it
+    was before the cut (the passage's chosen version is that text's)."""
+    if reroll is None:
+        return
+    with write_transaction(conn):
+        if stories_store.content_of(conn, story_id) != content:
+            stories_store.set_content(conn, story_id, content)
+
+
 def prefilled(messages: list[dict], content: str, start: int) -> list[dict]:
     """The continue prompt with the passage so far as the start of the model's answer."""
     return [*messages, {"role": "assistant", "content": content[start:]}]
