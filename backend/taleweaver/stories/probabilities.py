@@ -46,7 +46,31 @@ def keep_generated(conn, story_id: int, text: str, runs: list[tuple[int, int, li
     shift = len(version) - len(text)
     if shift < 0 or not version.endswith(text):
         return
-    keep(conn, story_id, version, [(start + shift, stop + shift, tokens) for start, stop, tokens in runs])
+    earlier = _before_the_reroll(conn, passage, version, shift) if shift else []
+    keep(conn, story_id, version, earlier + [(start + shift, stop + shift, tokens) for start, stop, tokens in runs])
+
+
+def _before_the_reroll(conn, passage: dict, version: str, cut: int) -> list[tuple[int, int, list]]:
+    """After a reroll: the tokens of the passage's earlier version that the new one still has as
+    they were, before the word chosen (the earlier version sharing the longest start with it)."""
+    best: tuple[int, int] | None = None
+    for text_id in passage["text_ids"][:-1]:
+        shared = min(_shared(texts.read(conn, text_id), version), cut)
+        if shared and (best is None or shared > best[0]):
+            best = (shared, text_id)
+    if best is None:
+        return []
+    kept = []
+    for start, _, compact in runs_of(conn, best[1]):
+        tokens, position = [], start
+        for token in compact:
+            if position + token[0] > best[0]:
+                break
+            tokens.append(token)
+            position += token[0]
+        if tokens:
+            kept.append((start, position, tokens))
+    return kept
 
 
 def cut_for_reroll(conn, story_id: int, row, at: int, choice: str) -> int:
