@@ -24,6 +24,15 @@ def probabilities(server, story_id: int) -> dict:
     return response.json()
 
 
+def generated_story(server, fake_factory, **fields) -> tuple:
+    """(llama.cpp's fake, a story that shows probabilities with REPLY generated after "At dusk")."""
+    fake = fake_factory("openai_compatible", reply=REPLY)
+    configure_fake(server, fake, default_model=fake.models[0])
+    story = new_story(server, "A lighthouse", content="At dusk", settings={"show_probabilities": True}, **fields)
+    generate(server, story["id"])
+    return fake, story
+
+
 def test_a_generation_keeps_its_probabilities_lined_up_after_its_reasoning_moved_out(server, fake_factory):
     fake = fake_factory("openai_compatible", reply=REPLY, reasoning="I should light it.", reasoning_inline=True)
     configure_fake(server, fake, default_model=fake.models[0])
@@ -48,10 +57,7 @@ def test_a_generation_keeps_its_probabilities_lined_up_after_its_reasoning_moved
 
 
 def test_an_edit_keeps_the_probabilities_of_the_words_it_did_not_touch(server, fake_factory):
-    fake = fake_factory("openai_compatible", reply=REPLY)
-    configure_fake(server, fake, default_model=fake.models[0])
-    story = new_story(server, "A lighthouse", content="At dusk", settings={"show_probabilities": True})
-    generate(server, story["id"])
+    _, story = generated_story(server, fake_factory)
     document = server.api("GET", f"/api/stories/{story['id']}").json()
     edited = document["content"].replace(" lamp", " great lantern")
     saved = server.api("PATCH", f"/api/stories/{story['id']}",
@@ -79,10 +85,7 @@ def test_a_backend_without_probabilities_generates_and_the_story_says_so(server,
 
 
 def test_a_reroll_continues_from_the_alternative_and_keeps_the_road_not_taken(server, fake_factory):
-    fake = fake_factory("openai_compatible", reply=REPLY)
-    configure_fake(server, fake, default_model=fake.models[0])
-    story = new_story(server, "A lighthouse", content="At dusk", settings={"show_probabilities": True})
-    generate(server, story["id"])
+    fake, story = generated_story(server, fake_factory)
     before = server.api("GET", f"/api/stories/{story['id']}").json()
     lamp = next(t for t in probabilities(server, story["id"])["tokens"] if t["token"] == " lamp")
     choice = lamp["top"][1]["token"]
@@ -109,11 +112,7 @@ def test_a_reroll_continues_from_the_alternative_and_keeps_the_road_not_taken(se
 
 
 def test_the_backup_holds_the_probabilities_and_its_import_serves_them(server, fake_factory):
-    fake = fake_factory("openai_compatible", reply=REPLY)
-    configure_fake(server, fake, default_model=fake.models[0])
-    story = new_story(server, "A lighthouse", title="Kept tale", content="At dusk",
-                      settings={"show_probabilities": True})
-    generate(server, story["id"])
+    _, story = generated_story(server, fake_factory, title="Kept tale")
     exported = server.api("GET", "/api/stories/backup").json()
     exported["stories"] = [entry for entry in exported["stories"] if entry["title"] == "Kept tale"]
 
