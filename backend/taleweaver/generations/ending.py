@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 
+from taleweaver.generations import probabilities as generation_probabilities
 from taleweaver.generations import store
 from taleweaver.storage import db
 from taleweaver.stories import insertion, marks, rewriting, sizes
+from taleweaver.stories import probabilities as story_probabilities
 from taleweaver.stories import store as stories_store
 
 KEEP_ENDED_PER_STORY = 20  # ended generations kept per story (the newest)
@@ -22,11 +24,13 @@ INTERRUPTED_ERROR = {
 def end(conn, generation_id: int, status: str, *, text: str | None = None, reasoning: str | None = None,
         content: str | None = None, finish_reason=None, usage=None, error=None,
         expect_owner: str | None = None, counted_tokens: int | None = None,
-        first_token_at: float | None = None) -> bool:
+        first_token_at: float | None = None,
+        probabilities: generation_probabilities.Collector | None = None) -> bool:
     """End a running generation as `status` (finished, stopped, failed or interrupted), with the
     final text, the story's text and counts when the caller has them, else with what is
-    persisted. False when it had already ended (or, with expect_owner, belongs to another
-    process)."""
+    persisted; with the token `probabilities` its job collected, lined up with the text (a
+    continuation's, regeneration's or reroll's). False when it had already ended (or, with
+    expect_owner, belongs to another process)."""
     now = time.time()
     with db.write_transaction(conn):
         row = store.running_for_end(conn, generation_id)
@@ -47,6 +51,9 @@ def end(conn, generation_id: int, status: str, *, text: str | None = None, reaso
         store.forget_pieces(conn, generation_id)
         stories_store.set_content(conn, story_id, content)
         _into_story(conn, row, text)
+        if probabilities is not None and row["action"] not in (insertion.ACTION, rewriting.ACTION):
+            story_probabilities.keep_generated(conn, story_id, text, probabilities.runs(text))
+            store.note_probabilities(conn, generation_id, probabilities.note)
         store.prune(conn, story_id, KEEP_ENDED_PER_STORY)
     return True
 

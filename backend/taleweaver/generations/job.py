@@ -10,6 +10,7 @@ import time
 
 from taleweaver.generations import ending
 from taleweaver.generations import leases
+from taleweaver.generations import probabilities
 from taleweaver.generations import registry
 from taleweaver.generations import rows
 from taleweaver.generations import store
@@ -59,9 +60,12 @@ class Job(threading.Thread):
         self.lease: int | None = None  # its stream lease (leases.py), in multi-user mode
         self.received = ReceivedText(prefix, avoid_repeat, writer.first_text_arrived, bounds,
                                      on_limit=lambda: self.decide("limit"))
+        # The token probabilities asked for (the story shows them), lined up with the text at the end.
+        self.collector = probabilities.Collector(service.label) if probabilities.asked(payload) else None
+        take = self.received.take if self.collector is None else self._take_with_probabilities
         # The backend is asked for its usage (tokens, speed) at the end of the stream.
         self.upstream = Upstream(service, {**payload, "stream_options": {
-            **(payload.get("stream_options") or {}), "include_usage": True}}, self.received.take, self.wake)
+            **(payload.get("stream_options") or {}), "include_usage": True}}, take, self.wake, self.collector)
         # Notified when this job's text was persisted and when it has ended: its followers, and
         # only they, wake up.
         self.changed = threading.Condition()
@@ -123,8 +127,12 @@ class Job(threading.Thread):
             conn, self.generation_id, status, text=text, reasoning=reasoning, content=content,
             finish_reason=received.finish_reason if status == "finished" else None,
             usage=received.usage, error=error, expect_owner=self.owner, counted_tokens=received.counted_tokens,
-            first_token_at=received.first_token_at,
+            first_token_at=received.first_token_at, probabilities=self.collector,
         )
+
+    def _take_with_probabilities(self, chunk) -> None:
+        self.received.take(chunk)
+        self.collector.take(chunk)
 
     def decide(self, verdict: str) -> None:
         """The writer found the generation stopped ("stop") or ended elsewhere ("gone"), the

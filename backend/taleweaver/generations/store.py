@@ -188,3 +188,15 @@ def reasoning_length(conn: sqlite3.Connection, generation_id: int) -> int:
     row = conn.execute(f"SELECT {REASONING_LENGTH.format(g='generations')} FROM generations WHERE id = ?",
                        (generation_id,)).fetchone()
     return row[0] if row else 0
+
+
+def note_probabilities(conn: sqlite3.Connection, generation_id: int, note: str | None) -> None:
+    """Why the generation, which asked for token probabilities, has none (None: it has them)."""
+    conn.execute("UPDATE generations SET probabilities_note = ? WHERE id = ?", (note, generation_id))
+
+
+def probabilities_note(conn: sqlite3.Connection, story_id: int) -> str | None:
+    """Why the story's newest ended generation has no token probabilities, when it asked for them."""
+    row = conn.execute("SELECT probabilities_note FROM generations WHERE story_id = ? AND status != 'running' "
+                       "ORDER BY id DESC LIMIT 1", (story_id,)).fetchone()
+    return row["probabilities_note"] if row else None

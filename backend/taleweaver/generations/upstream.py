@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from taleweaver.generations import probabilities
 from taleweaver.llm.errors import LLMError
 from taleweaver.llm.stream import Stream
 
@@ -32,8 +33,9 @@ class Upstream:
     once). `outcome` is set (and `done`) after the last chunk: ("end" | "stopped" | "error",
     error record or None)."""
 
-    def __init__(self, service, payload: dict, take, done: threading.Event):
-        self.service, self.payload, self.take = service, payload, take
+    def __init__(self, service, payload: dict, take, done: threading.Event,
+                 collector: probabilities.Collector | None = None):
+        self.service, self.payload, self.take, self.collector = service, payload, take, collector
         self.outcome: tuple[str, dict | None] | None = None
         self.done = done
         self.stopping = threading.Event()
@@ -50,7 +52,7 @@ class Upstream:
     def _run(self) -> None:
         stream = None
         try:
-            stream = self.stream = Stream.of(self.service.chat_completion(self.payload, stream=True))
+            stream = self.stream = Stream.of(self._open())
             if self.stopping.is_set():
                 stream.abort()  # stopped while the request was on its way
             for chunk in stream:
@@ -73,6 +75,12 @@ class Upstream:
                     stream.close()
                 except Exception:  # noqa: BLE001 - closing is best effort
                     pass
+
+    def _open(self):
+        if self.collector is None:
+            return self.service.chat_completion(self.payload, stream=True)
+        answer, self.collector.note = probabilities.open_stream(self.service, self.payload, self.service.label)
+        return answer
 
     def stop(self) -> None:
         """Stop reading and abort the stream now, even in the middle of a read (from any thread)."""

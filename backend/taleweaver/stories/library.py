@@ -6,7 +6,7 @@ import time
 
 from taleweaver.storage import texts
 from taleweaver.storage.db import dialect_of, write_transaction
-from taleweaver.stories import marks, passages, sizes, store
+from taleweaver.stories import marks, passages, probabilities, sizes, store
 
 SORTS = {
     "updated": "updated_at DESC, id DESC",
@@ -61,6 +61,9 @@ def backup_entry(conn, story_id: int, user_id: int) -> dict | None:
     if passage is not None:
         alternatives = {"start": passage["start"], "versions": passages.versions(conn, passage),
                         "chosen": passage["chosen"]}
+        kept = probabilities.backup(conn, passage)
+        if kept is not None:
+            alternatives["probabilities"] = kept
     entry = {key: row[key] for key in ("title", "premise", "genre", "length")}
     entry.update({"settings": store.settings_of(row), "memory": row["memory"], "authors_note": row["authors_note"],
                   "content": row["content"], "alternatives": alternatives,
@@ -127,6 +130,9 @@ def stage(conn, user_id: int, import_id: int, entries: list[tuple]) -> list[int]
                             created_at) VALUES (?, 1, ?, ?, ?, ?, 'edit', ?)""", revisions)
     conn.executemany("""INSERT INTO history_nodes (id, story_id, parent_id, text_id, passage_id, label, added_bytes,
                             created_at) VALUES (?, ?, NULL, ?, ?, 'imported', ?, ?)""", steps)
+    for story_id, (_, alternatives, *_) in zip(story_ids, entries):
+        if alternatives is not None and alternatives.get("probabilities") is not None:
+            probabilities.restore(conn, story_id, alternatives["versions"], alternatives["probabilities"])
     sizes.measure(conn, "import_id = ? AND stored_bytes < 0", (import_id,))
     return story_ids
 

@@ -23,6 +23,8 @@ UPDATE stories SET stored_bytes = {ROW_BYTES} + length(CAST(content AS BLOB)) + 
     + length(CAST(settings_json AS BLOB))
     + (SELECT coalesce(sum(bytes), 0) FROM text_chunks WHERE story_id = stories.id)
     + (SELECT coalesce(sum(bytes), 0) FROM texts WHERE story_id = stories.id)
+    + (SELECT coalesce(sum(length(CAST(top_json AS BLOB))), 0) + count(*) * {ROW_BYTES} FROM token_probabilities
+       WHERE text_id IN (SELECT id FROM texts WHERE story_id = stories.id))
     + (SELECT coalesce(sum(length(CAST(title AS BLOB)) + length(CAST(premise AS BLOB))), 0) + count(*) * {ROW_BYTES}
        FROM story_revisions WHERE story_id = stories.id)
     + (SELECT count(*) * {ROW_BYTES} FROM history_nodes WHERE story_id = stories.id)

@@ -299,6 +299,11 @@ def passage_ended(conn, story_id: int, action: str | None, prefix_length: int | 
     row = conn.execute("SELECT content, passage_id FROM stories WHERE id = ?", (story_id,)).fetchone()
     content, passage = row["content"], passages.current(conn, row)
     start = prefix_length if prefix_length is not None else len(content) - len(text)
+    if action == "reroll" and passage is not None and passage["start"] <= start:
+        # From a token of the passage: its text up to there, the alternative chosen and this text
+        # are its newest version (the road not taken stays one).
+        keep_alternatives(conn, story_id, passages.with_new_version(passage, content[passage["start"]:]))
+        return True
     if action == "regenerate" and passage is not None and passage["start"] == start:
         if not text:
             set_content(conn, story_id, content[:start] + passages.version(conn, passage, passage["chosen"]))

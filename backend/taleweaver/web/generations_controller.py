@@ -5,16 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from taleweaver.generations import followers
+from taleweaver.generations import probabilities as generation_probabilities
 from taleweaver.generations import job as jobs
 from taleweaver.generations import registry
 from taleweaver.generations import rows
 from taleweaver.generations import stop
 from taleweaver.generations import store as generations_store
+from taleweaver.stories import probabilities as story_probabilities
 from taleweaver.stories import store as stories_store
 from taleweaver.web.auth import current_user_id
 from taleweaver.storage.db import database_path, get_db, release_db
 from taleweaver.errors import ApiError
-from taleweaver.web import sse, studio_actions
+from taleweaver.web import reroll_requests, sse, studio_actions
 
 bp = Blueprint("generations", __name__)
 
@@ -92,7 +94,8 @@ def _completion(generation_id: int) -> Response:
 
 
 def start_story_generation(story_id: int, payload: dict, service, backend_type: str | None,
-                           action: str | None = None, fields: dict | None = None) -> Response:
+                           action: str | None = None, fields: dict | None = None,
+                           reroll: dict | None = None) -> Response:
     """Run the chat completion as a job writing into the story; stream its events or await its end.
     With an action the server writes the messages: the story's next passage (continue), another
     version of its last generated one (regenerate), a passage at a position (insert) or a
@@ -102,22 +105,20 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
     row = stories_store.story_row(conn, story_id, user_id)
     if row is None:
         raise ApiError(404, "story_not_found", f"Story {story_id} does not exist (it may have been deleted).")
-    prefix_length = suffix_start = context = None
+    if story_probabilities.shown(stories_store.settings_of(row)):
+        generation_probabilities.ask(payload)
     if action is not None:
         running = rows.running_for_story(conn, story_id)
         if running is not None and running["status"] == "running":
             raise _already_running(running["id"])
-        prepared = studio_actions.prepare(conn, row, action, fields or {}, service, payload)
-        service, prefix_length, suffix_start = prepared.service, prepared.prefix_length, prepared.suffix_start
-        context = prepared.context
+    before = row["content"]
     try:
-        job = jobs.create_job(
-            current_app._get_current_object(), conn, story_id=story_id, user_id=user_id, service=service,
-            backend_type=backend_type, payload=payload, action=action, prefix_length=prefix_length,
-            context=context, suffix_start=suffix_start,
-        )
-    except jobs.AlreadyRunning as running:
+        job = _job(conn, row, user_id, payload, service, backend_type, action, fields, reroll)
+    except jobs.AlreadyRunning as running:  # the other generation goes on from the text as it is
         raise _already_running(running.generation_id) from None
+    except ApiError:
+        reroll_requests.put_back(conn, story_id, before, reroll)
+        raise
     # Nothing below needs the request's connection: starting the job lets other requests run
     # (it waits for the thread), and the job may take minutes.
     release_db()
@@ -130,6 +131,26 @@ def start_story_generation(story_id: int, payload: dict, service, backend_type: 
     response = _completion(generation_id)
     response.headers.update(headers)
     return response
+
+
+def _job(conn, row, user_id: int, payload: dict, service, backend_type: str | None, action: str | None,
+         fields: dict | None, reroll: dict | None) -> jobs.Job:
+    """The story's generation job, its action's prompt written (after a reroll's cut: in chat mode
+    the passage so far prefilled as the start of the model's answer)."""
+    prefix_length = suffix_start = context = None
+    if action is not None:
+        if reroll is not None:
+            row, reroll_start = reroll_requests.cut(conn, row, reroll)
+        prepared = studio_actions.prepare(conn, row, action, fields or {}, service, payload)
+        service, prefix_length, suffix_start = prepared.service, prepared.prefix_length, prepared.suffix_start
+        context = prepared.context
+        if reroll is not None and context.get("mode") != "completion":
+            payload["messages"] = reroll_requests.prefilled(payload["messages"], row["content"], reroll_start)
+    return jobs.create_job(
+        current_app._get_current_object(), conn, story_id=row["id"], user_id=user_id, service=service,
+        backend_type=backend_type, payload=payload, action="reroll" if reroll else action,
+        prefix_length=prefix_length, context=context, suffix_start=suffix_start,
+    )
 
 
 def _already_running(generation_id: int) -> ApiError:

@@ -102,7 +102,7 @@ def _imported_alternatives(value, content: str, field: str) -> dict | None:
             or isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= len(content)
             or isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < len(versions)):
         raise validation_error(field, f"{field} must be {{start, versions: [text, ...], chosen}} within the text.")
-    return {"start": start, "versions": versions, "chosen": chosen}
+    return {"start": start, "versions": versions, "chosen": chosen, "probabilities": value.get("probabilities")}
 
 
 def _imported_story(entry, index: int) -> tuple[dict, dict | None, list]:

@@ -19,7 +19,7 @@ from taleweaver.llm.openai_wire import RawCompletion
 from taleweaver.llm.errors import LLMError
 from taleweaver.llm.stream import Stream
 from taleweaver.llm.surrogates import ChunkRepair
-from taleweaver.web import completion_requests, sse
+from taleweaver.web import completion_requests, reroll_requests, sse
 
 bp = Blueprint("llm_proxy", __name__)
 log = logging.getLogger("taleweaver.proxy")
@@ -120,11 +120,12 @@ def _sse_stream(chunks: Stream):
 @bp.post("/chat/completions")
 def chat_completions():
     payload = _chat_request()
+    reroll = reroll_requests.taken(payload)
     story_id, action, fields = generations_controller.named_story(payload)
     service, active = _active_service(payload)
     if story_id is not None:
         return generations_controller.start_story_generation(story_id, payload, service, active.backend_type, action,
-                                                             fields)
+                                                             fields, reroll)
     return _relayed(service.chat_completion, payload, _headers(active, payload))
 
 

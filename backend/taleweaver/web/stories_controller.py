@@ -10,7 +10,7 @@ from taleweaver.settings.store import BACKEND_TYPES
 from taleweaver.storage.db import get_db, write_transaction
 from taleweaver.stories import library, marks, sizes
 from taleweaver.stories import store as stories_store
-from taleweaver.web import library_controller, studio_controller
+from taleweaver.web import library_controller, probabilities_controller, studio_controller
 from taleweaver.web import story_requests as fields
 from taleweaver.web.auth import current_user_id
 from taleweaver.web.request_body import json_object
@@ -18,6 +18,7 @@ from taleweaver.web.request_body import json_object
 bp = Blueprint("stories", __name__, url_prefix="/api/stories")
 bp.register_blueprint(studio_controller.bp)
 bp.register_blueprint(library_controller.bp)
+bp.register_blueprint(probabilities_controller.bp)
 
 MAX_QUERY = 200
 # What a save stores beside the working copy of a text: a revision's and an undo step's chunks.

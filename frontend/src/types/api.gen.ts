@@ -1580,6 +1580,13 @@ export interface paths {
                             stop?: number | null;
                             /** @description with action rewrite: how to rewrite it, e.g. 'More vivid' */
                             instruction?: string | null;
+                            /** @description with action continue: the last passage cut at `at`, `text` put in, and the model continues from there (409 nothing_to_reroll when `at` is not in it) */
+                            reroll?: {
+                                /** @description code point in the story's text where the generated token chosen against starts */
+                                at: number;
+                                /** @description the alternative chosen; the model continues after it */
+                                text: string;
+                            };
                         } | null;
                         /** @description each generated token's log-probability in choices[].logprobs.content (OpenAI's chat shape); 400 logprobs_unavailable from LM Studio or an Ollama older than 0.12.11 */
                         logprobs?: boolean | null;
@@ -3776,6 +3783,63 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/stories/{story_id}/probabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The token probabilities of the story's last generated passage, placed in its text as it is now, and why its newest generation has none */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    story_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the tokens */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StoryProbabilities"];
+                    };
+                };
+                /** @description error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+                403: components["responses"]["ApiForbidden"];
+                /** @description error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4274,6 +4338,24 @@ export interface components {
         };
         SamplerPresetList: {
             presets: components["schemas"]["SamplerPreset"][];
+        };
+        TokenProbability: {
+            /** @description code point offset in the story's text */
+            start: number;
+            stop: number;
+            token: string;
+            logprob: number;
+            top: {
+                token: string;
+                logprob: number;
+            }[];
+        };
+        StoryProbabilities: {
+            /** @description the story revision whose text the offsets are in */
+            revision: number;
+            tokens: components["schemas"]["TokenProbability"][];
+            /** @description e.g. 'Probabilities are not available from LM Studio.' */
+            note: string | null;
         };
     };
     responses: {

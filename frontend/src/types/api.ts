@@ -50,6 +50,9 @@ export type CurrentUser = JsonAnswer<paths['/api/auth/me']['get']>;
 export type StoriesResponse = JsonAnswer<paths['/api/stories']['get']>;
 export type StorySummary = StoriesResponse['stories'][number];
 export type Story = JsonAnswer<paths['/api/stories/{story_id}']['get']>;
+/** A story's last generated passage: each token's likeliest alternatives, placed in its text. */
+export type StoryProbabilities = Schemas['StoryProbabilities'];
+export type TokenProbability = Schemas['TokenProbability'];
 export type CreateStoryRequest = JsonBody<paths['/api/stories']['post']>;
 export type UpdateStoryRequest = JsonBody<paths['/api/stories/{story_id}']['patch']>;
 export type RevisionList = JsonAnswer<paths['/api/stories/{story_id}/revisions']['get']>;

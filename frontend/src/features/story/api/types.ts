@@ -17,5 +17,7 @@ export type StoryGenerationRequest = ChatCompletionRequest & {
     start?: number;
     stop?: number;
     instruction?: string;
+    /** With `continue`: the text is cut at code point `at`, `text` put in, and the model continues from there. */
+    reroll?: { at: number; text: string };
   };
 };

@@ -108,6 +108,18 @@ export function GenerationControls({ settings, onChange, models, defaultModel, o
           <SamplerNote name="max_tokens" report={samplers} />
         </div>
       </div>
+      <div className="field">
+        <label>
+          <input
+            type="checkbox"
+            checked={settings.show_probabilities === true}
+            onChange={(event) => set({ show_probabilities: event.target.checked || undefined })}
+            disabled={disabled}
+            data-testid="story-show-probabilities"
+          />{' '}
+          Show probabilities
+        </label>
+      </div>
       <SamplerFields settings={settings} set={set} report={samplers} disabled={disabled} />
       <PresetManager settings={settings} onApply={onChange} disabled={disabled} wanted={opened} />
     </details>

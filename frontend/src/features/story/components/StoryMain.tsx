@@ -81,7 +81,18 @@ export function StoryMain(props: StoryMainProps) {
         </StudioToolbar>
       </div>
       <StoryNotices sync={sync} doc={doc} generation={generation} actions={actions} idle={idle} canGenerate={canGenerate} lastOnServer={lastOnServer} />
-      <StoryPaper sync={sync} doc={doc} writing={writing} mode={mode} onSelect={props.onSelect} focusOnOpen={focusOnOpen} proposal={rewrite.shown} proposalActions={rewrite} showModelText={showModelText} />
+      <StoryPaper
+        sync={sync}
+        doc={doc}
+        writing={writing}
+        mode={mode}
+        onSelect={props.onSelect}
+        focusOnOpen={focusOnOpen}
+        proposal={rewrite.shown}
+        proposalActions={rewrite}
+        showModelText={showModelText}
+        onChoose={(at, text) => void actions.reroll(at, text)}
+      />
       <StoryStatusBar sync={sync} doc={doc} generation={generation} settings={settings} selection={mode === 'edit' ? (selection ?? { from: 0, to: 0 }) : null} onDownload={actions.download} />
     </section>
   );

@@ -1,10 +1,12 @@
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useFollowing } from '../hooks/useFollowing';
+import { useTokenProbabilities } from '../hooks/useTokenProbabilities';
 import type { DocumentSnapshot, DocumentSync } from '../lib/document-sync';
 import type { TextRange } from '../lib/editor/marks';
 import type { ProposalActions } from '../lib/editor/proposal';
 import type { ShownProposal } from '../hooks/useRewrite';
 import { codePointRanges, codeUnitRanges, lastPassageRange } from '../lib/text';
+import { ProbabilityBar } from './ProbabilityBar';
 import { StoryReader } from './StoryReader';
 import { StoryTextEditor } from './StoryTextEditor';
 
@@ -23,15 +25,19 @@ interface StoryPaperProps {
   proposalActions: ProposalActions;
   /** Whether the model's text is marked. */
   showModelText: boolean;
+  /** The writer chose another word for a generated one (at `at`, UTF-16): the model goes on from it. */
+  onChoose: (at: number, text: string) => void;
 }
 
 /** The story's title and text in a reading measure: edited in the editor, or read as formatted. Only this part scrolls. */
 export function StoryPaper(props: StoryPaperProps) {
-  const { sync, doc, writing, mode, onSelect, focusOnOpen, proposal, proposalActions, showModelText } = props;
+  const { sync, doc, writing, mode, onSelect, focusOnOpen, proposal, proposalActions, showModelText, onChoose } = props;
   const headingRef = useRef<HTMLHeadingElement>(null);
   const paperRef = useRef<HTMLDivElement>(null);
   const following = useFollowing(paperRef);
   const { fields, server } = doc;
+  const probabilities = useTokenProbabilities(doc);
+  const [highlight, setHighlight] = useState(false);
   // The server's word on where the last passage starts holds for its own text only.
   const passage = useMemo(() => (server && server.content === fields.content ? lastPassageRange(server) : undefined), [server, fields.content]);
   const model = useMemo(
@@ -49,6 +55,7 @@ export function StoryPaper(props: StoryPaperProps) {
         <h2 id="story-output-heading" ref={headingRef} tabIndex={-1}>
           {fields.title || 'Your story'}
         </h2>
+        {probabilities.shown && <ProbabilityBar note={probabilities.note} highlight={highlight} onHighlight={setHighlight} />}
         {mode === 'read' ? (
           <StoryReader text={fields.content} placeholder={writing ? WAITING : 'No text yet: press Generate story, or Edit text to write.'} />
         ) : (
@@ -67,6 +74,9 @@ export function StoryPaper(props: StoryPaperProps) {
             proposalActions={proposalActions}
             model={model}
             generating={writing && !proposal}
+            tokens={probabilities.tokens}
+            highlightUnlikely={highlight}
+            onChoose={writing ? undefined : onChoose}
           />
         )}
       </div>

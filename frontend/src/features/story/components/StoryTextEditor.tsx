@@ -5,6 +5,7 @@ import type { TextRange } from '../lib/editor/marks';
 import { setModelText } from '../lib/editor/model-text';
 import { showOutsideText } from '../lib/editor/outside-text';
 import { type Proposal, type ProposalActions, proposals, setProposal } from '../lib/editor/proposal';
+import { highlightUnlikely, type PlacedToken, showTokens, tokenProbabilities } from '../lib/editor/probabilities';
 import { lastPassage, setPlaceholder, setReadOnly, storyEditorSetup } from '../lib/editor/setup';
 
 interface StoryTextEditorProps {
@@ -27,16 +28,21 @@ interface StoryTextEditorProps {
   model: TextRange[] | undefined;
   /** The model writes now: the text that comes is its. */
   generating: boolean;
+  /** Generated words with their alternatives, for this very text (undefined: keep them where edits moved them). */
+  tokens?: readonly PlacedToken[];
+  highlightUnlikely?: boolean;
+  /** The writer chose alternative `text` for the token at `at` (UTF-16). */
+  onChoose?: (at: number, text: string) => void;
 }
 
 /** The story's text in CodeMirror 6, created once; later props reach it as transactions. */
 export function StoryTextEditor(props: StoryTextEditorProps) {
-  const { text, onEdit, onSelect, readOnly, placeholder, passage, following, proposal, proposalActions, model, generating } = props;
+  const { text, onEdit, onSelect, readOnly, placeholder, passage, following, proposal, proposalActions, model, generating, tokens, onChoose } = props;
   const mount = useRef<HTMLDivElement>(null);
   const viewRef = useRef<EditorView | null>(null);
-  const latest = useRef({ text, onEdit, onSelect, readOnly, placeholder, proposalActions });
+  const latest = useRef({ text, onEdit, onSelect, readOnly, placeholder, proposalActions, onChoose });
   useEffect(() => {
-    latest.current = { text, onEdit, onSelect, readOnly, placeholder, proposalActions };
+    latest.current = { text, onEdit, onSelect, readOnly, placeholder, proposalActions, onChoose };
   });
 
   useEffect(() => {
@@ -59,6 +65,7 @@ export function StoryTextEditor(props: StoryTextEditorProps) {
             retry: () => latest.current.proposalActions.retry(),
             discard: () => latest.current.proposalActions.discard(),
           }),
+          tokenProbabilities((at, chosen) => latest.current.onChoose?.(at, chosen)),
         ],
       }),
     });
@@ -97,6 +104,14 @@ export function StoryTextEditor(props: StoryTextEditorProps) {
   useEffect(() => {
     if (viewRef.current) viewRef.current.dispatch({ effects: setProposal.of(from < 0 ? null : { from, to, text: proposed, pending }) });
   }, [from, to, proposed, pending]);
+
+  useEffect(() => {
+    if (viewRef.current && tokens !== undefined) showTokens(viewRef.current, tokens);
+  }, [tokens]);
+
+  useEffect(() => {
+    if (viewRef.current) highlightUnlikely(viewRef.current, props.highlightUnlikely === true);
+  }, [props.highlightUnlikely]);
 
   return <div ref={mount} className="story-editor" />;
 }

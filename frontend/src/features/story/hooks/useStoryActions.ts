@@ -51,6 +51,25 @@ export function useStoryActions(sync: DocumentSync, generation: Pick<ReturnType<
     await generation.start({ ...requestParams(readSettings(now.settings)), taleweaver: { story_id: id, action: 'insert', position } }, at);
   };
 
+  /**
+   * The writer chose `text` instead of the generated token at `at` (UTF-16): the text is cut
+   * there, the choice put in, and the model continues from it; the passage as it was stays a
+   * version (◀ ▶), and one Undo brings it back.
+   */
+  const reroll = async (at: number, text: string) => {
+    setError(null);
+    if (!(await sync.settle())) return;
+    const { storyId: id, fields: now } = sync.getSnapshot();
+    if (id === null) return;
+    const kept = now.content.slice(0, at);
+    sync.cutForRegeneration(codePointLength(kept));
+    sync.appendGenerated(text);
+    await generation.start({
+      ...requestParams(readSettings(now.settings)),
+      taleweaver: { story_id: id, action: 'continue', reroll: { at: codePointLength(kept), text } },
+    });
+  };
+
   /** A studio call on the saved story (undo, redo, a version chosen): its answer is the story. */
   const studioCall = async (call: (id: number, base: number) => Promise<Story>) => {
     setError(null);
@@ -70,6 +89,7 @@ export function useStoryActions(sync: DocumentSync, generation: Pick<ReturnType<
   return {
     generate,
     writeHere,
+    reroll,
     undo: () => void studioCall(undoStory),
     redo: () => void studioCall(redoStory),
     /** Puts version `index` of the last generated passage in the text. */

@@ -29,6 +29,8 @@ export interface GenerationSettings extends OptionalSamplers {
   preset?: string;
   /** The story's lorebook, carried through as it is (lorebook.ts edits it). */
   lorebook?: unknown;
+  /** Keep each generated word's likeliest alternatives and show them on the page. */
+  show_probabilities?: boolean;
 }
 
 /** Each optional sampler's range and whether it is a whole number. */
@@ -91,12 +93,13 @@ export function readSettings(json: string): GenerationSettings {
     template: typeof raw.template === 'string' && raw.template in TEMPLATES ? (raw.template as Template) : undefined,
     ...optionalSamplers(raw),
     lorebook: raw.lorebook && typeof raw.lorebook === 'object' ? raw.lorebook : undefined,
+    show_probabilities: raw.show_probabilities === true ? true : undefined,
   };
 }
 
 /** Settings as stored: keys in a fixed order, so an unchanged value is the same text. */
 export function writeSettings(settings: GenerationSettings): string {
-  const { model, temperature, top_p, max_tokens, preset, mode, template, lorebook } = settings;
+  const { model, temperature, top_p, max_tokens, preset, mode, template, lorebook, show_probabilities } = settings;
   return JSON.stringify({
     ...(model ? { model } : {}),
     temperature,
@@ -107,6 +110,7 @@ export function writeSettings(settings: GenerationSettings): string {
     ...(template ? { template } : {}),
     ...optionalSamplers(settings as unknown as Record<string, unknown>),
     ...(lorebook ? { lorebook } : {}),
+    ...(show_probabilities ? { show_probabilities } : {}),
   });
 }
 
