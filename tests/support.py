@@ -265,6 +265,11 @@ def new_story(server: TaleweaverServer, premise: str, **fields) -> dict:
     return response.json()
 
 
+def story_of(server: TaleweaverServer, story_id: int) -> dict:
+    """The story as the API shows it now."""
+    return server.api("GET", f"/api/stories/{story_id}").json()
+
+
 def kill_whole_server(server: TaleweaverServer) -> None:
     """SIGKILL the gunicorn master and every worker at once, as a power cut or the OOM killer would."""
     import psutil

@@ -17,8 +17,7 @@ WRITTEN = "Snow fell on the mill."
 new_story = functools.partial(support.new_story, premise="A fox who counts")
 
 
-def story(server, story_id: int) -> dict:
-    return server.api("GET", f"/api/stories/{story_id}").json()
+story = support.story_of
 
 
 def act(server, story_id: int, **extension) -> dict:

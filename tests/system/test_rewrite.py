@@ -19,8 +19,7 @@ INSTRUCTION = "More vivid"
 new_story = functools.partial(support.new_story, premise="A fox who counts the snowflakes")
 
 
-def story(server, story_id: int) -> dict:
-    return server.api("GET", f"/api/stories/{story_id}").json()
+story = support.story_of
 
 
 def rewrite(server, story_id: int, start: int = len(BEFORE), stop: int = len(BEFORE + SELECTED),

@@ -60,8 +60,7 @@ def generation(server, generation_id: int) -> dict:
     return server.api("GET", f"/proxy/llm/v1/generations/{generation_id}").json()
 
 
-def story(server, story_id: int) -> dict:
-    return server.api("GET", f"/api/stories/{story_id}").json()
+story = support.story_of
 
 
 def ended(server, generation_id: int) -> dict:

@@ -19,8 +19,7 @@ NOTE = "Keep it quiet and wintry; the mill burns down soon."
 new_story = functools.partial(support.new_story, premise="A fox who counts the snowflakes")
 
 
-def story(server, story_id: int) -> dict:
-    return server.api("GET", f"/api/stories/{story_id}").json()
+story = support.story_of
 
 
 def act(server, story_id: int, action: str, **params) -> dict:

@@ -19,8 +19,7 @@ WRITTEN = "snow piled on its wheel."
 new_story = functools.partial(support.new_story, premise="A fox who counts the snowflakes")
 
 
-def story(server, story_id: int) -> dict:
-    return server.api("GET", f"/api/stories/{story_id}").json()
+story = support.story_of
 
 
 def write_here(server, story_id: int, position, stream: bool = False, **params):
